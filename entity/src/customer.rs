@@ -1,0 +1,48 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::{AgeBand, CompanySize, ContactChannel, CustomerKind, CustomerSource, CustomerStatus, Gender};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "customers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    /// 客户编号, unique per tenant.
+    pub code: String,
+    pub kind: CustomerKind,
+    pub name: String,
+    pub company_name: Option<String>,
+    pub source: CustomerSource,
+    pub first_contact_date: Option<Date>,
+    pub owner_id: Uuid,
+    pub status: CustomerStatus,
+    pub gender: Option<Gender>,
+    pub birthday: Option<Date>,
+    pub age_band: Option<AgeBand>,
+    pub occupation: Option<String>,
+    pub position: Option<String>,
+    pub industry: Option<String>,
+    pub company_size: Option<CompanySize>,
+    pub region: Option<String>,
+    pub city: Option<String>,
+    /// Money is kept in minor units of `budget_currency` so both databases give exact values.
+    pub budget_min_minor: Option<i64>,
+    pub budget_max_minor: Option<i64>,
+    pub budget_currency: Option<String>,
+    pub preferred_channel: Option<ContactChannel>,
+    pub hobbies: Option<String>,
+    pub family_notes: Option<String>,
+    pub special_needs: Option<String>,
+    pub notes: Option<String>,
+    pub archived_at: Option<DateTimeUtc>,
+    pub version: i32,
+    pub created_by: Uuid,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,12 @@
+//! Table shapes of Dossier as SeaORM entities. Rules live in the server's domain layer;
+//! this crate only says what a row looks like.
+
+pub mod api_key;
+pub mod audit_log;
+pub mod customer;
+pub mod customer_status_history;
+pub mod customer_tag;
+pub mod enums;
+pub mod tag;
+pub mod tenant;
+pub mod user;

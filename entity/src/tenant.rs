@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::Locale;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tenants")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    #[sea_orm(unique)]
+    pub slug: String,
+    /// IANA time zone name, e.g. `Asia/Shanghai`.
+    pub timezone: String,
+    pub locale: Locale,
+    /// Last number handed out for generated customer codes (`C-000123`).
+    pub customer_seq: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,349 @@
+//! One typed configuration, read from `DOSSIER_*` variables (and optionally a file of them).
+//! With nothing set, Dossier runs embedded: SQLite in the data directory, signup open.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// A string that never shows itself in logs, panics or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Compact,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the embedded database and generated secrets live.
+    pub data_dir: PathBuf,
+    /// A database URL may carry a password, so it is a secret too.
+    pub database_url: Secret,
+    pub db_max_connections: u32,
+    pub listen_addr: SocketAddr,
+    pub jwt_secret: Option<Secret>,
+    pub token_ttl: Duration,
+    pub allow_signup: bool,
+    pub platform_key: Option<Secret>,
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub graphql_max_depth: usize,
+    pub graphql_max_complexity: usize,
+    pub graphql_introspection: bool,
+    pub max_page_size: u64,
+    pub shutdown_timeout: Duration,
+    pub migrate_on_start: bool,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+/// Every variable Dossier reads, with its default and meaning; the README's table mirrors it.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "DOSSIER_CONFIG_FILE",
+        "(none)",
+        "File of `DOSSIER_X=value` lines; real environment variables win",
+    ),
+    (
+        "DOSSIER_DATA_DIR",
+        ".",
+        "Directory of the embedded SQLite database and generated secrets",
+    ),
+    (
+        "DOSSIER_DATABASE_URL",
+        "sqlite://<data dir>/dossier.db?mode=rwc",
+        "`postgres://…` for PostgreSQL",
+    ),
+    ("DOSSIER_DB_MAX_CONNECTIONS", "10", "Connection pool size"),
+    ("DOSSIER_LISTEN_ADDR", "127.0.0.1:8080", "Address the HTTP server binds"),
+    (
+        "DOSSIER_JWT_SECRET",
+        "generated into <data dir>/dossier.jwt-secret in embedded mode",
+        "HMAC key for login tokens; required with PostgreSQL",
+    ),
+    ("DOSSIER_TOKEN_TTL_MINUTES", "720", "Lifetime of login tokens"),
+    (
+        "DOSSIER_ALLOW_SIGNUP",
+        "true with SQLite, false otherwise",
+        "Whether `createTenant` is open to anyone",
+    ),
+    (
+        "DOSSIER_PLATFORM_KEY",
+        "(none)",
+        "Sent as `X-Dossier-Platform-Key`, allows `createTenant` when signup is closed",
+    ),
+    (
+        "DOSSIER_CORS_ORIGINS",
+        "(none)",
+        "Comma-separated origins allowed to call the API from a browser",
+    ),
+    ("DOSSIER_MAX_BODY_BYTES", "1048576", "Largest request body accepted"),
+    ("DOSSIER_GRAPHQL_MAX_DEPTH", "12", "Deepest query accepted"),
+    (
+        "DOSSIER_GRAPHQL_MAX_COMPLEXITY",
+        "5000",
+        "Most complex query accepted (lists count by page size)",
+    ),
+    (
+        "DOSSIER_GRAPHQL_INTROSPECTION",
+        "true",
+        "Whether the schema can be introspected",
+    ),
+    ("DOSSIER_MAX_PAGE_SIZE", "100", "Largest `first`/`last` of a connection"),
+    (
+        "DOSSIER_SHUTDOWN_TIMEOUT_SECONDS",
+        "30",
+        "How long in-flight requests may finish after SIGTERM",
+    ),
+    (
+        "DOSSIER_MIGRATE_ON_START",
+        "true",
+        "Whether `serve` applies migrations before listening",
+    ),
+    ("DOSSIER_LOG", "info", "Log filter (tracing EnvFilter syntax)"),
+    ("DOSSIER_LOG_FORMAT", "compact", "`compact` or `json`"),
+];
+
+impl Config {
+    /// Reads the process environment, after the optional `DOSSIER_CONFIG_FILE`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        if let Ok(path) = std::env::var("DOSSIER_CONFIG_FILE") {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("Failed to read config file {path}"))?;
+            vars.extend(parse_env_file(&text).with_context(|| format!("Failed to parse config file {path}"))?);
+        }
+        vars.extend(std::env::vars().filter(|(k, _)| k.starts_with("DOSSIER_")));
+        Self::from_vars(&vars)
+    }
+
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> anyhow::Result<Self> {
+        for key in vars.keys() {
+            if key.starts_with("DOSSIER_TEST_") {
+                continue;
+            }
+            if !VARIABLES.iter().any(|(name, _, _)| name == key) {
+                bail!("unknown configuration variable {key}");
+            }
+        }
+        let get = |key: &str| vars.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let data_dir = PathBuf::from(get("DOSSIER_DATA_DIR").unwrap_or_else(|| ".".into()));
+        let database_url = get("DOSSIER_DATABASE_URL").unwrap_or_else(|| default_sqlite_url(&data_dir));
+        let embedded = database_url.starts_with("sqlite:");
+        if !embedded && !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            bail!("DOSSIER_DATABASE_URL must start with sqlite: or postgres://");
+        }
+        let jwt_secret = get("DOSSIER_JWT_SECRET").map(Secret::new);
+        if let Some(secret) = &jwt_secret
+            && secret.expose().len() < 32
+        {
+            bail!("DOSSIER_JWT_SECRET must be at least 32 characters");
+        }
+        if !embedded && jwt_secret.is_none() {
+            bail!("DOSSIER_JWT_SECRET is required when DOSSIER_DATABASE_URL is not SQLite");
+        }
+        Ok(Self {
+            data_dir,
+            database_url: Secret::new(database_url),
+            db_max_connections: parse(&get, "DOSSIER_DB_MAX_CONNECTIONS", 10)?,
+            listen_addr: parse(&get, "DOSSIER_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            jwt_secret,
+            token_ttl: Duration::from_secs(60 * parse::<u64>(&get, "DOSSIER_TOKEN_TTL_MINUTES", 720)?),
+            allow_signup: parse(&get, "DOSSIER_ALLOW_SIGNUP", embedded)?,
+            platform_key: get("DOSSIER_PLATFORM_KEY").map(Secret::new),
+            cors_origins: get("DOSSIER_CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            max_body_bytes: parse(&get, "DOSSIER_MAX_BODY_BYTES", 1024 * 1024)?,
+            graphql_max_depth: parse(&get, "DOSSIER_GRAPHQL_MAX_DEPTH", 12)?,
+            graphql_max_complexity: parse(&get, "DOSSIER_GRAPHQL_MAX_COMPLEXITY", 5000)?,
+            graphql_introspection: parse(&get, "DOSSIER_GRAPHQL_INTROSPECTION", true)?,
+            max_page_size: parse(&get, "DOSSIER_MAX_PAGE_SIZE", 100)?,
+            shutdown_timeout: Duration::from_secs(parse(&get, "DOSSIER_SHUTDOWN_TIMEOUT_SECONDS", 30)?),
+            migrate_on_start: parse(&get, "DOSSIER_MIGRATE_ON_START", true)?,
+            log_filter: get("DOSSIER_LOG").unwrap_or_else(|| "info".into()),
+            log_format: match get("DOSSIER_LOG_FORMAT").as_deref() {
+                None | Some("compact") => LogFormat::Compact,
+                Some("json") => LogFormat::Json,
+                Some(other) => bail!("DOSSIER_LOG_FORMAT must be compact or json, not {other}"),
+            },
+        })
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+
+    /// The JWT key: configured, or (embedded mode only) generated once and kept in the data dir.
+    pub fn jwt_secret_or_generate(&self) -> anyhow::Result<Secret> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok(secret.clone());
+        }
+        load_or_create_secret_file(&self.data_dir.join("dossier.jwt-secret"))
+    }
+}
+
+fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("dossier.db").display())
+}
+
+fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T> {
+    match get(key) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|_| anyhow::anyhow!("{key} has an invalid value")),
+    }
+}
+
+/// `KEY=value` lines; blank lines and `#` comments are ignored, values may be quoted.
+fn parse_env_file(text: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            bail!("line {} is not KEY=value", n + 1);
+        };
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        out.push((key.trim().to_owned(), value.to_owned()));
+    }
+    Ok(out)
+}
+
+fn load_or_create_secret_file(path: &Path) -> anyhow::Result<Secret> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= 32 {
+            return Ok(Secret::new(existing));
+        }
+        bail!(
+            "{} is too short to be a secret; delete it to have a new one made",
+            path.display()
+        );
+    }
+    let secret = crate::tenancy::auth::random_token(32);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("Failed to create {}", dir.display()))?;
+    }
+    write_private_file(path, &secret).with_context(|| format!("Failed to write {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a token-signing secret for embedded mode; set DOSSIER_JWT_SECRET in production"
+    );
+    Ok(Secret::new(secret))
+}
+
+#[cfg(unix)]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn no_variables_mean_embedded_mode_with_open_signup() {
+        let config = Config::from_vars(&BTreeMap::new()).unwrap();
+        assert!(config.is_embedded());
+        assert!(config.allow_signup);
+        assert_eq!(config.database_url.expose(), "sqlite://./dossier.db?mode=rwc");
+        assert_eq!(config.max_page_size, 100);
+    }
+
+    #[test]
+    fn postgres_closes_signup_and_needs_a_jwt_secret() {
+        let err = Config::from_vars(&vars(&[("DOSSIER_DATABASE_URL", "postgres://u:pw@h/db")])).unwrap_err();
+        assert!(err.to_string().contains("DOSSIER_JWT_SECRET"));
+        let config = Config::from_vars(&vars(&[
+            ("DOSSIER_DATABASE_URL", "postgres://u:pw@h/db"),
+            ("DOSSIER_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ]))
+        .unwrap();
+        assert!(!config.allow_signup);
+    }
+
+    #[test]
+    fn unknown_variables_are_refused_so_typos_surface() {
+        let err = Config::from_vars(&vars(&[("DOSSIER_DATABSE_URL", "x")])).unwrap_err();
+        assert!(err.to_string().contains("DOSSIER_DATABSE_URL"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config::from_vars(&vars(&[
+            ("DOSSIER_DATABASE_URL", "postgres://u:hunter2@h/db"),
+            ("DOSSIER_JWT_SECRET", "0123456789abcdef0123456789abcdef-top"),
+        ]))
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("abcdef-top"));
+    }
+
+    #[test]
+    fn env_file_lines_parse_with_comments_and_quotes() {
+        let parsed = parse_env_file("# c\nDOSSIER_LOG=\"debug\"\n\nDOSSIER_MAX_PAGE_SIZE = 50\n").unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                ("DOSSIER_LOG".into(), "debug".into()),
+                ("DOSSIER_MAX_PAGE_SIZE".into(), "50".into())
+            ]
+        );
+        assert!(parse_env_file("nonsense").is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! API keys for machines: a role, a name, shown once, stored only as a hash.
+
+use entity::api_key;
+use entity::enums::Role;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, validate};
+use crate::config::Secret;
+use crate::tenancy::TenantScope;
+use crate::tenancy::auth::new_api_key;
+
+fn require_admin(scope: &TenantScope) -> DomainResult<()> {
+    if scope.is_at_least(Role::Admin) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden("only admins may manage API keys"))
+    }
+}
+
+/// Returns the stored key and its secret, which is never available again.
+pub async fn create(
+    store: &Store,
+    scope: &TenantScope,
+    name: String,
+    role: Role,
+) -> DomainResult<(api_key::Model, Secret)> {
+    require_admin(scope)?;
+    if role > scope.role() {
+        return Err(DomainError::Forbidden("cannot grant a role above your own"));
+    }
+    let name = validate::required_text("name", Some(name), 200)?;
+    let key = new_api_key(scope.tenant_id);
+    let tx = store.begin_scoped(scope).await?;
+    let created = api_key::Entity::insert(api_key::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(scope.tenant_id),
+        name: Set(name),
+        role: Set(role),
+        prefix: Set(key.display_prefix),
+        secret_hash: Set(key.secret_hash),
+        created_by: Set(scope.actor.user_id),
+        created_at: Set(now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    })
+    .exec_with_returning(&tx)
+    .await?;
+    audit::record(&tx, scope, "api_key.create", Some(created.id), &["name", "role"]).await?;
+    tx.commit().await?;
+    Ok((created, key.secret))
+}
+
+pub async fn revoke(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<api_key::Model> {
+    require_admin(scope)?;
+    let tx = store.begin_scoped(scope).await?;
+    let key = scoped::<api_key::Entity>(scope)
+        .filter(api_key::Column::Id.eq(id))
+        .one(&tx)
+        .await?
+        .ok_or(DomainError::NotFound("API key"))?;
+    if key.revoked_at.is_some() {
+        tx.commit().await?;
+        return Ok(key);
+    }
+    let revoked = scoped_update::<api_key::Entity>(scope)
+        .filter(api_key::Column::Id.eq(id))
+        .set(api_key::ActiveModel {
+            revoked_at: Set(Some(now())),
+            ..Default::default()
+        })
+        .exec_with_returning(&tx)
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound("API key"))?;
+    audit::record(&tx, scope, "api_key.revoke", Some(id), &["revoked_at"]).await?;
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+pub async fn list(store: &Store, scope: &TenantScope) -> DomainResult<Vec<api_key::Model>> {
+    require_admin(scope)?;
+    let tx = store.begin_scoped(scope).await?;
+    let keys = scoped::<api_key::Entity>(scope)
+        .order_by_desc(api_key::Column::CreatedAt)
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(keys)
+}

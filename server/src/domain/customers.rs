@@ -1,0 +1,854 @@
+//! Customers: identity, profile, status lifecycle and owner-based access.
+//!
+//! Sales staff see and change only the customers they own; managers and above see the whole
+//! book; viewers read only. A customer outside the caller's view is NOT_FOUND, whether it
+//! belongs to a colleague or to another tenant, so ids reveal nothing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{AgeBand, CompanySize, ContactChannel, CustomerKind, CustomerSource, CustomerStatus, Gender, Role};
+use entity::{customer, customer_status_history, customer_tag, tenant, user};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, Select,
+};
+use uuid::Uuid;
+
+use super::money::{Currency, Money};
+use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
+use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, scoped_update, tags, validate};
+use crate::tenancy::TenantScope;
+
+/// A change to one field: leave it, clear it, or set it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetInput {
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub currency: String,
+}
+
+/// Every writable field of a customer except its status, which changes only through
+/// `change_status` so that each change is recorded.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerChanges {
+    pub code: Patch<String>,
+    pub kind: Patch<CustomerKind>,
+    pub name: Patch<String>,
+    pub company_name: Patch<String>,
+    pub source: Patch<CustomerSource>,
+    pub first_contact_date: Patch<String>,
+    pub owner_id: Patch<Uuid>,
+    pub gender: Patch<Gender>,
+    pub birthday: Patch<String>,
+    pub age_band: Patch<AgeBand>,
+    pub occupation: Patch<String>,
+    pub position: Patch<String>,
+    pub industry: Patch<String>,
+    pub company_size: Patch<CompanySize>,
+    pub region: Patch<String>,
+    pub city: Patch<String>,
+    pub budget: Patch<BudgetInput>,
+    pub preferred_channel: Patch<ContactChannel>,
+    pub hobbies: Patch<String>,
+    pub family_notes: Patch<String>,
+    pub special_needs: Patch<String>,
+    pub notes: Patch<String>,
+    pub tag_ids: Patch<Vec<Uuid>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CustomerOrder {
+    #[default]
+    CreatedAtDesc,
+    CreatedAtAsc,
+    UpdatedAtDesc,
+    UpdatedAtAsc,
+    NameAsc,
+    NameDesc,
+    CodeAsc,
+    CodeDesc,
+}
+
+impl CustomerOrder {
+    fn key(self) -> &'static str {
+        match self {
+            Self::CreatedAtDesc => "CREATED_AT_DESC",
+            Self::CreatedAtAsc => "CREATED_AT_ASC",
+            Self::UpdatedAtDesc => "UPDATED_AT_DESC",
+            Self::UpdatedAtAsc => "UPDATED_AT_ASC",
+            Self::NameAsc => "NAME_ASC",
+            Self::NameDesc => "NAME_DESC",
+            Self::CodeAsc => "CODE_ASC",
+            Self::CodeDesc => "CODE_DESC",
+        }
+    }
+
+    fn column(self) -> customer::Column {
+        match self {
+            Self::CreatedAtDesc | Self::CreatedAtAsc => customer::Column::CreatedAt,
+            Self::UpdatedAtDesc | Self::UpdatedAtAsc => customer::Column::UpdatedAt,
+            Self::NameAsc | Self::NameDesc => customer::Column::Name,
+            Self::CodeAsc | Self::CodeDesc => customer::Column::Code,
+        }
+    }
+
+    fn descending(self) -> bool {
+        matches!(
+            self,
+            Self::CreatedAtDesc | Self::UpdatedAtDesc | Self::NameDesc | Self::CodeDesc
+        )
+    }
+
+    fn value(self, c: &customer::Model) -> SortValue {
+        match self {
+            Self::CreatedAtDesc | Self::CreatedAtAsc => SortValue::Time(c.created_at),
+            Self::UpdatedAtDesc | Self::UpdatedAtAsc => SortValue::Time(c.updated_at),
+            Self::NameAsc | Self::NameDesc => SortValue::Text(c.name.clone()),
+            Self::CodeAsc | Self::CodeDesc => SortValue::Text(c.code.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    pub status: Option<CustomerStatus>,
+    pub kind: Option<CustomerKind>,
+    pub owner_id: Option<Uuid>,
+    pub tag_id: Option<Uuid>,
+    pub source: Option<CustomerSource>,
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+    /// `false` (the default) lists active customers, `true` archived ones.
+    pub archived: bool,
+    /// Case-insensitive substring of name, company name or code.
+    pub search: Option<String>,
+}
+
+fn require_writer(scope: &TenantScope) -> DomainResult<()> {
+    if scope.is_at_least(Role::Sales) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden("viewers cannot change customers"))
+    }
+}
+
+/// Customers the caller may see: the tenant's, and for sales staff only their own.
+fn visible(scope: &TenantScope) -> Select<customer::Entity> {
+    let select = scoped::<customer::Entity>(scope);
+    if scope.sees_only_own_customers() {
+        select.filter(customer::Column::OwnerId.eq(scope.actor.user_id))
+    } else {
+        select
+    }
+}
+
+async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
+    visible(scope)
+        .filter(customer::Column::Id.eq(id))
+        .one(tx)
+        .await?
+        .ok_or(DomainError::NotFound("customer"))
+}
+
+pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
+    let tx = store.begin_scoped(scope).await?;
+    let found = find_visible(&tx, scope, id).await;
+    tx.commit().await?;
+    found
+}
+
+pub async fn create(
+    store: &Store,
+    scope: &TenantScope,
+    changes: CustomerChanges,
+    status: Option<CustomerStatus>,
+) -> DomainResult<customer::Model> {
+    require_writer(scope)?;
+    for (field, missing) in [
+        ("kind", !matches!(changes.kind, Patch::Set(_))),
+        ("name", !matches!(changes.name, Patch::Set(_))),
+        ("source", !matches!(changes.source, Patch::Set(_))),
+    ] {
+        if missing {
+            return Err(DomainError::validation(field, "is required"));
+        }
+    }
+    let at = now();
+    let mut draft = customer::Model {
+        id: Uuid::now_v7(),
+        tenant_id: scope.tenant_id,
+        code: String::new(),
+        kind: CustomerKind::Individual,
+        name: String::new(),
+        company_name: None,
+        source: CustomerSource::Other,
+        first_contact_date: None,
+        owner_id: scope.actor.user_id,
+        status: status.unwrap_or(CustomerStatus::Potential),
+        gender: None,
+        birthday: None,
+        age_band: None,
+        occupation: None,
+        position: None,
+        industry: None,
+        company_size: None,
+        region: None,
+        city: None,
+        budget_min_minor: None,
+        budget_max_minor: None,
+        budget_currency: None,
+        preferred_channel: None,
+        hobbies: None,
+        family_notes: None,
+        special_needs: None,
+        notes: None,
+        archived_at: None,
+        version: 1,
+        created_by: scope.actor.user_id,
+        created_at: at,
+        updated_at: at,
+    };
+    let tag_ids = match &changes.tag_ids {
+        Patch::Set(ids) => dedup(ids),
+        _ => Vec::new(),
+    };
+    let tx = store.begin_scoped(scope).await?;
+    let mut changed = Vec::new();
+    apply_changes(&tx, scope, changes, &mut draft, &mut changed).await?;
+    if draft.code.is_empty() {
+        draft.code = next_customer_code(&tx, scope).await?;
+    }
+    tags::ensure_exist(&tx, scope, "tagIds", &tag_ids).await?;
+    let created = customer::Entity::insert(draft.clone().into_active_model().reset_all())
+        .exec_with_returning(&tx)
+        .await
+        .map_err(|e| code_clash_or(e, draft.code.clone()))?;
+    record_status(&tx, scope, created.id, None, created.status, None).await?;
+    set_tags(&tx, scope, created.id, &tag_ids).await?;
+    audit::record(&tx, scope, "customer.create", Some(created.id), &changed).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Applies `changes` if `version` is still current; a stale version is a CONFLICT.
+pub async fn update(
+    store: &Store,
+    scope: &TenantScope,
+    id: Uuid,
+    version: i32,
+    changes: CustomerChanges,
+) -> DomainResult<customer::Model> {
+    require_writer(scope)?;
+    let tx = store.begin_scoped(scope).await?;
+    let current = find_visible(&tx, scope, id).await?;
+    if current.archived_at.is_some() {
+        return Err(DomainError::Conflict(
+            "the customer is archived; restore it before changing it".into(),
+        ));
+    }
+    if current.version != version {
+        return Err(stale(current.version));
+    }
+    let new_tags = match &changes.tag_ids {
+        Patch::Set(ids) => Some(dedup(ids)),
+        Patch::Clear => Some(Vec::new()),
+        Patch::Keep => None,
+    };
+    let mut next = current.clone();
+    let mut changed = Vec::new();
+    apply_changes(&tx, scope, changes, &mut next, &mut changed).await?;
+    if let Some(ids) = &new_tags {
+        tags::ensure_exist(&tx, scope, "tagIds", ids).await?;
+        let mut before = tag_ids_of(&tx, scope, id).await?;
+        let mut after = ids.clone();
+        before.sort();
+        after.sort();
+        if before != after {
+            changed.push("tags");
+        }
+    }
+    if changed.is_empty() {
+        tx.commit().await?;
+        return Ok(current);
+    }
+    let saved = save_if_version(&tx, scope, next, version).await?;
+    if let Some(ids) = &new_tags {
+        scoped_delete::<customer_tag::Entity>(scope)
+            .filter(customer_tag::Column::CustomerId.eq(id))
+            .exec(&tx)
+            .await?;
+        set_tags(&tx, scope, id, ids).await?;
+    }
+    audit::record(&tx, scope, "customer.update", Some(id), &changed).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+pub async fn archive(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
+    set_archived(store, scope, id, true).await
+}
+
+pub async fn restore(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
+    set_archived(store, scope, id, false).await
+}
+
+async fn set_archived(store: &Store, scope: &TenantScope, id: Uuid, archive: bool) -> DomainResult<customer::Model> {
+    require_writer(scope)?;
+    let tx = store.begin_scoped(scope).await?;
+    let current = find_visible(&tx, scope, id).await?;
+    if current.archived_at.is_some() == archive {
+        tx.commit().await?;
+        return Ok(current);
+    }
+    let version = current.version;
+    let mut next = current;
+    next.archived_at = if archive { Some(now()) } else { None };
+    let saved = save_if_version(&tx, scope, next, version).await?;
+    let action = if archive {
+        "customer.archive"
+    } else {
+        "customer.restore"
+    };
+    audit::record(&tx, scope, action, Some(id), &["archivedAt"]).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Moves a customer to another status and records the change with its actor and time.
+pub async fn change_status(
+    store: &Store,
+    scope: &TenantScope,
+    id: Uuid,
+    status: CustomerStatus,
+    version: Option<i32>,
+    note: Option<String>,
+) -> DomainResult<customer::Model> {
+    require_writer(scope)?;
+    let note = validate::optional_text("note", note, 1000)?;
+    let tx = store.begin_scoped(scope).await?;
+    let current = find_visible(&tx, scope, id).await?;
+    if let Some(v) = version
+        && v != current.version
+    {
+        return Err(stale(current.version));
+    }
+    if current.archived_at.is_some() {
+        return Err(DomainError::Conflict(
+            "the customer is archived; restore it before changing it".into(),
+        ));
+    }
+    if current.status == status {
+        tx.commit().await?;
+        return Ok(current);
+    }
+    let (from, read_version) = (current.status, current.version);
+    let mut next = current;
+    next.status = status;
+    let saved = save_if_version(&tx, scope, next, read_version).await?;
+    record_status(&tx, scope, id, Some(from), status, note).await?;
+    audit::record(&tx, scope, "customer.change_status", Some(id), &["status"]).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+pub async fn status_history(
+    store: &Store,
+    scope: &TenantScope,
+    customer_ids: &[Uuid],
+) -> DomainResult<HashMap<Uuid, Vec<customer_status_history::Model>>> {
+    let mut out: HashMap<Uuid, Vec<customer_status_history::Model>> = HashMap::new();
+    if customer_ids.is_empty() {
+        return Ok(out);
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let rows = scoped::<customer_status_history::Entity>(scope)
+        .filter(customer_status_history::Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .order_by_asc(customer_status_history::Column::ChangedAt)
+        .order_by_asc(customer_status_history::Column::Id)
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    for row in rows {
+        out.entry(row.customer_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+pub async fn list(
+    store: &Store,
+    scope: &TenantScope,
+    filter: &CustomerFilter,
+    order: CustomerOrder,
+    args: &PageArgs,
+    max_page_size: u64,
+) -> DomainResult<Page<customer::Model>> {
+    let request = PageRequest::new(args, order.key(), max_page_size)?;
+    let select = request.apply(
+        filtered(scope, filter),
+        order.column(),
+        customer::Column::Id,
+        order.descending(),
+    );
+    let tx = store.begin_scoped(scope).await?;
+    let rows = select.all(&tx).await?;
+    tx.commit().await?;
+    Ok(request.finish(rows, |c| Cursor {
+        sort: order.key().into(),
+        value: order.value(c),
+        id: c.id,
+    }))
+}
+
+pub async fn count(store: &Store, scope: &TenantScope, filter: &CustomerFilter) -> DomainResult<u64> {
+    let tx = store.begin_scoped(scope).await?;
+    let n = filtered(scope, filter).count(&tx).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+fn filtered(scope: &TenantScope, f: &CustomerFilter) -> Select<customer::Entity> {
+    let mut select = visible(scope);
+    select = if f.archived {
+        select.filter(customer::Column::ArchivedAt.is_not_null())
+    } else {
+        select.filter(customer::Column::ArchivedAt.is_null())
+    };
+    if let Some(v) = f.status {
+        select = select.filter(customer::Column::Status.eq(v));
+    }
+    if let Some(v) = f.kind {
+        select = select.filter(customer::Column::Kind.eq(v));
+    }
+    if let Some(v) = f.owner_id {
+        select = select.filter(customer::Column::OwnerId.eq(v));
+    }
+    if let Some(v) = f.source {
+        select = select.filter(customer::Column::Source.eq(v));
+    }
+    if let Some(v) = &f.industry {
+        select = select.filter(customer::Column::Industry.eq(v.trim()));
+    }
+    if let Some(v) = &f.region {
+        select = select.filter(customer::Column::Region.eq(v.trim()));
+    }
+    if let Some(v) = f.created_from {
+        select = select.filter(customer::Column::CreatedAt.gte(v));
+    }
+    if let Some(v) = f.created_to {
+        select = select.filter(customer::Column::CreatedAt.lt(v));
+    }
+    if let Some(v) = f.updated_from {
+        select = select.filter(customer::Column::UpdatedAt.gte(v));
+    }
+    if let Some(v) = f.updated_to {
+        select = select.filter(customer::Column::UpdatedAt.lt(v));
+    }
+    if let Some(tag_id) = f.tag_id {
+        let tagged = Query::select()
+            .column(customer_tag::Column::CustomerId)
+            .from(customer_tag::Entity)
+            .and_where(customer_tag::Column::TenantId.eq(scope.tenant_id))
+            .and_where(customer_tag::Column::TagId.eq(tag_id))
+            .to_owned();
+        select = select.filter(customer::Column::Id.in_subquery(tagged));
+    }
+    if let Some(term) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = term
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        let lower = |c: customer::Column| Expr::expr(Func::lower(Expr::col((customer::Entity, c))));
+        select = select.filter(
+            Condition::any()
+                .add(lower(customer::Column::Name).like(pattern()))
+                .add(lower(customer::Column::CompanyName).like(pattern()))
+                .add(lower(customer::Column::Code).like(pattern())),
+        );
+    }
+    select
+}
+
+fn stale(current: i32) -> DomainError {
+    DomainError::Conflict(format!(
+        "the customer changed since you read it (now version {current}); reload and retry"
+    ))
+}
+
+fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut out = ids.to_vec();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Writes `next` (with the version bumped) only if the row still has `read_version`.
+async fn save_if_version(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    mut next: customer::Model,
+    read_version: i32,
+) -> DomainResult<customer::Model> {
+    next.version = read_version + 1;
+    next.updated_at = now();
+    let code = next.code.clone();
+    let saved = scoped_update::<customer::Entity>(scope)
+        .filter(customer::Column::Id.eq(next.id))
+        .filter(customer::Column::Version.eq(read_version))
+        .set(next.into_active_model().reset_all())
+        .exec_with_returning(tx)
+        .await
+        .map_err(|e| code_clash_or(e, code))?;
+    saved.into_iter().next().ok_or_else(|| stale(read_version + 1))
+}
+
+fn code_clash_or(err: sea_orm::DbErr, code: String) -> DomainError {
+    if super::error::is_unique_violation(&err) {
+        DomainError::Duplicate {
+            field: "code".into(),
+            message: format!("customer code {code} is already in use"),
+            candidates: vec![],
+        }
+    } else {
+        err.into()
+    }
+}
+
+async fn record_status(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    customer_id: Uuid,
+    from: Option<CustomerStatus>,
+    to: CustomerStatus,
+    note: Option<String>,
+) -> DomainResult<()> {
+    customer_status_history::Entity::insert(customer_status_history::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(scope.tenant_id),
+        customer_id: Set(customer_id),
+        from_status: Set(from),
+        to_status: Set(to),
+        actor_user_id: Set(Some(scope.actor.user_id)),
+        note: Set(note),
+        changed_at: Set(now()),
+    })
+    .exec_without_returning(tx)
+    .await?;
+    Ok(())
+}
+
+async fn tag_ids_of(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: Uuid) -> DomainResult<Vec<Uuid>> {
+    Ok(scoped::<customer_tag::Entity>(scope)
+        .filter(customer_tag::Column::CustomerId.eq(customer_id))
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(|l| l.tag_id)
+        .collect())
+}
+
+async fn set_tags(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: Uuid, ids: &[Uuid]) -> DomainResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    customer_tag::Entity::insert_many(ids.iter().map(|tag_id| customer_tag::ActiveModel {
+        tenant_id: Set(scope.tenant_id),
+        customer_id: Set(customer_id),
+        tag_id: Set(*tag_id),
+    }))
+    .exec_without_returning(tx)
+    .await?;
+    Ok(())
+}
+
+/// Next free generated code `C-000123`; skips numbers someone already used by hand.
+async fn next_customer_code(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
+    for _ in 0..1000 {
+        tenant::Entity::update_many()
+            .col_expr(
+                tenant::Column::CustomerSeq,
+                Expr::col(tenant::Column::CustomerSeq).add(1),
+            )
+            .filter(tenant::Column::Id.eq(scope.tenant_id))
+            .exec(tx)
+            .await?;
+        let seq = tenant::Entity::find_by_id(scope.tenant_id)
+            .one(tx)
+            .await?
+            .ok_or(DomainError::NotFound("tenant"))?
+            .customer_seq;
+        let code = format!("C-{seq:06}");
+        let taken = scoped::<customer::Entity>(scope)
+            .filter(customer::Column::Code.eq(&code))
+            .one(tx)
+            .await?
+            .is_some();
+        if !taken {
+            return Ok(code);
+        }
+    }
+    Err(DomainError::Internal(anyhow::anyhow!(
+        "no free customer code after 1000 tries"
+    )))
+}
+
+/// Sets `target` to `value` and notes `field` if it differs.
+fn assign<T: PartialEq>(field: &'static str, target: &mut T, value: T, changed: &mut Vec<&'static str>) {
+    if *target != value {
+        *target = value;
+        changed.push(field);
+    }
+}
+
+fn text_patch(
+    field: &'static str,
+    patch: Patch<String>,
+    max: usize,
+    target: &mut Option<String>,
+    changed: &mut Vec<&'static str>,
+) -> DomainResult<()> {
+    match patch {
+        Patch::Keep => {}
+        Patch::Clear => assign(field, target, None, changed),
+        Patch::Set(v) => assign(field, target, validate::optional_text(field, Some(v), max)?, changed),
+    }
+    Ok(())
+}
+
+fn value_patch<T: PartialEq>(
+    field: &'static str,
+    patch: Patch<T>,
+    target: &mut Option<T>,
+    changed: &mut Vec<&'static str>,
+) {
+    match patch {
+        Patch::Keep => {}
+        Patch::Clear => assign(field, target, None, changed),
+        Patch::Set(v) => assign(field, target, Some(v), changed),
+    }
+}
+
+fn date_patch(
+    field: &'static str,
+    patch: Patch<String>,
+    target: &mut Option<NaiveDate>,
+    changed: &mut Vec<&'static str>,
+) -> DomainResult<()> {
+    match patch {
+        Patch::Keep => {}
+        Patch::Clear => assign(field, target, None, changed),
+        Patch::Set(v) => {
+            let d = validate::date(field, &v)?;
+            if d > Utc::now().date_naive() {
+                return Err(DomainError::validation(field, "cannot be in the future"));
+            }
+            assign(field, target, Some(d), changed);
+        }
+    }
+    Ok(())
+}
+
+fn required_patch<T: PartialEq>(
+    field: &'static str,
+    patch: Patch<T>,
+    target: &mut T,
+    changed: &mut Vec<&'static str>,
+) -> DomainResult<()> {
+    match patch {
+        Patch::Keep => Ok(()),
+        Patch::Clear => Err(DomainError::validation(field, "is required and cannot be cleared")),
+        Patch::Set(v) => {
+            assign(field, target, v, changed);
+            Ok(())
+        }
+    }
+}
+
+fn customer_code(value: &str) -> DomainResult<String> {
+    let value = value.trim();
+    let ok = (1..=32).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && value.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(DomainError::validation(
+            "code",
+            "must be 1–32 letters, digits, - or _, starting with a letter or digit",
+        ))
+    }
+}
+
+fn budget(input: BudgetInput) -> DomainResult<(Option<i64>, Option<i64>, Currency)> {
+    let currency = Currency::parse("budget.currency", &input.currency)?;
+    let parse = |field: &str, v: Option<String>| -> DomainResult<Option<i64>> {
+        match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => {
+                let m = Money::parse(field, s, currency)?;
+                if m.minor < 0 {
+                    return Err(DomainError::validation(field, "cannot be negative"));
+                }
+                Ok(Some(m.minor))
+            }
+        }
+    };
+    let min = parse("budget.min", input.min)?;
+    let max = parse("budget.max", input.max)?;
+    if min.is_none() && max.is_none() {
+        return Err(DomainError::validation("budget", "give a minimum, a maximum or both"));
+    }
+    if let (Some(lo), Some(hi)) = (min, max)
+        && lo > hi
+    {
+        return Err(DomainError::validation("budget.max", "must not be below the minimum"));
+    }
+    Ok((min, max, currency))
+}
+
+/// Validates `changes` and applies them to `c`, noting each changed field by its API name.
+async fn apply_changes(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    changes: CustomerChanges,
+    c: &mut customer::Model,
+    changed: &mut Vec<&'static str>,
+) -> DomainResult<()> {
+    match changes.code {
+        Patch::Keep => {}
+        Patch::Clear => return Err(DomainError::validation("code", "cannot be cleared")),
+        Patch::Set(v) => {
+            let code = customer_code(&v)?;
+            if code != c.code {
+                let clash = scoped::<customer::Entity>(scope)
+                    .filter(customer::Column::Code.eq(&code))
+                    .one(tx)
+                    .await?;
+                if let Some(other) = clash {
+                    return Err(DomainError::Duplicate {
+                        field: "code".into(),
+                        message: format!("customer code {code} is already in use"),
+                        candidates: vec![other.id],
+                    });
+                }
+            }
+            assign("code", &mut c.code, code, changed);
+        }
+    }
+    required_patch("kind", changes.kind, &mut c.kind, changed)?;
+    match changes.name {
+        Patch::Set(v) => assign(
+            "name",
+            &mut c.name,
+            validate::required_text("name", Some(v), 200)?,
+            changed,
+        ),
+        other => required_patch("name", other, &mut c.name, changed)?,
+    }
+    text_patch("companyName", changes.company_name, 200, &mut c.company_name, changed)?;
+    if c.kind == CustomerKind::Company && c.company_name.is_none() {
+        c.company_name = Some(c.name.clone());
+    }
+    required_patch("source", changes.source, &mut c.source, changed)?;
+    date_patch(
+        "firstContactDate",
+        changes.first_contact_date,
+        &mut c.first_contact_date,
+        changed,
+    )?;
+    match changes.owner_id {
+        Patch::Keep => {}
+        Patch::Clear => return Err(DomainError::validation("ownerId", "every customer needs an owner")),
+        Patch::Set(owner) => {
+            if owner != c.owner_id && scope.sees_only_own_customers() && owner != scope.actor.user_id {
+                return Err(DomainError::Forbidden(
+                    "sales staff cannot give customers to someone else",
+                ));
+            }
+            let exists = scoped::<user::Entity>(scope)
+                .filter(user::Column::Id.eq(owner))
+                .filter(user::Column::Active.eq(true))
+                .one(tx)
+                .await?
+                .is_some();
+            if !exists {
+                return Err(DomainError::validation(
+                    "ownerId",
+                    "is not an active user of this tenant",
+                ));
+            }
+            assign("ownerId", &mut c.owner_id, owner, changed);
+        }
+    }
+    value_patch("gender", changes.gender, &mut c.gender, changed);
+    date_patch("birthday", changes.birthday, &mut c.birthday, changed)?;
+    value_patch("ageBand", changes.age_band, &mut c.age_band, changed);
+    text_patch("occupation", changes.occupation, 100, &mut c.occupation, changed)?;
+    text_patch("position", changes.position, 100, &mut c.position, changed)?;
+    text_patch("industry", changes.industry, 100, &mut c.industry, changed)?;
+    value_patch("companySize", changes.company_size, &mut c.company_size, changed);
+    text_patch("region", changes.region, 100, &mut c.region, changed)?;
+    text_patch("city", changes.city, 100, &mut c.city, changed)?;
+    match changes.budget {
+        Patch::Keep => {}
+        Patch::Clear => {
+            let cleared = (None, None, None);
+            let current = (c.budget_min_minor, c.budget_max_minor, c.budget_currency.clone());
+            if current != cleared {
+                (c.budget_min_minor, c.budget_max_minor, c.budget_currency) = cleared;
+                changed.push("budget");
+            }
+        }
+        Patch::Set(input) => {
+            let (min, max, currency) = budget(input)?;
+            let next = (min, max, Some(currency.code().to_owned()));
+            if (c.budget_min_minor, c.budget_max_minor, c.budget_currency.clone()) != next {
+                (c.budget_min_minor, c.budget_max_minor, c.budget_currency) = next;
+                changed.push("budget");
+            }
+        }
+    }
+    value_patch(
+        "preferredChannel",
+        changes.preferred_channel,
+        &mut c.preferred_channel,
+        changed,
+    );
+    text_patch("hobbies", changes.hobbies, 1000, &mut c.hobbies, changed)?;
+    text_patch("familyNotes", changes.family_notes, 2000, &mut c.family_notes, changed)?;
+    text_patch(
+        "specialNeeds",
+        changes.special_needs,
+        2000,
+        &mut c.special_needs,
+        changed,
+    )?;
+    text_patch("notes", changes.notes, 5000, &mut c.notes, changed)?;
+    Ok(())
+}
+
+/// The budget of a customer as exact money values, if one is recorded.
+pub fn budget_of(c: &customer::Model) -> Option<(Option<Money>, Option<Money>)> {
+    let currency = Currency::parse("budgetCurrency", c.budget_currency.as_deref()?).ok()?;
+    Some((
+        c.budget_min_minor.map(|m| Money::from_minor(m, currency)),
+        c.budget_max_minor.map(|m| Money::from_minor(m, currency)),
+    ))
+}

@@ -1,0 +1,166 @@
+//! Domain services: the rules of the customer file. Every function takes the caller's
+//! `TenantScope` first and reaches the database only through the scoped helpers here.
+
+pub mod api_keys;
+pub mod audit;
+pub mod customers;
+pub mod error;
+pub mod money;
+pub mod pagination;
+pub mod sessions;
+pub mod tags;
+pub mod tenants;
+pub mod users;
+pub mod validate;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, SubsecRound, Utc};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DeleteMany, EntityTrait, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
+};
+use uuid::Uuid;
+
+pub use error::{DomainError, DomainResult};
+
+use crate::config::Config;
+use crate::tenancy::TenantScope;
+
+/// Database access for the domain layer; the connection never leaves this module's users.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let mut options = ConnectOptions::new(config.database_url.expose().to_owned());
+        options
+            .max_connections(config.db_max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            // sqlx logs every statement at INFO otherwise.
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(options)
+            .await
+            .context("Failed to connect to the database")?;
+        Ok(Self { db })
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies pending migrations; on PostgreSQL an advisory lock keeps replicas from racing.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        if self.backend() == DbBackend::Postgres {
+            let tx = self.db.begin().await.context("Failed to begin migration transaction")?;
+            tx.execute_unprepared("SELECT pg_advisory_xact_lock(7305661)")
+                .await
+                .context("Failed to take the migration lock")?;
+            Migrator::up(&self.db, None)
+                .await
+                .context("Failed to apply migrations")?;
+            tx.commit().await.context("Failed to release the migration lock")?;
+        } else {
+            Migrator::up(&self.db, None)
+                .await
+                .context("Failed to apply migrations")?;
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.db
+            .execute_unprepared("SELECT 1")
+            .await
+            .context("Database did not answer")?;
+        Ok(())
+    }
+
+    /// A transaction confined to one tenant. On PostgreSQL it also drops to the
+    /// unprivileged application role and sets the tenant for the row-level security policies.
+    pub(crate) async fn begin(&self, tenant_id: Uuid) -> DomainResult<DatabaseTransaction> {
+        let tx = self.db.begin().await?;
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)",
+                [migration::rls::APP_ROLE.into(), tenant_id.to_string().into()],
+            ))
+            .await?;
+        }
+        Ok(tx)
+    }
+
+    pub(crate) async fn begin_scoped(&self, scope: &TenantScope) -> DomainResult<DatabaseTransaction> {
+        self.begin(scope.tenant_id).await
+    }
+
+    /// A transaction that may find a tenant by slug before any tenant is known (login).
+    pub(crate) async fn begin_tenant_lookup(&self) -> DomainResult<DatabaseTransaction> {
+        let tx = self.db.begin().await?;
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('role', $1, true), set_config('app.tenant_lookup', 'on', true)",
+                [migration::rls::APP_ROLE.into()],
+            ))
+            .await?;
+        }
+        Ok(tx)
+    }
+}
+
+/// Tables whose rows belong to a tenant.
+pub trait TenantEntity: EntityTrait {
+    fn tenant_column() -> Self::Column;
+}
+
+macro_rules! tenant_entities {
+    ($($module:ident),* $(,)?) => {
+        $(impl TenantEntity for entity::$module::Entity {
+            fn tenant_column() -> Self::Column {
+                entity::$module::Column::TenantId
+            }
+        })*
+    };
+}
+
+tenant_entities!(
+    user,
+    api_key,
+    audit_log,
+    customer,
+    customer_status_history,
+    customer_tag,
+    tag
+);
+
+/// `SELECT … WHERE tenant_id = scope.tenant`: the only way domain code reads tenant rows.
+pub(crate) fn scoped<E: TenantEntity>(scope: &TenantScope) -> Select<E> {
+    E::find().filter(E::tenant_column().eq(scope.tenant_id))
+}
+
+pub(crate) fn scoped_update<E: TenantEntity>(scope: &TenantScope) -> UpdateMany<E> {
+    E::update_many().filter(E::tenant_column().eq(scope.tenant_id))
+}
+
+pub(crate) fn scoped_delete<E: TenantEntity>(scope: &TenantScope) -> DeleteMany<E> {
+    E::delete_many().filter(E::tenant_column().eq(scope.tenant_id))
+}
+
+/// Current time at the precision both databases keep (microseconds), so values read back compare equal.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,169 @@
+//! Tenants: signup creates the tenant and its owner in one transaction.
+
+use entity::enums::{Locale, Role};
+use entity::{tenant, user};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::error::is_unique_violation;
+use super::{DomainError, DomainResult, Store, audit, now, validate};
+use crate::config::Secret;
+use crate::tenancy::auth::{hash_password, sha256_hex};
+use crate::tenancy::{Actor, TenantScope};
+
+/// Who may open a new tenant: anyone when signup is open, else only holders of the platform key.
+#[derive(Clone)]
+pub struct SignupPolicy {
+    pub open: bool,
+    pub platform_key: Option<Secret>,
+}
+
+impl SignupPolicy {
+    fn permits(&self, presented: Option<&str>) -> bool {
+        if self.open {
+            return true;
+        }
+        // Comparing digests keeps the comparison independent of where the strings differ.
+        match (&self.platform_key, presented) {
+            (Some(key), Some(given)) => sha256_hex(key.expose()) == sha256_hex(given),
+            _ => false,
+        }
+    }
+}
+
+pub struct NewTenant {
+    pub name: String,
+    pub slug: String,
+    pub admin_email: String,
+    pub admin_name: Option<String>,
+    pub admin_password: Secret,
+    pub timezone: Option<String>,
+    pub locale: Option<Locale>,
+}
+
+/// Creates a tenant with its first user, the owner. Returns both.
+pub async fn create(
+    store: &Store,
+    policy: &SignupPolicy,
+    presented_platform_key: Option<&str>,
+    input: NewTenant,
+    request_id: Option<String>,
+) -> DomainResult<(tenant::Model, user::Model)> {
+    if !policy.permits(presented_platform_key) {
+        return Err(DomainError::Forbidden("signup is closed on this server"));
+    }
+    let name = validate::required_text("name", Some(input.name), 200)?;
+    let slug = validate::slug("slug", &input.slug)?;
+    let admin_email = validate::email("adminEmail", &input.admin_email)?;
+    validate::password("adminPassword", input.admin_password.expose())?;
+    let admin_name = validate::optional_text("adminName", input.admin_name, 200)?
+        .unwrap_or_else(|| admin_email.split('@').next().unwrap_or("admin").to_owned());
+    let timezone = match input.timezone {
+        Some(tz) => validate::timezone("timezone", &tz)?,
+        None => "Asia/Shanghai".to_owned(),
+    };
+    if find_by_slug(store, &slug).await?.is_some() {
+        return Err(DomainError::validation("slug", "is already taken"));
+    }
+    let password_hash = hash_password(input.admin_password).await?;
+
+    let tenant_id = Uuid::now_v7();
+    let user_id = Uuid::now_v7();
+    let at = now();
+    let tx = store.begin(tenant_id).await?;
+    let inserted = tenant::Entity::insert(tenant::ActiveModel {
+        id: Set(tenant_id),
+        name: Set(name),
+        slug: Set(slug),
+        timezone: Set(timezone),
+        locale: Set(input.locale.unwrap_or(Locale::ZhCn)),
+        customer_seq: Set(0),
+        created_at: Set(at),
+        updated_at: Set(at),
+    })
+    .exec_with_returning(&tx)
+    .await;
+    let tenant = match inserted {
+        Ok(t) => t,
+        Err(e) if is_unique_violation(&e) => return Err(DomainError::validation("slug", "is already taken")),
+        Err(e) => return Err(e.into()),
+    };
+    let owner = user::Entity::insert(user::ActiveModel {
+        id: Set(user_id),
+        tenant_id: Set(tenant_id),
+        email: Set(admin_email),
+        name: Set(admin_name),
+        role: Set(Role::Owner),
+        password_hash: Set(password_hash),
+        active: Set(true),
+        created_at: Set(at),
+        updated_at: Set(at),
+    })
+    .exec_with_returning(&tx)
+    .await?;
+    let scope = TenantScope {
+        tenant_id,
+        actor: Actor {
+            user_id,
+            api_key_id: None,
+            role: Role::Owner,
+        },
+        request_id,
+    };
+    audit::record(
+        &tx,
+        &scope,
+        "tenant.create",
+        Some(tenant_id),
+        &["name", "slug", "timezone", "locale"],
+    )
+    .await?;
+    audit::record(&tx, &scope, "user.create", Some(user_id), &["email", "name", "role"]).await?;
+    tx.commit().await?;
+    tracing::info!(%tenant_id, "tenant created");
+    Ok((tenant, owner))
+}
+
+/// The caller's own tenant.
+pub async fn current(store: &Store, scope: &TenantScope) -> DomainResult<tenant::Model> {
+    let tx = store.begin_scoped(scope).await?;
+    let found = tenant::Entity::find_by_id(scope.tenant_id).one(&tx).await?;
+    tx.commit().await?;
+    found.ok_or(DomainError::NotFound("tenant"))
+}
+
+/// Finds a tenant by slug before anyone is signed in (login, signup).
+pub(crate) async fn find_by_slug(store: &Store, slug: &str) -> DomainResult<Option<tenant::Model>> {
+    let tx = store.begin_tenant_lookup().await?;
+    let found = tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug.trim().to_lowercase()))
+        .one(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// Acts as the owner of the tenant with `slug`: for operator commands run on the server
+/// itself (`dossier seed-demo`), never reachable from the API.
+pub async fn owner_scope(store: &Store, slug: &str) -> DomainResult<Option<TenantScope>> {
+    let Some(tenant) = find_by_slug(store, slug).await? else {
+        return Ok(None);
+    };
+    let tx = store.begin(tenant.id).await?;
+    let owner = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant.id))
+        .filter(user::Column::Role.eq(Role::Owner))
+        .filter(user::Column::Active.eq(true))
+        .one(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(owner.map(|u| TenantScope {
+        tenant_id: tenant.id,
+        actor: Actor {
+            user_id: u.id,
+            api_key_id: None,
+            role: Role::Owner,
+        },
+        request_id: None,
+    }))
+}

@@ -1,0 +1,294 @@
+//! Input rules shared by every service: text limits, dates, e-mail syntax, slugs, and the
+//! guard that keeps identity-card and bank-card numbers out of free text.
+
+use chrono::NaiveDate;
+
+use super::{DomainError, DomainResult};
+
+/// Trims `value`; empty becomes `None`. Longer than `max` characters or holding a card/ID
+/// number is refused, naming `field`.
+pub fn optional_text(field: &str, value: Option<String>, max: usize) -> DomainResult<Option<String>> {
+    let Some(value) = value else { return Ok(None) };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.chars().count() > max {
+        return Err(DomainError::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(DomainError::validation(field, "must not contain control characters"));
+    }
+    pii_guard(field, trimmed)?;
+    Ok(Some(trimmed.to_owned()))
+}
+
+pub fn required_text(field: &str, value: Option<String>, max: usize) -> DomainResult<String> {
+    optional_text(field, value, max)?.ok_or_else(|| DomainError::validation(field, "is required"))
+}
+
+/// Refuses text that holds a Chinese resident identity number (18 characters, valid
+/// checksum) or a payment card number (13–19 digits passing Luhn). Digit groups separated
+/// by single spaces or hyphens count as one number, as people write card numbers that way.
+pub fn pii_guard(field: &str, text: &str) -> DomainResult<()> {
+    for candidate in digit_runs(text) {
+        if is_resident_id(&candidate) {
+            return Err(DomainError::validation(
+                field,
+                "looks like an identity-card number; such numbers may not be stored in free text",
+            ));
+        }
+        let digits_only = candidate.bytes().all(|b| b.is_ascii_digit());
+        if digits_only && (13..=19).contains(&candidate.len()) && luhn_valid(&candidate) {
+            return Err(DomainError::validation(
+                field,
+                "looks like a bank-card number; such numbers may not be stored in free text",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Maximal runs of digits (and a trailing `X` check character) joined across single separators.
+fn digit_runs(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut runs = Vec::new();
+    let mut current = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_digit() {
+            current.push(c);
+        } else if (c == 'X' || c == 'x') && current.len() == 17 {
+            current.push('X');
+        } else if (c == ' ' || c == '-') && !current.is_empty() && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
+        {
+            // A single separator inside a number: keep collecting.
+        } else if !current.is_empty() {
+            runs.push(std::mem::take(&mut current));
+        }
+        i += 1;
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    runs
+}
+
+/// GB 11643-1999: 17 digits and an ISO 7064 MOD 11-2 check character.
+fn is_resident_id(candidate: &str) -> bool {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+    let chars: Vec<char> = candidate.chars().collect();
+    if chars.len() != 18 || !chars[..17].iter().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let sum: u32 = chars[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
+    CHECK[(sum % 11) as usize] == chars[17]
+}
+
+fn luhn_valid(digits: &str) -> bool {
+    let mut sum = 0;
+    for (i, b) in digits.bytes().rev().enumerate() {
+        let mut d = u32::from(b - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    sum % 10 == 0
+}
+
+/// Strict ISO calendar date `YYYY-MM-DD` between 1900 and 2200.
+pub fn date(field: &str, value: &str) -> DomainResult<NaiveDate> {
+    let value = value.trim();
+    let well_formed = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let parsed = well_formed
+        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten();
+    match parsed {
+        Some(d) if (1900..=2200).contains(&chrono::Datelike::year(&d)) => Ok(d),
+        _ => Err(DomainError::validation(field, "must be a date as YYYY-MM-DD")),
+    }
+}
+
+pub fn optional_date(field: &str, value: Option<&str>) -> DomainResult<Option<NaiveDate>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => date(field, v).map(Some),
+    }
+}
+
+/// Lower-cases and checks an e-mail address for a plausible `local@domain.tld` shape.
+pub fn email(field: &str, value: &str) -> DomainResult<String> {
+    let value = value.trim().to_lowercase();
+    let invalid = || DomainError::validation(field, "must be an e-mail address");
+    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
+    let labels_ok = domain.split('.').all(|l| {
+        !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    });
+    if local.is_empty() || local.len() > 64 || local.contains('@') || !domain.contains('.') || !labels_ok {
+        return Err(invalid());
+    }
+    Ok(value)
+}
+
+/// Tenant slugs: 3–40 of `a-z 0-9 -`, not starting or ending with a hyphen.
+pub fn slug(field: &str, value: &str) -> DomainResult<String> {
+    let value = value.trim().to_lowercase();
+    let ok = (3..=40).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok {
+        Ok(value)
+    } else {
+        Err(DomainError::validation(
+            field,
+            "must be 3–40 characters of a-z, 0-9 and -, not starting or ending with -",
+        ))
+    }
+}
+
+pub fn password(field: &str, value: &str) -> DomainResult<()> {
+    let n = value.chars().count();
+    if n < 10 {
+        return Err(DomainError::validation(field, "must be at least 10 characters"));
+    }
+    if n > 256 {
+        return Err(DomainError::validation(field, "must be at most 256 characters"));
+    }
+    Ok(())
+}
+
+pub fn timezone(field: &str, value: &str) -> DomainResult<String> {
+    let value = value.trim();
+    value
+        .parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| DomainError::validation(field, "must be an IANA time zone such as Asia/Shanghai"))
+}
+
+/// `#rrggbb`, lower-cased.
+pub fn color(field: &str, value: &str) -> DomainResult<String> {
+    let value = value.trim().to_lowercase();
+    let ok = value.len() == 7 && value.starts_with('#') && value[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(value)
+    } else {
+        Err(DomainError::validation(field, "must be a colour as #rrggbb"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: DomainError) -> String {
+        match err {
+            DomainError::Validation { field, .. } => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn identity_numbers_with_a_valid_checksum_are_refused() {
+        // 11010519491231002X is the standard's published example.
+        let err = pii_guard("notes", "ID 11010519491231002X, call after 5").unwrap_err();
+        assert_eq!(field_of(err), "notes");
+        assert!(
+            pii_guard("notes", "id 110105194912310021").is_ok(),
+            "wrong check digit is not an ID"
+        );
+    }
+
+    #[test]
+    fn luhn_valid_card_numbers_are_refused_even_when_grouped() {
+        assert!(pii_guard("notes", "card 4111111111111111").is_err());
+        assert!(pii_guard("notes", "card 4111 1111 1111 1111 thanks").is_err());
+        assert!(pii_guard("notes", "card 5555-5555-5555-4444").is_err());
+        assert!(pii_guard("notes", "order 4111111111111112").is_ok(), "fails Luhn");
+    }
+
+    #[test]
+    fn ordinary_numbers_pass_the_guard() {
+        assert!(pii_guard("notes", "call 13812345678 on 2026-01-05, budget 500000").is_ok());
+        assert!(pii_guard("notes", "客户预算 30 万").is_ok());
+    }
+
+    #[test]
+    fn text_is_trimmed_limited_and_empty_means_absent() {
+        assert_eq!(optional_text("f", Some("  hi ".into()), 5).unwrap(), Some("hi".into()));
+        assert_eq!(optional_text("f", Some("   ".into()), 5).unwrap(), None);
+        assert_eq!(
+            field_of(optional_text("f", Some("toolong".into()), 5).unwrap_err()),
+            "f"
+        );
+        assert_eq!(
+            optional_text("f", Some("张三李四".into()), 4).unwrap(),
+            Some("张三李四".into())
+        );
+        assert_eq!(field_of(required_text("name", None, 5).unwrap_err()), "name");
+    }
+
+    #[test]
+    fn dates_must_be_strict_iso() {
+        assert_eq!(
+            date("d", "2026-02-28").unwrap(),
+            NaiveDate::from_ymd_opt(2026, 2, 28).unwrap()
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-2-3",
+            "26-02-03",
+            "2026/02/03",
+            "1800-01-01",
+            "tomorrow",
+        ] {
+            assert!(date("d", bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(email("e", " Zhang@Example.COM ").unwrap(), "zhang@example.com");
+        for bad in ["zhang", "a@b", "a b@c.com", "@c.com", "a@-c.com"] {
+            assert!(email("e", bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn slugs_timezones_and_colours() {
+        assert_eq!(slug("s", "Acme-Co").unwrap(), "acme-co");
+        assert!(slug("s", "-x-").is_err());
+        assert_eq!(timezone("t", "Asia/Shanghai").unwrap(), "Asia/Shanghai");
+        assert!(timezone("t", "Mars/Base").is_err());
+        assert_eq!(color("c", "#FFaa00").unwrap(), "#ffaa00");
+        assert!(color("c", "red").is_err());
+    }
+}

@@ -1,0 +1,630 @@
+//! Customers: the file itself, its lists and its changes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{customer, customer_status_history, tag, user};
+use uuid::Uuid;
+
+use super::scalars::{Date, Decimal};
+use super::tags::Tag;
+use super::tenancy::User;
+use super::{api, parse_id, scope};
+use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
+use crate::domain::pagination::PageArgs;
+use crate::domain::{tags as tag_service, users};
+use crate::tenancy::TenantScope;
+
+macro_rules! remote_enum {
+    ($(#[$meta:meta])* $name:ident => $remote:literal { $($variant:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+        #[graphql(remote = $remote)]
+        pub enum $name { $($variant),* }
+    };
+}
+
+remote_enum!(CustomerKind => "entity::enums::CustomerKind" { Individual, Company });
+remote_enum!(CustomerSource => "entity::enums::CustomerSource" { Online, Referral, OfflineEvent, Advertising, Other });
+remote_enum!(
+    /// 潜在 potential, 意向 intent, 成交 customer, 流失 lost.
+    CustomerStatus => "entity::enums::CustomerStatus" { Potential, Intent, Customer, Lost }
+);
+remote_enum!(Gender => "entity::enums::Gender" { Female, Male, Other, Undisclosed });
+remote_enum!(AgeBand => "entity::enums::AgeBand" {
+    Under18, From18To24, From25To34, From35To44, From45To54, From55To64, From65
+});
+remote_enum!(CompanySize => "entity::enums::CompanySize" { Micro, Small, Medium, Large, Enterprise });
+remote_enum!(ContactChannel => "entity::enums::ContactChannel" { Phone, Email, Wechat, Qq, Sms, Visit, Other });
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(remote = "crate::domain::customers::CustomerOrder")]
+pub enum CustomerOrder {
+    #[default]
+    CreatedAtDesc,
+    CreatedAtAsc,
+    UpdatedAtDesc,
+    UpdatedAtAsc,
+    NameAsc,
+    NameDesc,
+    CodeAsc,
+    CodeDesc,
+}
+
+/// A budget range in one currency; either bound may be open.
+#[derive(SimpleObject)]
+pub struct Budget {
+    pub min: Option<Decimal>,
+    pub max: Option<Decimal>,
+    pub currency: String,
+}
+
+#[derive(InputObject)]
+pub struct BudgetInput {
+    pub min: Option<Decimal>,
+    pub max: Option<Decimal>,
+    /// ISO 4217, e.g. CNY.
+    pub currency: String,
+}
+
+impl From<BudgetInput> for DomainBudget {
+    fn from(b: BudgetInput) -> Self {
+        DomainBudget {
+            min: b.min.map(|d| d.0),
+            max: b.max.map(|d| d.0),
+            currency: b.currency,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct StatusChange {
+    pub from: Option<CustomerStatus>,
+    pub to: CustomerStatus,
+    pub actor_id: Option<ID>,
+    pub note: Option<String>,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl From<customer_status_history::Model> for StatusChange {
+    fn from(h: customer_status_history::Model) -> Self {
+        StatusChange {
+            from: h.from_status.map(Into::into),
+            to: h.to_status.into(),
+            actor_id: h.actor_user_id.map(|id| ID(id.to_string())),
+            note: h.note,
+            changed_at: h.changed_at,
+        }
+    }
+}
+
+/// Related rows fetched once for a whole page of customers, so nested fields cost a
+/// constant number of queries. Absent entries are loaded per customer on demand.
+#[derive(Default)]
+struct Preloaded {
+    tags: Option<HashMap<Uuid, Vec<tag::Model>>>,
+    owners: Option<HashMap<Uuid, user::Model>>,
+    history: Option<HashMap<Uuid, Vec<customer_status_history::Model>>>,
+}
+
+pub struct Customer {
+    model: customer::Model,
+    preloaded: Arc<Preloaded>,
+}
+
+impl Customer {
+    fn single(model: customer::Model) -> Self {
+        Self {
+            model,
+            preloaded: Arc::default(),
+        }
+    }
+}
+
+#[Object]
+impl Customer {
+    async fn id(&self) -> ID {
+        ID(self.model.id.to_string())
+    }
+    /// 客户编号, unique in the tenant, e.g. C-000123.
+    async fn code(&self) -> &str {
+        &self.model.code
+    }
+    async fn kind(&self) -> CustomerKind {
+        self.model.kind.into()
+    }
+    /// Person's name, or the company's name for companies.
+    async fn name(&self) -> &str {
+        &self.model.name
+    }
+    async fn company_name(&self) -> Option<&str> {
+        self.model.company_name.as_deref()
+    }
+    async fn source(&self) -> CustomerSource {
+        self.model.source.into()
+    }
+    async fn first_contact_date(&self) -> Option<Date> {
+        self.model.first_contact_date.map(Into::into)
+    }
+    async fn status(&self) -> CustomerStatus {
+        self.model.status.into()
+    }
+    async fn owner_id(&self) -> ID {
+        ID(self.model.owner_id.to_string())
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let owner = match &self.preloaded.owners {
+            Some(map) => map.get(&self.model.owner_id).cloned(),
+            None => users::by_ids(&api(ctx).store, scope(ctx)?, &[self.model.owner_id])
+                .await?
+                .remove(&self.model.owner_id),
+        };
+        Ok(owner.map(User))
+    }
+    async fn gender(&self) -> Option<Gender> {
+        self.model.gender.map(Into::into)
+    }
+    async fn birthday(&self) -> Option<Date> {
+        self.model.birthday.map(Into::into)
+    }
+    async fn age_band(&self) -> Option<AgeBand> {
+        self.model.age_band.map(Into::into)
+    }
+    async fn occupation(&self) -> Option<&str> {
+        self.model.occupation.as_deref()
+    }
+    async fn position(&self) -> Option<&str> {
+        self.model.position.as_deref()
+    }
+    async fn industry(&self) -> Option<&str> {
+        self.model.industry.as_deref()
+    }
+    async fn company_size(&self) -> Option<CompanySize> {
+        self.model.company_size.map(Into::into)
+    }
+    async fn region(&self) -> Option<&str> {
+        self.model.region.as_deref()
+    }
+    async fn city(&self) -> Option<&str> {
+        self.model.city.as_deref()
+    }
+    async fn budget(&self) -> Option<Budget> {
+        let (min, max) = service::budget_of(&self.model)?;
+        Some(Budget {
+            currency: self.model.budget_currency.clone().unwrap_or_default(),
+            min: min.map(|m| Decimal(m.to_string())),
+            max: max.map(|m| Decimal(m.to_string())),
+        })
+    }
+    async fn preferred_channel(&self) -> Option<ContactChannel> {
+        self.model.preferred_channel.map(Into::into)
+    }
+    async fn hobbies(&self) -> Option<&str> {
+        self.model.hobbies.as_deref()
+    }
+    async fn family_notes(&self) -> Option<&str> {
+        self.model.family_notes.as_deref()
+    }
+    async fn special_needs(&self) -> Option<&str> {
+        self.model.special_needs.as_deref()
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.model.notes.as_deref()
+    }
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<Tag>> {
+        let tags = match &self.preloaded.tags {
+            Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
+            None => tag_service::for_customers(&api(ctx).store, scope(ctx)?, &[self.model.id])
+                .await?
+                .remove(&self.model.id)
+                .unwrap_or_default(),
+        };
+        Ok(tags.into_iter().map(Tag).collect())
+    }
+    /// Every status the customer has had, oldest first.
+    async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusChange>> {
+        let rows = match &self.preloaded.history {
+            Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
+            None => service::status_history(&api(ctx).store, scope(ctx)?, &[self.model.id])
+                .await?
+                .remove(&self.model.id)
+                .unwrap_or_default(),
+        };
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+    async fn archived(&self) -> bool {
+        self.model.archived_at.is_some()
+    }
+    async fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.model.archived_at
+    }
+    /// Send this back with an update; a stale version is refused with CONFLICT.
+    async fn version(&self) -> i32 {
+        self.model.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct CustomerFilter {
+    pub status: Option<CustomerStatus>,
+    pub kind: Option<CustomerKind>,
+    pub owner_id: Option<ID>,
+    pub tag_id: Option<ID>,
+    pub source: Option<CustomerSource>,
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+    /// false (default): active customers; true: archived ones.
+    #[graphql(default)]
+    pub archived: bool,
+    /// Case-insensitive match on name, company name or code.
+    pub search: Option<String>,
+}
+
+impl CustomerFilter {
+    fn into_domain(self) -> Result<service::CustomerFilter> {
+        Ok(service::CustomerFilter {
+            status: self.status.map(Into::into),
+            kind: self.kind.map(Into::into),
+            owner_id: self
+                .owner_id
+                .as_ref()
+                .map(|id| parse_id("filter.ownerId", id))
+                .transpose()?,
+            tag_id: self
+                .tag_id
+                .as_ref()
+                .map(|id| parse_id("filter.tagId", id))
+                .transpose()?,
+            source: self.source.map(Into::into),
+            industry: self.industry,
+            region: self.region,
+            created_from: self.created_from,
+            created_to: self.created_to,
+            updated_from: self.updated_from,
+            updated_to: self.updated_to,
+            archived: self.archived,
+            search: self.search,
+        })
+    }
+}
+
+/// Extra fields of a customer list.
+pub struct CustomerListInfo {
+    scope: TenantScope,
+    filter: service::CustomerFilter,
+}
+
+#[Object]
+impl CustomerListInfo {
+    /// Customers matching the filter, over all pages (one COUNT query, run only when asked).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
+    }
+}
+
+pub type CustomerConnection = Connection<String, Customer, CustomerListInfo>;
+
+#[derive(Default)]
+pub struct CustomerQuery;
+
+#[Object]
+impl CustomerQuery {
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> Result<Customer> {
+        let id = parse_id("id", &id)?;
+        Ok(Customer::single(service::get(&api(ctx).store, scope(ctx)?, id).await?))
+    }
+
+    /// Relay connection over the customers the caller may see.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<CustomerFilter>,
+        #[graphql(default)] order_by: CustomerOrder,
+    ) -> Result<CustomerConnection> {
+        let api = api(ctx);
+        let scope = scope(ctx)?;
+        let filter = filter.unwrap_or_default().into_domain()?;
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = service::list(&api.store, scope, &filter, order_by.into(), &args, api.max_page_size).await?;
+
+        let ids: Vec<Uuid> = page.items.iter().map(|(_, c)| c.id).collect();
+        let owner_ids: Vec<Uuid> = page.items.iter().map(|(_, c)| c.owner_id).collect();
+        let wants = |field: &str| {
+            let look = ctx.look_ahead();
+            look.field("edges").field("node").field(field).exists() || look.field("nodes").field(field).exists()
+        };
+        let mut preloaded = Preloaded::default();
+        if wants("tags") {
+            preloaded.tags = Some(tag_service::for_customers(&api.store, scope, &ids).await?);
+        }
+        if wants("owner") {
+            preloaded.owners = Some(users::by_ids(&api.store, scope, &owner_ids).await?);
+        }
+        if wants("statusHistory") {
+            preloaded.history = Some(service::status_history(&api.store, scope, &ids).await?);
+        }
+        let preloaded = Arc::new(preloaded);
+
+        let mut connection = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            CustomerListInfo {
+                scope: scope.clone(),
+                filter,
+            },
+        );
+        connection.edges.extend(page.items.into_iter().map(|(cursor, model)| {
+            Edge::new(
+                cursor,
+                Customer {
+                    model,
+                    preloaded: preloaded.clone(),
+                },
+            )
+        }));
+        Ok(connection)
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateCustomerInput {
+    /// Generated as C-000123 when not given.
+    pub code: Option<String>,
+    pub kind: CustomerKind,
+    pub name: String,
+    pub company_name: Option<String>,
+    pub source: CustomerSource,
+    pub first_contact_date: Option<Date>,
+    /// Defaults to the caller. Sales staff may only own customers themselves.
+    pub owner_id: Option<ID>,
+    /// Defaults to POTENTIAL.
+    pub status: Option<CustomerStatus>,
+    pub gender: Option<Gender>,
+    pub birthday: Option<Date>,
+    pub age_band: Option<AgeBand>,
+    pub occupation: Option<String>,
+    pub position: Option<String>,
+    pub industry: Option<String>,
+    pub company_size: Option<CompanySize>,
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub budget: Option<BudgetInput>,
+    pub preferred_channel: Option<ContactChannel>,
+    pub hobbies: Option<String>,
+    pub family_notes: Option<String>,
+    pub special_needs: Option<String>,
+    pub notes: Option<String>,
+    pub tag_ids: Option<Vec<ID>>,
+}
+
+/// Only the fields given change; `null` clears an optional field.
+#[derive(InputObject)]
+pub struct UpdateCustomerInput {
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    pub code: MaybeUndefined<String>,
+    pub kind: MaybeUndefined<CustomerKind>,
+    pub name: MaybeUndefined<String>,
+    pub company_name: MaybeUndefined<String>,
+    pub source: MaybeUndefined<CustomerSource>,
+    pub first_contact_date: MaybeUndefined<Date>,
+    pub owner_id: MaybeUndefined<ID>,
+    pub gender: MaybeUndefined<Gender>,
+    pub birthday: MaybeUndefined<Date>,
+    pub age_band: MaybeUndefined<AgeBand>,
+    pub occupation: MaybeUndefined<String>,
+    pub position: MaybeUndefined<String>,
+    pub industry: MaybeUndefined<String>,
+    pub company_size: MaybeUndefined<CompanySize>,
+    pub region: MaybeUndefined<String>,
+    pub city: MaybeUndefined<String>,
+    pub budget: MaybeUndefined<BudgetInput>,
+    pub preferred_channel: MaybeUndefined<ContactChannel>,
+    pub hobbies: MaybeUndefined<String>,
+    pub family_notes: MaybeUndefined<String>,
+    pub special_needs: MaybeUndefined<String>,
+    pub notes: MaybeUndefined<String>,
+    /// Replaces the customer's tags.
+    pub tag_ids: MaybeUndefined<Vec<ID>>,
+}
+
+fn set<T, U: From<T>>(value: Option<T>) -> Patch<U> {
+    value.map_or(Patch::Keep, |v| Patch::Set(v.into()))
+}
+
+fn patch<T, U: From<T>>(value: MaybeUndefined<T>) -> Patch<U> {
+    match value {
+        MaybeUndefined::Undefined => Patch::Keep,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(v) => Patch::Set(v.into()),
+    }
+}
+
+fn parse_ids(field: &str, ids: Vec<ID>) -> Result<Vec<Uuid>> {
+    ids.iter().map(|id| parse_id(field, id)).collect()
+}
+
+impl From<Date> for String {
+    fn from(d: Date) -> Self {
+        d.0
+    }
+}
+
+impl CreateCustomerInput {
+    fn into_domain(self) -> Result<(CustomerChanges, Option<entity::enums::CustomerStatus>)> {
+        let changes = CustomerChanges {
+            code: set(self.code),
+            kind: Patch::Set(self.kind.into()),
+            name: Patch::Set(self.name),
+            company_name: set(self.company_name),
+            source: Patch::Set(self.source.into()),
+            first_contact_date: set(self.first_contact_date),
+            owner_id: self
+                .owner_id
+                .map(|id| parse_id("ownerId", &id))
+                .transpose()?
+                .map_or(Patch::Keep, Patch::Set),
+            gender: set(self.gender),
+            birthday: set(self.birthday),
+            age_band: set(self.age_band),
+            occupation: set(self.occupation),
+            position: set(self.position),
+            industry: set(self.industry),
+            company_size: set(self.company_size),
+            region: set(self.region),
+            city: set(self.city),
+            budget: set(self.budget),
+            preferred_channel: set(self.preferred_channel),
+            hobbies: set(self.hobbies),
+            family_notes: set(self.family_notes),
+            special_needs: set(self.special_needs),
+            notes: set(self.notes),
+            tag_ids: self
+                .tag_ids
+                .map(|ids| parse_ids("tagIds", ids))
+                .transpose()?
+                .map_or(Patch::Keep, Patch::Set),
+        };
+        Ok((changes, self.status.map(Into::into)))
+    }
+}
+
+impl UpdateCustomerInput {
+    fn into_domain(self) -> Result<(Uuid, i32, CustomerChanges)> {
+        let id = parse_id("id", &self.id)?;
+        let owner_id = match self.owner_id {
+            MaybeUndefined::Undefined => Patch::Keep,
+            MaybeUndefined::Null => Patch::Clear,
+            MaybeUndefined::Value(v) => Patch::Set(parse_id("ownerId", &v)?),
+        };
+        let tag_ids = match self.tag_ids {
+            MaybeUndefined::Undefined => Patch::Keep,
+            MaybeUndefined::Null => Patch::Clear,
+            MaybeUndefined::Value(v) => Patch::Set(parse_ids("tagIds", v)?),
+        };
+        let changes = CustomerChanges {
+            code: patch(self.code),
+            kind: patch(self.kind),
+            name: patch(self.name),
+            company_name: patch(self.company_name),
+            source: patch(self.source),
+            first_contact_date: patch(self.first_contact_date),
+            owner_id,
+            gender: patch(self.gender),
+            birthday: patch(self.birthday),
+            age_band: patch(self.age_band),
+            occupation: patch(self.occupation),
+            position: patch(self.position),
+            industry: patch(self.industry),
+            company_size: patch(self.company_size),
+            region: patch(self.region),
+            city: patch(self.city),
+            budget: patch(self.budget),
+            preferred_channel: patch(self.preferred_channel),
+            hobbies: patch(self.hobbies),
+            family_notes: patch(self.family_notes),
+            special_needs: patch(self.special_needs),
+            notes: patch(self.notes),
+            tag_ids,
+        };
+        Ok((id, self.version, changes))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CustomerIdInput {
+    pub id: ID,
+}
+
+#[derive(InputObject)]
+pub struct ChangeCustomerStatusInput {
+    pub id: ID,
+    pub status: CustomerStatus,
+    /// When given, the change is refused with CONFLICT if the customer changed since.
+    pub version: Option<i32>,
+    pub note: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CustomerPayload {
+    pub customer: Customer,
+}
+
+fn payload(model: customer::Model) -> CustomerPayload {
+    CustomerPayload {
+        customer: Customer::single(model),
+    }
+}
+
+#[derive(Default)]
+pub struct CustomerMutation;
+
+#[Object]
+impl CustomerMutation {
+    async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> Result<CustomerPayload> {
+        let (changes, status) = input.into_domain()?;
+        Ok(payload(
+            service::create(&api(ctx).store, scope(ctx)?, changes, status).await?,
+        ))
+    }
+
+    async fn update_customer(&self, ctx: &Context<'_>, input: UpdateCustomerInput) -> Result<CustomerPayload> {
+        let (id, version, changes) = input.into_domain()?;
+        Ok(payload(
+            service::update(&api(ctx).store, scope(ctx)?, id, version, changes).await?,
+        ))
+    }
+
+    async fn archive_customer(&self, ctx: &Context<'_>, input: CustomerIdInput) -> Result<CustomerPayload> {
+        let id = parse_id("id", &input.id)?;
+        Ok(payload(service::archive(&api(ctx).store, scope(ctx)?, id).await?))
+    }
+
+    async fn restore_customer(&self, ctx: &Context<'_>, input: CustomerIdInput) -> Result<CustomerPayload> {
+        let id = parse_id("id", &input.id)?;
+        Ok(payload(service::restore(&api(ctx).store, scope(ctx)?, id).await?))
+    }
+
+    async fn change_customer_status(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeCustomerStatusInput,
+    ) -> Result<CustomerPayload> {
+        let id = parse_id("id", &input.id)?;
+        let changed = service::change_status(
+            &api(ctx).store,
+            scope(ctx)?,
+            id,
+            input.status.into(),
+            input.version,
+            input.note,
+        )
+        .await?;
+        Ok(payload(changed))
+    }
+}

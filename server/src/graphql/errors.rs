@@ -1,0 +1,56 @@
+//! Domain errors become GraphQL errors with a fixed `extensions.code`; internal causes are
+//! logged with their chain and never shown to the client.
+
+use async_graphql::{ErrorExtensions, Response};
+
+use crate::domain::DomainError;
+
+impl From<DomainError> for async_graphql::Error {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::Unauthenticated(m) => coded(m, "UNAUTHENTICATED"),
+            DomainError::Forbidden(m) => coded(m, "FORBIDDEN"),
+            DomainError::NotFound(what) => coded(format!("{what} not found"), "NOT_FOUND"),
+            DomainError::Validation { field, message } => async_graphql::Error::new(format!("{field} {message}"))
+                .extend_with(|_, e| {
+                    e.set("code", "VALIDATION");
+                    e.set("field", field.clone());
+                }),
+            DomainError::Conflict(m) => coded(m, "CONFLICT"),
+            DomainError::Duplicate {
+                field,
+                message,
+                candidates,
+            } => async_graphql::Error::new(message).extend_with(|_, e| {
+                e.set("code", "DUPLICATE");
+                e.set("field", field.clone());
+                e.set(
+                    "candidates",
+                    candidates.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+                );
+            }),
+            DomainError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                coded("internal error", "INTERNAL")
+            }
+        }
+    }
+}
+
+fn coded(message: impl Into<String>, code: &'static str) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+/// Errors raised before any resolver ran (syntax, unknown fields, wrong types, depth or
+/// complexity limits) carry no code yet: they are the client's to fix, so VALIDATION.
+pub fn finalize(response: &mut Response) {
+    for error in &mut response.errors {
+        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        if !has_code {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "VALIDATION");
+        }
+    }
+}

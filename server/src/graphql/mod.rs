@@ -1,0 +1,101 @@
+//! The GraphQL API: schema assembly and the per-request context. Resolvers here are thin:
+//! take the caller's scope, call a domain service, convert the result.
+
+mod audit;
+mod customers;
+pub mod errors;
+mod scalars;
+mod tags;
+mod tenancy;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+use crate::domain::Store;
+use crate::domain::sessions::Authenticator;
+use crate::domain::tenants::SignupPolicy;
+use crate::tenancy::TenantScope;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(
+    tenancy::TenancyQuery,
+    customers::CustomerQuery,
+    tags::TagQuery,
+    audit::AuditQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(tenancy::TenancyMutation, customers::CustomerMutation, tags::TagMutation);
+
+pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Shared by every request.
+pub struct ApiContext {
+    pub store: Store,
+    pub authenticator: Authenticator,
+    pub signup: SignupPolicy,
+    pub max_page_size: u64,
+}
+
+/// Known for one request: its id, who is calling, and a platform key if one was sent.
+pub struct RequestContext {
+    pub request_id: String,
+    /// `Ok(None)` for anonymous requests; `Err` when a credential was sent but refused.
+    pub auth: Result<Option<TenantScope>, async_graphql::Error>,
+    pub platform_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+pub fn build_schema(api: Option<ApiContext>, limits: Limits) -> DossierSchema {
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(api) = api {
+        builder = builder.data(api);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as `dossier export-schema` prints it and `schema.graphql` holds it.
+pub fn sdl() -> String {
+    build_schema(
+        None,
+        Limits {
+            max_depth: usize::MAX,
+            max_complexity: usize::MAX,
+            introspection: true,
+        },
+    )
+    .sdl()
+}
+
+fn api<'a>(ctx: &Context<'a>) -> &'a ApiContext {
+    ctx.data_unchecked::<ApiContext>()
+}
+
+fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
+    ctx.data_unchecked::<RequestContext>()
+}
+
+/// The caller's scope, or UNAUTHENTICATED.
+fn scope<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a TenantScope> {
+    match &request(ctx).auth {
+        Ok(Some(scope)) => Ok(scope),
+        Ok(None) => Err(crate::domain::DomainError::Unauthenticated("sign in first").into()),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Parses a client-given id; a malformed one is a VALIDATION error on `field`.
+fn parse_id(field: &str, id: &async_graphql::ID) -> async_graphql::Result<uuid::Uuid> {
+    uuid::Uuid::try_parse(id.as_str())
+        .map_err(|_| crate::domain::DomainError::validation(field, "is not a valid id").into())
+}

@@ -1,0 +1,310 @@
+//! Tenants, users, sign-in and API keys.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{api_key, tenant, user};
+
+use super::{api, parse_id, request, scope};
+use crate::config::Secret;
+use crate::domain::{api_keys, tenants, users};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::Role")]
+pub enum Role {
+    Viewer,
+    Sales,
+    Manager,
+    Admin,
+    Owner,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::Locale")]
+pub enum Locale {
+    ZhCn,
+    En,
+}
+
+pub struct Tenant(pub tenant::Model);
+
+#[Object]
+impl Tenant {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    /// IANA time zone used for dates and reminders.
+    async fn timezone(&self) -> &str {
+        &self.0.timezone
+    }
+    async fn locale(&self) -> Locale {
+        self.0.locale.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct User(pub user::Model);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct ApiKey(pub api_key::Model);
+
+#[Object]
+impl ApiKey {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+    /// Enough of the key to recognise it; the secret itself is never shown again.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    async fn created_by_id(&self) -> ID {
+        ID(self.0.created_by.to_string())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+}
+
+/// The caller: the user (for an API key, the user who made it), the tenant and the effective role.
+pub struct Me {
+    user: user::Model,
+    tenant: tenant::Model,
+    role: entity::enums::Role,
+    api_key_id: Option<uuid::Uuid>,
+}
+
+#[Object]
+impl Me {
+    async fn user(&self) -> User {
+        User(self.user.clone())
+    }
+    async fn tenant(&self) -> Tenant {
+        Tenant(self.tenant.clone())
+    }
+    async fn role(&self) -> Role {
+        self.role.into()
+    }
+    /// Set when the caller authenticated with an API key.
+    async fn api_key_id(&self) -> Option<ID> {
+        self.api_key_id.map(|id| ID(id.to_string()))
+    }
+}
+
+#[derive(Default)]
+pub struct TenancyQuery;
+
+#[Object]
+impl TenancyQuery {
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let scope = scope(ctx)?;
+        let store = &api(ctx).store;
+        Ok(Me {
+            user: users::get(store, scope, scope.actor.user_id).await?,
+            tenant: tenants::current(store, scope).await?,
+            role: scope.role(),
+            api_key_id: scope.actor.api_key_id,
+        })
+    }
+
+    /// Everyone in the tenant (to pick owners and assignees).
+    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        let list = users::list(&api(ctx).store, scope(ctx)?).await?;
+        Ok(list.into_iter().map(User).collect())
+    }
+
+    /// Admins only.
+    async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
+        let list = api_keys::list(&api(ctx).store, scope(ctx)?).await?;
+        Ok(list.into_iter().map(ApiKey).collect())
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateTenantInput {
+    pub name: String,
+    /// 3–40 of a-z, 0-9 and -; used to sign in.
+    pub slug: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub admin_name: Option<String>,
+    /// IANA time zone; defaults to Asia/Shanghai.
+    pub timezone: Option<String>,
+    /// Defaults to zh-CN.
+    pub locale: Option<Locale>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateTenantPayload {
+    pub tenant: Tenant,
+    /// The owner account created with the tenant.
+    pub user: User,
+    /// A bearer token for the owner.
+    pub token: String,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    pub tenant_slug: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct LoginPayload {
+    pub token: String,
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateUserPayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct CreateApiKeyInput {
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateApiKeyPayload {
+    pub api_key: ApiKey,
+    /// The key to send as `Authorization: Bearer …`. Shown this once; store it now.
+    pub secret: String,
+}
+
+#[derive(InputObject)]
+pub struct RevokeApiKeyInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeApiKeyPayload {
+    pub api_key: ApiKey,
+}
+
+#[derive(Default)]
+pub struct TenancyMutation;
+
+#[Object]
+impl TenancyMutation {
+    /// Opens a new tenant with its owner. Open to anyone only where signup is enabled.
+    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> Result<CreateTenantPayload> {
+        let api = api(ctx);
+        let req = request(ctx);
+        let (tenant, owner) = tenants::create(
+            &api.store,
+            &api.signup,
+            req.platform_key.as_deref(),
+            tenants::NewTenant {
+                name: input.name,
+                slug: input.slug,
+                admin_email: input.admin_email,
+                admin_name: input.admin_name,
+                admin_password: Secret::new(input.admin_password),
+                timezone: input.timezone,
+                locale: input.locale.map(Into::into),
+            },
+            Some(req.request_id.clone()),
+        )
+        .await?;
+        let token = api.authenticator.issue(&owner);
+        Ok(CreateTenantPayload {
+            tenant: Tenant(tenant),
+            user: User(owner),
+            token,
+        })
+    }
+
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload> {
+        let api = api(ctx);
+        let (token, user) = api
+            .authenticator
+            .login(
+                &api.store,
+                &input.tenant_slug,
+                &input.email,
+                Secret::new(input.password),
+                Some(request(ctx).request_id.clone()),
+            )
+            .await?;
+        Ok(LoginPayload {
+            token,
+            user: User(user),
+        })
+    }
+
+    /// Admins add users with a role no higher than their own.
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<CreateUserPayload> {
+        let new = users::NewUser {
+            email: input.email,
+            name: input.name,
+            role: input.role.into(),
+            password: Secret::new(input.password),
+        };
+        let user = users::create(&api(ctx).store, scope(ctx)?, new).await?;
+        Ok(CreateUserPayload { user: User(user) })
+    }
+
+    async fn create_api_key(&self, ctx: &Context<'_>, input: CreateApiKeyInput) -> Result<CreateApiKeyPayload> {
+        let (key, secret) = api_keys::create(&api(ctx).store, scope(ctx)?, input.name, input.role.into()).await?;
+        Ok(CreateApiKeyPayload {
+            api_key: ApiKey(key),
+            secret: secret.expose().to_owned(),
+        })
+    }
+
+    async fn revoke_api_key(&self, ctx: &Context<'_>, input: RevokeApiKeyInput) -> Result<RevokeApiKeyPayload> {
+        let id = parse_id("id", &input.id)?;
+        let key = api_keys::revoke(&api(ctx).store, scope(ctx)?, id).await?;
+        Ok(RevokeApiKeyPayload { api_key: ApiKey(key) })
+    }
+}

@@ -1,0 +1,13 @@
+//! Dossier: a multi-tenant customer-records backend. The binary in `main.rs` is a thin CLI
+//! over this library, so tests build and run exactly the same application.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod graphql;
+pub mod seed;
+pub mod telemetry;
+pub mod tenancy;
+
+pub use app::Application;
+pub use config::Config;

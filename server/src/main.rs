@@ -1,0 +1,80 @@
+//! The `dossier` command: a thin shell over the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dossier::{Application, Config, domain::Store, seed, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "dossier",
+    version,
+    about = "Dossier: a multi-tenant customer-records backend with a GraphQL API."
+)]
+#[command(
+    long_about = "Dossier: a multi-tenant customer-records backend with a GraphQL API.\n\n\
+    Configuration comes from DOSSIER_* environment variables (see the README). With none set, \
+    Dossier runs embedded: a SQLite database ./dossier.db, created and migrated on start."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, then serve the API (the default). Prints the GraphiQL URL.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) to stdout.
+    ExportSchema,
+    /// Create a demo tenant with users, tags and customers; print its admin login and an API key.
+    SeedDemo,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::ExportSchema) = cli.command {
+        print!("{}", dossier::graphql::sdl());
+        return Ok(());
+    }
+    let config = Config::from_env().context("Invalid configuration")?;
+    telemetry::init(&config.log_filter, config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            let addr = app.local_addr();
+            tracing::info!(%addr, "Dossier is listening; GraphiQL at http://{addr}/graphql");
+            app.run_until_stopped().await.context("Server failed")?;
+        }
+        Command::Migrate => {
+            Store::connect(&config).await?.migrate().await?;
+            tracing::info!("migrations applied");
+        }
+        Command::SeedDemo => {
+            let store = Store::connect(&config).await?;
+            store.migrate().await?;
+            let outcome = seed::seed_demo(&store)
+                .await
+                .map_err(|e| anyhow::anyhow!("Failed to seed demo data: {e:?}"))?;
+            if outcome.created {
+                println!("Created the demo tenant (slug: {}).", seed::DEMO_SLUG);
+            } else {
+                println!(
+                    "The demo tenant (slug: {}) already exists; issued a new API key.",
+                    seed::DEMO_SLUG
+                );
+            }
+            if let Some(password) = outcome.admin_password {
+                println!("Admin login: {} / {}", seed::DEMO_ADMIN, password.expose());
+            }
+            println!(
+                "Bearer token (admin API key, shown once):\n{}",
+                outcome.api_key.expose()
+            );
+        }
+        Command::ExportSchema => unreachable!("handled before configuration is read"),
+    }
+    Ok(())
+}

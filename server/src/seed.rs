@@ -1,0 +1,150 @@
+//! `dossier seed-demo`: a demo tenant with an admin, a salesperson, tags and customers,
+//! so the API can be tried at once. Run again, it only issues a fresh API key.
+
+use entity::enums::{CustomerKind, CustomerSource, CustomerStatus, Role};
+
+use crate::config::Secret;
+use crate::domain::customers::{self, BudgetInput, CustomerChanges, Patch};
+use crate::domain::{DomainResult, Store, api_keys, tags, tenants, users};
+use crate::tenancy::auth::random_token;
+
+pub const DEMO_SLUG: &str = "demo";
+pub const DEMO_ADMIN: &str = "admin@demo.example.com";
+pub const DEMO_SALES: &str = "sales@demo.example.com";
+
+pub struct SeedOutcome {
+    pub created: bool,
+    /// Printed once; only when the tenant was created now.
+    pub admin_password: Option<Secret>,
+    pub api_key: Secret,
+}
+
+pub async fn seed_demo(store: &Store) -> DomainResult<SeedOutcome> {
+    if let Some(scope) = tenants::owner_scope(store, DEMO_SLUG).await? {
+        let (_, secret) = api_keys::create(store, &scope, "demo key".into(), Role::Admin).await?;
+        return Ok(SeedOutcome {
+            created: false,
+            admin_password: None,
+            api_key: secret,
+        });
+    }
+    let password = Secret::new(random_token(12));
+    let policy = tenants::SignupPolicy {
+        open: true,
+        platform_key: None,
+    };
+    let (_, owner) = tenants::create(
+        store,
+        &policy,
+        None,
+        tenants::NewTenant {
+            name: "Demo Trading Co.".into(),
+            slug: DEMO_SLUG.into(),
+            admin_email: DEMO_ADMIN.into(),
+            admin_name: Some("Demo Admin".into()),
+            admin_password: password.clone(),
+            timezone: Some("Asia/Shanghai".into()),
+            locale: None,
+        },
+        None,
+    )
+    .await?;
+    let scope = tenants::owner_scope(store, DEMO_SLUG)
+        .await?
+        .expect("the demo tenant was just created");
+    let sales = users::create(
+        store,
+        &scope,
+        users::NewUser {
+            email: DEMO_SALES.into(),
+            name: "Li Na".into(),
+            role: Role::Sales,
+            password: Secret::new(random_token(12)),
+        },
+    )
+    .await?;
+    let key_account = tags::create(store, &scope, "key account".into(), Some("#d4380d".into())).await?;
+    let high_intent = tags::create(store, &scope, "high intent".into(), Some("#fa8c16".into())).await?;
+
+    let demo: [(
+        &str,
+        CustomerKind,
+        CustomerSource,
+        CustomerStatus,
+        bool,
+        Vec<uuid::Uuid>,
+    ); 6] = [
+        (
+            "上海云图科技有限公司",
+            CustomerKind::Company,
+            CustomerSource::Referral,
+            CustomerStatus::Customer,
+            false,
+            vec![key_account.id],
+        ),
+        (
+            "张伟",
+            CustomerKind::Individual,
+            CustomerSource::Online,
+            CustomerStatus::Intent,
+            true,
+            vec![high_intent.id],
+        ),
+        (
+            "Northwind Traders",
+            CustomerKind::Company,
+            CustomerSource::OfflineEvent,
+            CustomerStatus::Potential,
+            false,
+            vec![],
+        ),
+        (
+            "王芳",
+            CustomerKind::Individual,
+            CustomerSource::Advertising,
+            CustomerStatus::Customer,
+            true,
+            vec![],
+        ),
+        (
+            "深圳海川贸易",
+            CustomerKind::Company,
+            CustomerSource::Online,
+            CustomerStatus::Lost,
+            true,
+            vec![],
+        ),
+        (
+            "Contoso Ltd",
+            CustomerKind::Company,
+            CustomerSource::Referral,
+            CustomerStatus::Intent,
+            false,
+            vec![key_account.id, high_intent.id],
+        ),
+    ];
+    for (name, kind, source, status, owned_by_sales, tag_ids) in demo {
+        let changes = CustomerChanges {
+            kind: Patch::Set(kind),
+            name: Patch::Set(name.into()),
+            source: Patch::Set(source),
+            owner_id: Patch::Set(if owned_by_sales { sales.id } else { owner.id }),
+            first_contact_date: Patch::Set("2026-03-15".into()),
+            region: Patch::Set(if name.is_ascii() { "Europe" } else { "华东" }.into()),
+            budget: Patch::Set(BudgetInput {
+                min: Some("50000".into()),
+                max: Some("200000".into()),
+                currency: "CNY".into(),
+            }),
+            tag_ids: Patch::Set(tag_ids),
+            ..Default::default()
+        };
+        customers::create(store, &scope, changes, Some(status)).await?;
+    }
+    let (_, secret) = api_keys::create(store, &scope, "demo key".into(), Role::Admin).await?;
+    Ok(SeedOutcome {
+        created: true,
+        admin_password: Some(password),
+        api_key: secret,
+    })
+}

@@ -1,0 +1,223 @@
+//! Credentials: argon2id passwords, HS256 login tokens and `dsk_` API keys.
+//!
+//! Tokens carry only who and which tenant; the role is read from the database on every
+//! request so a demotion or deactivation takes effect at once.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand_core::{OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::Secret;
+
+/// URL-safe random string of `bytes` bytes of entropy.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub fn sha256_hex(input: &str) -> String {
+    Sha256::digest(input.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// argon2id with the crate's recommended parameters; CPU-heavy, so it runs off the async threads.
+pub async fn hash_password(password: Secret) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("Failed to hash password: {e}"))
+    })
+    .await?
+}
+
+pub async fn verify_password(password: Secret, phc: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&phc)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.expose().as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash to verify against when the user does not exist, so that answer takes as long as a wrong password.
+pub fn decoy_password_hash() -> &'static str {
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$R2RzJW9ot9I1WzU3Hj4Vj8vQEI0xgqr5cKkj1qwV5UQ"
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id.
+    pub sub: Uuid,
+    /// Tenant id.
+    pub tid: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("bad token signature")]
+    BadSignature,
+    #[error("token expired")]
+    Expired,
+}
+
+const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+fn mac(secret: &Secret) -> Hmac<Sha256> {
+    Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC accepts keys of any length")
+}
+
+pub fn issue_token(secret: &Secret, claims: &Claims) -> String {
+    let header = URL_SAFE_NO_PAD.encode(JWT_HEADER);
+    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
+    let signing_input = format!("{header}.{body}");
+    let mut mac = mac(secret);
+    mac.update(signing_input.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{signature}")
+}
+
+pub fn verify_token(secret: &Secret, token: &str, now: i64) -> Result<Claims, TokenError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(body), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    // Only our own header is accepted: no algorithm negotiation, no `none`.
+    let header_json = URL_SAFE_NO_PAD.decode(header).map_err(|_| TokenError::Malformed)?;
+    if header_json != JWT_HEADER.as_bytes() {
+        return Err(TokenError::Malformed);
+    }
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
+    let mut mac = mac(secret);
+    mac.update(header.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    mac.verify_slice(&signature).map_err(|_| TokenError::BadSignature)?;
+    let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).map_err(|_| TokenError::Malformed)?)
+        .map_err(|_| TokenError::Malformed)?;
+    if claims.exp <= now {
+        return Err(TokenError::Expired);
+    }
+    Ok(claims)
+}
+
+pub const API_KEY_PREFIX: &str = "dsk_";
+
+/// A freshly made API key: the full secret (shown once) and what is stored of it.
+pub struct NewApiKey {
+    pub secret: Secret,
+    pub display_prefix: String,
+    pub secret_hash: String,
+}
+
+/// `dsk_<tenant id, 32 hex>_<32 random bytes>`; the tenant part lets the key be checked
+/// inside that tenant's scope, so the lookup itself is confined by row-level security.
+pub fn new_api_key(tenant_id: Uuid) -> NewApiKey {
+    let random = random_token(32);
+    let secret = format!("{API_KEY_PREFIX}{}_{random}", tenant_id.simple());
+    NewApiKey {
+        display_prefix: format!("{API_KEY_PREFIX}…{}", &random[..6]),
+        secret_hash: sha256_hex(&secret),
+        secret: Secret::new(secret),
+    }
+}
+
+/// The tenant an API key claims to belong to, if it has the right shape.
+pub fn api_key_tenant(secret: &str) -> Option<Uuid> {
+    let rest = secret.strip_prefix(API_KEY_PREFIX)?;
+    let (tenant, random) = rest.split_once('_')?;
+    if tenant.len() != 32 || random.len() < 32 {
+        return None;
+    }
+    Uuid::try_parse(tenant).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Secret {
+        Secret::new("0123456789abcdef0123456789abcdef")
+    }
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            sub: Uuid::now_v7(),
+            tid: Uuid::now_v7(),
+            iat: 0,
+            exp,
+        }
+    }
+
+    #[test]
+    fn a_token_verifies_with_its_secret_and_returns_its_claims() {
+        let c = claims(2_000);
+        let token = issue_token(&secret(), &c);
+        assert_eq!(verify_token(&secret(), &token, 1_000), Ok(c));
+    }
+
+    #[test]
+    fn a_token_signed_with_another_secret_is_refused() {
+        let token = issue_token(&Secret::new("another-secret-another-secret-xx"), &claims(2_000));
+        assert_eq!(verify_token(&secret(), &token, 1_000), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let token = issue_token(&secret(), &claims(999));
+        assert_eq!(verify_token(&secret(), &token, 1_000), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_token_with_changed_claims_or_algorithm_is_refused() {
+        let token = issue_token(&secret(), &claims(2_000));
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged_body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(9_999)).unwrap());
+        let forged = format!("{}.{}.{}", parts[0], forged_body, parts[2]);
+        assert_eq!(verify_token(&secret(), &forged, 1_000), Err(TokenError::BadSignature));
+        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let unsigned = format!("{}.{}.", none_header, parts[1]);
+        assert_eq!(verify_token(&secret(), &unsigned, 1_000), Err(TokenError::Malformed));
+        assert_eq!(verify_token(&secret(), "a.b", 1_000), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn api_keys_name_their_tenant_and_are_stored_only_as_a_hash() {
+        let tenant = Uuid::now_v7();
+        let key = new_api_key(tenant);
+        assert_eq!(api_key_tenant(key.secret.expose()), Some(tenant));
+        assert_eq!(key.secret_hash, sha256_hex(key.secret.expose()));
+        assert!(!key.secret_hash.contains(&key.secret.expose()[10..]));
+        assert_eq!(api_key_tenant("dsk_nothex_abc"), None);
+        assert_eq!(api_key_tenant("Bearer something"), None);
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_only_against_their_own_hash() {
+        let hash = hash_password(Secret::new("correct horse battery")).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(Secret::new("correct horse battery"), hash.clone()).await);
+        assert!(!verify_password(Secret::new("wrong horse battery"), hash).await);
+        assert!(!verify_password(Secret::new("x"), decoy_password_hash().into()).await);
+    }
+}
