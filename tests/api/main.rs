@@ -1,1 +1,12 @@
+//! Black-box tests of the running server, one module per capability.
 
+mod audit;
+mod auth;
+mod customers;
+mod http;
+mod pagination;
+mod roles;
+mod row_level_security;
+mod schema;
+mod tenancy;
+mod validation;

@@ -1,1 +1,282 @@
+//! Test harness: starts the real application on 127.0.0.1:0 with a database of its own
+//! (a fresh SQLite file, or a fresh PostgreSQL database when `DOSSIER_TEST_DATABASE_URL`
+//! is set) and talks to it over HTTP like any client.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use dossier::{Application, Config};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    data_dir: PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A signed-up tenant: its id, its owner's id and the owner's token.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub owner_id: String,
+    pub token: String,
+}
+
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("DOSSIER_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Swaps the database name of a PostgreSQL URL.
+fn with_database(url: &str, database: &str) -> String {
+    let (head, query) = url.split_once('?').map_or((url, None), |(h, q)| (h, Some(q)));
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[scheme_end..].find('/') {
+        Some(slash) => &head[..scheme_end + slash],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+async fn fresh_database(data_dir: &std::path::Path) -> String {
+    match postgres_base_url() {
+        None => format!("sqlite://{}?mode=rwc", data_dir.join("dossier.db").display()),
+        Some(base) => {
+            let name = format!("dossier_test_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(&base)
+                .await
+                .expect("connect to DOSSIER_TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            with_database(&base, &name)
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the app with extra `DOSSIER_*` settings on top of the test defaults.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let data_dir = std::env::temp_dir().join(format!("dossier-test-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&data_dir).expect("create test data dir");
+    let database_url = fresh_database(&data_dir).await;
+    let mut vars: BTreeMap<String, String> = [
+        ("DOSSIER_DATA_DIR", data_dir.display().to_string()),
+        ("DOSSIER_DATABASE_URL", database_url.clone()),
+        ("DOSSIER_LISTEN_ADDR", "127.0.0.1:0".into()),
+        ("DOSSIER_JWT_SECRET", JWT_SECRET.into()),
+        ("DOSSIER_ALLOW_SIGNUP", "true".into()),
+        ("DOSSIER_DB_MAX_CONNECTIONS", "5".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    if std::env::var("TEST_LOG").is_ok() {
+        dossier::telemetry::init("debug", dossier::config::LogFormat::Compact);
+    }
+    let config = Config::from_vars(&vars).expect("test config is valid");
+    let app = Application::build(config).await.expect("application builds");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        database_url,
+        data_dir,
+    }
+}
+
+impl TestApp {
+    /// Sends a GraphQL request and returns the whole response body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.gql_with_headers(token, query, variables, &[]).await
+    }
+
+    pub async fn gql_with_headers(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        headers: &[(&str, &str)],
+    ) -> Value {
+        let mut req = self.client.post(format!("{}/graphql", self.base)).json(&json!({
+            "query": query,
+            "variables": variables,
+        }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request sent");
+        assert_eq!(resp.status(), 200, "GraphQL answers 200");
+        resp.json().await.expect("JSON body")
+    }
+
+    /// Like `gql`, but the request must succeed; returns `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(Some(token), query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn signup(&self, slug: &str) -> Tenant {
+        let body = self
+            .gql(
+                None,
+                "mutation($input: CreateTenantInput!) { createTenant(input: $input) { token tenant { id slug } user { id } } }",
+                json!({ "input": {
+                    "name": format!("Tenant {slug}"),
+                    "slug": slug,
+                    "adminEmail": format!("owner@{slug}.example.com"),
+                    "adminPassword": "owner-password-1",
+                }}),
+            )
+            .await;
+        let out = &body["data"]["createTenant"];
+        assert!(out.is_object(), "signup failed: {body}");
+        Tenant {
+            id: out["tenant"]["id"].as_str().unwrap().to_owned(),
+            slug: slug.to_owned(),
+            owner_id: out["user"]["id"].as_str().unwrap().to_owned(),
+            token: out["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Adds a user with `role` to the tenant and returns (user id, token).
+    pub async fn add_user(&self, tenant: &Tenant, role: &str, name: &str) -> (String, String) {
+        let email = format!("{name}@{}.example.com", tenant.slug);
+        let data = self
+            .ok(
+                &tenant.token,
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
+                json!({ "input": { "email": email, "name": name, "role": role, "password": "user-password-1" } }),
+            )
+            .await;
+        let id = data["createUser"]["user"]["id"].as_str().unwrap().to_owned();
+        let login = self
+            .gql(
+                None,
+                "mutation($input: LoginInput!) { login(input: $input) { token } }",
+                json!({ "input": { "tenantSlug": tenant.slug, "email": email, "password": "user-password-1" } }),
+            )
+            .await;
+        let token = login["data"]["login"]["token"]
+            .as_str()
+            .expect("login works")
+            .to_owned();
+        (id, token)
+    }
+
+    /// Creates a customer with `extra` input fields; returns the customer object.
+    pub async fn create_customer(&self, token: &str, name: &str, extra: Value) -> Value {
+        let mut input = json!({ "kind": "INDIVIDUAL", "name": name, "source": "ONLINE" });
+        if let (Some(target), Some(more)) = (input.as_object_mut(), extra.as_object()) {
+            for (k, v) in more {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+        let data = self.ok(token, CREATE_CUSTOMER, json!({ "input": input })).await;
+        data["createCustomer"]["customer"].clone()
+    }
+
+    /// A direct connection to the app's database, to look at raw rows.
+    pub async fn raw_db(&self) -> DatabaseConnection {
+        Database::connect(&self.database_url)
+            .await
+            .expect("raw database connection")
+    }
+
+    pub async fn raw_count(&self, sql: &str) -> i64 {
+        let db = self.raw_db().await;
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
+            .await
+            .expect("raw query")
+            .expect("one row");
+        let n: i64 = row.try_get_by_index(0).expect("a count");
+        db.close().await.ok();
+        n
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        if self.is_postgres() {
+            DbBackend::Postgres
+        } else {
+            DbBackend::Sqlite
+        }
+    }
+}
+
+/// The customer fields the tests read back.
+#[macro_export]
+macro_rules! customer_fields {
+    () => {
+        "id code kind name companyName source firstContactDate status ownerId version archived \
+         region industry notes budget { min max currency } tags { id name } statusHistory { from to note }"
+    };
+}
+
+pub const CUSTOMER_FIELDS: &str = customer_fields!();
+
+pub const CREATE_CUSTOMER: &str = concat!(
+    "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { ",
+    customer_fields!(),
+    " } } }"
+);
+
+pub const UPDATE_CUSTOMER: &str = concat!(
+    "mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) { customer { ",
+    customer_fields!(),
+    " } } }"
+);
+
+/// `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error: {body}"))
+        .to_owned()
+}
+
+/// `extensions.field` of the first error.
+pub fn error_field(body: &Value) -> String {
+    body["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a field: {body}"))
+        .to_owned()
+}
+
+/// A unique slug for a test tenant.
+pub fn slug(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
+}

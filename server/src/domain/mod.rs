@@ -37,6 +37,10 @@ pub struct Store {
 
 impl Store {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        if config.is_embedded() {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("Failed to create data directory {}", config.data_dir.display()))?;
+        }
         let mut options = ConnectOptions::new(config.database_url.expose().to_owned());
         options
             .max_connections(config.db_max_connections)

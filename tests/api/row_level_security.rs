@@ -1,0 +1,70 @@
+//! PostgreSQL only: the row-level security policies stop a query that forgot its tenant
+//! filter, as the application role sees it. On SQLite there is no such second wall, so the
+//! test has nothing to prove there and returns at once.
+
+use dossier_tests::{slug, spawn_app};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+use serde_json::json;
+
+async fn count_as_app(db: &sea_orm::DatabaseConnection, tenant: Option<&str>) -> i64 {
+    let tx = db.begin().await.unwrap();
+    tx.execute_unprepared("SET LOCAL ROLE dossier_app").await.unwrap();
+    if let Some(t) = tenant {
+        tx.execute_unprepared(&format!("SELECT set_config('app.tenant_id', '{t}', true)"))
+            .await
+            .unwrap();
+    }
+    let row = tx
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM customers".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.rollback().await.unwrap();
+    row.try_get_by_index(0).unwrap()
+}
+
+#[tokio::test]
+async fn the_policy_alone_confines_an_unfiltered_query_to_the_current_tenant() {
+    let app = spawn_app().await;
+    if !app.is_postgres() {
+        return;
+    }
+    let a = app.signup(&slug("rls-a")).await;
+    let b = app.signup(&slug("rls-b")).await;
+    for i in 0..2 {
+        app.create_customer(&a.token, &format!("A{i}"), json!({})).await;
+    }
+    for i in 0..3 {
+        app.create_customer(&b.token, &format!("B{i}"), json!({})).await;
+    }
+    let db = app.raw_db().await;
+    assert_eq!(count_as_app(&db, Some(&a.id)).await, 2);
+    assert_eq!(count_as_app(&db, Some(&b.id)).await, 3);
+    assert_eq!(count_as_app(&db, None).await, 0, "no tenant set: no rows");
+
+    // Writing a row of another tenant is refused by the WITH CHECK clause.
+    let tx = db.begin().await.unwrap();
+    tx.execute_unprepared("SET LOCAL ROLE dossier_app").await.unwrap();
+    tx.execute_unprepared(&format!("SELECT set_config('app.tenant_id', '{}', true)", a.id))
+        .await
+        .unwrap();
+    let moved = tx
+        .execute_unprepared(&format!("UPDATE customers SET tenant_id = '{}'", b.id))
+        .await;
+    assert!(moved.is_err(), "moving rows to another tenant must fail");
+    tx.rollback().await.unwrap();
+
+    // The superuser connection sees everything, proving the rows are really there.
+    let all = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM customers".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(all.try_get_by_index::<i64>(0).unwrap(), 5);
+}
