@@ -19,6 +19,15 @@ pub struct SeedOutcome {
     pub api_key: Secret,
 }
 
+struct DemoCustomer {
+    name: &'static str,
+    kind: CustomerKind,
+    source: CustomerSource,
+    status: CustomerStatus,
+    by_sales: bool,
+    tags: Vec<uuid::Uuid>,
+}
+
 pub async fn seed_demo(store: &Store) -> DomainResult<SeedOutcome> {
     if let Some(scope) = tenants::owner_scope(store, DEMO_SLUG).await? {
         let (_, secret) = api_keys::create(store, &scope, "demo key".into(), Role::Admin).await?;
@@ -66,80 +75,76 @@ pub async fn seed_demo(store: &Store) -> DomainResult<SeedOutcome> {
     let key_account = tags::create(store, &scope, "key account".into(), Some("#d4380d".into())).await?;
     let high_intent = tags::create(store, &scope, "high intent".into(), Some("#fa8c16".into())).await?;
 
-    let demo: [(
-        &str,
-        CustomerKind,
-        CustomerSource,
-        CustomerStatus,
-        bool,
-        Vec<uuid::Uuid>,
-    ); 6] = [
-        (
-            "上海云图科技有限公司",
-            CustomerKind::Company,
-            CustomerSource::Referral,
-            CustomerStatus::Customer,
-            false,
-            vec![key_account.id],
-        ),
-        (
-            "张伟",
-            CustomerKind::Individual,
-            CustomerSource::Online,
-            CustomerStatus::Intent,
-            true,
-            vec![high_intent.id],
-        ),
-        (
-            "Northwind Traders",
-            CustomerKind::Company,
-            CustomerSource::OfflineEvent,
-            CustomerStatus::Potential,
-            false,
-            vec![],
-        ),
-        (
-            "王芳",
-            CustomerKind::Individual,
-            CustomerSource::Advertising,
-            CustomerStatus::Customer,
-            true,
-            vec![],
-        ),
-        (
-            "深圳海川贸易",
-            CustomerKind::Company,
-            CustomerSource::Online,
-            CustomerStatus::Lost,
-            true,
-            vec![],
-        ),
-        (
-            "Contoso Ltd",
-            CustomerKind::Company,
-            CustomerSource::Referral,
-            CustomerStatus::Intent,
-            false,
-            vec![key_account.id, high_intent.id],
-        ),
+    use CustomerKind::{Company, Individual};
+    use CustomerSource::{Advertising, OfflineEvent, Online, Referral};
+    use CustomerStatus::{Customer, Intent, Lost, Potential};
+    let demo = [
+        DemoCustomer {
+            name: "上海云图科技有限公司",
+            kind: Company,
+            source: Referral,
+            status: Customer,
+            by_sales: false,
+            tags: vec![key_account.id],
+        },
+        DemoCustomer {
+            name: "张伟",
+            kind: Individual,
+            source: Online,
+            status: Intent,
+            by_sales: true,
+            tags: vec![high_intent.id],
+        },
+        DemoCustomer {
+            name: "Northwind Traders",
+            kind: Company,
+            source: OfflineEvent,
+            status: Potential,
+            by_sales: false,
+            tags: vec![],
+        },
+        DemoCustomer {
+            name: "王芳",
+            kind: Individual,
+            source: Advertising,
+            status: Customer,
+            by_sales: true,
+            tags: vec![],
+        },
+        DemoCustomer {
+            name: "深圳海川贸易",
+            kind: Company,
+            source: Online,
+            status: Lost,
+            by_sales: true,
+            tags: vec![],
+        },
+        DemoCustomer {
+            name: "Contoso Ltd",
+            kind: Company,
+            source: Referral,
+            status: Intent,
+            by_sales: false,
+            tags: vec![key_account.id, high_intent.id],
+        },
     ];
-    for (name, kind, source, status, owned_by_sales, tag_ids) in demo {
+    for c in demo {
         let changes = CustomerChanges {
-            kind: Patch::Set(kind),
-            name: Patch::Set(name.into()),
-            source: Patch::Set(source),
-            owner_id: Patch::Set(if owned_by_sales { sales.id } else { owner.id }),
+            kind: Patch::Set(c.kind),
+            name: Patch::Set(c.name.into()),
+            source: Patch::Set(c.source),
+            owner_id: Patch::Set(if c.by_sales { sales.id } else { owner.id }),
             first_contact_date: Patch::Set("2026-03-15".into()),
-            region: Patch::Set(if name.is_ascii() { "Europe" } else { "华东" }.into()),
+            region: Patch::Set(if c.name.is_ascii() { "Europe" } else { "华东" }.into()),
             budget: Patch::Set(BudgetInput {
                 min: Some("50000".into()),
                 max: Some("200000".into()),
                 currency: "CNY".into(),
             }),
-            tag_ids: Patch::Set(tag_ids),
+            tag_ids: Patch::Set(c.tags),
             ..Default::default()
         };
-        customers::create(store, &scope, changes, Some(status)).await?;
+        customers::create(store, &scope, changes, Some(c.status)).await?;
     }
     let (_, secret) = api_keys::create(store, &scope, "demo key".into(), Role::Admin).await?;
     Ok(SeedOutcome {

@@ -64,7 +64,7 @@ async fn customer_mutations_are_audited_with_actor_fields_and_request_id() {
 
     // Field names only: the values never reach the audit table.
     let leaked = app
-        .raw_count("SELECT COUNT(*) FROM audit_log WHERE changed_fields LIKE '%private words%'")
+        .raw_count("SELECT COUNT(*) FROM audit_log WHERE CAST(changed_fields AS TEXT) LIKE '%private words%'")
         .await;
     assert_eq!(leaked, 0);
 }
