@@ -16,6 +16,9 @@ fn the_readme_documents_every_configuration_variable() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&path).expect("README.md");
     for (name, _, _) in dossier::config::VARIABLES {
-        assert!(readme.contains(&format!("`{name}`")), "README.md does not document {name}");
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README.md does not document {name}"
+        );
     }
 }
