@@ -153,3 +153,36 @@ async fn oversized_pages_deep_queries_and_bad_cursors_are_refused() {
     let too_deep = app_shallow.gql(Some(&t2.token), deep, json!({})).await;
     assert_eq!(error_code(&too_deep), "VALIDATION");
 }
+
+#[tokio::test]
+async fn the_complexity_limit_counts_page_sizes_and_introspection_can_be_turned_off() {
+    let app = dossier_tests::spawn_app_with(&[
+        ("DOSSIER_GRAPHQL_MAX_COMPLEXITY", "50"),
+        ("DOSSIER_GRAPHQL_INTROSPECTION", "false"),
+    ])
+    .await;
+    let t = app.signup(&slug("acme")).await;
+    let big = app
+        .gql(
+            Some(&t.token),
+            "{ customers(first: 100) { edges { node { id name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&big), "VALIDATION");
+    let small = app
+        .gql(
+            Some(&t.token),
+            "{ customers(first: 5) { edges { node { id name } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(small.get("errors").is_none(), "{small}");
+    let introspection = app
+        .gql(Some(&t.token), "{ __schema { types { name } } }", json!({}))
+        .await;
+    assert!(
+        introspection.get("errors").is_some() || introspection["data"]["__schema"].is_null(),
+        "{introspection}"
+    );
+}
