@@ -14,7 +14,8 @@ pub struct Model {
     pub name: String,
     pub company_name: Option<String>,
     pub source: CustomerSource,
-    pub first_contact_date: Option<Date>,
+    /// Defaults to the day the customer was recorded, in the tenant's time zone.
+    pub first_contact_date: Date,
     pub owner_id: Uuid,
     pub status: CustomerStatus,
     pub gender: Option<Gender>,

@@ -104,7 +104,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Customers::Name).string_len(200).not_null())
                     .col(text(Customers::CompanyName, 200))
                     .col(ColumnDef::new(Customers::Source).string_len(16).not_null())
-                    .col(ColumnDef::new(Customers::FirstContactDate).date().null())
+                    .col(ColumnDef::new(Customers::FirstContactDate).date().not_null())
                     .col(ColumnDef::new(Customers::OwnerId).uuid().not_null())
                     .col(ColumnDef::new(Customers::Status).string_len(16).not_null())
                     .col(text(Customers::Gender, 16))

@@ -26,6 +26,13 @@ pub async fn ensure_app_role(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
                     EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
                 END IF;
+                -- Since PostgreSQL 16 a role's creator gets ADMIN on it but not SET:
+                -- without SET the per-transaction switch to the role would be refused.
+                IF current_setting('server_version_num')::int >= 160000 THEN
+                    IF NOT pg_has_role(current_user, '{APP_ROLE}', 'SET') THEN
+                        EXECUTE format('GRANT {APP_ROLE} TO %I WITH SET TRUE', current_user);
+                    END IF;
+                END IF;
              END $$;
              GRANT USAGE ON SCHEMA public TO {APP_ROLE};"
         ))
@@ -35,6 +42,9 @@ pub async fn ensure_app_role(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
 
 /// Grants the application role row access to `table` and confines it to the current tenant.
 /// `tenant_column` is `id` for the tenants table itself.
+///
+/// `FORCE` binds the table owner too, so a later migration that moves data must set
+/// `app.tenant_id` per tenant (or run as a superuser), or it will see no rows.
 pub async fn protect_table(manager: &SchemaManager<'_>, table: &str, tenant_column: &str) -> Result<(), DbErr> {
     let policy = format!("{table}_tenant_isolation");
     manager

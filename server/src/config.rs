@@ -63,6 +63,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// `DOSSIER_*` variables that mean nothing to Dossier (likely typos), to warn about once logging runs.
+    pub unknown_variables: Vec<String>,
 }
 
 /// Every variable Dossier reads, with its default and meaning; the README's table mirrors it.
@@ -145,14 +147,7 @@ impl Config {
     }
 
     pub fn from_vars(vars: &BTreeMap<String, String>) -> anyhow::Result<Self> {
-        for key in vars.keys() {
-            if key.starts_with("DOSSIER_TEST_") {
-                continue;
-            }
-            if !VARIABLES.iter().any(|(name, _, _)| name == key) {
-                bail!("unknown configuration variable {key}");
-            }
-        }
+        let unknown_variables = vars.keys().filter(|k| is_unknown_variable(k)).cloned().collect();
         let get = |key: &str| vars.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let data_dir = PathBuf::from(get("DOSSIER_DATA_DIR").unwrap_or_else(|| ".".into()));
         let database_url = get("DOSSIER_DATABASE_URL").unwrap_or_else(|| default_sqlite_url(&data_dir));
@@ -166,13 +161,18 @@ impl Config {
         {
             bail!("DOSSIER_JWT_SECRET must be at least 32 characters");
         }
+        let db_max_connections = parse(&get, "DOSSIER_DB_MAX_CONNECTIONS", 10)?;
+        if db_max_connections < 2 {
+            // Migrations hold a lock on one connection while applying on another.
+            bail!("DOSSIER_DB_MAX_CONNECTIONS must be at least 2");
+        }
         if !embedded && jwt_secret.is_none() {
             bail!("DOSSIER_JWT_SECRET is required when DOSSIER_DATABASE_URL is not SQLite");
         }
         Ok(Self {
             data_dir,
             database_url: Secret::new(database_url),
-            db_max_connections: parse(&get, "DOSSIER_DB_MAX_CONNECTIONS", 10)?,
+            db_max_connections,
             listen_addr: parse(&get, "DOSSIER_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             jwt_secret,
             token_ttl: Duration::from_secs(60 * parse::<u64>(&get, "DOSSIER_TOKEN_TTL_MINUTES", 720)?),
@@ -199,6 +199,7 @@ impl Config {
                 Some("json") => LogFormat::Json,
                 Some(other) => bail!("DOSSIER_LOG_FORMAT must be compact or json, not {other}"),
             },
+            unknown_variables,
         })
     }
 
@@ -213,6 +214,17 @@ impl Config {
         }
         load_or_create_secret_file(&self.data_dir.join("dossier.jwt-secret"))
     }
+}
+
+/// Kubernetes injects `<SERVICE>_PORT…` and `<SERVICE>_SERVICE_…` for a Service named
+/// `dossier`, and tests use `DOSSIER_TEST_…`; anything else unknown is probably a typo.
+fn is_unknown_variable(key: &str) -> bool {
+    let ours = VARIABLES.iter().any(|(name, _, _)| *name == key);
+    let foreign = key.starts_with("DOSSIER_TEST_")
+        || key == "DOSSIER_PORT"
+        || key.starts_with("DOSSIER_PORT_")
+        || key.starts_with("DOSSIER_SERVICE_");
+    key.starts_with("DOSSIER_") && !ours && !foreign
 }
 
 fn default_sqlite_url(data_dir: &Path) -> String {
@@ -317,9 +329,16 @@ mod tests {
     }
 
     #[test]
-    fn unknown_variables_are_refused_so_typos_surface() {
-        let err = Config::from_vars(&vars(&[("DOSSIER_DATABSE_URL", "x")])).unwrap_err();
-        assert!(err.to_string().contains("DOSSIER_DATABSE_URL"));
+    fn unknown_variables_are_reported_but_kubernetes_service_variables_are_not() {
+        let config = Config::from_vars(&vars(&[
+            ("DOSSIER_DATABSE_URL", "x"),
+            ("DOSSIER_PORT", "tcp://10.0.0.1:80"),
+            ("DOSSIER_PORT_80_TCP_ADDR", "10.0.0.1"),
+            ("DOSSIER_SERVICE_HOST", "10.0.0.1"),
+            ("DOSSIER_TEST_DATABASE_URL", "postgres://x"),
+        ]))
+        .unwrap();
+        assert_eq!(config.unknown_variables, vec!["DOSSIER_DATABSE_URL".to_owned()]);
     }
 
     #[test]

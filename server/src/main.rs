@@ -41,6 +41,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let config = Config::from_env().context("Invalid configuration")?;
     telemetry::init(&config.log_filter, config.log_format);
+    for name in &config.unknown_variables {
+        tracing::warn!(variable = %name, "ignoring an unknown DOSSIER_ variable (a typo?)");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(config).await?;

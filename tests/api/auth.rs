@@ -237,3 +237,47 @@ async fn a_taken_slug_is_refused() {
     assert_eq!(error_code(&again), "VALIDATION");
     assert_eq!(dossier_tests::error_field(&again), "slug");
 }
+
+#[tokio::test]
+async fn an_api_key_cannot_mint_keys_or_users_that_would_outlive_it() {
+    let app = spawn_app().await;
+    let tenant = app.signup(&slug("acme")).await;
+    let key = app
+        .ok(
+            &tenant.token,
+            CREATE_KEY,
+            json!({ "input": { "name": "ops", "role": "ADMIN" } }),
+        )
+        .await;
+    let secret = key["createApiKey"]["secret"].as_str().unwrap();
+    let another = app
+        .gql(
+            Some(secret),
+            CREATE_KEY,
+            json!({ "input": { "name": "copy", "role": "ADMIN" } }),
+        )
+        .await;
+    assert_eq!(error_code(&another), "FORBIDDEN");
+    let user = app
+        .gql(Some(secret), "mutation { createUser(input: { email: \"z@z.example.com\", name: \"z\", role: ADMIN, password: \"long-enough-1\" }) { user { id } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&user), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app().await;
+    let tenant = app.signup(&slug("acme")).await;
+    let resp: serde_json::Value = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .header("authorization", format!("bearer {}", tenant.token))
+        .json(&json!({ "query": "{ me { role } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp["data"]["me"]["role"], "OWNER");
+}

@@ -314,3 +314,85 @@ async fn filters_narrow_the_list() {
         json!([{ "name": "key account" }])
     );
 }
+
+#[tokio::test]
+async fn first_contact_date_defaults_to_today_where_the_tenant_is_and_the_future_is_refused() {
+    let app = spawn_app().await;
+    // UTC+14: the tenant's date is ahead of UTC for most of the day.
+    let signup = app
+        .gql(
+            None,
+            "mutation($input: CreateTenantInput!) { createTenant(input: $input) { token } }",
+            json!({ "input": { "name": "Far East", "slug": slug("kiritimati"), "adminEmail": "a@kiri.example.com",
+                               "adminPassword": "owner-password-1", "timezone": "Pacific/Kiritimati" } }),
+        )
+        .await;
+    let token = signup["data"]["createTenant"]["token"].as_str().unwrap().to_owned();
+    let today_there = (chrono::Utc::now() + chrono::Duration::hours(14)).date_naive();
+    let defaulted = app.create_customer(&token, "Defaulted", json!({})).await;
+    assert_eq!(
+        defaulted["firstContactDate"],
+        today_there.format("%Y-%m-%d").to_string()
+    );
+    let explicit = app
+        .create_customer(
+            &token,
+            "Today",
+            json!({ "firstContactDate": today_there.format("%Y-%m-%d").to_string() }),
+        )
+        .await;
+    assert_eq!(explicit["firstContactDate"], today_there.format("%Y-%m-%d").to_string());
+    let tomorrow = (today_there + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let body = app.gql(Some(&token), CREATE_CUSTOMER, json!({ "input": { "kind": "INDIVIDUAL", "name": "Later", "source": "ONLINE", "firstContactDate": tomorrow } })).await;
+    assert_eq!(error_field(&body), "firstContactDate");
+}
+
+#[tokio::test]
+async fn concurrent_creates_all_succeed_with_distinct_codes() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("busy")).await;
+    let creates = (0..20).map(|i| {
+        app.gql(
+            Some(&t.token),
+            CREATE_CUSTOMER,
+            json!({ "input": { "kind": "INDIVIDUAL", "name": format!("Parallel {i}"), "source": "ONLINE" } }),
+        )
+    });
+    let bodies = futures_util::future::join_all(creates).await;
+    let mut codes: Vec<String> = bodies
+        .iter()
+        .map(|b| {
+            b["data"]["createCustomer"]["customer"]["code"]
+                .as_str()
+                .unwrap_or_else(|| panic!("failed: {b}"))
+                .to_owned()
+        })
+        .collect();
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), 20);
+    assert_eq!(codes.first().unwrap(), "C-000001");
+    assert_eq!(codes.last().unwrap(), "C-000020");
+}
+
+#[tokio::test]
+async fn archiving_with_a_stale_version_is_a_conflict() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("acme")).await;
+    let c = app.create_customer(&t.token, "Versioned", json!({})).await;
+    app.ok(
+        &t.token,
+        UPDATE_CUSTOMER,
+        json!({ "input": { "id": c["id"], "version": 1, "region": "South" } }),
+    )
+    .await;
+    let stale = app
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { archiveCustomer(input: { id: $id, version: 1 }) { customer { id } } }",
+            json!({ "id": c["id"] }),
+        )
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT");
+    assert!(stale["errors"][0]["message"].as_str().unwrap().contains("version 2"));
+}

@@ -137,3 +137,21 @@ async fn viewers_read_everything_but_write_nothing() {
     let still = app.ok(&viewer, GET, json!({ "id": id })).await;
     assert_eq!(still["customer"]["name"], "Visible Co");
 }
+
+#[tokio::test]
+async fn a_code_clash_does_not_reveal_a_colleagues_customer_to_sales() {
+    let app = spawn_app().await;
+    let tenant = app.signup(&slug("acme")).await;
+    let (_, alice) = app.add_user(&tenant, "SALES", "alice").await;
+    app.create_customer(&tenant.token, "Owner's", json!({ "code": "KEY-1" }))
+        .await;
+    let body = app
+        .gql(
+            Some(&alice),
+            dossier_tests::CREATE_CUSTOMER,
+            json!({ "input": { "kind": "INDIVIDUAL", "name": "x", "source": "ONLINE", "code": "KEY-1" } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "DUPLICATE");
+    assert_eq!(body["errors"][0]["extensions"]["candidates"], json!([]));
+}

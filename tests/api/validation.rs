@@ -23,6 +23,7 @@ async fn each_invalid_customer_field_is_named_and_nothing_is_stored() {
         (json!({ "firstContactDate": "2999-01-01" }), "firstContactDate"),
         (json!({ "birthday": "1990-13-01" }), "birthday"),
         (json!({ "code": "has space" }), "code"),
+        (json!({ "code": "4111111111111111" }), "code"),
         (json!({ "notes": "身份证 11010519491231002X 已核实" }), "notes"),
         (json!({ "hobbies": "pays with 4111 1111 1111 1111" }), "hobbies"),
         (json!({ "familyNotes": "card 5555-5555-5555-4444" }), "familyNotes"),
@@ -83,6 +84,7 @@ async fn an_update_is_validated_too_and_a_required_field_cannot_be_cleared() {
     let c = app.create_customer(&t.token, "Keeper", json!({})).await;
     for (extra, field) in [
         (json!({ "name": null }), "name"),
+        (json!({ "firstContactDate": null }), "firstContactDate"),
         (json!({ "notes": "ID 11010519491231002X" }), "notes"),
         (json!({ "birthday": "yesterday" }), "birthday"),
     ] {

@@ -10,7 +10,13 @@ use crate::config::Secret;
 use crate::tenancy::TenantScope;
 use crate::tenancy::auth::new_api_key;
 
+/// Keys are managed by people: a leaked key must not be able to mint more keys that outlive it.
 fn require_admin(scope: &TenantScope) -> DomainResult<()> {
+    if scope.actor.api_key_id.is_some() {
+        return Err(DomainError::Forbidden(
+            "API keys cannot manage API keys; sign in as an admin",
+        ));
+    }
     if scope.is_at_least(Role::Admin) {
         Ok(())
     } else {

@@ -56,7 +56,7 @@ pub async fn list(
     if !scope.is_at_least(Role::Admin) {
         return Err(DomainError::Forbidden("only admins may read the audit log"));
     }
-    let request = PageRequest::new(args, SORT, max_page_size)?;
+    let request = PageRequest::new(args, SORT, true, max_page_size)?;
     let mut select = scoped::<audit_log::Entity>(scope);
     if let Some(id) = filter.entity_id {
         select = select.filter(audit_log::Column::EntityId.eq(id));

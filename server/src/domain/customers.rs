@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use entity::enums::{AgeBand, CompanySize, ContactChannel, CustomerKind, CustomerSource, CustomerStatus, Gender, Role};
 use entity::{customer, customer_status_history, customer_tag, tenant, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
@@ -100,6 +101,13 @@ impl CustomerOrder {
             Self::NameAsc | Self::NameDesc => customer::Column::Name,
             Self::CodeAsc | Self::CodeDesc => customer::Column::Code,
         }
+    }
+
+    fn time_valued(self) -> bool {
+        matches!(
+            self,
+            Self::CreatedAtDesc | Self::CreatedAtAsc | Self::UpdatedAtDesc | Self::UpdatedAtAsc
+        )
     }
 
     fn descending(self) -> bool {
@@ -196,7 +204,7 @@ pub async fn create(
         name: String::new(),
         company_name: None,
         source: CustomerSource::Other,
-        first_contact_date: None,
+        first_contact_date: NaiveDate::MIN,
         owner_id: scope.actor.user_id,
         status: status.unwrap_or(CustomerStatus::Potential),
         gender: None,
@@ -227,8 +235,10 @@ pub async fn create(
         _ => Vec::new(),
     };
     let tx = store.begin_scoped(scope).await?;
+    let today = tenant_today(&tx, scope).await?;
+    draft.first_contact_date = today;
     let mut changed = Vec::new();
-    apply_changes(&tx, scope, changes, &mut draft, &mut changed).await?;
+    apply_changes(&tx, scope, changes, &mut draft, &mut changed, today).await?;
     if draft.code.is_empty() {
         draft.code = next_customer_code(&tx, scope).await?;
     }
@@ -270,7 +280,8 @@ pub async fn update(
     };
     let mut next = current.clone();
     let mut changed = Vec::new();
-    apply_changes(&tx, scope, changes, &mut next, &mut changed).await?;
+    let today = tenant_today(&tx, scope).await?;
+    apply_changes(&tx, scope, changes, &mut next, &mut changed, today).await?;
     if let Some(ids) = &new_tags {
         tags::ensure_exist(&tx, scope, "tagIds", ids).await?;
         let mut before = tag_ids_of(&tx, scope, id).await?;
@@ -298,18 +309,41 @@ pub async fn update(
     Ok(saved)
 }
 
-pub async fn archive(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
-    set_archived(store, scope, id, true).await
+/// Archives a customer (kept with its history, hidden from default lists). With `version`,
+/// refused as CONFLICT if the customer changed since it was read.
+pub async fn archive(
+    store: &Store,
+    scope: &TenantScope,
+    id: Uuid,
+    version: Option<i32>,
+) -> DomainResult<customer::Model> {
+    set_archived(store, scope, id, version, true).await
 }
 
-pub async fn restore(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
-    set_archived(store, scope, id, false).await
+pub async fn restore(
+    store: &Store,
+    scope: &TenantScope,
+    id: Uuid,
+    version: Option<i32>,
+) -> DomainResult<customer::Model> {
+    set_archived(store, scope, id, version, false).await
 }
 
-async fn set_archived(store: &Store, scope: &TenantScope, id: Uuid, archive: bool) -> DomainResult<customer::Model> {
+async fn set_archived(
+    store: &Store,
+    scope: &TenantScope,
+    id: Uuid,
+    version: Option<i32>,
+    archive: bool,
+) -> DomainResult<customer::Model> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = find_visible(&tx, scope, id).await?;
+    if let Some(v) = version
+        && v != current.version
+    {
+        return Err(stale(current.version));
+    }
     if current.archived_at.is_some() == archive {
         tx.commit().await?;
         return Ok(current);
@@ -396,7 +430,7 @@ pub async fn list(
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<customer::Model>> {
-    let request = PageRequest::new(args, order.key(), max_page_size)?;
+    let request = PageRequest::new(args, order.key(), order.time_valued(), max_page_size)?;
     let select = request.apply(
         filtered(scope, filter),
         order.column(),
@@ -506,7 +540,7 @@ async fn save_if_version(
 ) -> DomainResult<customer::Model> {
     next.version = read_version + 1;
     next.updated_at = now();
-    let code = next.code.clone();
+    let (id, code) = (next.id, next.code.clone());
     let saved = scoped_update::<customer::Entity>(scope)
         .filter(customer::Column::Id.eq(next.id))
         .filter(customer::Column::Version.eq(read_version))
@@ -514,7 +548,15 @@ async fn save_if_version(
         .exec_with_returning(tx)
         .await
         .map_err(|e| code_clash_or(e, code))?;
-    saved.into_iter().next().ok_or_else(|| stale(read_version + 1))
+    if let Some(row) = saved.into_iter().next() {
+        return Ok(row);
+    }
+    // Someone else saved in between: report the version they left.
+    let current = scoped::<customer::Entity>(scope)
+        .filter(customer::Column::Id.eq(id))
+        .one(tx)
+        .await?;
+    Err(current.map_or(DomainError::NotFound("customer"), |c| stale(c.version)))
 }
 
 fn code_clash_or(err: sea_orm::DbErr, code: String) -> DomainError {
@@ -643,24 +685,39 @@ fn value_patch<T: PartialEq>(
     }
 }
 
+/// A past or present date; `today` is the tenant's, so a date is never "in the future"
+/// merely because UTC has not reached it yet.
+fn past_date(field: &'static str, value: &str, today: NaiveDate) -> DomainResult<NaiveDate> {
+    let d = validate::date(field, value)?;
+    if d > today {
+        return Err(DomainError::validation(field, "cannot be in the future"));
+    }
+    Ok(d)
+}
+
 fn date_patch(
     field: &'static str,
     patch: Patch<String>,
     target: &mut Option<NaiveDate>,
     changed: &mut Vec<&'static str>,
+    today: NaiveDate,
 ) -> DomainResult<()> {
     match patch {
         Patch::Keep => {}
         Patch::Clear => assign(field, target, None, changed),
-        Patch::Set(v) => {
-            let d = validate::date(field, &v)?;
-            if d > Utc::now().date_naive() {
-                return Err(DomainError::validation(field, "cannot be in the future"));
-            }
-            assign(field, target, Some(d), changed);
-        }
+        Patch::Set(v) => assign(field, target, Some(past_date(field, &v, today)?), changed),
     }
     Ok(())
+}
+
+/// Today's date where the tenant is.
+async fn tenant_today(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<NaiveDate> {
+    let tenant = tenant::Entity::find_by_id(scope.tenant_id)
+        .one(tx)
+        .await?
+        .ok_or(DomainError::NotFound("tenant"))?;
+    let tz: Tz = tenant.timezone.parse().unwrap_or(Tz::UTC);
+    Ok(Utc::now().with_timezone(&tz).date_naive())
 }
 
 fn required_patch<T: PartialEq>(
@@ -686,14 +743,14 @@ fn customer_code(value: &str) -> DomainResult<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && value.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(DomainError::validation(
+    if !ok {
+        return Err(DomainError::validation(
             "code",
             "must be 1–32 letters, digits, - or _, starting with a letter or digit",
-        ))
+        ));
     }
+    validate::pii_guard("code", value)?;
+    Ok(value.to_owned())
 }
 
 fn budget(input: BudgetInput) -> DomainResult<(Option<i64>, Option<i64>, Currency)> {
@@ -730,6 +787,7 @@ async fn apply_changes(
     changes: CustomerChanges,
     c: &mut customer::Model,
     changed: &mut Vec<&'static str>,
+    today: NaiveDate,
 ) -> DomainResult<()> {
     match changes.code {
         Patch::Keep => {}
@@ -742,10 +800,12 @@ async fn apply_changes(
                     .one(tx)
                     .await?;
                 if let Some(other) = clash {
+                    // The code is taken tenant-wide, but only those who may see the other customer learn its id.
+                    let visible = !scope.sees_only_own_customers() || other.owner_id == scope.actor.user_id;
                     return Err(DomainError::Duplicate {
                         field: "code".into(),
                         message: format!("customer code {code} is already in use"),
-                        candidates: vec![other.id],
+                        candidates: if visible { vec![other.id] } else { vec![] },
                     });
                 }
             }
@@ -767,12 +827,19 @@ async fn apply_changes(
         c.company_name = Some(c.name.clone());
     }
     required_patch("source", changes.source, &mut c.source, changed)?;
-    date_patch(
-        "firstContactDate",
-        changes.first_contact_date,
-        &mut c.first_contact_date,
-        changed,
-    )?;
+    match changes.first_contact_date {
+        Patch::Keep => {}
+        Patch::Clear => {
+            return Err(DomainError::validation(
+                "firstContactDate",
+                "is required and cannot be cleared",
+            ));
+        }
+        Patch::Set(v) => {
+            let d = past_date("firstContactDate", &v, today)?;
+            assign("firstContactDate", &mut c.first_contact_date, d, changed);
+        }
+    }
     match changes.owner_id {
         Patch::Keep => {}
         Patch::Clear => return Err(DomainError::validation("ownerId", "every customer needs an owner")),
@@ -798,7 +865,7 @@ async fn apply_changes(
         }
     }
     value_patch("gender", changes.gender, &mut c.gender, changed);
-    date_patch("birthday", changes.birthday, &mut c.birthday, changed)?;
+    date_patch("birthday", changes.birthday, &mut c.birthday, changed, today)?;
     value_patch("ageBand", changes.age_band, &mut c.age_band, changed);
     text_patch("occupation", changes.occupation, 100, &mut c.occupation, changed)?;
     text_patch("position", changes.position, 100, &mut c.position, changed)?;

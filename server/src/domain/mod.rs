@@ -20,7 +20,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DeleteMany, EntityTrait, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
+    DeleteMany, EntityTrait, QueryFilter, Select, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait, UpdateMany,
 };
 use uuid::Uuid;
 
@@ -95,7 +96,7 @@ impl Store {
     /// A transaction confined to one tenant. On PostgreSQL it also drops to the
     /// unprivileged application role and sets the tenant for the row-level security policies.
     pub(crate) async fn begin(&self, tenant_id: Uuid) -> DomainResult<DatabaseTransaction> {
-        let tx = self.db.begin().await?;
+        let tx = self.begin_any().await?;
         if tx.get_database_backend() == DbBackend::Postgres {
             tx.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -107,13 +108,27 @@ impl Store {
         Ok(tx)
     }
 
+    /// On SQLite a transaction takes the write lock when it begins: a deferred one that reads
+    /// and then writes fails at once (SQLITE_BUSY) if another connection wrote in between,
+    /// while `BEGIN IMMEDIATE` waits its turn within the busy timeout.
+    async fn begin_any(&self) -> DomainResult<DatabaseTransaction> {
+        if self.backend() == DbBackend::Sqlite {
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            };
+            return Ok(self.db.begin_with_options(options).await?);
+        }
+        Ok(self.db.begin().await?)
+    }
+
     pub(crate) async fn begin_scoped(&self, scope: &TenantScope) -> DomainResult<DatabaseTransaction> {
         self.begin(scope.tenant_id).await
     }
 
     /// A transaction that may find a tenant by slug before any tenant is known (login).
     pub(crate) async fn begin_tenant_lookup(&self) -> DomainResult<DatabaseTransaction> {
-        let tx = self.db.begin().await?;
+        let tx = self.begin_any().await?;
         if tx.get_database_backend() == DbBackend::Postgres {
             tx.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

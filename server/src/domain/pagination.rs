@@ -49,13 +49,15 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor serializes"))
     }
 
-    fn decode(field: &str, raw: &str, sort: &str) -> DomainResult<Self> {
+    /// `time_valued` says whether the ordering's values are timestamps; a cursor whose value
+    /// has the other type was not made by us and is refused before it reaches the database.
+    fn decode(field: &str, raw: &str, sort: &str, time_valued: bool) -> DomainResult<Self> {
         let cursor: Cursor = URL_SAFE_NO_PAD
             .decode(raw)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(|| DomainError::validation(field, "is not a cursor of this list"))?;
-        if cursor.sort != sort {
+        if cursor.sort != sort || matches!(cursor.value, SortValue::Time(_)) != time_valued {
             return Err(DomainError::validation(field, "belongs to a different ordering"));
         }
         Ok(cursor)
@@ -74,7 +76,7 @@ pub struct PageRequest {
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 
 impl PageRequest {
-    pub fn new(args: &PageArgs, sort: &str, max_page_size: u64) -> DomainResult<Self> {
+    pub fn new(args: &PageArgs, sort: &str, time_valued: bool, max_page_size: u64) -> DomainResult<Self> {
         let size = |field: &str, n: i32| -> DomainResult<u64> {
             if n < 0 || n as u64 > max_page_size {
                 return Err(DomainError::validation(
@@ -99,12 +101,12 @@ impl PageRequest {
             after: args
                 .after
                 .as_deref()
-                .map(|c| Cursor::decode("after", c, sort))
+                .map(|c| Cursor::decode("after", c, sort, time_valued))
                 .transpose()?,
             before: args
                 .before
                 .as_deref()
-                .map(|c| Cursor::decode("before", c, sort))
+                .map(|c| Cursor::decode("before", c, sort, time_valued))
                 .transpose()?,
         })
     }
@@ -189,9 +191,13 @@ mod tests {
             value: SortValue::Text("张三".into()),
             id: Uuid::now_v7(),
         };
-        assert_eq!(Cursor::decode("after", &c.encode(), "NAME_ASC").unwrap(), c);
-        assert!(Cursor::decode("after", &c.encode(), "CREATED_AT_DESC").is_err());
-        assert!(Cursor::decode("after", "garbage", "NAME_ASC").is_err());
+        assert_eq!(Cursor::decode("after", &c.encode(), "NAME_ASC", false).unwrap(), c);
+        assert!(Cursor::decode("after", &c.encode(), "CREATED_AT_DESC", false).is_err());
+        assert!(Cursor::decode("after", "garbage", "NAME_ASC", false).is_err());
+        assert!(
+            Cursor::decode("after", &c.encode(), "NAME_ASC", true).is_err(),
+            "text value for a time ordering"
+        );
     }
 
     #[test]
@@ -201,10 +207,13 @@ mod tests {
             last,
             ..Default::default()
         };
-        assert_eq!(PageRequest::new(&args(None, None), "x", 100).unwrap().limit, 20);
-        assert_eq!(PageRequest::new(&args(Some(100), None), "x", 100).unwrap().limit, 100);
-        assert!(PageRequest::new(&args(Some(101), None), "x", 100).is_err());
-        assert!(PageRequest::new(&args(Some(-1), None), "x", 100).is_err());
-        assert!(PageRequest::new(&args(Some(1), Some(1)), "x", 100).is_err());
+        assert_eq!(PageRequest::new(&args(None, None), "x", false, 100).unwrap().limit, 20);
+        assert_eq!(
+            PageRequest::new(&args(Some(100), None), "x", false, 100).unwrap().limit,
+            100
+        );
+        assert!(PageRequest::new(&args(Some(101), None), "x", false, 100).is_err());
+        assert!(PageRequest::new(&args(Some(-1), None), "x", false, 100).is_err());
+        assert!(PageRequest::new(&args(Some(1), Some(1)), "x", false, 100).is_err());
     }
 }

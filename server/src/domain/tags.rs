@@ -45,7 +45,11 @@ pub async fn create(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            DomainError::validation("name", "a tag with this name already exists")
+            DomainError::Duplicate {
+                field: "name".into(),
+                message: "a tag with this name already exists".into(),
+                candidates: vec![],
+            }
         } else {
             e.into()
         }

@@ -25,6 +25,10 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
     if !scope.is_at_least(Role::Admin) {
         return Err(DomainError::Forbidden("only admins may add users"));
     }
+    if scope.actor.api_key_id.is_some() {
+        // A leaked key must not be able to create password holders that outlive its revocation.
+        return Err(DomainError::Forbidden("API keys cannot add users; sign in as an admin"));
+    }
     if input.role > scope.role() {
         return Err(DomainError::Forbidden("cannot grant a role above your own"));
     }

@@ -34,10 +34,11 @@ pub fn required_text(field: &str, value: Option<String>, max: usize) -> DomainRe
 }
 
 /// Refuses text that holds a Chinese resident identity number (18 characters, valid
-/// checksum) or a payment card number (13–19 digits passing Luhn). Digit groups separated
-/// by single spaces or hyphens count as one number, as people write card numbers that way.
+/// checksum) or a payment card number (13–19 digits passing Luhn). People write such numbers
+/// in groups ("4111 1111-1111 1111", "110105 19491231 002X") and with full-width digits, so
+/// every run of adjacent groups is tried, not only whole runs.
 pub fn pii_guard(field: &str, text: &str) -> DomainResult<()> {
-    for candidate in digit_runs(text) {
+    for candidate in number_candidates(text) {
         if is_resident_id(&candidate) {
             return Err(DomainError::validation(
                 field,
@@ -55,30 +56,66 @@ pub fn pii_guard(field: &str, text: &str) -> DomainResult<()> {
     Ok(())
 }
 
-/// Maximal runs of digits (and a trailing `X` check character) joined across single separators.
-fn digit_runs(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut runs = Vec::new();
+/// Full-width digits and letters (common in Chinese input) as their ASCII forms.
+fn ascii_form(c: char) -> char {
+    match c {
+        '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+        'Ｘ' | 'ｘ' => 'X',
+        '－' => '-',
+        _ => c,
+    }
+}
+
+fn is_group_separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '/' | '\u{3000}' | '\u{2013}' | '\u{2014}')
+}
+
+/// Each run of adjacent digit groups (joined) that is short enough to be an ID or card number.
+fn number_candidates(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().map(ascii_form).collect();
+    let mut numbers: Vec<Vec<String>> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
     let mut current = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    for (i, &c) in chars.iter().enumerate() {
+        let next = chars.get(i + 1).copied();
         if c.is_ascii_digit() {
             current.push(c);
-        } else if (c == 'X' || c == 'x') && current.len() == 17 {
-            current.push('X');
-        } else if (c == ' ' || c == '-') && !current.is_empty() && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
-        {
-            // A single separator inside a number: keep collecting.
-        } else if !current.is_empty() {
-            runs.push(std::mem::take(&mut current));
+            continue;
         }
-        i += 1;
+        // An ID's check character X ends its group.
+        if (c == 'X' || c == 'x') && !current.is_empty() && !next.is_some_and(|n| n.is_alphanumeric()) {
+            current.push('X');
+            continue;
+        }
+        if !current.is_empty() {
+            groups.push(std::mem::take(&mut current));
+        }
+        let continues =
+            is_group_separator(c) && !groups.is_empty() && next.is_some_and(|n| ascii_form(n).is_ascii_digit());
+        if !continues && !groups.is_empty() {
+            numbers.push(std::mem::take(&mut groups));
+        }
     }
     if !current.is_empty() {
-        runs.push(current);
+        groups.push(current);
     }
-    runs
+    if !groups.is_empty() {
+        numbers.push(groups);
+    }
+    let mut candidates = Vec::new();
+    for groups in numbers {
+        for start in 0..groups.len() {
+            let mut joined = String::new();
+            for group in &groups[start..] {
+                joined.push_str(group);
+                if joined.len() > 19 {
+                    break;
+                }
+                candidates.push(joined.clone());
+            }
+        }
+    }
+    candidates
 }
 
 /// GB 11643-1999: 17 digits and an ISO 7064 MOD 11-2 check character.
@@ -236,7 +273,18 @@ mod tests {
     }
 
     #[test]
+    fn numbers_glued_to_others_or_written_full_width_are_still_found() {
+        assert!(pii_guard("notes", "11010519491231002X 1").is_err());
+        assert!(pii_guard("notes", "110105 19491231 002X").is_err());
+        assert!(pii_guard("notes", "4111111111111111-7").is_err());
+        assert!(pii_guard("notes", "卡号４１１１１１１１１１１１１１１１").is_err());
+        assert!(pii_guard("notes", "4111.1111.1111.1111").is_err());
+    }
+
+    #[test]
     fn ordinary_numbers_pass_the_guard() {
+        assert!(pii_guard("notes", "phones 13812345678 13912345678 and 010-12345678").is_ok());
+        assert!(pii_guard("notes", "order 2026-11-25 total 1234567.89").is_ok());
         assert!(pii_guard("notes", "call 13812345678 on 2026-01-05, budget 500000").is_ok());
         assert!(pii_guard("notes", "客户预算 30 万").is_ok());
     }

@@ -146,8 +146,8 @@ impl Customer {
     async fn source(&self) -> CustomerSource {
         self.model.source.into()
     }
-    async fn first_contact_date(&self) -> Option<Date> {
-        self.model.first_contact_date.map(Into::into)
+    async fn first_contact_date(&self) -> Date {
+        self.model.first_contact_date.into()
     }
     async fn status(&self) -> CustomerStatus {
         self.model.status.into()
@@ -398,6 +398,7 @@ pub struct CreateCustomerInput {
     pub name: String,
     pub company_name: Option<String>,
     pub source: CustomerSource,
+    /// Defaults to today in the tenant's time zone.
     pub first_contact_date: Option<Date>,
     /// Defaults to the caller. Sales staff may only own customers themselves.
     pub owner_id: Option<ID>,
@@ -557,8 +558,10 @@ impl UpdateCustomerInput {
 }
 
 #[derive(InputObject)]
-pub struct CustomerIdInput {
+pub struct ArchiveCustomerInput {
     pub id: ID,
+    /// When given, the change is refused with CONFLICT if the customer changed since.
+    pub version: Option<i32>,
 }
 
 #[derive(InputObject)]
@@ -600,14 +603,18 @@ impl CustomerMutation {
         ))
     }
 
-    async fn archive_customer(&self, ctx: &Context<'_>, input: CustomerIdInput) -> Result<CustomerPayload> {
+    async fn archive_customer(&self, ctx: &Context<'_>, input: ArchiveCustomerInput) -> Result<CustomerPayload> {
         let id = parse_id("id", &input.id)?;
-        Ok(payload(service::archive(&api(ctx).store, scope(ctx)?, id).await?))
+        Ok(payload(
+            service::archive(&api(ctx).store, scope(ctx)?, id, input.version).await?,
+        ))
     }
 
-    async fn restore_customer(&self, ctx: &Context<'_>, input: CustomerIdInput) -> Result<CustomerPayload> {
+    async fn restore_customer(&self, ctx: &Context<'_>, input: ArchiveCustomerInput) -> Result<CustomerPayload> {
         let id = parse_id("id", &input.id)?;
-        Ok(payload(service::restore(&api(ctx).store, scope(ctx)?, id).await?))
+        Ok(payload(
+            service::restore(&api(ctx).store, scope(ctx)?, id, input.version).await?,
+        ))
     }
 
     async fn change_customer_status(

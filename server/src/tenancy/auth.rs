@@ -29,8 +29,18 @@ pub fn sha256_hex(input: &str) -> String {
         .collect()
 }
 
+/// Each argon2 run takes ~19 MiB and a core; a burst of logins must queue, not exhaust memory.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores * 2)
+    })
+}
+
 /// argon2id with the crate's recommended parameters; CPU-heavy, so it runs off the async threads.
 pub async fn hash_password(password: Secret) -> anyhow::Result<String> {
+    let _permit = hashing_permits().acquire().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -42,6 +52,9 @@ pub async fn hash_password(password: Secret) -> anyhow::Result<String> {
 }
 
 pub async fn verify_password(password: Secret, phc: String) -> bool {
+    let Ok(_permit) = hashing_permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&phc)
             .map(|parsed| {
