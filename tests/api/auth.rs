@@ -136,14 +136,8 @@ async fn an_api_key_acts_with_its_role_and_stops_working_when_revoked() {
 async fn an_admin_api_key_can_write_customers() {
     let app = spawn_app().await;
     let tenant = app.signup(&slug("acme")).await;
-    let key = app
-        .ok(
-            &tenant.token,
-            CREATE_KEY,
-            json!({ "input": { "name": "import", "role": "ADMIN" } }),
-        )
-        .await;
-    let secret = key["createApiKey"]["secret"].as_str().unwrap();
+    let (_, secret) = app.create_api_key(&tenant.token, "ADMIN").await;
+    let secret = secret.as_str();
     let customer = app
         .create_customer(secret, "Imported Ltd", json!({ "kind": "COMPANY" }))
         .await;
@@ -242,14 +236,8 @@ async fn a_taken_slug_is_refused() {
 async fn an_api_key_cannot_mint_keys_or_users_that_would_outlive_it() {
     let app = spawn_app().await;
     let tenant = app.signup(&slug("acme")).await;
-    let key = app
-        .ok(
-            &tenant.token,
-            CREATE_KEY,
-            json!({ "input": { "name": "ops", "role": "ADMIN" } }),
-        )
-        .await;
-    let secret = key["createApiKey"]["secret"].as_str().unwrap();
+    let (_, secret) = app.create_api_key(&tenant.token, "ADMIN").await;
+    let secret = secret.as_str();
     let another = app
         .gql(
             Some(secret),

@@ -193,6 +193,22 @@ impl TestApp {
         (id, token)
     }
 
+    /// Creates an API key with `role`; returns (key id, secret).
+    pub async fn create_api_key(&self, token: &str, role: &str) -> (String, String) {
+        let data = self
+            .ok(
+                token,
+                "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }",
+                json!({ "input": { "name": format!("{role} key"), "role": role } }),
+            )
+            .await;
+        let key = &data["createApiKey"];
+        (
+            key["apiKey"]["id"].as_str().unwrap().to_owned(),
+            key["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Creates a customer with `extra` input fields; returns the customer object.
     pub async fn create_customer(&self, token: &str, name: &str, extra: Value) -> Value {
         let mut input = json!({ "kind": "INDIVIDUAL", "name": name, "source": "ONLINE" });
