@@ -15,6 +15,8 @@ pub struct Model {
     /// JSON array of the names of the fields that changed; never their values.
     pub changed_fields: Json,
     pub request_id: Option<String>,
+    /// Ids of the records an action concerned when there are several (e.g. a page of decrypted contacts).
+    pub subject_ids: Option<Json>,
     pub created_at: DateTimeUtc,
 }
 

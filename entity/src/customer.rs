@@ -37,6 +37,8 @@ pub struct Model {
     pub special_needs: Option<String>,
     pub notes: Option<String>,
     pub archived_at: Option<DateTimeUtc>,
+    /// Set when this customer was merged into another; the record stays, archived.
+    pub merged_into_id: Option<Uuid>,
     pub version: i32,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,

@@ -3,10 +3,12 @@
 
 pub mod api_key;
 pub mod audit_log;
+pub mod contact;
 pub mod customer;
 pub mod customer_status_history;
 pub mod customer_tag;
 pub mod enums;
 pub mod tag;
 pub mod tenant;
+pub mod tenant_key;
 pub mod user;

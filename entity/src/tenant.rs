@@ -13,6 +13,8 @@ pub struct Model {
     /// IANA time zone name, e.g. `Asia/Shanghai`.
     pub timezone: String,
     pub locale: Locale,
+    /// ISO 3166 region used to read phone numbers written without a country code.
+    pub phone_region: String,
     /// Last number handed out for generated customer codes (`C-000123`).
     pub customer_seq: i64,
     pub created_at: DateTimeUtc,

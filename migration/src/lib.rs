@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_tenancy;
 mod m20261125_000002_customers;
 mod m20261125_000003_row_level_security;
+mod m20261125_000004_contacts;
 pub mod rls;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_tenancy::Migration),
             Box::new(m20261125_000002_customers::Migration),
             Box::new(m20261125_000003_row_level_security::Migration),
+            Box::new(m20261125_000004_contacts::Migration),
         ]
     }
 }

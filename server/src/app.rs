@@ -94,12 +94,20 @@ impl Application {
     }
 
     /// Serves until `signal` resolves, then lets in-flight requests finish (up to the configured timeout).
+    /// Background re-encryption runs beside it unless its interval is zero.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
         let timeout = self.config.shutdown_timeout;
+        let interval = self.config.reencrypt_interval;
+        let worker = (!interval.is_zero())
+            .then(|| tokio::spawn(crate::jobs::reencrypt::run_forever(self.state.store.clone(), interval)));
         let app = routes(self.state, &self.config);
-        Server::new_with_acceptor(self.acceptor)
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, signal, Some(timeout))
-            .await
+            .await;
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        served
     }
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::crypto::MasterKeyRing;
+
 /// A string that never shows itself in logs, panics or error messages.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -50,6 +52,9 @@ pub struct Config {
     pub db_max_connections: u32,
     pub listen_addr: SocketAddr,
     pub jwt_secret: Option<Secret>,
+    /// `1:<base64>,2:<base64>`; the newest wraps new tenant keys.
+    pub master_keys: Option<Secret>,
+    pub reencrypt_interval: Duration,
     pub token_ttl: Duration,
     pub allow_signup: bool,
     pub platform_key: Option<Secret>,
@@ -90,6 +95,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "DOSSIER_JWT_SECRET",
         "generated into <data dir>/dossier.jwt-secret in embedded mode",
         "HMAC key for login tokens; required with PostgreSQL",
+    ),
+    (
+        "DOSSIER_MASTER_KEYS",
+        "generated into <data dir>/dossier.master-key in embedded mode",
+        "Versioned master keys `1:<base64 of 32 bytes>,2:…`; the newest wraps tenant keys; required with PostgreSQL",
+    ),
+    (
+        "DOSSIER_REENCRYPT_INTERVAL_SECONDS",
+        "30",
+        "How often a server looks for contact data still under an old tenant key",
     ),
     ("DOSSIER_TOKEN_TTL_MINUTES", "720", "Lifetime of login tokens"),
     (
@@ -169,12 +184,21 @@ impl Config {
         if !embedded && jwt_secret.is_none() {
             bail!("DOSSIER_JWT_SECRET is required when DOSSIER_DATABASE_URL is not SQLite");
         }
+        let master_keys = get("DOSSIER_MASTER_KEYS").map(Secret::new);
+        if let Some(keys) = &master_keys {
+            MasterKeyRing::parse(keys.expose()).map_err(|e| anyhow::anyhow!("DOSSIER_MASTER_KEYS: {e}"))?;
+        }
+        if !embedded && master_keys.is_none() {
+            bail!("DOSSIER_MASTER_KEYS is required when DOSSIER_DATABASE_URL is not SQLite");
+        }
         Ok(Self {
             data_dir,
             database_url: Secret::new(database_url),
             db_max_connections,
             listen_addr: parse(&get, "DOSSIER_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             jwt_secret,
+            master_keys,
+            reencrypt_interval: Duration::from_secs(parse(&get, "DOSSIER_REENCRYPT_INTERVAL_SECONDS", 30)?),
             token_ttl: Duration::from_secs(60 * parse::<u64>(&get, "DOSSIER_TOKEN_TTL_MINUTES", 720)?),
             allow_signup: parse(&get, "DOSSIER_ALLOW_SIGNUP", embedded)?,
             platform_key: get("DOSSIER_PLATFORM_KEY").map(Secret::new),
@@ -212,7 +236,21 @@ impl Config {
         if let Some(secret) = &self.jwt_secret {
             return Ok(secret.clone());
         }
-        load_or_create_secret_file(&self.data_dir.join("dossier.jwt-secret"))
+        load_or_create_secret_file(&self.data_dir.join("dossier.jwt-secret"), || {
+            crate::tenancy::auth::random_token(32)
+        })
+    }
+
+    /// The master key ring: configured, or (embedded mode only) generated once into the data
+    /// dir. Losing that file loses every tenant's contact data, hence the loud warning.
+    pub fn master_key_ring(&self) -> anyhow::Result<MasterKeyRing> {
+        let spec = match &self.master_keys {
+            Some(keys) => keys.clone(),
+            None => {
+                load_or_create_secret_file(&self.data_dir.join("dossier.master-key"), MasterKeyRing::generate_spec)?
+            }
+        };
+        MasterKeyRing::parse(spec.expose()).map_err(|e| anyhow::anyhow!("master key file: {e}"))
     }
 }
 
@@ -259,25 +297,23 @@ fn parse_env_file(text: &str) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-fn load_or_create_secret_file(path: &Path) -> anyhow::Result<Secret> {
+fn load_or_create_secret_file(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result<Secret> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim().to_owned();
         if existing.len() >= 32 {
             return Ok(Secret::new(existing));
         }
-        bail!(
-            "{} is too short to be a secret; delete it to have a new one made",
-            path.display()
-        );
+        bail!("{} is too short to be a secret", path.display());
     }
-    let secret = crate::tenancy::auth::random_token(32);
+    let secret = generate();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("Failed to create {}", dir.display()))?;
     }
     write_private_file(path, &secret).with_context(|| format!("Failed to write {}", path.display()))?;
     tracing::warn!(
         path = %path.display(),
-        "generated a token-signing secret for embedded mode; set DOSSIER_JWT_SECRET in production"
+        "generated a secret for embedded mode and stored it in this file (mode 0600); back it up, \
+         and in production set DOSSIER_JWT_SECRET and DOSSIER_MASTER_KEYS instead"
     );
     Ok(Secret::new(secret))
 }
@@ -323,6 +359,7 @@ mod tests {
         let config = Config::from_vars(&vars(&[
             ("DOSSIER_DATABASE_URL", "postgres://u:pw@h/db"),
             ("DOSSIER_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("DOSSIER_MASTER_KEYS", &MasterKeyRing::generate_spec()),
         ]))
         .unwrap();
         assert!(!config.allow_signup);
@@ -346,11 +383,13 @@ mod tests {
         let config = Config::from_vars(&vars(&[
             ("DOSSIER_DATABASE_URL", "postgres://u:hunter2@h/db"),
             ("DOSSIER_JWT_SECRET", "0123456789abcdef0123456789abcdef-top"),
+            ("DOSSIER_MASTER_KEYS", "1:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlYzI="),
         ]))
         .unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"));
         assert!(!shown.contains("abcdef-top"));
+        assert!(!shown.contains("c2VjcmV0"));
     }
 
     #[test]

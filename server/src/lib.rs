@@ -3,8 +3,10 @@
 
 pub mod app;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod graphql;
+pub mod jobs;
 pub mod seed;
 pub mod telemetry;
 pub mod tenancy;

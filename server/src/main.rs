@@ -30,6 +30,20 @@ enum Command {
     ExportSchema,
     /// Create a demo tenant with users, tags and customers; print its admin login and an API key.
     SeedDemo,
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-wrap every tenant's keys with the newest key in DOSSIER_MASTER_KEYS; afterwards the
+    /// older master keys can be removed from the configuration.
+    RotateMaster,
+    /// Re-encrypt, now, all contact data still under an older tenant data key.
+    Reencrypt,
 }
 
 #[tokio::main]
@@ -76,6 +90,22 @@ async fn main() -> anyhow::Result<()> {
                 "Bearer token (admin API key, shown once):\n{}",
                 outcome.api_key.expose()
             );
+        }
+        Command::Keys { command } => {
+            let store = Store::connect(&config).await?;
+            store.migrate().await?;
+            match command {
+                KeysCommand::RotateMaster => {
+                    let n = dossier::domain::tenants::rewrap_all_keys(&store)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("Failed to re-wrap tenant keys: {e:?}"))?;
+                    println!("Re-wrapped {n} tenant keys with the newest master key.");
+                }
+                KeysCommand::Reencrypt => {
+                    let n = dossier::jobs::reencrypt::run_once(&store).await?;
+                    println!("Re-encrypted {n} contacts under their tenant's newest data key.");
+                }
+            }
         }
         Command::ExportSchema => unreachable!("handled before configuration is read"),
     }

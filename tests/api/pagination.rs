@@ -32,7 +32,7 @@ async fn pages_cover_250_customers_exactly_once_in_both_directions() {
             .map(|i| {
                 let n = batch * 50 + i;
                 // Names repeat so that ordering by name needs the id tie-breaker.
-                format!("c{n}: createCustomer(input: {{ kind: INDIVIDUAL, source: ONLINE, name: \"Customer {:02}\" }}) {{ customer {{ id }} }} ", n % 40)
+                format!("c{n}: createCustomer(input: {{ kind: INDIVIDUAL, source: ONLINE, allowDuplicate: true, name: \"Customer {:02}\" }}) {{ customer {{ id }} }} ", n % 40)
             })
             .collect();
         app.ok(&t.token, &format!("mutation {{ {mutations} }}"), json!({}))

@@ -16,12 +16,18 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub database_url: String,
+    /// The master key ring this app was started with (a fresh one per test).
+    pub master_keys: String,
     data_dir: PathBuf,
+    /// Another instance on the same database does not own (and so not remove) the data dir.
+    owns_data_dir: bool,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.owns_data_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
@@ -81,6 +87,29 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let data_dir = std::env::temp_dir().join(format!("dossier-test-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&data_dir).expect("create test data dir");
     let database_url = fresh_database(&data_dir).await;
+    let master_keys = dossier::crypto::MasterKeyRing::generate_spec();
+    start(data_dir, database_url, master_keys, overrides, true).await
+}
+
+/// A second instance of the same app: same database, same keys (a restart, or a replica).
+pub async fn spawn_another(app: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+    start(
+        app.data_dir.clone(),
+        app.database_url.clone(),
+        app.master_keys.clone(),
+        overrides,
+        false,
+    )
+    .await
+}
+
+async fn start(
+    data_dir: PathBuf,
+    database_url: String,
+    master_keys: String,
+    overrides: &[(&str, &str)],
+    owns_data_dir: bool,
+) -> TestApp {
     let mut vars: BTreeMap<String, String> = [
         ("DOSSIER_DATA_DIR", data_dir.display().to_string()),
         ("DOSSIER_DATABASE_URL", database_url.clone()),
@@ -88,6 +117,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("DOSSIER_JWT_SECRET", JWT_SECRET.into()),
         ("DOSSIER_ALLOW_SIGNUP", "true".into()),
         ("DOSSIER_DB_MAX_CONNECTIONS", "5".into()),
+        ("DOSSIER_MASTER_KEYS", master_keys.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -106,7 +136,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         base,
         client: reqwest::Client::new(),
         database_url,
+        master_keys,
         data_dir,
+        owns_data_dir,
     }
 }
 

@@ -17,6 +17,18 @@ pub async fn record(
     entity_id: Option<Uuid>,
     changed_fields: &[&str],
 ) -> DomainResult<()> {
+    record_with_subjects(tx, scope, action, entity_id, changed_fields, &[]).await
+}
+
+/// Like `record`, for an action that concerned several records (`subject_ids`).
+pub async fn record_with_subjects(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    action: &str,
+    entity_id: Option<Uuid>,
+    changed_fields: &[&str],
+    subject_ids: &[Uuid],
+) -> DomainResult<()> {
     let entity = action.split('.').next().unwrap_or(action);
     audit_log::Entity::insert(audit_log::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -28,6 +40,7 @@ pub async fn record(
         entity_id: Set(entity_id),
         changed_fields: Set(serde_json::json!(changed_fields)),
         request_id: Set(scope.request_id.clone()),
+        subject_ids: Set((!subject_ids.is_empty()).then(|| serde_json::json!(subject_ids))),
         created_at: Set(now()),
     })
     .exec_without_returning(tx)

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::enums::{AgeBand, CompanySize, ContactChannel, CustomerKind, CustomerSource, CustomerStatus, Gender, Role};
-use entity::{customer, customer_status_history, customer_tag, tenant, user};
+use entity::{contact, customer, customer_status_history, customer_tag, tenant, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::contacts::{self, ContactInput};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
 use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, scoped_update, tags, validate};
@@ -65,6 +66,8 @@ pub struct CustomerChanges {
     pub special_needs: Patch<String>,
     pub notes: Patch<String>,
     pub tag_ids: Patch<Vec<Uuid>>,
+    /// The customer's full list of contacts: replaces whatever it had.
+    pub contacts: Option<Vec<ContactInput>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -144,9 +147,13 @@ pub struct CustomerFilter {
     pub archived: bool,
     /// Case-insensitive substring of name, company name or code.
     pub search: Option<String>,
+    /// Exact e-mail of a contact (any letter case), found through its blind index.
+    pub email: Option<String>,
+    /// Exact phone number of a contact, in any common format.
+    pub phone: Option<String>,
 }
 
-fn require_writer(scope: &TenantScope) -> DomainResult<()> {
+pub(crate) fn require_writer(scope: &TenantScope) -> DomainResult<()> {
     if scope.is_at_least(Role::Sales) {
         Ok(())
     } else {
@@ -164,7 +171,11 @@ fn visible(scope: &TenantScope) -> Select<customer::Entity> {
     }
 }
 
-async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
+pub(crate) async fn find_visible(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    id: Uuid,
+) -> DomainResult<customer::Model> {
     visible(scope)
         .filter(customer::Column::Id.eq(id))
         .one(tx)
@@ -179,11 +190,14 @@ pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<c
     found
 }
 
+/// Creates a customer with its contacts. A likely duplicate of an existing customer (same
+/// e-mail or phone, or same name and company) is refused unless `allow_duplicate`.
 pub async fn create(
     store: &Store,
     scope: &TenantScope,
-    changes: CustomerChanges,
+    mut changes: CustomerChanges,
     status: Option<CustomerStatus>,
+    allow_duplicate: bool,
 ) -> DomainResult<customer::Model> {
     require_writer(scope)?;
     for (field, missing) in [
@@ -225,6 +239,7 @@ pub async fn create(
         special_needs: None,
         notes: None,
         archived_at: None,
+        merged_into_id: None,
         version: 1,
         created_by: scope.actor.user_id,
         created_at: at,
@@ -234,11 +249,26 @@ pub async fn create(
         Patch::Set(ids) => dedup(ids),
         _ => Vec::new(),
     };
+    let contact_inputs = changes.contacts.take().unwrap_or_default();
     let tx = store.begin_scoped(scope).await?;
-    let today = tenant_today(&tx, scope).await?;
+    let (today, region) = tenant_context(&tx, scope).await?;
     draft.first_contact_date = today;
     let mut changed = Vec::new();
     apply_changes(&tx, scope, changes, &mut draft, &mut changed, today).await?;
+    let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
+    let indexes = contacts::indexes_of(&keys, &region, &contact_inputs)?;
+    if !allow_duplicate {
+        let found = duplicates_of(&tx, scope, &draft, &indexes).await?;
+        if !found.is_empty() {
+            return Err(DomainError::Duplicate {
+                field: if indexes.is_empty() { "name" } else { "contacts" }.into(),
+                message: "a customer with the same contact details or name already exists; \
+                          pass allowDuplicate to create it anyway"
+                    .into(),
+                candidates: found.iter().filter(|c| visible_to(scope, c)).map(|c| c.id).collect(),
+            });
+        }
+    }
     if draft.code.is_empty() {
         draft.code = next_customer_code(&tx, scope).await?;
     }
@@ -249,6 +279,10 @@ pub async fn create(
         .map_err(|e| code_clash_or(e, draft.code.clone()))?;
     record_status(&tx, scope, created.id, None, created.status, None).await?;
     set_tags(&tx, scope, created.id, &tag_ids).await?;
+    contacts::insert_for_new_customer(&tx, scope, &keys, &region, created.id, &contact_inputs).await?;
+    if !contact_inputs.is_empty() {
+        changed.push("contacts");
+    }
     audit::record(&tx, scope, "customer.create", Some(created.id), &changed).await?;
     tx.commit().await?;
     Ok(created)
@@ -278,10 +312,19 @@ pub async fn update(
         Patch::Clear => Some(Vec::new()),
         Patch::Keep => None,
     };
+    let mut changes = changes;
+    let new_contacts = changes.contacts.take();
     let mut next = current.clone();
     let mut changed = Vec::new();
-    let today = tenant_today(&tx, scope).await?;
+    let (today, region) = tenant_context(&tx, scope).await?;
     apply_changes(&tx, scope, changes, &mut next, &mut changed, today).await?;
+    if let Some(inputs) = &new_contacts {
+        // Replaced as a whole: validated and sealed before the old ones go.
+        let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
+        contacts::erase_for_customer(&tx, scope, id).await?;
+        contacts::insert_for_new_customer(&tx, scope, &keys, &region, id, inputs).await?;
+        changed.push("contacts");
+    }
     if let Some(ids) = &new_tags {
         tags::ensure_exist(&tx, scope, "tagIds", ids).await?;
         let mut before = tag_ids_of(&tx, scope, id).await?;
@@ -431,13 +474,14 @@ pub async fn list(
     max_page_size: u64,
 ) -> DomainResult<Page<customer::Model>> {
     let request = PageRequest::new(args, order.key(), order.time_valued(), max_page_size)?;
+    let tx = store.begin_scoped(scope).await?;
+    let contact_search = contact_search(store, &tx, scope, filter).await?;
     let select = request.apply(
-        filtered(scope, filter),
+        filtered(scope, filter, &contact_search),
         order.column(),
         customer::Column::Id,
         order.descending(),
     );
-    let tx = store.begin_scoped(scope).await?;
     let rows = select.all(&tx).await?;
     tx.commit().await?;
     Ok(request.finish(rows, |c| Cursor {
@@ -449,13 +493,55 @@ pub async fn list(
 
 pub async fn count(store: &Store, scope: &TenantScope, filter: &CustomerFilter) -> DomainResult<u64> {
     let tx = store.begin_scoped(scope).await?;
-    let n = filtered(scope, filter).count(&tx).await?;
+    let contact_search = contact_search(store, &tx, scope, filter).await?;
+    let n = filtered(scope, filter, &contact_search).count(&tx).await?;
     tx.commit().await?;
     Ok(n)
 }
 
-fn filtered(scope: &TenantScope, f: &CustomerFilter) -> Select<customer::Entity> {
+/// Blind indexes of the contact values the filter asks for.
+async fn contact_search(
+    store: &Store,
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    f: &CustomerFilter,
+) -> DomainResult<Vec<(contact::Column, String)>> {
+    let wanted: Vec<(contacts::Field, &str, &str)> = [
+        (contacts::Field::Email, "filter.email", f.email.as_deref()),
+        (contacts::Field::Phone, "filter.phone", f.phone.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(field, name, value)| value.map(|v| (field, name, v)))
+    .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = store.vault.for_tenant(tx, scope.tenant_id).await?;
+    let region = contacts::tenant_region(tx, scope).await?;
+    wanted
+        .into_iter()
+        .map(|(field, name, value)| {
+            let bidx = contacts::search_index(&keys, field, name, value, &region)?;
+            Ok((field.bidx_column().expect("searchable fields have an index"), bidx))
+        })
+        .collect()
+}
+
+fn filtered(
+    scope: &TenantScope,
+    f: &CustomerFilter,
+    contact_search: &[(contact::Column, String)],
+) -> Select<customer::Entity> {
     let mut select = visible(scope);
+    for (column, bidx) in contact_search {
+        let matching = Query::select()
+            .column(contact::Column::CustomerId)
+            .from(contact::Entity)
+            .and_where(contact::Column::TenantId.eq(scope.tenant_id))
+            .and_where(column.eq(bidx.clone()))
+            .to_owned();
+        select = select.filter(customer::Column::Id.in_subquery(matching));
+    }
     select = if f.archived {
         select.filter(customer::Column::ArchivedAt.is_not_null())
     } else {
@@ -711,13 +797,82 @@ fn date_patch(
 }
 
 /// Today's date where the tenant is.
-async fn tenant_today(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<NaiveDate> {
+/// Today's date where the tenant is, and the region its phone numbers are read in.
+async fn tenant_context(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<(NaiveDate, String)> {
     let tenant = tenant::Entity::find_by_id(scope.tenant_id)
         .one(tx)
         .await?
         .ok_or(DomainError::NotFound("tenant"))?;
     let tz: Tz = tenant.timezone.parse().unwrap_or(Tz::UTC);
-    Ok(Utc::now().with_timezone(&tz).date_naive())
+    Ok((Utc::now().with_timezone(&tz).date_naive(), tenant.phone_region))
+}
+
+fn visible_to(scope: &TenantScope, c: &customer::Model) -> bool {
+    !scope.sees_only_own_customers() || c.owner_id == scope.actor.user_id
+}
+
+/// Active customers other than `candidate` that share an e-mail or phone (by blind index) with
+/// `indexes`, or its name and company.
+async fn duplicates_of(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    candidate: &customer::Model,
+    indexes: &[(contacts::Field, String)],
+) -> DomainResult<Vec<customer::Model>> {
+    let mut same_contact = Condition::any();
+    for (field, bidx) in indexes {
+        if let Some(column) = field.bidx_column() {
+            same_contact = same_contact.add(column.eq(bidx.clone()));
+        }
+    }
+    let mut ids: Vec<Uuid> = if indexes.is_empty() {
+        Vec::new()
+    } else {
+        scoped::<contact::Entity>(scope)
+            .filter(same_contact)
+            .all(tx)
+            .await?
+            .into_iter()
+            .map(|c| c.customer_id)
+            .collect()
+    };
+    let lower_name = Expr::expr(Func::lower(Expr::col((customer::Entity, customer::Column::Name))));
+    let mut same_name = scoped::<customer::Entity>(scope).filter(lower_name.eq(candidate.name.to_lowercase()));
+    same_name = match &candidate.company_name {
+        Some(company) => same_name.filter(customer::Column::CompanyName.eq(company.clone())),
+        None => same_name.filter(customer::Column::CompanyName.is_null()),
+    };
+    ids.extend(same_name.all(tx).await?.into_iter().map(|c| c.id));
+    ids.retain(|id| *id != candidate.id);
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(scoped::<customer::Entity>(scope)
+        .filter(customer::Column::Id.is_in(ids))
+        .filter(customer::Column::ArchivedAt.is_null())
+        .order_by_asc(customer::Column::CreatedAt)
+        .all(tx)
+        .await?)
+}
+
+/// Customers that look like duplicates of `id`, among those the caller may see.
+pub async fn duplicate_candidates(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<Vec<customer::Model>> {
+    let tx = store.begin_scoped(scope).await?;
+    let customer = find_visible(&tx, scope, id).await?;
+    let mut indexes = Vec::new();
+    for row in scoped::<contact::Entity>(scope)
+        .filter(contact::Column::CustomerId.eq(id))
+        .all(&tx)
+        .await?
+    {
+        indexes.extend(row.email_bidx.map(|b| (contacts::Field::Email, b)));
+        indexes.extend(row.phone_bidx.map(|b| (contacts::Field::Phone, b)));
+    }
+    let found = duplicates_of(&tx, scope, &customer, &indexes).await?;
+    tx.commit().await?;
+    Ok(found.into_iter().filter(|c| visible_to(scope, c)).collect())
 }
 
 fn required_patch<T: PartialEq>(
@@ -918,4 +1073,177 @@ pub fn budget_of(c: &customer::Model) -> Option<(Option<Money>, Option<Money>)> 
         c.budget_min_minor.map(|m| Money::from_minor(m, currency)),
         c.budget_max_minor.map(|m| Money::from_minor(m, currency)),
     ))
+}
+
+/// What a merge produced (or would produce, for a dry run).
+pub struct MergeOutcome {
+    pub customer: customer::Model,
+    pub merged_ids: Vec<Uuid>,
+    pub contacts: Vec<contacts::ContactView>,
+    pub tags: Vec<entity::tag::Model>,
+}
+
+/// Folds `duplicate_ids` into `primary_id` in one transaction: contacts, status history and
+/// tags move to the primary; the primary's empty fields take the duplicates' values; the
+/// duplicates are archived pointing at the primary. `dry_run` computes all of it and
+/// writes nothing.
+pub async fn merge(
+    store: &Store,
+    scope: &TenantScope,
+    primary_id: Uuid,
+    duplicate_ids: &[Uuid],
+    dry_run: bool,
+) -> DomainResult<MergeOutcome> {
+    require_writer(scope)?;
+    let duplicate_ids = dedup(duplicate_ids);
+    if duplicate_ids.is_empty() {
+        return Err(DomainError::validation(
+            "duplicateIds",
+            "name at least one customer to merge",
+        ));
+    }
+    if duplicate_ids.contains(&primary_id) {
+        return Err(DomainError::validation(
+            "duplicateIds",
+            "cannot contain the primary customer",
+        ));
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let primary = find_visible(&tx, scope, primary_id).await?;
+    if primary.archived_at.is_some() {
+        return Err(DomainError::validation("primaryId", "is archived; restore it first"));
+    }
+    let read_version = primary.version;
+    let mut merged = primary.clone();
+    let mut filled: Vec<&'static str> = Vec::new();
+    for dup_id in &duplicate_ids {
+        let dup = find_visible(&tx, scope, *dup_id).await?;
+        if dup.archived_at.is_some() {
+            return Err(DomainError::validation("duplicateIds", "contains an archived customer"));
+        }
+        fill_empty_fields(&mut merged, &dup, &mut filled);
+        scoped_update::<contact::Entity>(scope)
+            .filter(contact::Column::CustomerId.eq(dup.id))
+            .set(contact::ActiveModel {
+                customer_id: Set(primary_id),
+                is_primary: Set(false),
+                ..Default::default()
+            })
+            .exec(&tx)
+            .await?;
+        scoped_update::<customer_status_history::Entity>(scope)
+            .filter(customer_status_history::Column::CustomerId.eq(dup.id))
+            .set(customer_status_history::ActiveModel {
+                customer_id: Set(primary_id),
+                ..Default::default()
+            })
+            .exec(&tx)
+            .await?;
+        let mut tags = tag_ids_of(&tx, scope, primary_id).await?;
+        let new_tags: Vec<Uuid> = tag_ids_of(&tx, scope, dup.id)
+            .await?
+            .into_iter()
+            .filter(|t| !tags.contains(t))
+            .collect();
+        set_tags(&tx, scope, primary_id, &new_tags).await?;
+        tags.extend(new_tags);
+        scoped_delete::<customer_tag::Entity>(scope)
+            .filter(customer_tag::Column::CustomerId.eq(dup.id))
+            .exec(&tx)
+            .await?;
+        let dup_version = dup.version;
+        let mut archived = dup;
+        archived.archived_at = Some(now());
+        archived.merged_into_id = Some(primary_id);
+        save_if_version(&tx, scope, archived, dup_version).await?;
+    }
+    contacts::promote_oldest(&tx, scope, primary_id).await?;
+    let saved = save_if_version(&tx, scope, merged, read_version).await?;
+    filled.sort();
+    filled.dedup();
+    audit::record_with_subjects(&tx, scope, "customer.merge", Some(primary_id), &filled, &duplicate_ids).await?;
+    let contacts = contacts::for_customers_in(&tx, store, scope, std::slice::from_ref(&saved)).await?;
+    let tags = tags::for_customers_in(&tx, scope, &[primary_id]).await?;
+    let outcome = MergeOutcome {
+        contacts: contacts.into_values().next().unwrap_or_default(),
+        tags: tags.into_values().next().unwrap_or_default(),
+        customer: saved,
+        merged_ids: duplicate_ids,
+    };
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// Takes each optional field of `from` that `into` lacks.
+fn fill_empty_fields(into: &mut customer::Model, from: &customer::Model, filled: &mut Vec<&'static str>) {
+    macro_rules! fill {
+        ($($field:ident => $name:literal),* $(,)?) => {
+            $(if into.$field.is_none() && from.$field.is_some() {
+                into.$field = from.$field.clone();
+                filled.push($name);
+            })*
+        };
+    }
+    fill!(
+        company_name => "companyName", gender => "gender", birthday => "birthday", age_band => "ageBand",
+        occupation => "occupation", position => "position", industry => "industry", company_size => "companySize",
+        region => "region", city => "city", preferred_channel => "preferredChannel", hobbies => "hobbies",
+        family_notes => "familyNotes", special_needs => "specialNeeds", notes => "notes",
+    );
+    if into.budget_currency.is_none() && from.budget_currency.is_some() {
+        into.budget_min_minor = from.budget_min_minor;
+        into.budget_max_minor = from.budget_max_minor;
+        into.budget_currency = from.budget_currency.clone();
+        filled.push("budget");
+    }
+}
+
+/// Erases a customer's personal data for good (right to erasure): contacts with their
+/// ciphertexts and blind indexes are deleted, personal profile fields and status notes
+/// cleared, the name replaced; the record stays archived so history and totals hold, and the
+/// audit log keeps a tombstone without values. Admins only.
+pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<Uuid> {
+    if !scope.is_at_least(Role::Admin) {
+        return Err(DomainError::Forbidden("only admins may erase a customer's data"));
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let current = find_visible(&tx, scope, id).await?;
+    let removed = contacts::erase_for_customer(&tx, scope, id).await?;
+    let version = current.version;
+    let mut erased = current;
+    erased.name = "(erased)".into();
+    if erased.kind == CustomerKind::Individual {
+        erased.company_name = None;
+    }
+    erased.gender = None;
+    erased.birthday = None;
+    erased.age_band = None;
+    erased.occupation = None;
+    erased.position = None;
+    erased.hobbies = None;
+    erased.family_notes = None;
+    erased.special_needs = None;
+    erased.notes = None;
+    erased.archived_at = erased.archived_at.or(Some(now()));
+    save_if_version(&tx, scope, erased, version).await?;
+    scoped_update::<customer_status_history::Entity>(scope)
+        .filter(customer_status_history::Column::CustomerId.eq(id))
+        .set(customer_status_history::ActiveModel {
+            note: Set(None),
+            ..Default::default()
+        })
+        .exec(&tx)
+        .await?;
+    let fields: &[&str] = if removed > 0 {
+        &["contacts", "profile", "name"]
+    } else {
+        &["profile", "name"]
+    };
+    audit::record(&tx, scope, "customer.erase", Some(id), fields).await?;
+    tx.commit().await?;
+    Ok(id)
 }

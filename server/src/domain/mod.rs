@@ -3,8 +3,10 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod contacts;
 pub mod customers;
 pub mod error;
+pub mod keys;
 pub mod money;
 pub mod pagination;
 pub mod sessions;
@@ -13,7 +15,10 @@ pub mod tenants;
 pub mod users;
 pub mod validate;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -26,14 +31,19 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use error::{DomainError, DomainResult};
+use keys::KeyVault;
 
 use crate::config::Config;
 use crate::tenancy::TenantScope;
 
 /// Database access for the domain layer; the connection never leaves this module's users.
+/// It also holds the tenants' keys, which only the domain layer may use.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    vault: Arc<KeyVault>,
+    /// Woken when a tenant's data key was rotated, so re-encryption starts at once.
+    pub(crate) reencrypt_wanted: Arc<Notify>,
 }
 
 impl Store {
@@ -58,7 +68,12 @@ impl Store {
         let db = Database::connect(options)
             .await
             .context("Failed to connect to the database")?;
-        Ok(Self { db })
+        let vault = Arc::new(KeyVault::new(config.master_key_ring()?));
+        Ok(Self {
+            db,
+            vault,
+            reencrypt_wanted: Arc::new(Notify::new()),
+        })
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -160,10 +175,12 @@ tenant_entities!(
     user,
     api_key,
     audit_log,
+    contact,
     customer,
     customer_status_history,
     customer_tag,
-    tag
+    tag,
+    tenant_key,
 );
 
 /// `SELECT … WHERE tenant_id = scope.tenant`: the only way domain code reads tenant rows.

@@ -75,14 +75,25 @@ pub async fn for_customers(
     scope: &TenantScope,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, Vec<tag::Model>>> {
-    let mut out: HashMap<Uuid, Vec<tag::Model>> = HashMap::new();
     if customer_ids.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let tx = store.begin_scoped(scope).await?;
+    let out = for_customers_in(&tx, scope, customer_ids).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `for_customers` inside the caller's transaction.
+pub(crate) async fn for_customers_in(
+    tx: &impl sea_orm::ConnectionTrait,
+    scope: &TenantScope,
+    customer_ids: &[Uuid],
+) -> DomainResult<HashMap<Uuid, Vec<tag::Model>>> {
+    let mut out: HashMap<Uuid, Vec<tag::Model>> = HashMap::new();
     let links = scoped::<customer_tag::Entity>(scope)
         .filter(customer_tag::Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .all(&tx)
+        .all(tx)
         .await?;
     let tag_ids: Vec<Uuid> = links.iter().map(|l| l.tag_id).collect();
     let tags: HashMap<Uuid, tag::Model> = if tag_ids.is_empty() {
@@ -90,13 +101,12 @@ pub async fn for_customers(
     } else {
         scoped::<tag::Entity>(scope)
             .filter(tag::Column::Id.is_in(tag_ids))
-            .all(&tx)
+            .all(tx)
             .await?
             .into_iter()
             .map(|t| (t.id, t))
             .collect()
     };
-    tx.commit().await?;
     for link in links {
         if let Some(t) = tags.get(&link.tag_id) {
             out.entry(link.customer_id).or_default().push(t.clone());

@@ -39,6 +39,8 @@ pub struct NewTenant {
     pub admin_password: Secret,
     pub timezone: Option<String>,
     pub locale: Option<Locale>,
+    /// Region for phone numbers written without a country code (ISO 3166, e.g. CN).
+    pub phone_region: Option<String>,
 }
 
 /// Creates a tenant with its first user, the owner. Returns both.
@@ -62,6 +64,10 @@ pub async fn create(
         Some(tz) => validate::timezone("timezone", &tz)?,
         None => "Asia/Shanghai".to_owned(),
     };
+    let phone_region = match input.phone_region {
+        Some(region) => validate::phone_region("phoneRegion", &region)?,
+        None => "CN".to_owned(),
+    };
     if find_by_slug(store, &slug).await?.is_some() {
         return Err(DomainError::validation("slug", "is already taken"));
     }
@@ -77,6 +83,7 @@ pub async fn create(
         slug: Set(slug),
         timezone: Set(timezone),
         locale: Set(input.locale.unwrap_or(Locale::ZhCn)),
+        phone_region: Set(phone_region),
         customer_seq: Set(0),
         created_at: Set(at),
         updated_at: Set(at),
@@ -101,6 +108,7 @@ pub async fn create(
     })
     .exec_with_returning(&tx)
     .await?;
+    store.vault.create_for_tenant(&tx, tenant_id).await?;
     let scope = TenantScope {
         tenant_id,
         actor: Actor {
@@ -130,6 +138,31 @@ pub async fn current(store: &Store, scope: &TenantScope) -> DomainResult<tenant:
     let found = tenant::Entity::find_by_id(scope.tenant_id).one(&tx).await?;
     tx.commit().await?;
     found.ok_or(DomainError::NotFound("tenant"))
+}
+
+/// Every tenant's id, for operator commands and background jobs that visit each tenant.
+pub(crate) async fn all_ids(store: &Store) -> DomainResult<Vec<Uuid>> {
+    let tx = store.begin_tenant_lookup().await?;
+    let ids = tenant::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// Re-wraps every tenant's keys with the newest master key (`dossier keys rotate-master`).
+/// Returns how many keys were re-wrapped; running it again finds nothing left to do.
+pub async fn rewrap_all_keys(store: &Store) -> DomainResult<u64> {
+    let mut count = 0;
+    for tenant_id in all_ids(store).await? {
+        let tx = store.begin(tenant_id).await?;
+        count += store.vault.rewrap(&tx, tenant_id).await?;
+        tx.commit().await?;
+    }
+    Ok(count)
 }
 
 /// Finds a tenant by slug before anyone is signed in (login, signup).

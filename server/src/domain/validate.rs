@@ -231,6 +231,55 @@ pub fn timezone(field: &str, value: &str) -> DomainResult<String> {
         .map_err(|_| DomainError::validation(field, "must be an IANA time zone such as Asia/Shanghai"))
 }
 
+/// An ISO 3166 region that phone numbers can be read in, e.g. `CN`.
+pub fn phone_region(field: &str, value: &str) -> DomainResult<String> {
+    let value = value.trim().to_ascii_uppercase();
+    value
+        .parse::<phonenumber::country::Id>()
+        .map(|_| value.clone())
+        .map_err(|_| DomainError::validation(field, "must be a two-letter region code such as CN"))
+}
+
+/// A phone number in E.164 (`+8613800138000`), read in `region` when it has no country code.
+pub fn phone(field: &str, value: &str, region: &str) -> DomainResult<String> {
+    let invalid = || DomainError::validation(field, "must be a valid phone number");
+    let region = region.parse::<phonenumber::country::Id>().ok();
+    let number = phonenumber::parse(region, value.trim()).map_err(|_| invalid())?;
+    if !number.is_valid() {
+        return Err(invalid());
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// WeChat ids: 6–20 characters, a letter first, then letters, digits, `_` or `-`; lower-cased.
+pub fn wechat(field: &str, value: &str) -> DomainResult<String> {
+    let value = value.trim().to_lowercase();
+    let ok = (6..=20).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(value)
+    } else {
+        Err(DomainError::validation(
+            field,
+            "must be a WeChat id: 6–20 letters, digits, _ or -, starting with a letter",
+        ))
+    }
+}
+
+/// QQ numbers: 5–11 digits, not starting with 0.
+pub fn qq(field: &str, value: &str) -> DomainResult<String> {
+    let value = value.trim();
+    let ok = (5..=11).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(DomainError::validation(field, "must be a QQ number: 5–11 digits"))
+    }
+}
+
 /// `#rrggbb`, lower-cased.
 pub fn color(field: &str, value: &str) -> DomainResult<String> {
     let value = value.trim().to_lowercase();
@@ -328,6 +377,32 @@ mod tests {
         for bad in ["zhang", "a@b", "a b@c.com", "@c.com", "a@-c.com"] {
             assert!(email("e", bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn phone_numbers_in_any_common_format_become_e164() {
+        for written in [
+            "+86 138-0013-8000",
+            "13800138000",
+            "138 0013 8000",
+            "+8613800138000",
+            "0086 138 0013 8000",
+        ] {
+            assert_eq!(phone("phone", written, "CN").unwrap(), "+8613800138000", "{written}");
+        }
+        assert_eq!(phone("phone", "(415) 555-0132", "US").unwrap(), "+14155550132");
+        assert!(phone("phone", "12345", "CN").is_err());
+        assert!(phone("phone", "not a number", "CN").is_err());
+    }
+
+    #[test]
+    fn wechat_and_qq_ids_follow_their_formats() {
+        assert_eq!(wechat("w", " WXID_Zhang ").unwrap(), "wxid_zhang");
+        assert!(wechat("w", "1abcdef").is_err());
+        assert!(wechat("w", "abc").is_err());
+        assert_eq!(qq("q", "12345678").unwrap(), "12345678");
+        assert!(qq("q", "0123456").is_err());
+        assert!(qq("q", "12ab5").is_err());
     }
 
     #[test]

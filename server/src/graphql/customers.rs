@@ -9,10 +9,12 @@ use chrono::{DateTime, Utc};
 use entity::{customer, customer_status_history, tag, user};
 use uuid::Uuid;
 
+use super::contacts::{Contact, ContactInput};
 use super::scalars::{Date, Decimal};
 use super::tags::Tag;
 use super::tenancy::User;
 use super::{api, parse_id, scope};
+use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
 use crate::domain::{tags as tag_service, users};
@@ -105,6 +107,7 @@ impl From<customer_status_history::Model> for StatusChange {
 /// constant number of queries. Absent entries are loaded per customer on demand.
 #[derive(Default)]
 struct Preloaded {
+    contacts: Option<HashMap<Uuid, Vec<ContactView>>>,
     tags: Option<HashMap<Uuid, Vec<tag::Model>>>,
     owners: Option<HashMap<Uuid, user::Model>>,
     history: Option<HashMap<Uuid, Vec<customer_status_history::Model>>>,
@@ -214,6 +217,21 @@ impl Customer {
     async fn notes(&self) -> Option<&str> {
         self.model.notes.as_deref()
     }
+    /// Contact persons, primary first. Masked for callers who may not read them in full.
+    async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Contact>> {
+        let contacts = match &self.preloaded.contacts {
+            Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
+            None => contact_service::for_customers(&api(ctx).store, scope(ctx)?, std::slice::from_ref(&self.model))
+                .await?
+                .remove(&self.model.id)
+                .unwrap_or_default(),
+        };
+        Ok(contacts.into_iter().map(Contact).collect())
+    }
+    /// Set when this customer was merged into another.
+    async fn merged_into_id(&self) -> Option<ID> {
+        self.model.merged_into_id.map(|id| ID(id.to_string()))
+    }
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<Tag>> {
         let tags = match &self.preloaded.tags {
             Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
@@ -271,6 +289,10 @@ pub struct CustomerFilter {
     pub archived: bool,
     /// Case-insensitive match on name, company name or code.
     pub search: Option<String>,
+    /// A contact's exact e-mail address (any letter case).
+    pub email: Option<String>,
+    /// A contact's exact phone number, in any common format.
+    pub phone: Option<String>,
 }
 
 impl CustomerFilter {
@@ -297,6 +319,8 @@ impl CustomerFilter {
             updated_to: self.updated_to,
             archived: self.archived,
             search: self.search,
+            email: self.email,
+            phone: self.phone,
         })
     }
 }
@@ -325,6 +349,13 @@ impl CustomerQuery {
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> Result<Customer> {
         let id = parse_id("id", &id)?;
         Ok(Customer::single(service::get(&api(ctx).store, scope(ctx)?, id).await?))
+    }
+
+    /// Active customers that share an e-mail or phone with this one, or its name and company.
+    async fn duplicate_candidates(&self, ctx: &Context<'_>, customer_id: ID) -> Result<Vec<Customer>> {
+        let id = parse_id("customerId", &customer_id)?;
+        let found = service::duplicate_candidates(&api(ctx).store, scope(ctx)?, id).await?;
+        Ok(found.into_iter().map(Customer::single).collect())
     }
 
     /// Relay connection over the customers the caller may see.
@@ -358,6 +389,10 @@ impl CustomerQuery {
             look.field("edges").field("node").field(field).exists() || look.field("nodes").field(field).exists()
         };
         let mut preloaded = Preloaded::default();
+        if wants("contacts") {
+            let models: Vec<customer::Model> = page.items.iter().map(|(_, c)| c.clone()).collect();
+            preloaded.contacts = Some(contact_service::for_customers(&api.store, scope, &models).await?);
+        }
         if wants("tags") {
             preloaded.tags = Some(tag_service::for_customers(&api.store, scope, &ids).await?);
         }
@@ -420,6 +455,10 @@ pub struct CreateCustomerInput {
     pub special_needs: Option<String>,
     pub notes: Option<String>,
     pub tag_ids: Option<Vec<ID>>,
+    pub contacts: Option<Vec<ContactInput>>,
+    /// Create even if a customer with the same contact details or name exists.
+    #[graphql(default)]
+    pub allow_duplicate: bool,
 }
 
 /// Only the fields given change; `null` clears an optional field.
@@ -452,6 +491,8 @@ pub struct UpdateCustomerInput {
     pub notes: MaybeUndefined<String>,
     /// Replaces the customer's tags.
     pub tag_ids: MaybeUndefined<Vec<ID>>,
+    /// Replaces all the customer's contacts.
+    pub contacts: Option<Vec<ContactInput>>,
 }
 
 fn set<T, U: From<T>>(value: Option<T>) -> Patch<U> {
@@ -510,6 +551,7 @@ impl CreateCustomerInput {
                 .map(|ids| parse_ids("tagIds", ids))
                 .transpose()?
                 .map_or(Patch::Keep, Patch::Set),
+            contacts: self.contacts.map(|list| list.into_iter().map(Into::into).collect()),
         };
         Ok((changes, self.status.map(Into::into)))
     }
@@ -552,6 +594,7 @@ impl UpdateCustomerInput {
             special_needs: patch(self.special_needs),
             notes: patch(self.notes),
             tag_ids,
+            contacts: self.contacts.map(|list| list.into_iter().map(Into::into).collect()),
         };
         Ok((id, self.version, changes))
     }
@@ -590,9 +633,10 @@ pub struct CustomerMutation;
 #[Object]
 impl CustomerMutation {
     async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> Result<CustomerPayload> {
+        let allow_duplicate = input.allow_duplicate;
         let (changes, status) = input.into_domain()?;
         Ok(payload(
-            service::create(&api(ctx).store, scope(ctx)?, changes, status).await?,
+            service::create(&api(ctx).store, scope(ctx)?, changes, status, allow_duplicate).await?,
         ))
     }
 
@@ -633,5 +677,72 @@ impl CustomerMutation {
         )
         .await?;
         Ok(payload(changed))
+    }
+}
+
+#[derive(InputObject)]
+pub struct MergeCustomersInput {
+    /// The customer that remains.
+    pub primary_id: ID,
+    /// Customers folded into the primary and archived.
+    pub duplicate_ids: Vec<ID>,
+    /// Compute and return the merged customer without writing anything.
+    #[graphql(default)]
+    pub dry_run: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct MergeCustomersPayload {
+    /// The primary customer as merged (for a dry run: as it would be).
+    pub customer: Customer,
+    pub merged_ids: Vec<ID>,
+    pub dry_run: bool,
+}
+
+#[derive(InputObject)]
+pub struct EraseCustomerInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct EraseCustomerPayload {
+    pub erased_id: ID,
+}
+
+#[derive(Default)]
+pub struct CustomerMergeMutation;
+
+#[Object]
+impl CustomerMergeMutation {
+    /// Merges duplicates into a primary customer in one transaction: contacts, status history
+    /// and tags move over, empty fields are filled from the duplicates, which are archived.
+    async fn merge_customers(&self, ctx: &Context<'_>, input: MergeCustomersInput) -> Result<MergeCustomersPayload> {
+        let primary = parse_id("primaryId", &input.primary_id)?;
+        let duplicates = parse_ids("duplicateIds", input.duplicate_ids)?;
+        let outcome = service::merge(&api(ctx).store, scope(ctx)?, primary, &duplicates, input.dry_run).await?;
+        let id = outcome.customer.id;
+        let preloaded = Preloaded {
+            contacts: Some(HashMap::from([(id, outcome.contacts)])),
+            tags: Some(HashMap::from([(id, outcome.tags)])),
+            ..Default::default()
+        };
+        Ok(MergeCustomersPayload {
+            customer: Customer {
+                model: outcome.customer,
+                preloaded: Arc::new(preloaded),
+            },
+            merged_ids: outcome.merged_ids.iter().map(|id| ID(id.to_string())).collect(),
+            dry_run: input.dry_run,
+        })
+    }
+
+    /// Erases a customer's personal data for good (admins): contacts, their ciphertexts and
+    /// indexes, personal profile fields. The archived record and an audit tombstone remain.
+    async fn erase_customer(&self, ctx: &Context<'_>, input: EraseCustomerInput) -> Result<EraseCustomerPayload> {
+        let id = parse_id("id", &input.id)?;
+        let erased = service::erase(&api(ctx).store, scope(ctx)?, id).await?;
+        Ok(EraseCustomerPayload {
+            erased_id: ID(erased.to_string()),
+        })
     }
 }

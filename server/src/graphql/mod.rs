@@ -2,6 +2,7 @@
 //! take the caller's scope, call a domain service, convert the result.
 
 mod audit;
+mod contacts;
 mod customers;
 pub mod errors;
 mod scalars;
@@ -24,7 +25,13 @@ pub struct QueryRoot(
 );
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(tenancy::TenancyMutation, customers::CustomerMutation, tags::TagMutation);
+pub struct MutationRoot(
+    tenancy::TenancyMutation,
+    customers::CustomerMutation,
+    customers::CustomerMergeMutation,
+    contacts::ContactMutation,
+    tags::TagMutation,
+);
 
 pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

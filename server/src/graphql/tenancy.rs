@@ -45,8 +45,16 @@ impl Tenant {
     async fn locale(&self) -> Locale {
         self.0.locale.into()
     }
+    /// Region in which phone numbers without a country code are read (ISO 3166, e.g. CN).
+    async fn phone_region(&self) -> &str {
+        &self.0.phone_region
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// Admins: progress of moving contact data to the newest data key.
+    async fn encryption_status(&self, ctx: &Context<'_>) -> Result<super::contacts::EncryptionStatus> {
+        super::contacts::encryption_status(ctx).await
     }
 }
 
@@ -171,6 +179,8 @@ pub struct CreateTenantInput {
     pub timezone: Option<String>,
     /// Defaults to zh-CN.
     pub locale: Option<Locale>,
+    /// Region for phone numbers written without a country code; defaults to CN.
+    pub phone_region: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -252,6 +262,7 @@ impl TenancyMutation {
                 admin_password: Secret::new(input.admin_password),
                 timezone: input.timezone,
                 locale: input.locale.map(Into::into),
+                phone_region: input.phone_region,
             },
             Some(req.request_id.clone()),
         )

@@ -1,0 +1,40 @@
+//! Field encryption for contact data: the master key ring, per-tenant keys, the AES-256-GCM
+//! field cipher, blind indexes for exact search, and masking for roles without plaintext rights.
+//!
+//! Nothing here touches the database; `domain::keys` stores and loads the wrapped keys.
+
+pub mod blind_index;
+pub mod cipher;
+pub mod keyring;
+pub mod mask;
+
+pub use cipher::{Aad, CryptoError};
+pub use keyring::{Key, MasterKeyRing};
+
+use std::fmt;
+
+/// Decrypted contact data. Never printed: Debug and Display show a placeholder.
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct Plaintext(String);
+
+impl Plaintext {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Plaintext([redacted])")
+    }
+}
+
+impl fmt::Display for Plaintext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}

@@ -1,0 +1,743 @@
+//! Contact persons of a customer. Their reachable details (e-mail, phone, WeChat, QQ,
+//! address) are stored only as ciphertexts bound to their row, with blind indexes beside
+//! the searchable ones; callers without plaintext rights get masked values.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use entity::enums::{ContactChannel, Role};
+use entity::{contact, customer};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::customers::{Patch, find_visible, require_writer};
+use super::keys::TenantKeys;
+use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, scoped_update, validate};
+use crate::crypto::blind_index::blind_index;
+use crate::crypto::{Aad, CryptoError, mask};
+use crate::tenancy::TenantScope;
+
+const TABLE: &str = "contacts";
+
+/// The encrypted fields, in the order they are shown and audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    Email,
+    Phone,
+    Wechat,
+    Qq,
+    Address,
+}
+
+impl Field {
+    pub const ALL: [Field; 5] = [Field::Email, Field::Phone, Field::Wechat, Field::Qq, Field::Address];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Email => "email",
+            Field::Phone => "phone",
+            Field::Wechat => "wechat",
+            Field::Qq => "qq",
+            Field::Address => "address",
+        }
+    }
+
+    /// Whether exact search and duplicate detection use this field.
+    fn indexed(self) -> bool {
+        self != Field::Address
+    }
+
+    /// Checks and normalises a value (`region` reads phone numbers without a country code).
+    pub fn normalise(self, field: &str, value: &str, region: &str) -> DomainResult<String> {
+        match self {
+            Field::Email => validate::email(field, value),
+            Field::Phone => validate::phone(field, value, region),
+            Field::Wechat => validate::wechat(field, value),
+            Field::Qq => validate::qq(field, value),
+            Field::Address => validate::required_text(field, Some(value.to_owned()), 500),
+        }
+    }
+
+    fn mask(self, value: &str) -> String {
+        match self {
+            Field::Email => mask::email(value),
+            Field::Phone => mask::phone(value),
+            Field::Wechat | Field::Qq => mask::handle(value),
+            Field::Address => mask::address(value),
+        }
+    }
+
+    fn get(self, row: &contact::Model) -> Option<&str> {
+        match self {
+            Field::Email => row.email.as_deref(),
+            Field::Phone => row.phone.as_deref(),
+            Field::Wechat => row.wechat.as_deref(),
+            Field::Qq => row.qq.as_deref(),
+            Field::Address => row.address.as_deref(),
+        }
+    }
+
+    /// Stores ciphertext and blind index (`None` clears both).
+    fn set(self, row: &mut contact::Model, sealed: Option<(String, Option<String>)>) {
+        let (ct, bidx) = sealed.map_or((None, None), |(c, b)| (Some(c), b));
+        match self {
+            Field::Email => (row.email, row.email_bidx) = (ct, bidx),
+            Field::Phone => (row.phone, row.phone_bidx) = (ct, bidx),
+            Field::Wechat => (row.wechat, row.wechat_bidx) = (ct, bidx),
+            Field::Qq => (row.qq, row.qq_bidx) = (ct, bidx),
+            Field::Address => row.address = ct,
+        }
+    }
+
+    pub(crate) fn bidx_column(self) -> Option<contact::Column> {
+        match self {
+            Field::Email => Some(contact::Column::EmailBidx),
+            Field::Phone => Some(contact::Column::PhoneBidx),
+            Field::Wechat => Some(contact::Column::WechatBidx),
+            Field::Qq => Some(contact::Column::QqBidx),
+            Field::Address => None,
+        }
+    }
+}
+
+/// A new contact as the client gave it.
+#[derive(Debug, Clone, Default)]
+pub struct ContactInput {
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub is_decision_maker: Option<bool>,
+    pub is_primary: Option<bool>,
+    pub preferred_channel: Option<ContactChannel>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub wechat: Option<String>,
+    pub qq: Option<String>,
+    pub address: Option<String>,
+}
+
+impl ContactInput {
+    fn value(&self, field: Field) -> Option<&str> {
+        match field {
+            Field::Email => self.email.as_deref(),
+            Field::Phone => self.phone.as_deref(),
+            Field::Wechat => self.wechat.as_deref(),
+            Field::Qq => self.qq.as_deref(),
+            Field::Address => self.address.as_deref(),
+        }
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    }
+}
+
+/// Changes to a contact; encrypted fields are given in plaintext and sealed here.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    pub name: Patch<String>,
+    pub title: Patch<String>,
+    pub is_decision_maker: Option<bool>,
+    pub is_primary: Option<bool>,
+    pub preferred_channel: Patch<ContactChannel>,
+    pub fields: Vec<(Field, Patch<String>)>,
+}
+
+/// What a caller gets to see of a contact: plaintext, or masked values.
+#[derive(Debug, Clone)]
+pub struct ContactView {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub is_decision_maker: bool,
+    pub is_primary: bool,
+    pub preferred_channel: Option<ContactChannel>,
+    pub values: HashMap<Field, String>,
+    pub masked: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Owner, admin and manager read plaintext; sales staff for their own customers; viewers never.
+pub fn may_read_plaintext(scope: &TenantScope, owner_id: Uuid) -> bool {
+    scope.is_at_least(Role::Manager) || (scope.role() == Role::Sales && owner_id == scope.actor.user_id)
+}
+
+fn aad(tenant_id: Uuid, field: Field, row_id: Uuid) -> Aad<'static> {
+    Aad {
+        tenant_id,
+        table: TABLE,
+        column: field.name(),
+        row_id,
+    }
+}
+
+/// Encrypts `value` for `field` of `row` and computes its blind index.
+fn seal(keys: &TenantKeys, row: &contact::Model, field: Field, value: &str) -> (String, Option<String>) {
+    let ct = keys.data.encrypt(aad(row.tenant_id, field, row.id), value);
+    let bidx = field.indexed().then(|| blind_index(&keys.index, field.name(), value));
+    (ct, bidx)
+}
+
+/// The blind index of a value a client searches for, after the same normalisation as on write.
+pub(crate) fn search_index(
+    keys: &TenantKeys,
+    field: Field,
+    name: &str,
+    value: &str,
+    region: &str,
+) -> DomainResult<String> {
+    let normalised = field.normalise(name, value, region)?;
+    Ok(blind_index(&keys.index, field.name(), &normalised))
+}
+
+fn decrypt_error(row: &contact::Model, field: Field, err: CryptoError) -> DomainError {
+    // The row id and the kind of failure, never the value.
+    DomainError::Internal(anyhow::anyhow!(
+        "Failed to decrypt contacts.{} of contact {}: {err}",
+        field.name(),
+        row.id
+    ))
+}
+
+/// Decrypts a row for someone who may or may not read plaintext.
+fn open(keys: &TenantKeys, row: &contact::Model, plaintext: bool) -> DomainResult<ContactView> {
+    let mut values = HashMap::new();
+    for field in Field::ALL {
+        if let Some(ct) = field.get(row) {
+            let clear = keys
+                .data
+                .decrypt(aad(row.tenant_id, field, row.id), ct)
+                .map_err(|e| decrypt_error(row, field, e))?;
+            let shown = if plaintext {
+                clear.expose().to_owned()
+            } else {
+                field.mask(clear.expose())
+            };
+            values.insert(field, shown);
+        }
+    }
+    Ok(ContactView {
+        id: row.id,
+        customer_id: row.customer_id,
+        name: row.name.clone(),
+        title: row.title.clone(),
+        is_decision_maker: row.is_decision_maker,
+        is_primary: row.is_primary,
+        preferred_channel: row.preferred_channel,
+        values,
+        masked: !plaintext,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// A blank contact row for `customer_id`, sealed with the tenant's current data key.
+fn new_row(scope: &TenantScope, keys: &TenantKeys, customer_id: Uuid) -> contact::Model {
+    let at = now();
+    contact::Model {
+        id: Uuid::now_v7(),
+        tenant_id: scope.tenant_id,
+        customer_id,
+        name: None,
+        title: None,
+        is_decision_maker: false,
+        is_primary: false,
+        preferred_channel: None,
+        email: None,
+        email_bidx: None,
+        phone: None,
+        phone_bidx: None,
+        wechat: None,
+        wechat_bidx: None,
+        qq: None,
+        qq_bidx: None,
+        address: None,
+        key_version: keys.data.current_version as i32,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Validates a new contact into a sealed row. `prefix` names fields in errors (`contacts.0.`).
+fn build_row(
+    scope: &TenantScope,
+    keys: &TenantKeys,
+    region: &str,
+    customer_id: Uuid,
+    input: &ContactInput,
+    prefix: &str,
+) -> DomainResult<contact::Model> {
+    let mut row = new_row(scope, keys, customer_id);
+    row.name = validate::optional_text(&format!("{prefix}name"), input.name.clone(), 200)?;
+    row.title = validate::optional_text(&format!("{prefix}title"), input.title.clone(), 100)?;
+    row.is_decision_maker = input.is_decision_maker.unwrap_or(false);
+    row.is_primary = input.is_primary.unwrap_or(false);
+    row.preferred_channel = input.preferred_channel;
+    let mut any = row.name.is_some();
+    for field in Field::ALL {
+        if let Some(value) = input.value(field) {
+            let normalised = field.normalise(&format!("{prefix}{}", field.name()), value, region)?;
+            let sealed = seal(keys, &row, field, &normalised);
+            field.set(&mut row, Some(sealed));
+            any = true;
+        }
+    }
+    if !any {
+        return Err(DomainError::validation(
+            format!("{prefix}name"),
+            "a contact needs a name or a way to reach them",
+        ));
+    }
+    Ok(row)
+}
+
+/// Blind indexes (field, index) of the searchable values among `inputs`, for duplicate checks.
+pub(crate) fn indexes_of(
+    keys: &TenantKeys,
+    region: &str,
+    inputs: &[ContactInput],
+) -> DomainResult<Vec<(Field, String)>> {
+    let mut out = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        for field in [Field::Email, Field::Phone] {
+            if let Some(value) = input.value(field) {
+                out.push((
+                    field,
+                    search_index(keys, field, &format!("contacts.{i}.{}", field.name()), value, region)?,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts `inputs` as the contacts of a customer that has none (new, or replacing all).
+pub(crate) async fn insert_for_new_customer(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    keys: &TenantKeys,
+    region: &str,
+    customer_id: Uuid,
+    inputs: &[ContactInput],
+) -> DomainResult<()> {
+    let mut rows = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| build_row(scope, keys, region, customer_id, input, &format!("contacts.{i}.")))
+        .collect::<DomainResult<Vec<_>>>()?;
+    if rows.iter().filter(|r| r.is_primary).count() > 1 {
+        return Err(DomainError::validation(
+            "contacts",
+            "only one contact can be the primary one",
+        ));
+    }
+    if !rows.iter().any(|r| r.is_primary)
+        && let Some(first) = rows.first_mut()
+    {
+        first.is_primary = true;
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    contact::Entity::insert_many(rows.into_iter().map(to_active))
+        .exec_without_returning(tx)
+        .await?;
+    Ok(())
+}
+
+fn to_active(row: contact::Model) -> contact::ActiveModel {
+    sea_orm::IntoActiveModel::into_active_model(row).reset_all()
+}
+
+/// Contacts of many customers, decrypted or masked per customer, in one query. Writes one
+/// audit row naming the customers whose plaintext contact data was returned.
+pub async fn for_customers(
+    store: &Store,
+    scope: &TenantScope,
+    customers: &[customer::Model],
+) -> DomainResult<HashMap<Uuid, Vec<ContactView>>> {
+    if customers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let out = for_customers_in(&tx, store, scope, customers).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `for_customers` inside the caller's transaction.
+pub(crate) async fn for_customers_in(
+    tx: &impl ConnectionTrait,
+    store: &Store,
+    scope: &TenantScope,
+    customers: &[customer::Model],
+) -> DomainResult<HashMap<Uuid, Vec<ContactView>>> {
+    let mut out: HashMap<Uuid, Vec<ContactView>> = HashMap::new();
+    let owners: HashMap<Uuid, Uuid> = customers.iter().map(|c| (c.id, c.owner_id)).collect();
+    let rows = scoped::<contact::Entity>(scope)
+        .filter(contact::Column::CustomerId.is_in(owners.keys().copied()))
+        .order_by_asc(contact::Column::CustomerId)
+        .order_by_desc(contact::Column::IsPrimary)
+        .order_by_asc(contact::Column::CreatedAt)
+        .order_by_asc(contact::Column::Id)
+        .all(tx)
+        .await?;
+    let mut keys = store.vault.for_tenant(tx, scope.tenant_id).await?;
+    if rows
+        .iter()
+        .any(|r| !keys.data.keys.contains_key(&(r.key_version as u32)))
+    {
+        keys = store.vault.reload(tx, scope.tenant_id).await?;
+    }
+    let mut revealed_customers = BTreeSet::new();
+    let mut revealed_fields = BTreeSet::new();
+    for row in &rows {
+        let plaintext = owners
+            .get(&row.customer_id)
+            .is_some_and(|owner| may_read_plaintext(scope, *owner));
+        let view = open(&keys, row, plaintext)?;
+        if plaintext && !view.values.is_empty() {
+            revealed_customers.insert(row.customer_id);
+            revealed_fields.extend(view.values.keys().copied());
+        }
+        out.entry(row.customer_id).or_default().push(view);
+    }
+    if !revealed_customers.is_empty() {
+        let fields: Vec<&str> = revealed_fields.iter().map(|f| f.name()).collect();
+        let ids: Vec<Uuid> = revealed_customers.into_iter().collect();
+        audit::record_with_subjects(tx, scope, "contact.decrypt", None, &fields, &ids).await?;
+    }
+    Ok(out)
+}
+
+/// Region for reading phone numbers without a country code.
+pub(crate) async fn tenant_region(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
+    let tenant = entity::tenant::Entity::find_by_id(scope.tenant_id)
+        .one(tx)
+        .await?
+        .ok_or(DomainError::NotFound("tenant"))?;
+    Ok(tenant.phone_region)
+}
+
+pub async fn add(
+    store: &Store,
+    scope: &TenantScope,
+    customer_id: Uuid,
+    input: ContactInput,
+) -> DomainResult<ContactView> {
+    require_writer(scope)?;
+    let tx = store.begin_scoped(scope).await?;
+    let owner = find_visible(&tx, scope, customer_id).await?;
+    let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
+    let region = tenant_region(&tx, scope).await?;
+    let mut row = build_row(scope, &keys, &region, customer_id, &input, "")?;
+    let existing = scoped::<contact::Entity>(scope)
+        .filter(contact::Column::CustomerId.eq(customer_id))
+        .count(&tx)
+        .await?;
+    if existing == 0 {
+        row.is_primary = true;
+    } else if row.is_primary {
+        clear_primary(&tx, scope, customer_id).await?;
+    }
+    let fields = filled_fields(&row);
+    contact::Entity::insert(to_active(row.clone()))
+        .exec_without_returning(&tx)
+        .await?;
+    audit::record(&tx, scope, "contact.create", Some(row.id), &fields).await?;
+    let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id))?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: ContactPatch) -> DomainResult<ContactView> {
+    require_writer(scope)?;
+    let tx = store.begin_scoped(scope).await?;
+    let mut row = find(&tx, scope, id).await?;
+    let owner = find_visible(&tx, scope, row.customer_id).await?;
+    let mut keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
+    if !keys.data.keys.contains_key(&(row.key_version as u32)) {
+        keys = store.vault.reload(&tx, scope.tenant_id).await?;
+    }
+    let region = tenant_region(&tx, scope).await?;
+    let mut changed: Vec<&str> = Vec::new();
+    apply_text(&mut row.name, patch.name, "name", 200, &mut changed)?;
+    apply_text(&mut row.title, patch.title, "title", 100, &mut changed)?;
+    if let Some(v) = patch.is_decision_maker
+        && v != row.is_decision_maker
+    {
+        row.is_decision_maker = v;
+        changed.push("isDecisionMaker");
+    }
+    match patch.preferred_channel {
+        Patch::Keep => {}
+        Patch::Clear => row.preferred_channel = None,
+        Patch::Set(c) => row.preferred_channel = Some(c),
+    }
+    // A row keeps one key version for all its fields: re-seal what stays under the current key.
+    let current = keys.data.current_version as i32;
+    if row.key_version != current {
+        for field in Field::ALL {
+            if let Some(ct) = field.get(&row).map(str::to_owned) {
+                let clear = keys
+                    .data
+                    .decrypt(aad(row.tenant_id, field, row.id), &ct)
+                    .map_err(|e| decrypt_error(&row, field, e))?;
+                let sealed = seal(&keys, &row, field, clear.expose());
+                field.set(&mut row, Some(sealed));
+            }
+        }
+        row.key_version = current;
+    }
+    for (field, change) in patch.fields {
+        match change {
+            Patch::Keep => {}
+            Patch::Clear => {
+                if field.get(&row).is_some() {
+                    field.set(&mut row, None);
+                    changed.push(field.name());
+                }
+            }
+            Patch::Set(value) => {
+                let normalised = field.normalise(field.name(), &value, &region)?;
+                let sealed = seal(&keys, &row, field, &normalised);
+                field.set(&mut row, Some(sealed));
+                changed.push(field.name());
+            }
+        }
+    }
+    if patch.is_primary == Some(true) && !row.is_primary {
+        clear_primary(&tx, scope, row.customer_id).await?;
+        row.is_primary = true;
+        changed.push("isPrimary");
+    }
+    row.updated_at = now();
+    scoped_update::<contact::Entity>(scope)
+        .filter(contact::Column::Id.eq(id))
+        .set(to_active(row.clone()))
+        .exec(&tx)
+        .await?;
+    audit::record(&tx, scope, "contact.update", Some(id), &changed).await?;
+    let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id))?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Removes a contact for good; if it was the primary one, the oldest remaining takes over.
+pub async fn remove(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<Uuid> {
+    require_writer(scope)?;
+    let tx = store.begin_scoped(scope).await?;
+    let row = find(&tx, scope, id).await?;
+    find_visible(&tx, scope, row.customer_id).await?;
+    scoped_delete::<contact::Entity>(scope)
+        .filter(contact::Column::Id.eq(id))
+        .exec(&tx)
+        .await?;
+    if row.is_primary {
+        promote_oldest(&tx, scope, row.customer_id).await?;
+    }
+    audit::record(&tx, scope, "contact.remove", Some(id), &[]).await?;
+    tx.commit().await?;
+    Ok(row.customer_id)
+}
+
+async fn find(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contact::Model> {
+    scoped::<contact::Entity>(scope)
+        .filter(contact::Column::Id.eq(id))
+        .one(tx)
+        .await?
+        .ok_or(DomainError::NotFound("contact"))
+}
+
+async fn clear_primary(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: Uuid) -> DomainResult<()> {
+    scoped_update::<contact::Entity>(scope)
+        .filter(contact::Column::CustomerId.eq(customer_id))
+        .set(contact::ActiveModel {
+            is_primary: Set(false),
+            ..Default::default()
+        })
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn promote_oldest(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    customer_id: Uuid,
+) -> DomainResult<()> {
+    let has_primary = scoped::<contact::Entity>(scope)
+        .filter(contact::Column::CustomerId.eq(customer_id))
+        .filter(contact::Column::IsPrimary.eq(true))
+        .count(tx)
+        .await?
+        > 0;
+    if has_primary {
+        return Ok(());
+    }
+    let oldest = scoped::<contact::Entity>(scope)
+        .filter(contact::Column::CustomerId.eq(customer_id))
+        .order_by_asc(contact::Column::CreatedAt)
+        .order_by_asc(contact::Column::Id)
+        .limit(1)
+        .one(tx)
+        .await?;
+    if let Some(row) = oldest {
+        scoped_update::<contact::Entity>(scope)
+            .filter(contact::Column::Id.eq(row.id))
+            .set(contact::ActiveModel {
+                is_primary: Set(true),
+                ..Default::default()
+            })
+            .exec(tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn filled_fields(row: &contact::Model) -> Vec<&'static str> {
+    Field::ALL
+        .into_iter()
+        .filter(|f| f.get(row).is_some())
+        .map(Field::name)
+        .collect()
+}
+
+fn apply_text(
+    target: &mut Option<String>,
+    patch: Patch<String>,
+    field: &'static str,
+    max: usize,
+    changed: &mut Vec<&str>,
+) -> DomainResult<()> {
+    let next = match patch {
+        Patch::Keep => return Ok(()),
+        Patch::Clear => None,
+        Patch::Set(v) => validate::optional_text(field, Some(v), max)?,
+    };
+    if *target != next {
+        *target = next;
+        changed.push(field);
+    }
+    Ok(())
+}
+
+/// How far re-encryption under the tenant's newest data key has come.
+#[derive(Debug, Clone)]
+pub struct EncryptionStatus {
+    pub data_key_version: u32,
+    pub contacts: u64,
+    pub contacts_on_older_keys: u64,
+}
+
+pub async fn encryption_status(store: &Store, scope: &TenantScope) -> DomainResult<EncryptionStatus> {
+    if !scope.is_at_least(Role::Admin) {
+        return Err(DomainError::Forbidden("only admins may see the encryption status"));
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let keys = store.vault.reload(&tx, scope.tenant_id).await?;
+    let current = keys.data.current_version as i32;
+    let contacts = scoped::<contact::Entity>(scope).count(&tx).await?;
+    let older = scoped::<contact::Entity>(scope)
+        .filter(contact::Column::KeyVersion.lt(current))
+        .count(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(EncryptionStatus {
+        data_key_version: current as u32,
+        contacts,
+        contacts_on_older_keys: older,
+    })
+}
+
+/// Starts a new data key version for the tenant (admins); existing rows move to it in the background.
+pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResult<u32> {
+    if !scope.is_at_least(Role::Admin) || scope.actor.api_key_id.is_some() {
+        return Err(DomainError::Forbidden(
+            "only an admin, signed in, may rotate the tenant's key",
+        ));
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let version = store.vault.rotate_data_key(&tx, scope.tenant_id).await?;
+    audit::record(
+        &tx,
+        scope,
+        "tenant.rotate_key",
+        Some(scope.tenant_id),
+        &["dataKeyVersion"],
+    )
+    .await?;
+    tx.commit().await?;
+    store.reencrypt_wanted.notify_one();
+    Ok(version)
+}
+
+/// Re-encrypts up to `limit` contacts of one tenant that still use an older data key.
+/// Each row is written only if nobody re-encrypted it meanwhile, so any number of workers
+/// may run this at once, and a crash loses nothing: the next run finds what is left.
+pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> DomainResult<u64> {
+    let tx = store.begin(tenant_id).await?;
+    let keys = store.vault.reload(&tx, tenant_id).await?;
+    let current = keys.data.current_version as i32;
+    let rows = contact::Entity::find()
+        .filter(contact::Column::TenantId.eq(tenant_id))
+        .filter(contact::Column::KeyVersion.lt(current))
+        .limit(limit)
+        .all(&tx)
+        .await?;
+    let mut done = 0;
+    for mut row in rows {
+        let old_version = row.key_version;
+        for field in Field::ALL {
+            if let Some(ct) = field.get(&row).map(str::to_owned) {
+                let clear = keys
+                    .data
+                    .decrypt(aad(tenant_id, field, row.id), &ct)
+                    .map_err(|e| decrypt_error(&row, field, e))?;
+                let ct = keys.data.encrypt(aad(tenant_id, field, row.id), clear.expose());
+                let bidx = match field {
+                    Field::Email => row.email_bidx.clone(),
+                    Field::Phone => row.phone_bidx.clone(),
+                    Field::Wechat => row.wechat_bidx.clone(),
+                    Field::Qq => row.qq_bidx.clone(),
+                    Field::Address => None,
+                };
+                field.set(&mut row, Some((ct, bidx)));
+            }
+        }
+        row.key_version = current;
+        let result = contact::Entity::update_many()
+            .filter(contact::Column::TenantId.eq(tenant_id))
+            .filter(contact::Column::Id.eq(row.id))
+            .filter(contact::Column::KeyVersion.eq(old_version))
+            .set(contact::ActiveModel {
+                email: Set(row.email.clone()),
+                phone: Set(row.phone.clone()),
+                wechat: Set(row.wechat.clone()),
+                qq: Set(row.qq.clone()),
+                address: Set(row.address.clone()),
+                key_version: Set(current),
+                ..Default::default()
+            })
+            .exec(&tx)
+            .await?;
+        done += result.rows_affected;
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Deletes every contact of a customer: ciphertexts and blind indexes go with the rows.
+pub(crate) async fn erase_for_customer(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    customer_id: Uuid,
+) -> DomainResult<u64> {
+    let result = scoped_delete::<contact::Entity>(scope)
+        .filter(contact::Column::CustomerId.eq(customer_id))
+        .exec(tx)
+        .await?;
+    Ok(result.rows_affected)
+}

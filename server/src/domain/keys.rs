@@ -1,0 +1,180 @@
+//! Per-tenant keys: made with the tenant, stored wrapped by the master key ring, unwrapped on
+//! demand and kept in memory for a short while. Rows are immutable once written, so a cached
+//! key is never wrong; the short lifetime only bounds how long a replica keeps encrypting
+//! under a data key that another replica has since rotated away from.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use entity::tenant_key;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::{DomainError, DomainResult, now};
+use crate::crypto::cipher::DataKeys;
+use crate::crypto::{Key, MasterKeyRing};
+
+const DATA: &str = "data";
+const INDEX: &str = "index";
+const CACHE_LIFETIME: Duration = Duration::from_secs(30);
+
+/// Everything needed to encrypt, decrypt and index one tenant's fields.
+#[derive(Debug)]
+pub struct TenantKeys {
+    pub data: DataKeys,
+    pub index: Arc<Key>,
+}
+
+pub struct KeyVault {
+    ring: MasterKeyRing,
+    cache: RwLock<HashMap<Uuid, (Instant, Arc<TenantKeys>)>>,
+}
+
+fn wrap_aad(tenant_id: Uuid, purpose: &str, version: i32) -> Vec<u8> {
+    format!("{tenant_id}|{purpose}|{version}").into_bytes()
+}
+
+impl KeyVault {
+    pub fn new(ring: MasterKeyRing) -> Self {
+        Self {
+            ring,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn newest_master_version(&self) -> u32 {
+        self.ring.newest_version()
+    }
+
+    /// Generates and stores version 1 of a new tenant's data and index keys.
+    pub(crate) async fn create_for_tenant(&self, tx: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<()> {
+        for purpose in [DATA, INDEX] {
+            self.insert_key(tx, tenant_id, purpose, 1).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_key(
+        &self,
+        tx: &impl ConnectionTrait,
+        tenant_id: Uuid,
+        purpose: &str,
+        version: i32,
+    ) -> DomainResult<()> {
+        let key = Key::generate();
+        let (master_version, wrapped) = self.ring.wrap(&key, &wrap_aad(tenant_id, purpose, version));
+        tenant_key::Entity::insert(tenant_key::ActiveModel {
+            tenant_id: Set(tenant_id),
+            purpose: Set(purpose.to_owned()),
+            version: Set(version),
+            wrapped: Set(wrapped),
+            master_version: Set(master_version as i32),
+            created_at: Set(now()),
+        })
+        .exec_without_returning(tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant's keys, from memory when fresh, else unwrapped from the database.
+    pub(crate) async fn for_tenant(&self, tx: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<Arc<TenantKeys>> {
+        if let Some((loaded, keys)) = self.cache.read().expect("key cache lock").get(&tenant_id)
+            && loaded.elapsed() < CACHE_LIFETIME
+        {
+            return Ok(keys.clone());
+        }
+        self.reload(tx, tenant_id).await
+    }
+
+    /// Reads and unwraps the tenant's keys afresh (after a rotation, or an unknown version).
+    pub(crate) async fn reload(&self, tx: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<Arc<TenantKeys>> {
+        let rows = tenant_key::Entity::find()
+            .filter(tenant_key::Column::TenantId.eq(tenant_id))
+            .all(tx)
+            .await?;
+        let mut data = HashMap::new();
+        let mut index: Option<(i32, Arc<Key>)> = None;
+        for row in rows {
+            let key = self
+                .ring
+                .unwrap(
+                    row.master_version as u32,
+                    &row.wrapped,
+                    &wrap_aad(tenant_id, &row.purpose, row.version),
+                )
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "Failed to unwrap {} key v{} of tenant {tenant_id}: {e}",
+                        row.purpose,
+                        row.version
+                    )
+                })?;
+            match row.purpose.as_str() {
+                DATA => {
+                    data.insert(row.version as u32, Arc::new(key));
+                }
+                INDEX if index.as_ref().is_none_or(|(v, _)| row.version > *v) => {
+                    index = Some((row.version, Arc::new(key)))
+                }
+                _ => {}
+            }
+        }
+        let (Some(current_version), Some((_, index))) = (data.keys().max().copied(), index) else {
+            return Err(DomainError::Internal(anyhow::anyhow!("tenant {tenant_id} has no keys")));
+        };
+        let keys = Arc::new(TenantKeys {
+            data: DataKeys {
+                current_version,
+                keys: data,
+            },
+            index,
+        });
+        self.cache
+            .write()
+            .expect("key cache lock")
+            .insert(tenant_id, (Instant::now(), keys.clone()));
+        Ok(keys)
+    }
+
+    /// Adds the next data key version; new writes use it, old versions keep decrypting.
+    pub(crate) async fn rotate_data_key(&self, tx: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<u32> {
+        let current = self.reload(tx, tenant_id).await?.data.current_version;
+        let next = current as i32 + 1;
+        self.insert_key(tx, tenant_id, DATA, next).await?;
+        self.cache.write().expect("key cache lock").remove(&tenant_id);
+        Ok(next as u32)
+    }
+
+    /// Re-wraps every key of the tenant still wrapped by an older master key; returns how many.
+    pub(crate) async fn rewrap(&self, tx: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<u64> {
+        let newest = self.ring.newest_version() as i32;
+        let stale = tenant_key::Entity::find()
+            .filter(tenant_key::Column::TenantId.eq(tenant_id))
+            .filter(tenant_key::Column::MasterVersion.lt(newest))
+            .all(tx)
+            .await?;
+        let mut count = 0;
+        for row in stale {
+            let aad = wrap_aad(tenant_id, &row.purpose, row.version);
+            let key = self
+                .ring
+                .unwrap(row.master_version as u32, &row.wrapped, &aad)
+                .map_err(|e| anyhow::anyhow!("Failed to unwrap a key of tenant {tenant_id}: {e}"))?;
+            let (master_version, wrapped) = self.ring.wrap(&key, &aad);
+            tenant_key::Entity::update_many()
+                .filter(tenant_key::Column::TenantId.eq(tenant_id))
+                .filter(tenant_key::Column::Purpose.eq(&row.purpose))
+                .filter(tenant_key::Column::Version.eq(row.version))
+                .set(tenant_key::ActiveModel {
+                    wrapped: Set(wrapped),
+                    master_version: Set(master_version as i32),
+                    ..Default::default()
+                })
+                .exec(tx)
+                .await?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
