@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod contacts;
 mod customers;
 mod http;
 mod pagination;

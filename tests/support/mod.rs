@@ -46,6 +46,34 @@ pub fn postgres_base_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// Every log line of the test process, as JSON at debug level: tests read it to prove that
+/// no contact value is ever logged.
+static LOG: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogBuffer;
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        dossier::telemetry::init_with_writer("debug", dossier::config::LogFormat::Json, false, || LogBuffer);
+    });
+}
+
+/// Everything logged so far by any test in this process.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOG.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
 /// Swaps the database name of a PostgreSQL URL.
 fn with_database(url: &str, database: &str) -> String {
     let (head, query) = url.split_once('?').map_or((url, None), |(h, q)| (h, Some(q)));
@@ -125,9 +153,7 @@ async fn start(
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
-    if std::env::var("TEST_LOG").is_ok() {
-        dossier::telemetry::init("debug", dossier::config::LogFormat::Compact);
-    }
+    capture_logs();
     let config = Config::from_vars(&vars).expect("test config is valid");
     let app = Application::build(config).await.expect("application builds");
     let base = format!("http://{}", app.local_addr());
@@ -270,6 +296,30 @@ impl TestApp {
         let n: i64 = row.try_get_by_index(0).expect("a count");
         db.close().await.ok();
         n
+    }
+
+    /// The first column of every row of `sql`, as text.
+    pub async fn raw_texts(&self, sql: &str) -> Vec<String> {
+        let db = self.raw_db().await;
+        let rows = db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
+            .await
+            .expect("raw query");
+        db.close().await.ok();
+        rows.iter()
+            .map(|r| {
+                r.try_get_by_index::<Option<String>>(0)
+                    .expect("text")
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Runs a raw statement against the app's database, as an intruder or operator would.
+    pub async fn raw_execute(&self, sql: &str) {
+        let db = self.raw_db().await;
+        db.execute_unprepared(sql).await.expect("raw statement");
+        db.close().await.ok();
     }
 
     pub fn is_postgres(&self) -> bool {
