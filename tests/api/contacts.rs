@@ -29,14 +29,8 @@ async fn customer_with_contact(app: &TestApp, token: &str, name: &str, contact: 
 }
 
 async fn contacts_of(app: &TestApp, token: &str, id: &Value) -> Value {
-    let body = app
-        .gql(
-            Some(token),
-            &format!("query($id: ID!) {{ customer(id: $id) {{ contacts {{ {CONTACT_FIELDS} }} }} }}"),
-            json!({ "id": id }),
-        )
-        .await;
-    body
+    let query = format!("query($id: ID!) {{ customer(id: $id) {{ contacts {{ {CONTACT_FIELDS} }} }} }}");
+    app.gql(Some(token), &query, json!({ "id": id })).await
 }
 
 const RAW_CONTACTS: &str = "SELECT COALESCE(email,'') || '|' || COALESCE(email_bidx,'') || '|' || COALESCE(phone,'') || '|' || \
