@@ -275,6 +275,17 @@ async fn a_page_of_customers_decrypts_in_one_response_with_one_audit_row() {
         .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
         .await;
     assert_eq!(after - before, 1);
+    // Asking for no encrypted field decrypts (and audits) nothing.
+    app.ok(
+        &t.token,
+        "{ customers(first: 10) { edges { node { contacts { name isPrimary } } } } }",
+        json!({}),
+    )
+    .await;
+    let unchanged = app
+        .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
+        .await;
+    assert_eq!(unchanged, after);
 }
 
 #[tokio::test]

@@ -201,10 +201,10 @@ fn decrypt_error(row: &contact::Model, field: Field, err: CryptoError) -> Domain
     ))
 }
 
-/// Decrypts a row for someone who may or may not read plaintext.
-fn open(keys: &TenantKeys, row: &contact::Model, plaintext: bool) -> DomainResult<ContactView> {
+/// Decrypts the `wanted` fields of a row for someone who may or may not read plaintext.
+fn open(keys: &TenantKeys, row: &contact::Model, plaintext: bool, wanted: &[Field]) -> DomainResult<ContactView> {
     let mut values = HashMap::new();
-    for field in Field::ALL {
+    for &field in wanted {
         if let Some(ct) = field.get(row) {
             let clear = keys
                 .data
@@ -353,16 +353,18 @@ fn to_active(row: contact::Model) -> contact::ActiveModel {
 
 /// Contacts of many customers, decrypted or masked per customer, in one query. Writes one
 /// audit row naming the customers whose plaintext contact data was returned.
+/// Only the `wanted` fields are decrypted (and audited): what the client asked for.
 pub async fn for_customers(
     store: &Store,
     scope: &TenantScope,
     customers: &[customer::Model],
+    wanted: &[Field],
 ) -> DomainResult<HashMap<Uuid, Vec<ContactView>>> {
     if customers.is_empty() {
         return Ok(HashMap::new());
     }
     let tx = store.begin_scoped(scope).await?;
-    let out = for_customers_in(&tx, store, scope, customers).await?;
+    let out = for_customers_in(&tx, store, scope, customers, wanted).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -373,6 +375,7 @@ pub(crate) async fn for_customers_in(
     store: &Store,
     scope: &TenantScope,
     customers: &[customer::Model],
+    wanted: &[Field],
 ) -> DomainResult<HashMap<Uuid, Vec<ContactView>>> {
     let mut out: HashMap<Uuid, Vec<ContactView>> = HashMap::new();
     let owners: HashMap<Uuid, Uuid> = customers.iter().map(|c| (c.id, c.owner_id)).collect();
@@ -397,7 +400,7 @@ pub(crate) async fn for_customers_in(
         let plaintext = owners
             .get(&row.customer_id)
             .is_some_and(|owner| may_read_plaintext(scope, *owner));
-        let view = open(&keys, row, plaintext)?;
+        let view = open(&keys, row, plaintext, wanted)?;
         if plaintext && !view.values.is_empty() {
             revealed_customers.insert(row.customer_id);
             revealed_fields.extend(view.values.keys().copied());
@@ -447,7 +450,7 @@ pub async fn add(
         .exec_without_returning(&tx)
         .await?;
     audit::record(&tx, scope, "contact.create", Some(row.id), &fields).await?;
-    let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id))?;
+    let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id), &Field::ALL)?;
     tx.commit().await?;
     Ok(view)
 }
@@ -520,7 +523,7 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
         .exec(&tx)
         .await?;
     audit::record(&tx, scope, "contact.update", Some(id), &changed).await?;
-    let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id))?;
+    let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id), &Field::ALL)?;
     tx.commit().await?;
     Ok(view)
 }

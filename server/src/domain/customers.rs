@@ -1162,7 +1162,8 @@ pub async fn merge(
     filled.sort();
     filled.dedup();
     audit::record_with_subjects(&tx, scope, "customer.merge", Some(primary_id), &filled, &duplicate_ids).await?;
-    let contacts = contacts::for_customers_in(&tx, store, scope, std::slice::from_ref(&saved)).await?;
+    let contacts =
+        contacts::for_customers_in(&tx, store, scope, std::slice::from_ref(&saved), &contacts::Field::ALL).await?;
     let tags = tags::for_customers_in(&tx, scope, &[primary_id]).await?;
     let outcome = MergeOutcome {
         contacts: contacts.into_values().next().unwrap_or_default(),

@@ -12,6 +12,14 @@ use crate::domain::tenants;
 
 pub struct Contact(pub ContactView);
 
+/// The encrypted fields a selection of `Contact` asks for: only those are decrypted.
+pub fn requested_fields(contact: async_graphql::Lookahead<'_>) -> Vec<Field> {
+    Field::ALL
+        .into_iter()
+        .filter(|f| contact.field(f.name()).exists())
+        .collect()
+}
+
 impl Contact {
     fn value(&self, field: Field) -> Option<&str> {
         self.0.values.get(&field).map(String::as_str)

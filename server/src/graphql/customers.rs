@@ -221,10 +221,13 @@ impl Customer {
     async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Contact>> {
         let contacts = match &self.preloaded.contacts {
             Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
-            None => contact_service::for_customers(&api(ctx).store, scope(ctx)?, std::slice::from_ref(&self.model))
-                .await?
-                .remove(&self.model.id)
-                .unwrap_or_default(),
+            None => {
+                let wanted = super::contacts::requested_fields(ctx.look_ahead());
+                contact_service::for_customers(&api(ctx).store, scope(ctx)?, std::slice::from_ref(&self.model), &wanted)
+                    .await?
+                    .remove(&self.model.id)
+                    .unwrap_or_default()
+            }
         };
         Ok(contacts.into_iter().map(Contact).collect())
     }
@@ -391,7 +394,12 @@ impl CustomerQuery {
         let mut preloaded = Preloaded::default();
         if wants("contacts") {
             let models: Vec<customer::Model> = page.items.iter().map(|(_, c)| c.clone()).collect();
-            preloaded.contacts = Some(contact_service::for_customers(&api.store, scope, &models).await?);
+            let look = ctx.look_ahead();
+            let mut wanted = super::contacts::requested_fields(look.field("edges").field("node").field("contacts"));
+            wanted.extend(super::contacts::requested_fields(look.field("nodes").field("contacts")));
+            wanted.sort();
+            wanted.dedup();
+            preloaded.contacts = Some(contact_service::for_customers(&api.store, scope, &models, &wanted).await?);
         }
         if wants("tags") {
             preloaded.tags = Some(tag_service::for_customers(&api.store, scope, &ids).await?);
