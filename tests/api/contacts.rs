@@ -209,6 +209,15 @@ async fn viewers_see_masked_values_managers_and_owning_sales_plaintext_and_reads
     assert_eq!(contact["wechat"], "wx***ei");
     assert!(!masked.to_string().contains(PHONE_E164));
 
+    let search = app
+        .gql(
+            Some(&viewer),
+            "{ customers(filter: { phone: \"13800138000\" }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&search), "FORBIDDEN", "no guessing against masked values");
+
     for token in [&manager, &sales] {
         let plain = contacts_of(&app, token, &c["id"]).await;
         assert_eq!(plain["data"]["customer"]["contacts"][0]["phone"], PHONE_E164);
@@ -413,6 +422,9 @@ async fn a_duplicate_is_refused_with_candidates_unless_allowed_and_can_be_merged
     assert_eq!(candidates["duplicateCandidates"], json!([{ "id": first["id"] }]));
 
     let merge = "mutation($input: MergeCustomersInput!) { mergeCustomers(input: $input) { dryRun mergedIds customer { id notes region version tags { name } contacts { email phone isPrimary } statusHistory { to } } } }";
+    let decrypts_before = app
+        .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
+        .await;
     let dry = app
         .ok(
             &t.token,
@@ -425,7 +437,11 @@ async fn a_duplicate_is_refused_with_candidates_unless_allowed_and_can_be_merged
     assert_eq!(merged["region"], "East", "the primary wins where it has a value");
     assert_eq!(merged["contacts"].as_array().unwrap().len(), 2);
     assert_eq!(merged["tags"], json!([{ "name": "vip" }]));
-    // The dry run wrote nothing.
+    // The dry run wrote nothing but the record that it showed contact data.
+    let decrypts_after = app
+        .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
+        .await;
+    assert_eq!(decrypts_after, decrypts_before + 1);
     let untouched = contacts_of(&app, &t.token, &second["id"]).await;
     assert_eq!(untouched["data"]["customer"]["contacts"].as_array().unwrap().len(), 1);
     assert_eq!(
@@ -592,6 +608,20 @@ async fn erasing_a_customer_leaves_no_trace_of_its_contact_values_and_a_tombston
         .create_customer(&t.token, "To Forget", json!({ "contacts": [full_contact()] }))
         .await;
     app.ok(&t.token, "mutation($id: ID!) { updateCustomer(input: { id: $id, version: 1, notes: \"likes tea\" }) { customer { id } } }", json!({ "id": c["id"] })).await;
+    // An older record of the same person, merged in: erasure must reach it too.
+    let older = app
+        .create_customer(
+            &t.token,
+            "T. Forget",
+            json!({ "allowDuplicate": true, "hobbies": "golf", "contacts": [{ "qq": "27182818" }] }),
+        )
+        .await;
+    app.ok(
+        &t.token,
+        "mutation($p: ID!, $d: ID!) { mergeCustomers(input: { primaryId: $p, duplicateIds: [$d] }) { mergedIds } }",
+        json!({ "p": c["id"], "d": older["id"] }),
+    )
+    .await;
     let (_, manager) = app.add_user(&t, "MANAGER", "mia").await;
     let refused = app
         .gql(
@@ -612,7 +642,23 @@ async fn erasing_a_customer_leaves_no_trace_of_its_contact_values_and_a_tombston
     let customer_rows = app
         .raw_texts("SELECT name || '|' || COALESCE(notes, '') || '|' || COALESCE(company_name, '') FROM customers")
         .await;
-    assert_eq!(customer_rows, vec!["(erased)||".to_owned()]);
+    assert_eq!(customer_rows, vec!["(erased)||".to_owned(), "(erased)||".to_owned()]);
+    let hobbies = app
+        .raw_count("SELECT COUNT(*) FROM customers WHERE hobbies IS NOT NULL")
+        .await;
+    assert_eq!(hobbies, 0);
+    let add = app
+        .gql(
+            Some(&t.token),
+            "mutation($id: ID!) { addContact(input: { customerId: $id, contact: { phone: \"13800138000\" } }) { contact { id } } }",
+            json!({ "id": c["id"] }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&add),
+        "CONFLICT",
+        "an erased customer takes no new contact data"
+    );
     let after = app
         .ok(
             &t.token,

@@ -1,43 +1,56 @@
-//! Masked forms of contact values for roles that may not read them.
+//! Masked forms of contact values for roles that may not read them. Each mask hides at least
+//! half of the value, so a masked value can be recognised but not reconstructed by guessing.
 
-/// `z***@example.com`
+/// Keeps `head` leading and `tail` trailing characters, stars in between.
+fn keep_ends(chars: &[char], head: usize, tail: usize, stars: &str) -> String {
+    let head: String = chars[..head].iter().collect();
+    let tail: String = chars[chars.len() - tail..].iter().collect();
+    format!("{head}{stars}{tail}")
+}
+
+/// `z***@example.com`; a short local part is hidden entirely.
 pub fn email(value: &str) -> String {
     match value.split_once('@') {
-        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        Some((local, domain)) if local.chars().count() >= 3 => {
+            format!("{}***@{domain}", local.chars().next().unwrap_or('*'))
+        }
+        Some((_, domain)) => format!("***@{domain}"),
         None => "***".into(),
     }
 }
 
-/// `138****5678` for a Chinese mobile; otherwise the first three and last four digits.
+/// `138****5678` for a Chinese mobile number (the customary mask); for other numbers the
+/// national number keeps a quarter of its digits at each end.
 pub fn phone(e164: &str) -> String {
-    let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
-    let national = digits
-        .strip_prefix("86")
-        .filter(|_| e164.starts_with("+86"))
-        .unwrap_or(&digits);
+    let national = phonenumber::parse(None, e164)
+        .map(|n| n.national().value().to_string())
+        .unwrap_or_else(|_| e164.chars().filter(char::is_ascii_digit).collect());
     let chars: Vec<char> = national.chars().collect();
-    if chars.len() < 8 {
+    if e164.starts_with("+86") && chars.len() == 11 {
+        return keep_ends(&chars, 3, 4, "****");
+    }
+    let keep = chars.len() / 4;
+    if keep == 0 {
         return "****".into();
     }
-    let head: String = chars[..3].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}****{tail}")
+    keep_ends(&chars, keep, keep, "****")
 }
 
-/// `wx***id`: the first two and last two characters.
+/// `wx***ei`: at most two characters at each end, never more than half the value.
 pub fn handle(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
-    if chars.len() <= 4 {
+    let keep = (chars.len() / 4).min(2);
+    if keep == 0 {
         return "***".into();
     }
-    let head: String = chars[..2].iter().collect();
-    let tail: String = chars[chars.len() - 2..].iter().collect();
-    format!("{head}***{tail}")
+    keep_ends(&chars, keep, keep, "***")
 }
 
-/// The first six characters (usually province and city) and then nothing.
+/// The first characters (usually province and city), at most six and a third of the address.
 pub fn address(value: &str) -> String {
-    let head: String = value.chars().take(6).collect();
+    let chars: Vec<char> = value.chars().collect();
+    let keep = (chars.len() / 3).min(6);
+    let head: String = chars[..keep].iter().collect();
     format!("{head}***")
 }
 
@@ -48,10 +61,14 @@ mod tests {
     #[test]
     fn masks_keep_only_a_recognisable_fragment() {
         assert_eq!(email("zhang.wei@example.com"), "z***@example.com");
+        assert_eq!(email("ab@example.com"), "***@example.com");
         assert_eq!(phone("+8613812345678"), "138****5678");
-        assert_eq!(phone("+14155550123"), "141****0123");
+        assert_eq!(phone("+14155550123"), "41****23");
         assert_eq!(handle("wxid_zhangwei"), "wx***ei");
         assert_eq!(handle("12345678"), "12***78");
-        assert_eq!(address("上海市浦东新区世纪大道100号"), "上海市浦东新***");
+        assert_eq!(handle("12345"), "1***5");
+        assert_eq!(handle("123"), "***");
+        assert_eq!(address("上海市浦东新区世纪大道100号"), "上海市浦东***");
+        assert_eq!(address("北京市"), "北***");
     }
 }

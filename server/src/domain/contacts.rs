@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use entity::enums::{ContactChannel, Role};
 use entity::{contact, customer};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use super::customers::{Patch, find_visible, require_writer};
+use super::customers::{Patch, lock_visible, require_writer};
 use super::keys::TenantKeys;
 use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, scoped_update, validate};
 use crate::crypto::blind_index::blind_index;
@@ -92,6 +92,16 @@ impl Field {
         }
     }
 
+    fn column(self) -> contact::Column {
+        match self {
+            Field::Email => contact::Column::Email,
+            Field::Phone => contact::Column::Phone,
+            Field::Wechat => contact::Column::Wechat,
+            Field::Qq => contact::Column::Qq,
+            Field::Address => contact::Column::Address,
+        }
+    }
+
     pub(crate) fn bidx_column(self) -> Option<contact::Column> {
         match self {
             Field::Email => Some(contact::Column::EmailBidx),
@@ -103,8 +113,8 @@ impl Field {
     }
 }
 
-/// A new contact as the client gave it.
-#[derive(Debug, Clone, Default)]
+/// A new contact as the client gave it. Its Debug output hides the reachable details.
+#[derive(Clone, Default)]
 pub struct ContactInput {
     pub name: Option<String>,
     pub title: Option<String>,
@@ -133,7 +143,7 @@ impl ContactInput {
 }
 
 /// Changes to a contact; encrypted fields are given in plaintext and sealed here.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ContactPatch {
     pub name: Patch<String>,
     pub title: Patch<String>,
@@ -144,7 +154,7 @@ pub struct ContactPatch {
 }
 
 /// What a caller gets to see of a contact: plaintext, or masked values.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ContactView {
     pub id: Uuid,
     pub customer_id: Uuid,
@@ -157,6 +167,46 @@ pub struct ContactView {
     pub masked: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+// Contact values must never reach a log line, even through `{:?}`.
+impl std::fmt::Debug for ContactInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given: Vec<&str> = Field::ALL
+            .into_iter()
+            .filter(|x| self.value(*x).is_some())
+            .map(Field::name)
+            .collect();
+        f.debug_struct("ContactInput")
+            .field("given", &given)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ContactPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let touched: Vec<&str> = self
+            .fields
+            .iter()
+            .filter(|(_, p)| *p != Patch::Keep)
+            .map(|(field, _)| field.name())
+            .collect();
+        f.debug_struct("ContactPatch")
+            .field("touched", &touched)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ContactView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: Vec<&str> = self.values.keys().map(|x| x.name()).collect();
+        f.debug_struct("ContactView")
+            .field("id", &self.id)
+            .field("customer_id", &self.customer_id)
+            .field("masked", &self.masked)
+            .field("fields", &shown)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Owner, admin and manager read plaintext; sales staff for their own customers; viewers never.
@@ -432,7 +482,7 @@ pub async fn add(
 ) -> DomainResult<ContactView> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let owner = find_visible(&tx, scope, customer_id).await?;
+    let owner = writable_customer(&tx, scope, customer_id).await?;
     let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
     let region = tenant_region(&tx, scope).await?;
     let mut row = build_row(scope, &keys, &region, customer_id, &input, "")?;
@@ -451,6 +501,7 @@ pub async fn add(
         .await?;
     audit::record(&tx, scope, "contact.create", Some(row.id), &fields).await?;
     let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id), &Field::ALL)?;
+    audit_reveal(&tx, scope, &view).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -458,8 +509,11 @@ pub async fn add(
 pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: ContactPatch) -> DomainResult<ContactView> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
+    let found = find(&tx, scope, id).await?;
+    let owner = writable_customer(&tx, scope, found.customer_id).await?;
+    // Re-read under the customer's lock: a merge may have moved the contact meanwhile.
     let mut row = find(&tx, scope, id).await?;
-    let owner = find_visible(&tx, scope, row.customer_id).await?;
+    let read_at = row.updated_at;
     let mut keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
     if !keys.data.keys.contains_key(&(row.key_version as u32)) {
         keys = store.vault.reload(&tx, scope.tenant_id).await?;
@@ -517,13 +571,20 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
         changed.push("isPrimary");
     }
     row.updated_at = now();
-    scoped_update::<contact::Entity>(scope)
+    let written = scoped_update::<contact::Entity>(scope)
         .filter(contact::Column::Id.eq(id))
+        .filter(contact::Column::UpdatedAt.eq(read_at))
         .set(to_active(row.clone()))
         .exec(&tx)
         .await?;
+    if written.rows_affected == 0 {
+        return Err(DomainError::Conflict(
+            "the contact changed meanwhile; reload and retry".into(),
+        ));
+    }
     audit::record(&tx, scope, "contact.update", Some(id), &changed).await?;
     let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id), &Field::ALL)?;
+    audit_reveal(&tx, scope, &view).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -533,7 +594,7 @@ pub async fn remove(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let row = find(&tx, scope, id).await?;
-    find_visible(&tx, scope, row.customer_id).await?;
+    lock_visible(&tx, scope, row.customer_id).await?;
     scoped_delete::<contact::Entity>(scope)
         .filter(contact::Column::Id.eq(id))
         .exec(&tx)
@@ -544,6 +605,45 @@ pub async fn remove(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
     audit::record(&tx, scope, "contact.remove", Some(id), &[]).await?;
     tx.commit().await?;
     Ok(row.customer_id)
+}
+
+/// The customer whose contacts are about to change, locked; archived (or erased) customers
+/// take no new contact data.
+async fn writable_customer(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
+    let customer = lock_visible(tx, scope, id).await?;
+    if customer.archived_at.is_some() {
+        return Err(DomainError::Conflict(
+            "the customer is archived; restore it before changing its contacts".into(),
+        ));
+    }
+    Ok(customer)
+}
+
+/// The encrypted fields a set of views shows in plaintext.
+pub(crate) fn revealed_fields(views: &[ContactView]) -> Vec<&'static str> {
+    let fields: BTreeSet<Field> = views
+        .iter()
+        .filter(|v| !v.masked)
+        .flat_map(|v| v.values.keys().copied())
+        .collect();
+    fields.into_iter().map(Field::name).collect()
+}
+
+/// Records that a response carries this contact's plaintext.
+async fn audit_reveal(tx: &impl ConnectionTrait, scope: &TenantScope, view: &ContactView) -> DomainResult<()> {
+    let fields = revealed_fields(std::slice::from_ref(view));
+    if fields.is_empty() {
+        return Ok(());
+    }
+    audit::record_with_subjects(
+        tx,
+        scope,
+        "contact.decrypt",
+        Some(view.id),
+        &fields,
+        &[view.customer_id],
+    )
+    .await
 }
 
 async fn find(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contact::Model> {
@@ -663,7 +763,20 @@ pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResu
         ));
     }
     let tx = store.begin_scoped(scope).await?;
-    let version = store.vault.rotate_data_key(&tx, scope.tenant_id).await?;
+    let version = store
+        .vault
+        .rotate_data_key(&tx, scope.tenant_id)
+        .await
+        .map_err(|e| match e {
+            DomainError::Internal(cause)
+                if cause
+                    .downcast_ref::<sea_orm::DbErr>()
+                    .is_some_and(super::error::is_unique_violation) =>
+            {
+                DomainError::Conflict("another rotation of this tenant's key is under way".into())
+            }
+            other => other,
+        })?;
     audit::record(
         &tx,
         scope,
@@ -673,63 +786,79 @@ pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResu
     )
     .await?;
     tx.commit().await?;
+    store.vault.forget(scope.tenant_id);
     store.reencrypt_wanted.notify_one();
     Ok(version)
 }
 
+/// What one re-encryption batch did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReencryptBatch {
+    /// Rows on an older key that the batch looked at.
+    pub selected: u64,
+    /// Rows it moved to the newest key.
+    pub moved: u64,
+    /// Rows it could not decrypt (logged; left as they are).
+    pub failed: u64,
+}
+
 /// Re-encrypts up to `limit` contacts of one tenant that still use an older data key.
-/// Each row is written only if nobody re-encrypted it meanwhile, so any number of workers
-/// may run this at once, and a crash loses nothing: the next run finds what is left.
-pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> DomainResult<u64> {
+/// A row is written back only if none of its ciphertexts changed since it was read, so an
+/// edit made meanwhile is never undone and its blind indexes stay right; any number of
+/// workers may run at once, and a crash loses nothing: the next run finds what is left.
+pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> DomainResult<ReencryptBatch> {
     let tx = store.begin(tenant_id).await?;
     let keys = store.vault.reload(&tx, tenant_id).await?;
     let current = keys.data.current_version as i32;
     let rows = contact::Entity::find()
         .filter(contact::Column::TenantId.eq(tenant_id))
         .filter(contact::Column::KeyVersion.lt(current))
+        .order_by_asc(contact::Column::Id)
         .limit(limit)
         .all(&tx)
         .await?;
-    let mut done = 0;
-    for mut row in rows {
-        let old_version = row.key_version;
+    let mut batch = ReencryptBatch {
+        selected: rows.len() as u64,
+        ..Default::default()
+    };
+    'rows: for row in rows {
+        let mut update = contact::ActiveModel {
+            key_version: Set(current),
+            ..Default::default()
+        };
+        let mut unchanged = Condition::all()
+            .add(contact::Column::TenantId.eq(tenant_id))
+            .add(contact::Column::Id.eq(row.id))
+            .add(contact::Column::KeyVersion.eq(row.key_version));
         for field in Field::ALL {
-            if let Some(ct) = field.get(&row).map(str::to_owned) {
-                let clear = keys
-                    .data
-                    .decrypt(aad(tenant_id, field, row.id), &ct)
-                    .map_err(|e| decrypt_error(&row, field, e))?;
-                let ct = keys.data.encrypt(aad(tenant_id, field, row.id), clear.expose());
-                let bidx = match field {
-                    Field::Email => row.email_bidx.clone(),
-                    Field::Phone => row.phone_bidx.clone(),
-                    Field::Wechat => row.wechat_bidx.clone(),
-                    Field::Qq => row.qq_bidx.clone(),
-                    Field::Address => None,
-                };
-                field.set(&mut row, Some((ct, bidx)));
-            }
+            let column = field.column();
+            let Some(ct) = field.get(&row) else {
+                unchanged = unchanged.add(column.is_null());
+                continue;
+            };
+            let clear = match keys.data.decrypt(aad(tenant_id, field, row.id), ct) {
+                Ok(clear) => clear,
+                Err(e) => {
+                    tracing::error!(contact_id = %row.id, field = field.name(), error = %e, "cannot re-encrypt a contact");
+                    batch.failed += 1;
+                    continue 'rows;
+                }
+            };
+            unchanged = unchanged.add(column.eq(ct));
+            update.set(
+                column,
+                keys.data.encrypt(aad(tenant_id, field, row.id), clear.expose()).into(),
+            );
         }
-        row.key_version = current;
         let result = contact::Entity::update_many()
-            .filter(contact::Column::TenantId.eq(tenant_id))
-            .filter(contact::Column::Id.eq(row.id))
-            .filter(contact::Column::KeyVersion.eq(old_version))
-            .set(contact::ActiveModel {
-                email: Set(row.email.clone()),
-                phone: Set(row.phone.clone()),
-                wechat: Set(row.wechat.clone()),
-                qq: Set(row.qq.clone()),
-                address: Set(row.address.clone()),
-                key_version: Set(current),
-                ..Default::default()
-            })
+            .filter(unchanged)
+            .set(update)
             .exec(&tx)
             .await?;
-        done += result.rows_affected;
+        batch.moved += result.rows_affected;
     }
     tx.commit().await?;
-    Ok(done)
+    Ok(batch)
 }
 
 /// Deletes every contact of a customer: ciphertexts and blind indexes go with the rows.

@@ -13,7 +13,7 @@ use entity::{contact, customer, customer_status_history, customer_tag, tenant, u
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, Select,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -178,6 +178,22 @@ pub(crate) async fn find_visible(
 ) -> DomainResult<customer::Model> {
     visible(scope)
         .filter(customer::Column::Id.eq(id))
+        .one(tx)
+        .await?
+        .ok_or(DomainError::NotFound("customer"))
+}
+
+/// Like `find_visible`, and holds the customer's row lock until the transaction ends (on
+/// PostgreSQL; SQLite transactions are serialised anyway), so changes to its contacts, merges
+/// and erasure of the same customer happen one after the other.
+pub(crate) async fn lock_visible(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    id: Uuid,
+) -> DomainResult<customer::Model> {
+    visible(scope)
+        .filter(customer::Column::Id.eq(id))
+        .lock_exclusive()
         .one(tx)
         .await?
         .ok_or(DomainError::NotFound("customer"))
@@ -515,6 +531,10 @@ async fn contact_search(
     .collect();
     if wanted.is_empty() {
         return Ok(Vec::new());
+    }
+    if scope.role() == Role::Viewer {
+        // Enough guesses against a masked value would otherwise reveal it in full.
+        return Err(DomainError::Forbidden("viewers cannot search by contact details"));
     }
     let keys = store.vault.for_tenant(tx, scope.tenant_id).await?;
     let region = contacts::tenant_region(tx, scope).await?;
@@ -1109,7 +1129,7 @@ pub async fn merge(
         ));
     }
     let tx = store.begin_scoped(scope).await?;
-    let primary = find_visible(&tx, scope, primary_id).await?;
+    let primary = lock_visible(&tx, scope, primary_id).await?;
     if primary.archived_at.is_some() {
         return Err(DomainError::validation("primaryId", "is archived; restore it first"));
     }
@@ -1117,7 +1137,7 @@ pub async fn merge(
     let mut merged = primary.clone();
     let mut filled: Vec<&'static str> = Vec::new();
     for dup_id in &duplicate_ids {
-        let dup = find_visible(&tx, scope, *dup_id).await?;
+        let dup = lock_visible(&tx, scope, *dup_id).await?;
         if dup.archived_at.is_some() {
             return Err(DomainError::validation("duplicateIds", "contains an archived customer"));
         }
@@ -1127,6 +1147,8 @@ pub async fn merge(
             .set(contact::ActiveModel {
                 customer_id: Set(primary_id),
                 is_primary: Set(false),
+                // A contact edit that read the row before the move must not undo it.
+                updated_at: Set(now()),
                 ..Default::default()
             })
             .exec(&tx)
@@ -1173,6 +1195,13 @@ pub async fn merge(
     };
     if dry_run {
         tx.rollback().await?;
+        // The rollback took the decrypt audit row with it; the plaintext still goes out.
+        let shown: Vec<&str> = contacts::revealed_fields(&outcome.contacts);
+        if !shown.is_empty() {
+            let tx = store.begin_scoped(scope).await?;
+            audit::record_with_subjects(&tx, scope, "contact.decrypt", None, &shown, &[primary_id]).await?;
+            tx.commit().await?;
+        }
     } else {
         tx.commit().await?;
     }
@@ -1212,39 +1241,64 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
         return Err(DomainError::Forbidden("only admins may erase a customer's data"));
     }
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, scope, id).await?;
-    let removed = contacts::erase_for_customer(&tx, scope, id).await?;
-    let version = current.version;
-    let mut erased = current;
-    erased.name = "(erased)".into();
-    if erased.kind == CustomerKind::Individual {
-        erased.company_name = None;
+    lock_visible(&tx, scope, id).await?;
+    // Customers merged into this one (directly or through a chain) hold the same person's data.
+    let mut targets = vec![id];
+    let mut frontier = vec![id];
+    while !frontier.is_empty() {
+        let merged: Vec<Uuid> = scoped::<customer::Entity>(scope)
+            .filter(customer::Column::MergedIntoId.is_in(frontier.clone()))
+            .all(&tx)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .filter(|c| !targets.contains(c))
+            .collect();
+        targets.extend(&merged);
+        frontier = merged;
     }
-    erased.gender = None;
-    erased.birthday = None;
-    erased.age_band = None;
-    erased.occupation = None;
-    erased.position = None;
-    erased.hobbies = None;
-    erased.family_notes = None;
-    erased.special_needs = None;
-    erased.notes = None;
-    erased.archived_at = erased.archived_at.or(Some(now()));
-    save_if_version(&tx, scope, erased, version).await?;
-    scoped_update::<customer_status_history::Entity>(scope)
-        .filter(customer_status_history::Column::CustomerId.eq(id))
-        .set(customer_status_history::ActiveModel {
-            note: Set(None),
-            ..Default::default()
-        })
-        .exec(&tx)
-        .await?;
-    let fields: &[&str] = if removed > 0 {
-        &["contacts", "profile", "name"]
-    } else {
-        &["profile", "name"]
-    };
-    audit::record(&tx, scope, "customer.erase", Some(id), fields).await?;
+    for target in &targets {
+        let current = lock_visible(&tx, scope, *target).await?;
+        let removed = contacts::erase_for_customer(&tx, scope, *target).await?;
+        let version = current.version;
+        let mut erased = current;
+        erased.name = "(erased)".into();
+        if erased.kind == CustomerKind::Individual {
+            // A person's employer, whereabouts and means are theirs too; a company's are not.
+            erased.company_name = None;
+            erased.region = None;
+            erased.city = None;
+            erased.budget_min_minor = None;
+            erased.budget_max_minor = None;
+            erased.budget_currency = None;
+        }
+        erased.gender = None;
+        erased.birthday = None;
+        erased.age_band = None;
+        erased.occupation = None;
+        erased.position = None;
+        erased.preferred_channel = None;
+        erased.hobbies = None;
+        erased.family_notes = None;
+        erased.special_needs = None;
+        erased.notes = None;
+        erased.archived_at = erased.archived_at.or(Some(now()));
+        save_if_version(&tx, scope, erased, version).await?;
+        scoped_update::<customer_status_history::Entity>(scope)
+            .filter(customer_status_history::Column::CustomerId.eq(*target))
+            .set(customer_status_history::ActiveModel {
+                note: Set(None),
+                ..Default::default()
+            })
+            .exec(&tx)
+            .await?;
+        let fields: &[&str] = if removed > 0 {
+            &["contacts", "profile", "name"]
+        } else {
+            &["profile", "name"]
+        };
+        audit::record(&tx, scope, "customer.erase", Some(*target), fields).await?;
+    }
     tx.commit().await?;
     Ok(id)
 }

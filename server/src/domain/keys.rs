@@ -89,10 +89,18 @@ impl KeyVault {
 
     /// Reads and unwraps the tenant's keys afresh (after a rotation, or an unknown version).
     pub(crate) async fn reload(&self, tx: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<Arc<TenantKeys>> {
-        let rows = tenant_key::Entity::find()
+        let mut rows = tenant_key::Entity::find()
             .filter(tenant_key::Column::TenantId.eq(tenant_id))
             .all(tx)
             .await?;
+        if rows.is_empty() {
+            // A tenant from before field encryption existed gets its keys on first use.
+            self.create_for_tenant(tx, tenant_id).await?;
+            rows = tenant_key::Entity::find()
+                .filter(tenant_key::Column::TenantId.eq(tenant_id))
+                .all(tx)
+                .await?;
+        }
         let mut data = HashMap::new();
         let mut index: Option<(i32, Arc<Key>)> = None;
         for row in rows {
@@ -135,6 +143,11 @@ impl KeyVault {
             .expect("key cache lock")
             .insert(tenant_id, (Instant::now(), keys.clone()));
         Ok(keys)
+    }
+
+    /// Drops the cached keys of a tenant (after its keys changed and the change committed).
+    pub(crate) fn forget(&self, tenant_id: Uuid) {
+        self.cache.write().expect("key cache lock").remove(&tenant_id);
     }
 
     /// Adds the next data key version; new writes use it, old versions keep decrypting.

@@ -8,17 +8,28 @@ use crate::domain::{Store, contacts, tenants};
 
 const BATCH: u64 = 100;
 
-/// Re-encrypts everything pending for every tenant; returns how many rows moved.
+/// Re-encrypts everything pending for every tenant; returns how many rows moved. A tenant
+/// that fails is logged and skipped, so one bad tenant never holds up the others.
 pub async fn run_once(store: &Store) -> anyhow::Result<u64> {
     let mut moved = 0;
-    for tenant_id in tenants::all_ids(store).await.map_err(|e| anyhow::anyhow!("{e:?}"))? {
+    let tenants = tenants::all_ids(store)
+        .await
+        .map_err(|e| anyhow::anyhow!("Failed to list tenants: {e:?}"))?;
+    for tenant_id in tenants {
         loop {
-            let n = contacts::reencrypt_batch(store, tenant_id, BATCH)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            moved += n;
-            if n < BATCH {
-                break;
+            match contacts::reencrypt_batch(store, tenant_id, BATCH).await {
+                Ok(batch) => {
+                    moved += batch.moved;
+                    // Stop when the batch was the last, or made no progress (rows that cannot
+                    // be decrypted, or that are being edited right now, wait for the next round).
+                    if batch.selected < BATCH || batch.moved == 0 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(%tenant_id, error = ?e, "re-encryption failed for a tenant; will retry");
+                    break;
+                }
             }
         }
     }
