@@ -6,7 +6,8 @@ use dossier_tests::{slug, spawn_app};
 use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::json;
 
-async fn count_as_app(db: &sea_orm::DatabaseConnection, tenant: Option<&str>) -> i64 {
+/// A transaction as the application role, with `tenant` as the current tenant (or none).
+async fn as_app(db: &sea_orm::DatabaseConnection, tenant: Option<&str>) -> sea_orm::DatabaseTransaction {
     let tx = db.begin().await.unwrap();
     tx.execute_unprepared("SET LOCAL ROLE dossier_app").await.unwrap();
     if let Some(t) = tenant {
@@ -14,16 +15,28 @@ async fn count_as_app(db: &sea_orm::DatabaseConnection, tenant: Option<&str>) ->
             .await
             .unwrap();
     }
-    let row = tx
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM customers".to_owned(),
-        ))
+    tx
+}
+
+async fn count(conn: &impl ConnectionTrait, table: &str) -> i64 {
+    let sql = Statement::from_string(conn.get_database_backend(), format!("SELECT COUNT(*) FROM {table}"));
+    conn.query_one_raw(sql)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap()
+}
+
+async fn count_as_app(db: &sea_orm::DatabaseConnection, tenant: Option<&str>) -> i64 {
+    count_table_as_app(db, tenant, "customers").await
+}
+
+async fn count_table_as_app(db: &sea_orm::DatabaseConnection, tenant: Option<&str>, table: &str) -> i64 {
+    let tx = as_app(db, tenant).await;
+    let n = count(&tx, table).await;
     tx.rollback().await.unwrap();
-    row.try_get_by_index(0).unwrap()
+    n
 }
 
 #[tokio::test]
@@ -35,10 +48,20 @@ async fn the_policy_alone_confines_an_unfiltered_query_to_the_current_tenant() {
     let a = app.signup(&slug("rls-a")).await;
     let b = app.signup(&slug("rls-b")).await;
     for i in 0..2 {
-        app.create_customer(&a.token, &format!("A{i}"), json!({})).await;
+        app.create_customer(
+            &a.token,
+            &format!("A{i}"),
+            json!({ "contacts": [{ "name": format!("A{i}") }] }),
+        )
+        .await;
     }
     for i in 0..3 {
-        app.create_customer(&b.token, &format!("B{i}"), json!({})).await;
+        app.create_customer(
+            &b.token,
+            &format!("B{i}"),
+            json!({ "contacts": [{ "name": format!("B{i}") }] }),
+        )
+        .await;
     }
     let db = app.raw_db().await;
     assert_eq!(count_as_app(&db, Some(&a.id)).await, 2);
@@ -46,11 +69,7 @@ async fn the_policy_alone_confines_an_unfiltered_query_to_the_current_tenant() {
     assert_eq!(count_as_app(&db, None).await, 0, "no tenant set: no rows");
 
     // Writing a row of another tenant is refused by the WITH CHECK clause.
-    let tx = db.begin().await.unwrap();
-    tx.execute_unprepared("SET LOCAL ROLE dossier_app").await.unwrap();
-    tx.execute_unprepared(&format!("SELECT set_config('app.tenant_id', '{}', true)", a.id))
-        .await
-        .unwrap();
+    let tx = as_app(&db, Some(&a.id)).await;
     let moved = tx
         .execute_unprepared(&format!("UPDATE customers SET tenant_id = '{}'", b.id))
         .await;
@@ -58,13 +77,18 @@ async fn the_policy_alone_confines_an_unfiltered_query_to_the_current_tenant() {
     tx.rollback().await.unwrap();
 
     // The superuser connection sees everything, proving the rows are really there.
-    let all = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM customers".to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(all.try_get_by_index::<i64>(0).unwrap(), 5);
+    assert_eq!(count(&db, "customers").await, 5);
+
+    // The same wall stands around contacts and the tenants' wrapped keys.
+    for table in ["contacts", "tenant_keys", "users", "audit_log"] {
+        assert_eq!(
+            count_table_as_app(&db, None, table).await,
+            0,
+            "{table} without a tenant"
+        );
+        assert!(
+            count_table_as_app(&db, Some(&a.id), table).await < count(&db, table).await,
+            "{table} for one tenant"
+        );
+    }
 }

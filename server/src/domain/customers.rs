@@ -171,13 +171,16 @@ fn visible(scope: &TenantScope) -> Select<customer::Entity> {
     }
 }
 
+fn one_visible(scope: &TenantScope, id: Uuid) -> Select<customer::Entity> {
+    visible(scope).filter(customer::Column::Id.eq(id))
+}
+
 pub(crate) async fn find_visible(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
     id: Uuid,
 ) -> DomainResult<customer::Model> {
-    visible(scope)
-        .filter(customer::Column::Id.eq(id))
+    one_visible(scope, id)
         .one(tx)
         .await?
         .ok_or(DomainError::NotFound("customer"))
@@ -191,8 +194,7 @@ pub(crate) async fn lock_visible(
     scope: &TenantScope,
     id: Uuid,
 ) -> DomainResult<customer::Model> {
-    visible(scope)
-        .filter(customer::Column::Id.eq(id))
+    one_visible(scope, id)
         .lock_exclusive()
         .one(tx)
         .await?
