@@ -15,6 +15,9 @@ pub struct Model {
     pub locale: Locale,
     /// ISO 3166 region used to read phone numbers written without a country code.
     pub phone_region: String,
+    /// Plan: requests per second allowed to the tenant, when it differs from the server default.
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
     /// Last number handed out for generated customer codes (`C-000123`).
     pub customer_seq: i64,
     pub created_at: DateTimeUtc,

@@ -9,6 +9,7 @@ mod m20261125_000001_tenancy;
 mod m20261125_000002_customers;
 mod m20261125_000003_row_level_security;
 mod m20261125_000004_contacts;
+mod m20261125_000005_tenant_plans;
 pub mod rls;
 
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_customers::Migration),
             Box::new(m20261125_000003_row_level_security::Migration),
             Box::new(m20261125_000004_contacts::Migration),
+            Box::new(m20261125_000005_tenant_plans::Migration),
         ]
     }
 }

@@ -14,9 +14,11 @@ use poem::web::{Data, Html, Json};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
 use tracing::Instrument;
 
+use crate::cache::{Decision, Limit};
 use crate::config::Config;
 use crate::domain::Store;
-use crate::domain::sessions::Authenticator;
+use crate::domain::sessions::{Authenticator, LoginLimits};
+use crate::domain::tenants;
 use crate::domain::tenants::SignupPolicy;
 use crate::graphql::{self, ApiContext, DossierSchema, Limits, RequestContext};
 
@@ -27,6 +29,8 @@ struct AppState {
     schema: DossierSchema,
     store: Store,
     authenticator: Authenticator,
+    tenant_limit: Limit,
+    actor_limit: Limit,
 }
 
 pub struct Application {
@@ -43,7 +47,10 @@ impl Application {
         if config.migrate_on_start {
             store.migrate().await?;
         }
-        let authenticator = Authenticator::new(config.jwt_secret_or_generate()?, config.token_ttl);
+        let login_limits =
+            LoginLimits::per_minute(config.login_failures_per_minute, config.login_ip_failures_per_minute);
+        let authenticator =
+            Authenticator::new(config.jwt_secret_or_generate()?, config.token_ttl, &store, login_limits);
         let api = ApiContext {
             store: store.clone(),
             authenticator: authenticator.clone(),
@@ -68,14 +75,17 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("Listener has no socket address")?;
+        let state = AppState {
+            schema,
+            store,
+            authenticator,
+            tenant_limit: config.tenant_limit,
+            actor_limit: config.actor_limit,
+        };
         Ok(Self {
             acceptor,
             local_addr,
-            state: Arc::new(AppState {
-                schema,
-                store,
-                authenticator,
-            }),
+            state: Arc::new(state),
             config,
         })
     }
@@ -100,12 +110,17 @@ impl Application {
         let interval = self.config.reencrypt_interval;
         let worker = (!interval.is_zero())
             .then(|| tokio::spawn(crate::jobs::reencrypt::run_forever(self.state.store.clone(), interval)));
+        let shared = self.state.store.shared().clone();
+        let subscriber = shared
+            .link
+            .is_some()
+            .then(|| tokio::spawn(shared.invalidations.clone().subscribe_forever()));
         let app = routes(self.state, &self.config);
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, signal, Some(timeout))
             .await;
-        if let Some(worker) = worker {
-            worker.abort();
+        for task in [worker, subscriber].into_iter().flatten() {
+            task.abort();
         }
         served
     }
@@ -117,6 +132,7 @@ fn routes(state: Arc<AppState>, config: &Config) -> impl Endpoint + 'static {
         .at("/graphql", graphql)
         .at("/health", get(health))
         .at("/ready", get(ready))
+        .at("/health/details", get(health_details))
         .data(state);
     let cors = (!config.cors_origins.is_empty()).then(|| Cors::new().allow_origins(config.cors_origins.clone()));
     route
@@ -163,7 +179,7 @@ async fn with_request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
 struct RequestId(String);
 
 #[handler]
-async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQLRequest) -> GraphQLResponse {
+async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQLRequest) -> Response {
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -186,6 +202,12 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
             .map(Some)
             .map_err(async_graphql::Error::from),
     };
+    let client_ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let cost = if is_mutation(&gql.0) { 2 } else { 1 };
+    let decision = match check_limits(&state, auth.as_ref().ok().and_then(Option::as_ref), client_ip, cost).await {
+        Ok(decision) => decision,
+        Err(refused) => return too_many_requests(refused),
+    };
     let platform_key = req
         .headers()
         .get(PLATFORM_KEY_HEADER)
@@ -195,10 +217,96 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
         request_id,
         auth,
         platform_key,
+        client_ip,
     };
     let mut response = state.schema.execute(gql.0.data(context)).await;
     graphql::errors::finalize(&mut response);
-    GraphQLResponse(response)
+    let mut http = GraphQLResponse(response).into_response();
+    rate_limit_headers(&mut http, &decision);
+    http
+}
+
+/// Mutations cost twice what queries do.
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let is = |ty: OperationType| ty == OperationType::Mutation;
+    match &document.operations {
+        DocumentOperations::Single(op) => is(op.node.ty),
+        DocumentOperations::Multiple(ops) => match &request.operation_name {
+            Some(name) => ops.get(name.as_str()).is_some_and(|op| is(op.node.ty)),
+            None => ops.values().any(|op| is(op.node.ty)),
+        },
+    }
+}
+
+/// Spends `cost` from the tenant's and the caller's budgets (or the client address's, for
+/// anonymous calls). `Err` carries the refusal with the longest wait.
+async fn check_limits(
+    state: &AppState,
+    scope: Option<&crate::tenancy::TenantScope>,
+    client_ip: Option<std::net::IpAddr>,
+    cost: u32,
+) -> Result<Decision, Decision> {
+    let limiter = &state.store.shared().limiter;
+    let decisions = match scope {
+        Some(scope) => {
+            let plan = tenants::limit_override(&state.store, scope.tenant_id)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = ?e, "could not read the tenant's plan; using the default limit");
+                    None
+                });
+            let tenant = limiter
+                .check(
+                    &format!("tenant:{}", scope.tenant_id),
+                    plan.unwrap_or(state.tenant_limit),
+                    cost,
+                )
+                .await;
+            let who = scope.actor.api_key_id.unwrap_or(scope.actor.user_id);
+            let actor = limiter.check(&format!("actor:{who}"), state.actor_limit, cost).await;
+            [tenant, actor]
+        }
+        None => {
+            let address = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+            let anonymous = limiter
+                .check(&format!("anonymous:{address}"), state.actor_limit, cost)
+                .await;
+            [anonymous, anonymous]
+        }
+    };
+    match decisions.iter().filter(|d| !d.allowed).max_by_key(|d| d.retry_after) {
+        Some(refused) => Err(*refused),
+        None => Ok(decisions[0]),
+    }
+}
+
+fn rate_limit_headers(response: &mut Response, decision: &Decision) {
+    let headers = response.headers_mut();
+    let seconds = |d: std::time::Duration| HeaderValue::from(d.as_secs_f64().ceil() as u64);
+    headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
+    headers.insert("ratelimit-reset", seconds(decision.reset));
+}
+
+fn too_many_requests(refused: Decision) -> Response {
+    let retry_ms = refused.retry_after.as_millis() as u64;
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": "too many requests; slow down",
+            "extensions": { "code": "RATE_LIMITED", "retryAfterMs": retry_ms }
+        }]
+    });
+    let mut response = Json(body).with_status(StatusCode::TOO_MANY_REQUESTS).into_response();
+    rate_limit_headers(&mut response, &refused);
+    response.headers_mut().insert(
+        "retry-after",
+        HeaderValue::from(refused.retry_after.as_secs_f64().ceil().max(1.0) as u64),
+    );
+    response
 }
 
 #[handler]
@@ -212,18 +320,64 @@ fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The process can serve: the database answers.
+fn redis_state(store: &Store) -> &'static str {
+    match &store.shared().link {
+        None => "disabled",
+        Some(link) if link.is_up() => "up",
+        Some(_) => "down",
+    }
+}
+
+/// The process can serve: the database answers. Redis is reported but not required, since
+/// without it limits and caches fall back to this process.
 #[handler]
 async fn ready(state: Data<&Arc<AppState>>) -> Response {
+    let redis = redis_state(&state.store);
     match state.store.ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready", "database": "up" })).into_response(),
+        Ok(()) => Json(serde_json::json!({ "status": "ready", "database": "up", "redis": redis })).into_response(),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "readiness check failed");
-            Json(serde_json::json!({ "status": "unavailable", "database": "down" }))
+            Json(serde_json::json!({ "status": "unavailable", "database": "down", "redis": redis }))
                 .with_status(StatusCode::SERVICE_UNAVAILABLE)
                 .into_response()
         }
     }
+}
+
+/// For admins: the state of each dependency and of the fallbacks.
+#[handler]
+async fn health_details(req: &Request, state: Data<&Arc<AppState>>) -> Response {
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, t)| t.trim());
+    let scope = match bearer {
+        Some(token) => state.authenticator.authenticate(&state.store, token, None).await.ok(),
+        None => None,
+    };
+    if !scope.is_some_and(|s| s.is_at_least(crate::tenancy::Role::Admin)) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let shared = state.store.shared();
+    let database = if state.store.ping().await.is_ok() { "up" } else { "down" };
+    let fallbacks = shared
+        .link
+        .as_ref()
+        .map_or(0, |l| l.fallbacks.load(std::sync::atomic::Ordering::Relaxed));
+    let limiter = match (&shared.link, redis_state(&state.store)) {
+        (None, _) => "local",
+        (Some(_), "up") => "shared",
+        (Some(_), _) => "local (fallback)",
+    };
+    Json(serde_json::json!({
+        "database": database,
+        "redis": redis_state(&state.store),
+        "rateLimiter": limiter,
+        "redisFallbacks": fallbacks,
+    }))
+    .into_response()
 }
 
 async fn shutdown_signal() {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::cache::Limit;
 use crate::crypto::MasterKeyRing;
 
 /// A string that never shows itself in logs, panics or error messages.
@@ -68,6 +69,14 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub log_filter: String,
     pub log_format: LogFormat,
+    pub redis_url: Option<Secret>,
+    pub redis_namespace: String,
+    pub redis_timeout: Duration,
+    pub tenant_limit: Limit,
+    pub actor_limit: Limit,
+    /// Failed sign-ins allowed per account, and per client address, each minute.
+    pub login_failures_per_minute: u32,
+    pub login_ip_failures_per_minute: u32,
     /// `DOSSIER_*` variables that mean nothing to Dossier (likely typos), to warn about once logging runs.
     pub unknown_variables: Vec<String>,
 }
@@ -144,6 +153,51 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "DOSSIER_MIGRATE_ON_START",
         "true",
         "Whether `serve` applies migrations before listening",
+    ),
+    (
+        "DOSSIER_REDIS_URL",
+        "(none: in-process limits and caches)",
+        "`redis://…`: shared rate limits and cache invalidation",
+    ),
+    (
+        "DOSSIER_REDIS_NAMESPACE",
+        "dossier",
+        "Prefix of Redis keys and of the `<namespace>:invalidate` channel",
+    ),
+    (
+        "DOSSIER_REDIS_TIMEOUT_MS",
+        "200",
+        "Longest wait for Redis before falling back to the local limiter",
+    ),
+    (
+        "DOSSIER_RATE_LIMIT_TENANT_PER_SECOND",
+        "50",
+        "Requests per second per tenant (mutations cost 2); plans may override",
+    ),
+    (
+        "DOSSIER_RATE_LIMIT_TENANT_BURST",
+        "100",
+        "Requests a tenant may make at once",
+    ),
+    (
+        "DOSSIER_RATE_LIMIT_ACTOR_PER_SECOND",
+        "20",
+        "Requests per second per user, API key or anonymous client address",
+    ),
+    (
+        "DOSSIER_RATE_LIMIT_ACTOR_BURST",
+        "40",
+        "Requests a user, API key or anonymous client may make at once",
+    ),
+    (
+        "DOSSIER_LOGIN_FAILURES_PER_MINUTE",
+        "5",
+        "Failed sign-ins per account per minute before sign-in is refused for a while",
+    ),
+    (
+        "DOSSIER_LOGIN_IP_FAILURES_PER_MINUTE",
+        "20",
+        "Failed sign-ins per client address per minute",
     ),
     ("DOSSIER_LOG", "info", "Log filter (tracing EnvFilter syntax)"),
     ("DOSSIER_LOG_FORMAT", "compact", "`compact` or `json`"),
@@ -224,6 +278,19 @@ impl Config {
                 Some(other) => bail!("DOSSIER_LOG_FORMAT must be compact or json, not {other}"),
             },
             unknown_variables,
+            redis_url: get("DOSSIER_REDIS_URL").map(Secret::new),
+            redis_namespace: get("DOSSIER_REDIS_NAMESPACE").unwrap_or_else(|| "dossier".into()),
+            redis_timeout: Duration::from_millis(parse(&get, "DOSSIER_REDIS_TIMEOUT_MS", 200)?),
+            tenant_limit: Limit {
+                per_second: parse(&get, "DOSSIER_RATE_LIMIT_TENANT_PER_SECOND", 50.0)?,
+                burst: parse(&get, "DOSSIER_RATE_LIMIT_TENANT_BURST", 100)?,
+            },
+            actor_limit: Limit {
+                per_second: parse(&get, "DOSSIER_RATE_LIMIT_ACTOR_PER_SECOND", 20.0)?,
+                burst: parse(&get, "DOSSIER_RATE_LIMIT_ACTOR_BURST", 40)?,
+            },
+            login_failures_per_minute: parse(&get, "DOSSIER_LOGIN_FAILURES_PER_MINUTE", 5)?,
+            login_ip_failures_per_minute: parse(&get, "DOSSIER_LOGIN_IP_FAILURES_PER_MINUTE", 20)?,
         })
     }
 

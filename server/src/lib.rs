@@ -2,6 +2,7 @@
 //! over this library, so tests build and run exactly the same application.
 
 pub mod app;
+pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod domain;

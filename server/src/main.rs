@@ -35,6 +35,26 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Tenant administration for the operator.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantsCommand {
+    /// Give a tenant its own rate limit (a plan); without values, back to the server default.
+    SetLimits {
+        #[arg(long)]
+        slug: String,
+        /// Requests per second on average.
+        #[arg(long)]
+        per_second: Option<u32>,
+        /// Requests at once (default: twice the rate).
+        #[arg(long)]
+        burst: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +125,27 @@ async fn main() -> anyhow::Result<()> {
                     let n = dossier::jobs::reencrypt::run_once(&store).await?;
                     println!("Re-encrypted {n} contacts under their tenant's newest data key.");
                 }
+            }
+        }
+        Command::Tenants {
+            command:
+                TenantsCommand::SetLimits {
+                    slug,
+                    per_second,
+                    burst,
+                },
+        } => {
+            let store = Store::connect(&config).await?;
+            store.migrate().await?;
+            dossier::domain::tenants::set_limits(&store, &slug, per_second, burst)
+                .await
+                .map_err(|e| anyhow::anyhow!("Failed to set the tenant's limits: {e:?}"))?;
+            match per_second {
+                Some(rate) => println!(
+                    "Tenant {slug}: {rate} requests per second, burst {}.",
+                    burst.unwrap_or(rate * 2)
+                ),
+                None => println!("Tenant {slug}: back to the server's default limits."),
             }
         }
         Command::ExportSchema => unreachable!("handled before configuration is read"),

@@ -146,6 +146,11 @@ async fn start(
         ("DOSSIER_ALLOW_SIGNUP", "true".into()),
         ("DOSSIER_DB_MAX_CONNECTIONS", "5".into()),
         ("DOSSIER_MASTER_KEYS", master_keys.clone()),
+        // Generous limits, so that only the tests about limits meet them.
+        ("DOSSIER_RATE_LIMIT_TENANT_PER_SECOND", "10000".into()),
+        ("DOSSIER_RATE_LIMIT_TENANT_BURST", "10000".into()),
+        ("DOSSIER_RATE_LIMIT_ACTOR_PER_SECOND", "10000".into()),
+        ("DOSSIER_RATE_LIMIT_ACTOR_BURST", "10000".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -81,6 +81,7 @@ pub async fn revoke(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
         .ok_or(DomainError::NotFound("API key"))?;
     audit::record(&tx, scope, "api_key.revoke", Some(id), &["revoked_at"]).await?;
     tx.commit().await?;
+    store.invalidate(crate::cache::Invalidation::ApiKey(id)).await;
     Ok(revoked)
 }
 

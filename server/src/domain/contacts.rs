@@ -786,7 +786,9 @@ pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResu
     )
     .await?;
     tx.commit().await?;
-    store.vault.forget(scope.tenant_id);
+    store
+        .invalidate(crate::cache::Invalidation::Tenant(scope.tenant_id))
+        .await;
     store.reencrypt_wanted.notify_one();
     Ok(version)
 }

@@ -21,6 +21,10 @@ pub enum DomainError {
         message: String,
         candidates: Vec<Uuid>,
     },
+    /// Too many attempts; try again after this long.
+    RateLimited {
+        retry_after: std::time::Duration,
+    },
     Internal(anyhow::Error),
 }
 

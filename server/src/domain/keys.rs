@@ -150,6 +150,10 @@ impl KeyVault {
         self.cache.write().expect("key cache lock").remove(&tenant_id);
     }
 
+    pub(crate) fn forget_all(&self) {
+        self.cache.write().expect("key cache lock").clear();
+    }
+
     /// Adds the next data key version; new writes use it, old versions keep decrypting.
     pub(crate) async fn rotate_data_key(&self, tx: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<u32> {
         let current = self.reload(tx, tenant_id).await?.data.current_version;

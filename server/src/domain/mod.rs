@@ -30,6 +30,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::cache::{Invalidation, Limit, Shared, TtlMap};
 pub use error::{DomainError, DomainResult};
 use keys::KeyVault;
 
@@ -44,6 +45,9 @@ pub struct Store {
     vault: Arc<KeyVault>,
     /// Woken when a tenant's data key was rotated, so re-encryption starts at once.
     pub(crate) reencrypt_wanted: Arc<Notify>,
+    shared: Arc<Shared>,
+    /// Rate-limit plans of tenants, kept briefly (a plan change invalidates at once).
+    tenant_limits: Arc<TtlMap<Uuid, Option<Limit>>>,
 }
 
 impl Store {
@@ -69,11 +73,39 @@ impl Store {
             .await
             .context("Failed to connect to the database")?;
         let vault = Arc::new(KeyVault::new(config.master_key_ring()?));
+        let shared = Arc::new(Shared::from_config(config)?);
+        let tenant_limits = Arc::new(TtlMap::new(Duration::from_secs(30)));
+        {
+            let (vault, tenant_limits) = (vault.clone(), tenant_limits.clone());
+            shared.invalidations.listen(move |change| match change {
+                Invalidation::Tenant(id) => {
+                    vault.forget(*id);
+                    tenant_limits.remove_where(|k, _| k == id);
+                }
+                Invalidation::All => {
+                    vault.forget_all();
+                    tenant_limits.clear();
+                }
+                Invalidation::User(_) | Invalidation::ApiKey(_) => {}
+            });
+        }
         Ok(Self {
             db,
             vault,
             reencrypt_wanted: Arc::new(Notify::new()),
+            shared,
+            tenant_limits,
         })
+    }
+
+    /// Redis link, limiter and invalidation bus of this process.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Tells this and every other replica that something cached changed.
+    pub(crate) async fn invalidate(&self, change: Invalidation) {
+        self.shared.invalidations.publish(change).await;
     }
 
     pub fn backend(&self) -> DbBackend {

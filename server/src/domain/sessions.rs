@@ -1,6 +1,12 @@
 //! Signing in and recognising callers: passwords to tokens, tokens and API keys to scopes.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::cache::{Invalidation, Limit, Limiter, TtlMap};
 
 use chrono::Utc;
 use entity::{api_key, user};
@@ -15,13 +21,54 @@ use crate::tenancy::{Actor, TenantScope};
 pub struct Authenticator {
     secret: Secret,
     ttl: Duration,
+    /// Recently resolved credentials (by SHA-256 of the credential), so most requests skip
+    /// the database; revoking a key or changing a user drops them on every replica.
+    recent: Arc<TtlMap<String, (Uuid, Actor)>>,
+    limiter: Arc<Limiter>,
+    login_limits: LoginLimits,
 }
+
+/// How many failed sign-ins are tolerated before sign-in is refused for a while.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    pub per_account: Limit,
+    pub per_address: Limit,
+}
+
+impl LoginLimits {
+    pub fn per_minute(account: u32, address: u32) -> Self {
+        let limit = |n: u32| Limit {
+            per_second: f64::from(n.max(1)) / 60.0,
+            burst: n.max(1),
+        };
+        Self {
+            per_account: limit(account),
+            per_address: limit(address),
+        }
+    }
+}
+
+const CREDENTIAL_CACHE: Duration = Duration::from_secs(30);
 
 const BAD_LOGIN: &str = "unknown tenant, e-mail or password";
 
 impl Authenticator {
-    pub fn new(secret: Secret, ttl: Duration) -> Self {
-        Self { secret, ttl }
+    pub fn new(secret: Secret, ttl: Duration, store: &Store, login_limits: LoginLimits) -> Self {
+        let recent: Arc<TtlMap<String, (Uuid, Actor)>> = Arc::new(TtlMap::new(CREDENTIAL_CACHE));
+        let cache = recent.clone();
+        store.shared().invalidations.listen(move |change| match change {
+            Invalidation::User(id) => cache.remove_where(|_, (_, actor)| actor.user_id == *id),
+            Invalidation::ApiKey(id) => cache.remove_where(|_, (_, actor)| actor.api_key_id == Some(*id)),
+            Invalidation::Tenant(id) => cache.remove_where(|_, (tenant, _)| tenant == id),
+            Invalidation::All => cache.clear(),
+        });
+        Self {
+            secret,
+            ttl,
+            recent,
+            limiter: store.shared().limiter.clone(),
+            login_limits,
+        }
     }
 
     pub fn issue(&self, user: &user::Model) -> String {
@@ -43,8 +90,25 @@ impl Authenticator {
         tenant_slug: &str,
         email: &str,
         password: Secret,
+        client: Option<IpAddr>,
         request_id: Option<String>,
     ) -> DomainResult<(String, user::Model)> {
+        // Failed attempts are counted per account and per client address; once either is
+        // spent, even the right password waits, which makes guessing slow.
+        let account_key = format!(
+            "login:{}:{}",
+            tenant_slug.trim().to_lowercase(),
+            auth::sha256_hex(&email.trim().to_lowercase())
+        );
+        let address_key = client.map(|ip| format!("login-ip:{ip}"));
+        let mut waits = vec![self.limiter.peek(&account_key, self.login_limits.per_account).await];
+        if let Some(key) = &address_key {
+            waits.push(self.limiter.peek(key, self.login_limits.per_address).await);
+        }
+        if let Some(wait) = waits.iter().filter(|d| !d.allowed).map(|d| d.retry_after).max() {
+            tracing::info!(tenant = tenant_slug, "sign-in refused: too many failed attempts");
+            return Err(DomainError::RateLimited { retry_after: wait });
+        }
         let tenant = tenants::find_by_slug(store, tenant_slug).await?;
         let user = match &tenant {
             Some(t) => {
@@ -66,6 +130,10 @@ impl Authenticator {
         let password_ok = auth::verify_password(password, hash).await;
         let Some(user) = user.filter(|_| password_ok) else {
             tracing::info!(tenant = tenant_slug, "login refused");
+            self.limiter.check(&account_key, self.login_limits.per_account, 1).await;
+            if let Some(key) = &address_key {
+                self.limiter.check(key, self.login_limits.per_address, 1).await;
+            }
             return Err(DomainError::Unauthenticated(BAD_LOGIN));
         };
         let scope = scope_for_user(&user, None, request_id);
@@ -82,13 +150,37 @@ impl Authenticator {
         bearer: &str,
         request_id: Option<String>,
     ) -> DomainResult<TenantScope> {
-        if bearer.starts_with(auth::API_KEY_PREFIX) {
-            return authenticate_api_key(store, bearer, request_id).await;
+        let is_api_key = bearer.starts_with(auth::API_KEY_PREFIX);
+        // A login token's signature and expiry are checked every time; only the lookups are cached.
+        let claims = if is_api_key {
+            None
+        } else {
+            Some(
+                auth::verify_token(&self.secret, bearer, Utc::now().timestamp()).map_err(|e| match e {
+                    auth::TokenError::Expired => DomainError::Unauthenticated("token expired; sign in again"),
+                    _ => DomainError::Unauthenticated("invalid token"),
+                })?,
+            )
+        };
+        let cache_key = auth::sha256_hex(bearer);
+        if let Some((tenant_id, actor)) = self.recent.get(&cache_key) {
+            return Ok(TenantScope {
+                tenant_id,
+                actor,
+                request_id,
+            });
         }
-        let claims = auth::verify_token(&self.secret, bearer, Utc::now().timestamp()).map_err(|e| match e {
-            auth::TokenError::Expired => DomainError::Unauthenticated("token expired; sign in again"),
-            _ => DomainError::Unauthenticated("invalid token"),
-        })?;
+        let scope = match claims {
+            None => authenticate_api_key(store, bearer, request_id).await?,
+            Some(claims) => authenticate_user(store, &claims, request_id).await?,
+        };
+        self.recent.insert(cache_key, (scope.tenant_id, scope.actor.clone()));
+        Ok(scope)
+    }
+}
+
+async fn authenticate_user(store: &Store, claims: &Claims, request_id: Option<String>) -> DomainResult<TenantScope> {
+    {
         let tx = store.begin(claims.tid).await?;
         let user = user::Entity::find_by_id(claims.sub)
             .filter(user::Column::TenantId.eq(claims.tid))

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::error::is_unique_violation;
 use super::{DomainError, DomainResult, Store, audit, now, validate};
+use crate::cache::{Invalidation, Limit};
 use crate::config::Secret;
 use crate::tenancy::auth::{hash_password, sha256_hex};
 use crate::tenancy::{Actor, TenantScope};
@@ -84,6 +85,8 @@ pub async fn create(
         timezone: Set(timezone),
         locale: Set(input.locale.unwrap_or(Locale::ZhCn)),
         phone_region: Set(phone_region),
+        rate_limit_per_second: Set(None),
+        rate_limit_burst: Set(None),
         customer_seq: Set(0),
         created_at: Set(at),
         updated_at: Set(at),
@@ -138,6 +141,47 @@ pub async fn current(store: &Store, scope: &TenantScope) -> DomainResult<tenant:
     let found = tenant::Entity::find_by_id(scope.tenant_id).one(&tx).await?;
     tx.commit().await?;
     found.ok_or(DomainError::NotFound("tenant"))
+}
+
+/// The tenant's rate-limit plan, if it has one (cached briefly; a change invalidates it).
+pub async fn limit_override(store: &Store, tenant_id: Uuid) -> DomainResult<Option<Limit>> {
+    if let Some(cached) = store.tenant_limits.get(&tenant_id) {
+        return Ok(cached);
+    }
+    let tx = store.begin(tenant_id).await?;
+    let tenant = tenant::Entity::find_by_id(tenant_id).one(&tx).await?;
+    tx.commit().await?;
+    let limit = tenant.and_then(|t| match (t.rate_limit_per_second, t.rate_limit_burst) {
+        (Some(rate), burst) => Some(Limit {
+            per_second: f64::from(rate.max(1)),
+            burst: burst.unwrap_or(rate * 2).max(1) as u32,
+        }),
+        _ => None,
+    });
+    store.tenant_limits.insert(tenant_id, limit);
+    Ok(limit)
+}
+
+/// Sets (or, with `None`, removes) a tenant's rate-limit plan: an operator command. Every
+/// replica applies it at once.
+pub async fn set_limits(store: &Store, slug: &str, per_second: Option<u32>, burst: Option<u32>) -> DomainResult<()> {
+    let Some(scope) = owner_scope(store, slug).await? else {
+        return Err(DomainError::NotFound("tenant"));
+    };
+    let tx = store.begin_scoped(&scope).await?;
+    tenant::Entity::update_many()
+        .filter(tenant::Column::Id.eq(scope.tenant_id))
+        .set(tenant::ActiveModel {
+            rate_limit_per_second: Set(per_second.map(|v| v as i32)),
+            rate_limit_burst: Set(burst.map(|v| v as i32)),
+            updated_at: Set(now()),
+            ..Default::default()
+        })
+        .exec(&tx)
+        .await?;
+    tx.commit().await?;
+    store.invalidate(Invalidation::Tenant(scope.tenant_id)).await;
+    Ok(())
 }
 
 /// Every tenant's id, for operator commands and background jobs that visit each tenant.

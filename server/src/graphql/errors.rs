@@ -29,6 +29,11 @@ impl From<DomainError> for async_graphql::Error {
                     candidates.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
                 );
             }),
+            DomainError::RateLimited { retry_after } => async_graphql::Error::new("too many requests; slow down")
+                .extend_with(|_, e| {
+                    e.set("code", "RATE_LIMITED");
+                    e.set("retryAfterMs", retry_after.as_millis() as u64);
+                }),
             DomainError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 coded("internal error", "INTERNAL")

@@ -49,6 +49,8 @@ pub struct RequestContext {
     /// `Ok(None)` for anonymous requests; `Err` when a credential was sent but refused.
     pub auth: Result<Option<TenantScope>, async_graphql::Error>,
     pub platform_key: Option<String>,
+    /// The connecting address (the proxy's, behind one), for limits on anonymous callers.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy)]

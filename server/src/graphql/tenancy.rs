@@ -277,16 +277,22 @@ impl TenancyMutation {
 
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload> {
         let api = api(ctx);
-        let (token, user) = api
+        let req = request(ctx);
+        let outcome = api
             .authenticator
             .login(
                 &api.store,
                 &input.tenant_slug,
                 &input.email,
                 Secret::new(input.password),
-                Some(request(ctx).request_id.clone()),
+                req.client_ip,
+                Some(req.request_id.clone()),
             )
-            .await?;
+            .await;
+        if let Err(crate::domain::DomainError::RateLimited { retry_after }) = &outcome {
+            ctx.append_http_header("retry-after", retry_after.as_secs().max(1).to_string());
+        }
+        let (token, user) = outcome?;
         Ok(LoginPayload {
             token,
             user: User(user),

@@ -1,0 +1,98 @@
+//! The Redis connection: connects (and reconnects) in the background, answers within a short
+//! timeout, and remembers whether Redis is up so that the switch to and from the local
+//! fallback is logged once, not on every request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::RwLock;
+
+use crate::config::Secret;
+
+pub struct RedisLink {
+    client: redis::Client,
+    manager: RwLock<Option<ConnectionManager>>,
+    up: AtomicBool,
+    /// Times a request had to fall back because Redis did not answer.
+    pub fallbacks: AtomicU64,
+    pub namespace: String,
+    pub timeout: Duration,
+}
+
+impl RedisLink {
+    /// Validates the URL; the connection itself is made in the background (see `keep_connected`).
+    pub fn new(url: &Secret, namespace: &str, timeout: Duration) -> anyhow::Result<Arc<Self>> {
+        let client = redis::Client::open(url.expose())
+            .map_err(|_| anyhow::anyhow!("DOSSIER_REDIS_URL is not a valid Redis URL"))?;
+        Ok(Arc::new(Self {
+            client,
+            manager: RwLock::new(None),
+            up: AtomicBool::new(false),
+            fallbacks: AtomicU64::new(0),
+            namespace: namespace.to_owned(),
+            timeout,
+        }))
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    pub fn key(&self, parts: &str) -> String {
+        format!("{}:{parts}", self.namespace)
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// A connection if one is established; `None` means "use the fallback".
+    pub async fn connection(&self) -> Option<ConnectionManager> {
+        self.manager.read().await.clone()
+    }
+
+    /// Establishes the connection manager, retrying until it succeeds; it then reconnects by itself.
+    pub async fn keep_connected(self: Arc<Self>) {
+        loop {
+            if self.manager.read().await.is_some() {
+                return;
+            }
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(500))))
+                .set_response_timeout(Some(self.timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(500));
+            match self.client.get_connection_manager_with_config(config).await {
+                Ok(manager) => {
+                    *self.manager.write().await = Some(manager);
+                    self.record_success();
+                    return;
+                }
+                Err(_) => {
+                    self.record_failure("connect");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    pub fn record_success(&self) {
+        if !self.up.swap(true, Ordering::Relaxed) {
+            tracing::info!("Redis is reachable: rate limits and cache invalidation are shared across replicas");
+        }
+    }
+
+    /// Notes a failed call; logs only the transition from up to down. The error text of the
+    /// client is not logged, as a URL with a password could appear in it.
+    pub fn record_failure(&self, what: &str) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        if self.up.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                operation = what,
+                "Redis is unreachable: falling back to per-process rate limits and cache lifetimes"
+            );
+        }
+    }
+}
