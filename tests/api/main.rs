@@ -5,6 +5,7 @@ mod auth;
 mod contacts;
 mod customers;
 mod http;
+mod limits;
 mod pagination;
 mod roles;
 mod row_level_security;

@@ -383,3 +383,74 @@ pub fn error_field(body: &Value) -> String {
 pub fn slug(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
 }
+
+/// The Redis URL of the test run, if Redis tests are to run.
+pub fn redis_url() -> Option<String> {
+    std::env::var("DOSSIER_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A TCP relay in front of Redis that a test can cut and restore, to play an outage.
+pub struct RedisRelay {
+    pub port: u16,
+    target: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl RedisRelay {
+    pub async fn start(redis_url: &str) -> Self {
+        let target = redis_url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
+        let port = listener.local_addr().unwrap().port();
+        let relay = Self {
+            port,
+            target,
+            tasks: Default::default(),
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let (target, tasks) = (self.target.clone(), self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(conn);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    /// Closes every relayed connection and stops accepting new ones.
+    pub fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Accepts connections again on the same port.
+    pub async fn restore(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("relay rebinds");
+        self.serve(listener);
+    }
+}
+
+impl Drop for RedisRelay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}

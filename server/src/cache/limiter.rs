@@ -40,7 +40,8 @@ pub struct Decision {
 
 /// Whichever implementation runs, it answers the same question for a key.
 pub trait RateLimiter: Send + Sync {
-    fn check(&self, key: &str, limit: Limit, cost: u32) -> impl Future<Output = Decision> + Send;
+    /// Whether a request of `cost` may pass now; it is counted only if `spend`.
+    fn check(&self, key: &str, limit: Limit, cost: u32, spend: bool) -> impl Future<Output = Decision> + Send;
 }
 
 /// Pure GCRA step: the new arrival time and the decision, times in microseconds.
@@ -94,11 +95,13 @@ impl LocalLimiter {
         self.started.map_or(0.0, |s| s.elapsed().as_micros() as f64)
     }
 
-    fn check_now(&self, key: &str, limit: Limit, cost: u32) -> Decision {
+    fn check_now(&self, key: &str, limit: Limit, cost: u32, spend: bool) -> Decision {
         let now = self.now_us();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (tat, decision) = gcra(now, state.get(key).copied(), limit, cost);
-        state.insert(key.to_owned(), tat);
+        if spend {
+            state.insert(key.to_owned(), tat);
+        }
         // Forget keys that are back to a full burst, so the map does not grow without bound.
         if state.len() > 10_000 {
             state.retain(|_, t| *t > now);
@@ -108,8 +111,8 @@ impl LocalLimiter {
 }
 
 impl RateLimiter for LocalLimiter {
-    async fn check(&self, key: &str, limit: Limit, cost: u32) -> Decision {
-        self.check_now(key, limit, cost)
+    async fn check(&self, key: &str, limit: Limit, cost: u32, spend: bool) -> Decision {
+        self.check_now(key, limit, cost, spend)
     }
 }
 
@@ -127,7 +130,7 @@ local allow_at = new_tat - tolerance
 if allow_at > now then
   return {0, math.ceil(allow_at - now), math.floor((tolerance - (tat - now)) / interval), math.ceil(tat - now)}
 end
-if cost > 0 then
+if ARGV[4] == '1' then
   redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
 end
 return {1, 0, math.floor((tolerance - (new_tat - now)) / interval), math.ceil(new_tat - now)}
@@ -149,10 +152,14 @@ impl RedisLimiter {
         }
     }
 
-    async fn check_redis(&self, key: &str, limit: Limit, cost: u32) -> Option<Decision> {
+    async fn check_redis(&self, key: &str, limit: Limit, cost: u32, spend: bool) -> Option<Decision> {
         let mut conn = self.link.connection().await?;
         let mut invocation = self.script.key(self.link.key(&format!("rl:{key}")));
-        invocation.arg(limit.interval_us()).arg(limit.tolerance_us()).arg(cost);
+        invocation
+            .arg(limit.interval_us())
+            .arg(limit.tolerance_us())
+            .arg(cost)
+            .arg(if spend { "1" } else { "0" });
         let call = invocation.invoke_async::<(i64, i64, i64, i64)>(&mut conn);
         match tokio::time::timeout(self.link.timeout, call).await {
             Ok(Ok((allowed, retry_us, remaining, reset_us))) => {
@@ -174,10 +181,10 @@ impl RedisLimiter {
 }
 
 impl RateLimiter for RedisLimiter {
-    async fn check(&self, key: &str, limit: Limit, cost: u32) -> Decision {
-        match self.check_redis(key, limit, cost).await {
+    async fn check(&self, key: &str, limit: Limit, cost: u32, spend: bool) -> Decision {
+        match self.check_redis(key, limit, cost, spend).await {
             Some(decision) => decision,
-            None => self.fallback.check_now(key, limit, cost),
+            None => self.fallback.check_now(key, limit, cost, spend),
         }
     }
 }
@@ -189,16 +196,20 @@ pub enum Limiter {
 }
 
 impl Limiter {
+    /// Spends `cost` if the key can take it now.
     pub async fn check(&self, key: &str, limit: Limit, cost: u32) -> Decision {
         match self {
-            Limiter::Local(l) => l.check(key, limit, cost).await,
-            Limiter::Redis(r) => r.check(key, limit, cost).await,
+            Limiter::Local(l) => l.check(key, limit, cost, true).await,
+            Limiter::Redis(r) => r.check(key, limit, cost, true).await,
         }
     }
 
-    /// Whether the key could take `cost` now, without spending anything.
+    /// Whether one more request would pass now, without counting it.
     pub async fn peek(&self, key: &str, limit: Limit) -> Decision {
-        self.check(key, limit, 0).await
+        match self {
+            Limiter::Local(l) => l.check(key, limit, 1, false).await,
+            Limiter::Redis(r) => r.check(key, limit, 1, false).await,
+        }
     }
 }
 
@@ -227,16 +238,20 @@ mod tests {
         assert!(later.allowed, "one interval later one more passes");
     }
 
-    #[test]
-    fn a_peek_spends_nothing() {
+    #[tokio::test]
+    async fn a_peek_tells_without_spending() {
+        let limiter = LocalLimiter::new();
         let limit = Limit {
             per_second: 1.0,
             burst: 1,
         };
-        let (tat, first) = gcra(0.0, None, limit, 0);
-        assert!(first.allowed);
-        let (_, spend) = gcra(0.0, Some(tat), limit, 1);
-        assert!(spend.allowed);
+        assert!(limiter.check("k", limit, 1, false).await.allowed);
+        assert!(limiter.check("k", limit, 1, false).await.allowed, "nothing was spent");
+        assert!(limiter.check("k", limit, 1, true).await.allowed);
+        assert!(
+            !limiter.check("k", limit, 1, false).await.allowed,
+            "now the budget is spent"
+        );
     }
 
     #[tokio::test]
@@ -246,9 +261,9 @@ mod tests {
             per_second: 1.0,
             burst: 2,
         };
-        assert!(limiter.check("a", limit, 1).await.allowed);
-        assert!(limiter.check("a", limit, 1).await.allowed);
-        assert!(!limiter.check("a", limit, 1).await.allowed);
-        assert!(limiter.check("b", limit, 1).await.allowed);
+        assert!(limiter.check("a", limit, 1, true).await.allowed);
+        assert!(limiter.check("a", limit, 1, true).await.allowed);
+        assert!(!limiter.check("a", limit, 1, true).await.allowed);
+        assert!(limiter.check("b", limit, 1, true).await.allowed);
     }
 }
