@@ -271,7 +271,7 @@ async fn check_limits(
             [tenant, actor]
         }
         None => {
-            let address = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+            let address = client_ip.map_or_else(|| "unknown".to_owned(), crate::cache::limiter::address_key);
             let anonymous = limiter
                 .check(&format!("anonymous:{address}"), state.actor_limit, cost)
                 .await;
@@ -280,7 +280,8 @@ async fn check_limits(
     };
     match decisions.iter().filter(|d| !d.allowed).max_by_key(|d| d.retry_after) {
         Some(refused) => Err(*refused),
-        None => Ok(decisions[0]),
+        // Report the tighter of the two budgets.
+        None => Ok(*decisions.iter().min_by_key(|d| d.remaining).expect("two decisions")),
     }
 }
 

@@ -137,9 +137,12 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let store = Store::connect(&config).await?;
             store.migrate().await?;
-            dossier::domain::tenants::set_limits(&store, &slug, per_second, burst)
+            let told = dossier::domain::tenants::set_limits(&store, &slug, per_second, burst)
                 .await
                 .map_err(|e| anyhow::anyhow!("Failed to set the tenant's limits: {e:?}"))?;
+            if !told {
+                println!("Redis did not answer: running servers apply the change within 30 s.");
+            }
             match per_second {
                 Some(rate) => println!(
                     "Tenant {slug}: {rate} requests per second, burst {}.",

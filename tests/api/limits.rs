@@ -33,8 +33,10 @@ fn unique_namespace() -> String {
 
 #[tokio::test]
 async fn a_tenant_over_its_limit_gets_rate_limited_with_the_wait_and_passes_after_it() {
+    // One request per two seconds on average, three at once: slow enough that the test's own
+    // pace never refills the budget.
     let app = spawn_app_with(&[
-        ("DOSSIER_RATE_LIMIT_TENANT_PER_SECOND", "4"),
+        ("DOSSIER_RATE_LIMIT_TENANT_PER_SECOND", "0.5"),
         ("DOSSIER_RATE_LIMIT_TENANT_BURST", "3"),
     ])
     .await;
@@ -51,8 +53,8 @@ async fn a_tenant_over_its_limit_gets_rate_limited_with_the_wait_and_passes_afte
     assert_eq!(status, 429);
     assert_eq!(error_code(&body), "RATE_LIMITED");
     let wait = body["errors"][0]["extensions"]["retryAfterMs"].as_u64().unwrap();
-    assert!(wait > 0 && wait <= 250, "{wait}");
-    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert!(wait > 0 && wait <= 2000, "{wait}");
+    assert!(matches!(retry_after.as_deref(), Some("1" | "2")), "{retry_after:?}");
 
     // Another tenant has its own budget.
     assert_eq!(me(&app, &calm.token).await.0, 200);
@@ -133,13 +135,11 @@ async fn repeated_failed_sign_ins_are_slowed_per_account_and_per_address() {
     assert_eq!(error_code(&blocked), "RATE_LIMITED", "even the right password waits");
     assert!(blocked["errors"][0]["extensions"]["retryAfterMs"].as_u64().unwrap() > 0);
 
-    // Other accounts from the same address: two more failures spend the address's budget of five.
-    for i in 0..2 {
-        assert_eq!(
-            error_code(&login(format!("x{i}@example.com"), "wrong-password").await),
-            "UNAUTHENTICATED"
-        );
-    }
+    // Other accounts from the same address: four attempts so far, one more spends its budget of five.
+    assert_eq!(
+        error_code(&login("x@example.com".into(), "wrong-password").await),
+        "UNAUTHENTICATED"
+    );
     assert_eq!(
         error_code(&login("someone@example.com".into(), "wrong-password").await),
         "RATE_LIMITED"
@@ -160,6 +160,7 @@ async fn two_instances_sharing_redis_enforce_one_combined_limit_per_tenant() {
     let b = spawn_another(&a, &settings).await;
     let busy = a.signup(&slug("shared")).await;
     let calm = a.signup(&slug("other")).await;
+    wait_for_redis(&[&a, &b], &calm.token).await;
     let mut allowed = 0;
     for i in 0..20 {
         let app = if i % 2 == 0 { &a } else { &b };
@@ -198,6 +199,7 @@ async fn revoking_a_key_or_rotating_a_tenant_key_on_one_instance_takes_effect_on
     let a = spawn_app_with(&settings).await;
     let b = spawn_another(&a, &settings).await;
     let t = a.signup(&slug("replicas")).await;
+    wait_for_redis(&[&a, &b], &t.token).await;
     let (key_id, secret) = a.create_api_key(&t.token, "MANAGER").await;
     assert_eq!(me(&b, &secret).await.0, 200, "B has now seen (and cached) the key");
     tokio::time::sleep(Duration::from_millis(200)).await; // B's subscription is up
@@ -239,6 +241,18 @@ async fn revoking_a_key_or_rotating_a_tenant_key_on_one_instance_takes_effect_on
         "B used the rotated key: {}",
         &newest[0][..6]
     );
+}
+
+/// Waits until every instance has reached Redis (they connect in the background).
+async fn wait_for_redis(apps: &[&TestApp], admin_token: &str) {
+    for app in apps {
+        let up = poll_until(
+            async || redis_health(app, admin_token).await["redis"] == "up",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(up, "instance reached Redis");
+    }
 }
 
 fn error_code_of(body: &Value) -> String {

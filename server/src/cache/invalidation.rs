@@ -34,6 +34,9 @@ impl Invalidation {
     }
 
     fn decode(text: &str) -> Option<Self> {
+        if text == "all:" {
+            return Some(Invalidation::All);
+        }
         let (kind, id) = text.split_once(':')?;
         let id = Uuid::try_parse(id).ok()?;
         match kind {
@@ -79,21 +82,41 @@ impl Invalidations {
         }
     }
 
-    /// Applies `change` here and tells the other replicas.
-    pub async fn publish(&self, change: Invalidation) {
+    /// Applies `change` here and tells the other replicas. Returns whether the others were
+    /// told (always true without Redis, where there are no others); if not, their copies
+    /// expire within the cache lifetime.
+    pub async fn publish(&self, change: Invalidation) -> bool {
         self.apply(&change);
-        let Some(link) = &self.link else { return };
-        let Some(mut conn) = link.connection().await else {
-            link.record_failure("publish");
-            return;
+        let Some(link) = &self.link else { return true };
+        let mut conn = match link.connection().await {
+            Some(conn) => conn,
+            // Not connected yet (a command-line run, right after start): try once directly.
+            None => match tokio::time::timeout(
+                link.timeout.max(Duration::from_secs(1)),
+                link.client().get_connection_manager(),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => conn,
+                _ => {
+                    link.record_failure("publish");
+                    return false;
+                }
+            },
         };
         let channel = link.key("invalidate");
         let mut command = redis::cmd("PUBLISH");
         command.arg(&channel).arg(change.encode());
         let sent = command.query_async::<i64>(&mut conn);
         match tokio::time::timeout(link.timeout, sent).await {
-            Ok(Ok(_)) => link.record_success(),
-            _ => link.record_failure("publish"),
+            Ok(Ok(_)) => {
+                link.record_success();
+                true
+            }
+            _ => {
+                link.record_failure("publish");
+                false
+            }
         }
     }
 
@@ -138,6 +161,7 @@ mod tests {
             Invalidation::User(Uuid::now_v7()),
             Invalidation::ApiKey(Uuid::now_v7()),
             Invalidation::Tenant(Uuid::now_v7()),
+            Invalidation::All,
         ] {
             assert_eq!(Invalidation::decode(&change.encode()), Some(change));
         }

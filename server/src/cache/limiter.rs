@@ -44,6 +44,18 @@ pub trait RateLimiter: Send + Sync {
     fn check(&self, key: &str, limit: Limit, cost: u32, spend: bool) -> impl Future<Output = Decision> + Send;
 }
 
+/// The part of a client address that identifies one client: the address itself for IPv4,
+/// the /64 network for IPv6 (one subscriber usually holds a whole /64).
+pub fn address_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 /// Pure GCRA step: the new arrival time and the decision, times in microseconds.
 fn gcra(now: f64, tat: Option<f64>, limit: Limit, cost: u32) -> (f64, Decision) {
     let interval = limit.interval_us();
@@ -77,22 +89,21 @@ fn gcra(now: f64, tat: Option<f64>, limit: Limit, cost: u32) -> (f64, Decision) 
 }
 
 /// In-process limiter: embedded mode, and the fallback while Redis is down.
-#[derive(Default)]
 pub struct LocalLimiter {
-    started: Option<Instant>,
+    started: Instant,
     state: Mutex<HashMap<String, f64>>,
 }
 
 impl LocalLimiter {
     pub fn new() -> Self {
         Self {
-            started: Some(Instant::now()),
+            started: Instant::now(),
             state: Mutex::new(HashMap::new()),
         }
     }
 
     fn now_us(&self) -> f64 {
-        self.started.map_or(0.0, |s| s.elapsed().as_micros() as f64)
+        self.started.elapsed().as_micros() as f64
     }
 
     fn check_now(&self, key: &str, limit: Limit, cost: u32, spend: bool) -> Decision {
@@ -102,8 +113,9 @@ impl LocalLimiter {
         if spend {
             state.insert(key.to_owned(), tat);
         }
-        // Forget keys that are back to a full burst, so the map does not grow without bound.
-        if state.len() > 10_000 {
+        // Forget keys that are back to a full burst, so the map does not grow without bound;
+        // swept only once the map doubled, so the cost stays amortised.
+        if state.len() > 10_000 && state.len().is_power_of_two() {
             state.retain(|_, t| *t > now);
         }
         decision
@@ -153,6 +165,10 @@ impl RedisLimiter {
     }
 
     async fn check_redis(&self, key: &str, limit: Limit, cost: u32, spend: bool) -> Option<Decision> {
+        // While Redis is down, only an occasional request probes it; the rest do not wait.
+        if !self.link.is_up() && !self.link.may_probe() {
+            return None;
+        }
         let mut conn = self.link.connection().await?;
         let mut invocation = self.script.key(self.link.key(&format!("rl:{key}")));
         invocation
@@ -196,19 +212,13 @@ pub enum Limiter {
 }
 
 impl Limiter {
-    /// Spends `cost` if the key can take it now.
+    /// Spends `cost` if the key can take it now. A cost above the burst is charged as the
+    /// burst, or such a request could never pass.
     pub async fn check(&self, key: &str, limit: Limit, cost: u32) -> Decision {
+        let cost = cost.min(limit.burst.max(1));
         match self {
             Limiter::Local(l) => l.check(key, limit, cost, true).await,
             Limiter::Redis(r) => r.check(key, limit, cost, true).await,
-        }
-    }
-
-    /// Whether one more request would pass now, without counting it.
-    pub async fn peek(&self, key: &str, limit: Limit) -> Decision {
-        match self {
-            Limiter::Local(l) => l.check(key, limit, 1, false).await,
-            Limiter::Redis(r) => r.check(key, limit, 1, false).await,
         }
     }
 }

@@ -3,7 +3,11 @@
 //! fallback is logged once, not on every request.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+const UNKNOWN: u8 = 0;
+const UP: u8 = 1;
+const DOWN: u8 = 2;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -14,7 +18,10 @@ use crate::config::Secret;
 pub struct RedisLink {
     client: redis::Client,
     manager: RwLock<Option<ConnectionManager>>,
-    up: AtomicBool,
+    /// Unknown until the first call, then up or down; only changes are logged.
+    state: AtomicU8,
+    created: std::time::Instant,
+    last_probe_ms: AtomicU64,
     /// Times a request had to fall back because Redis did not answer.
     pub fallbacks: AtomicU64,
     pub namespace: String,
@@ -29,7 +36,9 @@ impl RedisLink {
         Ok(Arc::new(Self {
             client,
             manager: RwLock::new(None),
-            up: AtomicBool::new(false),
+            state: AtomicU8::new(UNKNOWN),
+            created: std::time::Instant::now(),
+            last_probe_ms: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
             namespace: namespace.to_owned(),
             timeout,
@@ -45,7 +54,18 @@ impl RedisLink {
     }
 
     pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
+        self.state.load(Ordering::Relaxed) == UP
+    }
+
+    /// While Redis is down: at most one caller a second may try it.
+    pub fn may_probe(&self) -> bool {
+        let now = self.created.elapsed().as_millis() as u64;
+        let last = self.last_probe_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= 1000
+            && self
+                .last_probe_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// A connection if one is established; `None` means "use the fallback".
@@ -79,7 +99,7 @@ impl RedisLink {
     }
 
     pub fn record_success(&self) {
-        if !self.up.swap(true, Ordering::Relaxed) {
+        if self.state.swap(UP, Ordering::Relaxed) != UP {
             tracing::info!("Redis is reachable: rate limits and cache invalidation are shared across replicas");
         }
     }
@@ -88,7 +108,7 @@ impl RedisLink {
     /// client is not logged, as a URL with a password could appear in it.
     pub fn record_failure(&self, what: &str) {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
-        if self.up.swap(false, Ordering::Relaxed) {
+        if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
             tracing::warn!(
                 operation = what,
                 "Redis is unreachable: falling back to per-process rate limits and cache lifetimes"

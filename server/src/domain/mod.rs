@@ -104,8 +104,8 @@ impl Store {
     }
 
     /// Tells this and every other replica that something cached changed.
-    pub(crate) async fn invalidate(&self, change: Invalidation) {
-        self.shared.invalidations.publish(change).await;
+    pub(crate) async fn invalidate(&self, change: Invalidation) -> bool {
+        self.shared.invalidations.publish(change).await
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -93,17 +93,18 @@ impl Authenticator {
         client: Option<IpAddr>,
         request_id: Option<String>,
     ) -> DomainResult<(String, user::Model)> {
-        // Failed attempts are counted per account and per client address; once either is
-        // spent, even the right password waits, which makes guessing slow.
+        // Attempts are counted per account and per client address before the password is
+        // checked (so parallel guesses cannot all slip through); once either budget is spent,
+        // even the right password waits, which makes guessing slow.
         let account_key = format!(
             "login:{}:{}",
             tenant_slug.trim().to_lowercase(),
             auth::sha256_hex(&email.trim().to_lowercase())
         );
-        let address_key = client.map(|ip| format!("login-ip:{ip}"));
-        let mut waits = vec![self.limiter.peek(&account_key, self.login_limits.per_account).await];
+        let address_key = client.map(|ip| format!("login-ip:{}", crate::cache::limiter::address_key(ip)));
+        let mut waits = vec![self.limiter.check(&account_key, self.login_limits.per_account, 1).await];
         if let Some(key) = &address_key {
-            waits.push(self.limiter.peek(key, self.login_limits.per_address).await);
+            waits.push(self.limiter.check(key, self.login_limits.per_address, 1).await);
         }
         if let Some(wait) = waits.iter().filter(|d| !d.allowed).map(|d| d.retry_after).max() {
             tracing::info!(tenant = tenant_slug, "sign-in refused: too many failed attempts");
@@ -130,10 +131,6 @@ impl Authenticator {
         let password_ok = auth::verify_password(password, hash).await;
         let Some(user) = user.filter(|_| password_ok) else {
             tracing::info!(tenant = tenant_slug, "login refused");
-            self.limiter.check(&account_key, self.login_limits.per_account, 1).await;
-            if let Some(key) = &address_key {
-                self.limiter.check(key, self.login_limits.per_address, 1).await;
-            }
             return Err(DomainError::Unauthenticated(BAD_LOGIN));
         };
         let scope = scope_for_user(&user, None, request_id);
@@ -163,6 +160,8 @@ impl Authenticator {
             )
         };
         let cache_key = auth::sha256_hex(bearer);
+        // Read before the database, so that a revocation landing meanwhile keeps the result out of the cache.
+        let generation = self.recent.generation();
         if let Some((tenant_id, actor)) = self.recent.get(&cache_key) {
             return Ok(TenantScope {
                 tenant_id,
@@ -174,7 +173,8 @@ impl Authenticator {
             None => authenticate_api_key(store, bearer, request_id).await?,
             Some(claims) => authenticate_user(store, &claims, request_id).await?,
         };
-        self.recent.insert(cache_key, (scope.tenant_id, scope.actor.clone()));
+        self.recent
+            .insert_unless_invalidated(generation, cache_key, (scope.tenant_id, scope.actor.clone()));
         Ok(scope)
     }
 }

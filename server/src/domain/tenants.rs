@@ -145,6 +145,7 @@ pub async fn current(store: &Store, scope: &TenantScope) -> DomainResult<tenant:
 
 /// The tenant's rate-limit plan, if it has one (cached briefly; a change invalidates it).
 pub async fn limit_override(store: &Store, tenant_id: Uuid) -> DomainResult<Option<Limit>> {
+    let generation = store.tenant_limits.generation();
     if let Some(cached) = store.tenant_limits.get(&tenant_id) {
         return Ok(cached);
     }
@@ -158,13 +159,16 @@ pub async fn limit_override(store: &Store, tenant_id: Uuid) -> DomainResult<Opti
         }),
         _ => None,
     });
-    store.tenant_limits.insert(tenant_id, limit);
+    store
+        .tenant_limits
+        .insert_unless_invalidated(generation, tenant_id, limit);
     Ok(limit)
 }
 
 /// Sets (or, with `None`, removes) a tenant's rate-limit plan: an operator command. Every
 /// replica applies it at once.
-pub async fn set_limits(store: &Store, slug: &str, per_second: Option<u32>, burst: Option<u32>) -> DomainResult<()> {
+/// Returns whether running replicas were told (else they pick it up within 30 s).
+pub async fn set_limits(store: &Store, slug: &str, per_second: Option<u32>, burst: Option<u32>) -> DomainResult<bool> {
     let Some(scope) = owner_scope(store, slug).await? else {
         return Err(DomainError::NotFound("tenant"));
     };
@@ -180,8 +184,7 @@ pub async fn set_limits(store: &Store, slug: &str, per_second: Option<u32>, burs
         .exec(&tx)
         .await?;
     tx.commit().await?;
-    store.invalidate(Invalidation::Tenant(scope.tenant_id)).await;
-    Ok(())
+    Ok(store.invalidate(Invalidation::Tenant(scope.tenant_id)).await)
 }
 
 /// Every tenant's id, for operator commands and background jobs that visit each tenant.

@@ -290,7 +290,7 @@ impl TenancyMutation {
             )
             .await;
         if let Err(crate::domain::DomainError::RateLimited { retry_after }) = &outcome {
-            ctx.append_http_header("retry-after", retry_after.as_secs().max(1).to_string());
+            ctx.append_http_header("retry-after", retry_after.as_secs_f64().ceil().max(1.0).to_string());
         }
         let (token, user) = outcome?;
         Ok(LoginPayload {
