@@ -94,6 +94,12 @@ pub struct LocalLimiter {
     state: Mutex<HashMap<String, f64>>,
 }
 
+impl Default for LocalLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LocalLimiter {
     pub fn new() -> Self {
         Self {
