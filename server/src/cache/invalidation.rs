@@ -50,6 +50,8 @@ impl Invalidation {
 
 type Listener = Box<dyn Fn(&Invalidation) + Send + Sync>;
 
+const KEEPALIVE: Duration = Duration::from_secs(10);
+
 /// Delivers invalidations to the caches that registered for them.
 #[derive(Default)]
 pub struct Invalidations {
@@ -130,15 +132,25 @@ impl Invalidations {
                 Ok(mut pubsub) => {
                     if pubsub.subscribe(&channel).await.is_ok() {
                         self.apply(&Invalidation::All);
-                        let mut messages = pubsub.on_message();
-                        while let Some(message) = messages.next().await {
-                            if let Some(change) = message
-                                .get_payload::<String>()
-                                .ok()
-                                .as_deref()
-                                .and_then(Invalidation::decode)
-                            {
-                                self.apply(&change);
+                        let (mut sink, mut messages) = pubsub.split();
+                        // A connection can die without closing; a regular ping notices.
+                        let mut keepalive = tokio::time::interval(KEEPALIVE);
+                        keepalive.tick().await;
+                        loop {
+                            tokio::select! {
+                                message = messages.next() => {
+                                    let Some(message) = message else { break };
+                                    let payload = message.get_payload::<String>().ok();
+                                    if let Some(change) = payload.as_deref().and_then(Invalidation::decode) {
+                                        self.apply(&change);
+                                    }
+                                }
+                                _ = keepalive.tick() => {
+                                    let ping = tokio::time::timeout(link.timeout.max(Duration::from_secs(1)), sink.ping::<redis::Value>());
+                                    if !matches!(ping.await, Ok(Ok(_))) {
+                                        break;
+                                    }
+                                }
                             }
                         }
                     }
