@@ -185,15 +185,7 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let bearer = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| match v.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim().to_owned(),
-            _ => v.trim().to_owned(),
-        });
-    let auth = match bearer {
+    let auth = match bearer_token(req) {
         None => Ok(None),
         Some(token) => state
             .authenticator
@@ -224,6 +216,15 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
     let mut http = GraphQLResponse(response).into_response();
     rate_limit_headers(&mut http, &decision);
     http
+}
+
+/// The credential of `Authorization: Bearer …` (the scheme in any case; a bare token is accepted too).
+fn bearer_token(req: &Request) -> Option<String> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    Some(match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim().to_owned(),
+        _ => value.trim().to_owned(),
+    })
 }
 
 /// Mutations cost twice what queries do.
@@ -348,14 +349,8 @@ async fn ready(state: Data<&Arc<AppState>>) -> Response {
 /// For admins: the state of each dependency and of the fallbacks.
 #[handler]
 async fn health_details(req: &Request, state: Data<&Arc<AppState>>) -> Response {
-    let bearer = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .map(|(_, t)| t.trim());
-    let scope = match bearer {
-        Some(token) => state.authenticator.authenticate(&state.store, token, None).await.ok(),
+    let scope = match bearer_token(req) {
+        Some(token) => state.authenticator.authenticate(&state.store, &token, None).await.ok(),
         None => None,
     };
     if !scope.is_some_and(|s| s.is_at_least(crate::tenancy::Role::Admin)) {

@@ -17,7 +17,7 @@ use super::customers::{Patch, lock_visible, require_writer};
 use super::keys::TenantKeys;
 use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, scoped_update, validate};
 use crate::crypto::blind_index::blind_index;
-use crate::crypto::{Aad, CryptoError, mask};
+use crate::crypto::{Aad, CryptoError, Plaintext, mask};
 use crate::tenancy::TenantScope;
 
 const TABLE: &str = "contacts";
@@ -242,6 +242,13 @@ pub(crate) fn search_index(
     Ok(blind_index(&keys.index, field.name(), &normalised))
 }
 
+/// Decrypts one field of a row; a failure names the row and field, never the value.
+fn decrypt_field(keys: &TenantKeys, row: &contact::Model, field: Field, ciphertext: &str) -> DomainResult<Plaintext> {
+    keys.data
+        .decrypt(aad(row.tenant_id, field, row.id), ciphertext)
+        .map_err(|e| decrypt_error(row, field, e))
+}
+
 fn decrypt_error(row: &contact::Model, field: Field, err: CryptoError) -> DomainError {
     // The row id and the kind of failure, never the value.
     DomainError::Internal(anyhow::anyhow!(
@@ -256,10 +263,7 @@ fn open(keys: &TenantKeys, row: &contact::Model, plaintext: bool, wanted: &[Fiel
     let mut values = HashMap::new();
     for &field in wanted {
         if let Some(ct) = field.get(row) {
-            let clear = keys
-                .data
-                .decrypt(aad(row.tenant_id, field, row.id), ct)
-                .map_err(|e| decrypt_error(row, field, e))?;
+            let clear = decrypt_field(keys, row, field, ct)?;
             let shown = if plaintext {
                 clear.expose().to_owned()
             } else {
@@ -538,10 +542,7 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
     if row.key_version != current {
         for field in Field::ALL {
             if let Some(ct) = field.get(&row).map(str::to_owned) {
-                let clear = keys
-                    .data
-                    .decrypt(aad(row.tenant_id, field, row.id), &ct)
-                    .map_err(|e| decrypt_error(&row, field, e))?;
+                let clear = decrypt_field(&keys, &row, field, &ct)?;
                 let sealed = seal(&keys, &row, field, clear.expose());
                 field.set(&mut row, Some(sealed));
             }

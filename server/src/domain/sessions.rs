@@ -180,17 +180,15 @@ impl Authenticator {
 }
 
 async fn authenticate_user(store: &Store, claims: &Claims, request_id: Option<String>) -> DomainResult<TenantScope> {
-    {
-        let tx = store.begin(claims.tid).await?;
-        let user = user::Entity::find_by_id(claims.sub)
-            .filter(user::Column::TenantId.eq(claims.tid))
-            .filter(user::Column::Active.eq(true))
-            .one(&tx)
-            .await?;
-        tx.commit().await?;
-        let user = user.ok_or(DomainError::Unauthenticated("user no longer active"))?;
-        Ok(scope_for_user(&user, None, request_id))
-    }
+    let tx = store.begin(claims.tid).await?;
+    let user = user::Entity::find_by_id(claims.sub)
+        .filter(user::Column::TenantId.eq(claims.tid))
+        .filter(user::Column::Active.eq(true))
+        .one(&tx)
+        .await?;
+    tx.commit().await?;
+    let user = user.ok_or(DomainError::Unauthenticated("user no longer active"))?;
+    Ok(scope_for_user(&user, None, request_id))
 }
 
 fn scope_for_user(user: &user::Model, api_key_id: Option<uuid::Uuid>, request_id: Option<String>) -> TenantScope {

@@ -5,9 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::customers::ContactChannel;
 use super::tenancy::Tenant;
-use super::{api, parse_id, scope};
+use super::{api, parse_id, patch, scope};
 use crate::domain::contacts::{self as service, ContactInput as DomainInput, ContactPatch, ContactView, Field};
-use crate::domain::customers::Patch;
 use crate::domain::tenants;
 
 pub struct Contact(pub ContactView);
@@ -135,14 +134,6 @@ pub struct UpdateContactInput {
     pub wechat: MaybeUndefined<String>,
     pub qq: MaybeUndefined<String>,
     pub address: MaybeUndefined<String>,
-}
-
-fn patch<T, U: From<T>>(value: MaybeUndefined<T>) -> Patch<U> {
-    match value {
-        MaybeUndefined::Undefined => Patch::Keep,
-        MaybeUndefined::Null => Patch::Clear,
-        MaybeUndefined::Value(v) => Patch::Set(v.into()),
-    }
 }
 
 #[derive(InputObject)]

@@ -13,7 +13,7 @@ use super::contacts::{Contact, ContactInput};
 use super::scalars::{Date, Decimal};
 use super::tags::Tag;
 use super::tenancy::User;
-use super::{api, parse_id, scope};
+use super::{api, parse_id, patch, scope};
 use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
@@ -505,14 +505,6 @@ pub struct UpdateCustomerInput {
 
 fn set<T, U: From<T>>(value: Option<T>) -> Patch<U> {
     value.map_or(Patch::Keep, |v| Patch::Set(v.into()))
-}
-
-fn patch<T, U: From<T>>(value: MaybeUndefined<T>) -> Patch<U> {
-    match value {
-        MaybeUndefined::Undefined => Patch::Keep,
-        MaybeUndefined::Null => Patch::Clear,
-        MaybeUndefined::Value(v) => Patch::Set(v.into()),
-    }
 }
 
 fn parse_ids(field: &str, ids: Vec<ID>) -> Result<Vec<Uuid>> {

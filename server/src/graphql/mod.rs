@@ -108,3 +108,13 @@ fn parse_id(field: &str, id: &async_graphql::ID) -> async_graphql::Result<uuid::
     uuid::Uuid::try_parse(id.as_str())
         .map_err(|_| crate::domain::DomainError::validation(field, "is not a valid id").into())
 }
+
+/// An optional input field as a change: absent keeps, `null` clears, a value sets.
+fn patch<T, U: From<T>>(value: async_graphql::MaybeUndefined<T>) -> crate::domain::customers::Patch<U> {
+    use crate::domain::customers::Patch;
+    match value {
+        async_graphql::MaybeUndefined::Undefined => Patch::Keep,
+        async_graphql::MaybeUndefined::Null => Patch::Clear,
+        async_graphql::MaybeUndefined::Value(v) => Patch::Set(v.into()),
+    }
+}
