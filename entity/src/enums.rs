@@ -138,3 +138,64 @@ pub enum ContactChannel {
     #[sea_orm(string_value = "other")]
     Other,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum PaymentMethod {
+    #[sea_orm(string_value = "cash")]
+    Cash,
+    #[sea_orm(string_value = "card")]
+    Card,
+    #[sea_orm(string_value = "bank_transfer")]
+    BankTransfer,
+    #[sea_orm(string_value = "alipay")]
+    Alipay,
+    #[sea_orm(string_value = "wechat_pay")]
+    WechatPay,
+    #[sea_orm(string_value = "other")]
+    Other,
+}
+
+/// Where a contract stands with its renewal, as the salesperson records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum RenewalState {
+    #[sea_orm(string_value = "none")]
+    None,
+    #[sea_orm(string_value = "upcoming")]
+    Upcoming,
+    #[sea_orm(string_value = "negotiating")]
+    Negotiating,
+    #[sea_orm(string_value = "renewed")]
+    Renewed,
+    #[sea_orm(string_value = "churned")]
+    Churned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum InteractionChannel {
+    #[sea_orm(string_value = "call")]
+    Call,
+    #[sea_orm(string_value = "email")]
+    Email,
+    #[sea_orm(string_value = "meeting")]
+    Meeting,
+    #[sea_orm(string_value = "visit")]
+    Visit,
+    #[sea_orm(string_value = "wechat")]
+    Wechat,
+    #[sea_orm(string_value = "other")]
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum FeedbackKind {
+    #[sea_orm(string_value = "praise")]
+    Praise,
+    #[sea_orm(string_value = "suggestion")]
+    Suggestion,
+    #[sea_orm(string_value = "complaint")]
+    Complaint,
+}

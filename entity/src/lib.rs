@@ -4,11 +4,16 @@
 pub mod api_key;
 pub mod audit_log;
 pub mod contact;
+pub mod contract;
 pub mod customer;
 pub mod customer_status_history;
 pub mod customer_tag;
 pub mod enums;
+pub mod feedback;
+pub mod follow_up;
+pub mod interaction;
 pub mod tag;
 pub mod tenant;
 pub mod tenant_key;
+pub mod transaction;
 pub mod user;

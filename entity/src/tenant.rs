@@ -20,6 +20,9 @@ pub struct Model {
     pub rate_limit_burst: Option<i32>,
     /// Last number handed out for generated customer codes (`C-000123`).
     pub customer_seq: i64,
+    /// Days before a contract's end date at which reminders go out, e.g. `[90, 30, 7]`;
+    /// the largest one starts the contract's EXPIRING status.
+    pub contract_reminder_offsets_days: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -10,6 +10,7 @@ mod m20261125_000002_customers;
 mod m20261125_000003_row_level_security;
 mod m20261125_000004_contacts;
 mod m20261125_000005_tenant_plans;
+mod m20261125_000006_customer_file;
 pub mod rls;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_row_level_security::Migration),
             Box::new(m20261125_000004_contacts::Migration),
             Box::new(m20261125_000005_tenant_plans::Migration),
+            Box::new(m20261125_000006_customer_file::Migration),
         ]
     }
 }

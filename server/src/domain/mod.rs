@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub(crate) mod batch;
 pub mod contacts;
 pub mod customers;
 pub mod error;
@@ -213,6 +214,11 @@ tenant_entities!(
     customer_tag,
     tag,
     tenant_key,
+    transaction,
+    contract,
+    interaction,
+    follow_up,
+    feedback,
 );
 
 /// `SELECT … WHERE tenant_id = scope.tenant`: the only way domain code reads tenant rows.

@@ -12,6 +12,9 @@ use crate::config::Secret;
 use crate::tenancy::auth::{hash_password, sha256_hex};
 use crate::tenancy::{Actor, TenantScope};
 
+/// Days before a contract ends at which its owner is reminded, unless the tenant or the contract says otherwise.
+pub const DEFAULT_CONTRACT_REMINDER_OFFSETS: [u16; 3] = [90, 30, 7];
+
 /// Who may open a new tenant: anyone when signup is open, else only holders of the platform key.
 #[derive(Clone)]
 pub struct SignupPolicy {
@@ -88,6 +91,7 @@ pub async fn create(
         rate_limit_per_second: Set(None),
         rate_limit_burst: Set(None),
         customer_seq: Set(0),
+        contract_reminder_offsets_days: Set(serde_json::json!(DEFAULT_CONTRACT_REMINDER_OFFSETS)),
         created_at: Set(at),
         updated_at: Set(at),
     })
@@ -246,4 +250,34 @@ pub async fn owner_scope(store: &Store, slug: &str) -> DomainResult<Option<Tenan
         },
         request_id: None,
     }))
+}
+
+/// The tenant's clock and calendar: its time zone, today's date there, and the contract
+/// reminder offsets in force by default.
+#[derive(Debug, Clone)]
+pub struct TenantCalendar {
+    pub timezone: chrono_tz::Tz,
+    pub today: chrono::NaiveDate,
+    /// Days before a contract's end, largest first.
+    pub contract_offsets_days: Vec<u16>,
+}
+
+/// Reads the caller's tenant calendar inside the caller's transaction.
+pub(crate) async fn calendar(tx: &impl sea_orm::ConnectionTrait, scope: &TenantScope) -> DomainResult<TenantCalendar> {
+    let tenant = tenant::Entity::find_by_id(scope.tenant_id)
+        .one(tx)
+        .await?
+        .ok_or(DomainError::NotFound("tenant"))?;
+    let timezone: chrono_tz::Tz = tenant.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let mut contract_offsets_days: Vec<u16> =
+        serde_json::from_value(tenant.contract_reminder_offsets_days).unwrap_or_default();
+    if contract_offsets_days.is_empty() {
+        contract_offsets_days = DEFAULT_CONTRACT_REMINDER_OFFSETS.to_vec();
+    }
+    contract_offsets_days.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(TenantCalendar {
+        timezone,
+        today: chrono::Utc::now().with_timezone(&timezone).date_naive(),
+        contract_offsets_days,
+    })
 }

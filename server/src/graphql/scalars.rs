@@ -46,3 +46,21 @@ impl ScalarType for Decimal {
         Value::String(self.0.clone())
     }
 }
+
+/// An exact amount of one currency.
+#[derive(async_graphql::SimpleObject, Debug, Clone)]
+pub struct Money {
+    /// Decimal with the currency's minor digits, e.g. `"1234.50"` for CNY, `"1200"` for JPY.
+    pub amount: Decimal,
+    /// ISO 4217, e.g. CNY.
+    pub currency: String,
+}
+
+impl From<crate::domain::money::Money> for Money {
+    fn from(m: crate::domain::money::Money) -> Self {
+        Money {
+            amount: Decimal(m.to_string()),
+            currency: m.currency.code().to_owned(),
+        }
+    }
+}

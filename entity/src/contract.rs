@@ -1,0 +1,44 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::RenewalState;
+
+/// A contract with a customer. Its status (draft, active, expiring, …) is derived from the
+/// dates and never stored, except `expiring_from`, which makes "expiring" an indexed range.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "contracts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub customer_id: Uuid,
+    /// Unique per tenant.
+    pub number: String,
+    pub title: String,
+    pub value_minor: i64,
+    /// ISO 4217.
+    pub currency: String,
+    pub start_date: Date,
+    /// Last day the contract runs (inclusive).
+    pub end_date: Date,
+    pub signed_date: Option<Date>,
+    pub auto_renew: bool,
+    pub renewal_state: RenewalState,
+    /// Overrides the tenant's reminder offsets when set (JSON array of days).
+    pub reminder_offsets_days: Option<Json>,
+    /// `end_date` minus the largest reminder offset in force: from this day on it is EXPIRING.
+    pub expiring_from: Date,
+    pub terms: Option<String>,
+    pub terminated_at: Option<DateTimeUtc>,
+    pub termination_reason: Option<String>,
+    /// The contract this one renewed.
+    pub predecessor_id: Option<Uuid>,
+    pub version: i32,
+    pub created_by: Uuid,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
