@@ -10,5 +10,6 @@ mod pagination;
 mod roles;
 mod row_level_security;
 mod schema;
+mod tags;
 mod tenancy;
 mod validation;

@@ -201,6 +201,32 @@ pub(crate) async fn lock_visible(
         .ok_or(DomainError::NotFound("customer"))
 }
 
+/// The customers of `ids` in the caller's view, locked like `lock_visible`.
+pub(crate) async fn lock_all_visible(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    ids: &[Uuid],
+) -> DomainResult<Vec<customer::Model>> {
+    Ok(visible(scope)
+        .filter(customer::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(customer::Column::Id)
+        .lock_exclusive()
+        .all(tx)
+        .await?)
+}
+
+/// Marks customers as changed by something other than `update` (bulk tagging), so an update
+/// made from an earlier read of them is refused as stale.
+pub(crate) async fn bump_versions(tx: &impl ConnectionTrait, scope: &TenantScope, ids: &[Uuid]) -> DomainResult<()> {
+    scoped_update::<customer::Entity>(scope)
+        .filter(customer::Column::Id.is_in(ids.iter().copied()))
+        .col_expr(customer::Column::Version, Expr::col(customer::Column::Version).add(1))
+        .col_expr(customer::Column::UpdatedAt, Expr::value(now()))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
     let tx = store.begin_scoped(scope).await?;
     let found = find_visible(&tx, scope, id).await;
@@ -632,7 +658,8 @@ fn stale(current: i32) -> DomainError {
     ))
 }
 
-fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
+/// The ids sorted, each once.
+pub(crate) fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
     let mut out = ids.to_vec();
     out.sort();
     out.dedup();

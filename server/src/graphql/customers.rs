@@ -13,7 +13,7 @@ use super::contacts::{Contact, ContactInput};
 use super::scalars::{Date, Decimal};
 use super::tags::Tag;
 use super::tenancy::User;
-use super::{api, parse_id, patch, scope};
+use super::{api, parse_id, parse_ids, patch, scope};
 use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
@@ -507,10 +507,6 @@ fn set<T, U: From<T>>(value: Option<T>) -> Patch<U> {
     value.map_or(Patch::Keep, |v| Patch::Set(v.into()))
 }
 
-fn parse_ids(field: &str, ids: Vec<ID>) -> Result<Vec<Uuid>> {
-    ids.iter().map(|id| parse_id(field, id)).collect()
-}
-
 impl From<Date> for String {
     fn from(d: Date) -> Self {
         d.0
@@ -548,7 +544,7 @@ impl CreateCustomerInput {
             notes: set(self.notes),
             tag_ids: self
                 .tag_ids
-                .map(|ids| parse_ids("tagIds", ids))
+                .map(|ids| parse_ids("tagIds", &ids))
                 .transpose()?
                 .map_or(Patch::Keep, Patch::Set),
             contacts: self.contacts.map(|list| list.into_iter().map(Into::into).collect()),
@@ -568,7 +564,7 @@ impl UpdateCustomerInput {
         let tag_ids = match self.tag_ids {
             MaybeUndefined::Undefined => Patch::Keep,
             MaybeUndefined::Null => Patch::Clear,
-            MaybeUndefined::Value(v) => Patch::Set(parse_ids("tagIds", v)?),
+            MaybeUndefined::Value(v) => Patch::Set(parse_ids("tagIds", &v)?),
         };
         let changes = CustomerChanges {
             code: patch(self.code),
@@ -718,7 +714,7 @@ impl CustomerMergeMutation {
     /// and tags move over, empty fields are filled from the duplicates, which are archived.
     async fn merge_customers(&self, ctx: &Context<'_>, input: MergeCustomersInput) -> Result<MergeCustomersPayload> {
         let primary = parse_id("primaryId", &input.primary_id)?;
-        let duplicates = parse_ids("duplicateIds", input.duplicate_ids)?;
+        let duplicates = parse_ids("duplicateIds", &input.duplicate_ids)?;
         let outcome = service::merge(&api(ctx).store, scope(ctx)?, primary, &duplicates, input.dry_run).await?;
         let id = outcome.customer.id;
         let preloaded = Preloaded {

@@ -31,6 +31,7 @@ pub struct MutationRoot(
     customers::CustomerMergeMutation,
     contacts::ContactMutation,
     tags::TagMutation,
+    tags::TagAdminMutation,
 );
 
 pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -107,6 +108,11 @@ fn scope<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a TenantScope> {
 fn parse_id(field: &str, id: &async_graphql::ID) -> async_graphql::Result<uuid::Uuid> {
     uuid::Uuid::try_parse(id.as_str())
         .map_err(|_| crate::domain::DomainError::validation(field, "is not a valid id").into())
+}
+
+/// Parses a list of client-given ids; any malformed one is a VALIDATION error on `field`.
+fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> async_graphql::Result<Vec<uuid::Uuid>> {
+    ids.iter().map(|id| parse_id(field, id)).collect()
 }
 
 /// An optional input field as a change: absent keeps, `null` clears, a value sets.
