@@ -20,7 +20,9 @@ use uuid::Uuid;
 use super::contacts::{self, ContactInput};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, scoped_update, tags, validate};
+use super::{
+    DomainError, DomainResult, Store, activity, audit, now, scoped, scoped_delete, scoped_update, tags, validate,
+};
 use crate::tenancy::TenantScope;
 
 /// A change to one field: leave it, clear it, or set it.
@@ -151,6 +153,27 @@ pub struct CustomerFilter {
     pub email: Option<String>,
     /// Exact phone number of a contact, in any common format.
     pub phone: Option<String>,
+    /// Lifetime value (non-voided transactions in that currency) at least this much.
+    pub min_lifetime_value: Option<MoneyInput>,
+    /// Lifetime value at most this much; customers without transactions count as zero.
+    pub max_lifetime_value: Option<MoneyInput>,
+    /// Stale records: no interaction at or after this time (never contacted included).
+    pub last_interaction_before: Option<DateTime<Utc>>,
+    pub has_open_follow_up: Option<bool>,
+}
+
+/// An amount as the client wrote it, checked when the filter is built.
+#[derive(Debug, Clone)]
+pub struct MoneyInput {
+    pub amount: String,
+    pub currency: String,
+}
+
+impl MoneyInput {
+    fn parse(&self, field: &str) -> DomainResult<Money> {
+        let currency = Currency::parse(&format!("{field}.currency"), &self.currency)?;
+        Money::parse(&format!("{field}.amount"), &self.amount, currency)
+    }
 }
 
 pub(crate) fn require_writer(scope: &TenantScope) -> DomainResult<()> {
@@ -521,7 +544,7 @@ pub async fn list(
     let tx = store.begin_scoped(scope).await?;
     let contact_search = contact_search(store, &tx, scope, filter).await?;
     let select = request.apply(
-        filtered(scope, filter, &contact_search),
+        filtered(scope, filter, &contact_search)?,
         order.column(),
         customer::Column::Id,
         order.descending(),
@@ -538,7 +561,7 @@ pub async fn list(
 pub async fn count(store: &Store, scope: &TenantScope, filter: &CustomerFilter) -> DomainResult<u64> {
     let tx = store.begin_scoped(scope).await?;
     let contact_search = contact_search(store, &tx, scope, filter).await?;
-    let n = filtered(scope, filter, &contact_search).count(&tx).await?;
+    let n = filtered(scope, filter, &contact_search)?.count(&tx).await?;
     tx.commit().await?;
     Ok(n)
 }
@@ -579,7 +602,7 @@ fn filtered(
     scope: &TenantScope,
     f: &CustomerFilter,
     contact_search: &[(contact::Column, String)],
-) -> Select<customer::Entity> {
+) -> DomainResult<Select<customer::Entity>> {
     let mut select = visible(scope);
     for (column, bidx) in contact_search {
         let matching = Query::select()
@@ -649,7 +672,32 @@ fn filtered(
                 .add(lower(customer::Column::Code).like(pattern())),
         );
     }
-    select
+    if let Some(min) = &f.min_lifetime_value {
+        let min = min.parse("filter.minLifetimeValue")?;
+        // Everyone has at least nothing: a bound of zero or less excludes no one.
+        if min.minor > 0 {
+            let valuable = activity::customers_with_value(scope, min.currency, min.minor, true);
+            select = select.filter(customer::Column::Id.in_subquery(valuable));
+        }
+    }
+    if let Some(max) = &f.max_lifetime_value {
+        let max = max.parse("filter.maxLifetimeValue")?;
+        let above = activity::customers_with_value(scope, max.currency, max.minor, false);
+        select = select.filter(customer::Column::Id.not_in_subquery(above));
+    }
+    if let Some(before) = f.last_interaction_before {
+        let recent = activity::customers_contacted_since(scope, before);
+        select = select.filter(customer::Column::Id.not_in_subquery(recent));
+    }
+    if let Some(wanted) = f.has_open_follow_up {
+        let open = activity::customers_with_open_follow_up(scope);
+        select = select.filter(if wanted {
+            customer::Column::Id.in_subquery(open)
+        } else {
+            customer::Column::Id.not_in_subquery(open)
+        });
+    }
+    Ok(select)
 }
 
 fn stale(current: i32) -> DomainError {

@@ -1,6 +1,7 @@
 //! Domain services: the rules of the customer file. Every function takes the caller's
 //! `TenantScope` first and reaches the database only through the scoped helpers here.
 
+pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub(crate) mod batch;

@@ -10,10 +10,11 @@ use entity::{customer, customer_status_history, tag, user};
 use uuid::Uuid;
 
 use super::contacts::{Contact, ContactInput};
-use super::scalars::{Date, Decimal};
+use super::scalars::{Date, Decimal, Money};
 use super::tags::Tag;
 use super::tenancy::User;
 use super::{api, parse_id, parse_ids, patch, scope};
+use crate::domain::activity::{self, Activity};
 use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
@@ -111,19 +112,39 @@ struct Preloaded {
     tags: Option<HashMap<Uuid, Vec<tag::Model>>>,
     owners: Option<HashMap<Uuid, user::Model>>,
     history: Option<HashMap<Uuid, Vec<customer_status_history::Model>>>,
+    activity: Option<HashMap<Uuid, Activity>>,
 }
 
 pub struct Customer {
     model: customer::Model,
     preloaded: Arc<Preloaded>,
+    /// Loaded on first use when the page did not preload it; shared by the fields using it.
+    activity: tokio::sync::OnceCell<Activity>,
 }
 
 impl Customer {
     fn single(model: customer::Model) -> Self {
+        Self::with(model, Arc::default())
+    }
+
+    fn with(model: customer::Model, preloaded: Arc<Preloaded>) -> Self {
         Self {
             model,
-            preloaded: Arc::default(),
+            preloaded,
+            activity: tokio::sync::OnceCell::new(),
         }
+    }
+
+    async fn activity(&self, ctx: &Context<'_>) -> Result<&Activity> {
+        self.activity
+            .get_or_try_init(|| async {
+                if let Some(map) = &self.preloaded.activity {
+                    return Ok(map.get(&self.model.id).cloned().unwrap_or_default());
+                }
+                let mut loaded = activity::for_customers(&api(ctx).store, scope(ctx)?, &[self.model.id]).await?;
+                Ok::<_, async_graphql::Error>(loaded.remove(&self.model.id).unwrap_or_default())
+            })
+            .await
     }
 }
 
@@ -256,6 +277,23 @@ impl Customer {
         };
         Ok(rows.into_iter().map(Into::into).collect())
     }
+    /// What the customer bought, per currency: the sum of transactions not voided.
+    async fn lifetime_value(&self, ctx: &Context<'_>) -> Result<Vec<Money>> {
+        Ok(self
+            .activity(ctx)
+            .await?
+            .lifetime_value
+            .iter()
+            .map(|m| (*m).into())
+            .collect())
+    }
+    async fn last_interaction_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.activity(ctx).await?.last_interaction_at)
+    }
+    /// When the earliest open follow-up is due.
+    async fn next_follow_up_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.activity(ctx).await?.next_follow_up_at)
+    }
     async fn archived(&self) -> bool {
         self.model.archived_at.is_some()
     }
@@ -296,6 +334,30 @@ pub struct CustomerFilter {
     pub email: Option<String>,
     /// A contact's exact phone number, in any common format.
     pub phone: Option<String>,
+    /// Lifetime value in that currency (non-voided transactions) at least this much.
+    pub min_lifetime_value: Option<MoneyInput>,
+    /// Lifetime value in that currency at most this much; no transactions count as zero.
+    pub max_lifetime_value: Option<MoneyInput>,
+    /// Stale records: no interaction at or after this time, including never contacted.
+    pub last_interaction_before: Option<DateTime<Utc>>,
+    /// true: with at least one open follow-up; false: with none.
+    pub has_open_follow_up: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct MoneyInput {
+    pub amount: Decimal,
+    /// ISO 4217, e.g. CNY.
+    pub currency: String,
+}
+
+impl From<MoneyInput> for service::MoneyInput {
+    fn from(m: MoneyInput) -> Self {
+        service::MoneyInput {
+            amount: m.amount.0,
+            currency: m.currency,
+        }
+    }
 }
 
 impl CustomerFilter {
@@ -324,6 +386,10 @@ impl CustomerFilter {
             search: self.search,
             email: self.email,
             phone: self.phone,
+            min_lifetime_value: self.min_lifetime_value.map(Into::into),
+            max_lifetime_value: self.max_lifetime_value.map(Into::into),
+            last_interaction_before: self.last_interaction_before,
+            has_open_follow_up: self.has_open_follow_up,
         })
     }
 }
@@ -410,6 +476,12 @@ impl CustomerQuery {
         if wants("statusHistory") {
             preloaded.history = Some(service::status_history(&api.store, scope, &ids).await?);
         }
+        if ["lifetimeValue", "lastInteractionAt", "nextFollowUpAt"]
+            .into_iter()
+            .any(wants)
+        {
+            preloaded.activity = Some(activity::for_customers(&api.store, scope, &ids).await?);
+        }
         let preloaded = Arc::new(preloaded);
 
         let mut connection = Connection::with_additional_fields(
@@ -420,15 +492,11 @@ impl CustomerQuery {
                 filter,
             },
         );
-        connection.edges.extend(page.items.into_iter().map(|(cursor, model)| {
-            Edge::new(
-                cursor,
-                Customer {
-                    model,
-                    preloaded: preloaded.clone(),
-                },
-            )
-        }));
+        connection.edges.extend(
+            page.items
+                .into_iter()
+                .map(|(cursor, model)| Edge::new(cursor, Customer::with(model, preloaded.clone()))),
+        );
         Ok(connection)
     }
 }
@@ -723,10 +791,7 @@ impl CustomerMergeMutation {
             ..Default::default()
         };
         Ok(MergeCustomersPayload {
-            customer: Customer {
-                model: outcome.customer,
-                preloaded: Arc::new(preloaded),
-            },
+            customer: Customer::with(outcome.customer, Arc::new(preloaded)),
             merged_ids: outcome.merged_ids.iter().map(|id| ID(id.to_string())).collect(),
             dry_run: input.dry_run,
         })
