@@ -250,6 +250,20 @@ pub(crate) async fn bump_versions(tx: &impl ConnectionTrait, scope: &TenantScope
     Ok(())
 }
 
+/// The customers of `ids` the caller may see, in one query (unknown or hidden ids are left out).
+pub async fn by_ids(store: &Store, scope: &TenantScope, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, customer::Model>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let found = visible(scope)
+        .filter(customer::Column::Id.is_in(ids.iter().copied()))
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(found.into_iter().map(|c| (c.id, c)).collect())
+}
+
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
     let tx = store.begin_scoped(scope).await?;
     let found = find_visible(&tx, scope, id).await;

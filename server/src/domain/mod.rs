@@ -2,6 +2,7 @@
 //! `TenantScope` first and reaches the database only through the scoped helpers here.
 
 pub mod activity;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub(crate) mod batch;

@@ -1,6 +1,7 @@
 //! The GraphQL API: schema assembly and the per-request context. Resolvers here are thin:
 //! take the caller's scope, call a domain service, convert the result.
 
+mod analytics;
 mod audit;
 mod contacts;
 mod customers;
@@ -22,6 +23,7 @@ pub struct QueryRoot(
     customers::CustomerQuery,
     tags::TagQuery,
     audit::AuditQuery,
+    analytics::AnalyticsQuery,
 );
 
 #[derive(MergedObject, Default)]
