@@ -157,7 +157,8 @@ async fn with_request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
         tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
     async move {
         let started = Instant::now();
-        let mut response = match ep.call(req).await {
+        let (response, db_statements) = crate::domain::statements::counted(ep.call(req)).await;
+        let mut response = match response {
             Ok(r) => r.into_response(),
             Err(e) => e.into_response(),
         };
@@ -167,6 +168,7 @@ async fn with_request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
         tracing::info!(
             status = response.status().as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
+            db_statements,
             "request done"
         );
         Ok(response)

@@ -72,9 +72,10 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
-        let db = Database::connect(options)
+        let mut db = Database::connect(options)
             .await
             .context("Failed to connect to the database")?;
+        db.set_metric_callback(|_| statements::count_one());
         let vault = Arc::new(KeyVault::new(config.master_key_ring()?));
         let shared = Arc::new(Shared::from_config(config)?);
         let tenant_limits = Arc::new(TtlMap::new(Duration::from_secs(30)));
@@ -234,6 +235,30 @@ pub(crate) fn scoped_update<E: TenantEntity>(scope: &TenantScope) -> UpdateMany<
 
 pub(crate) fn scoped_delete<E: TenantEntity>(scope: &TenantScope) -> DeleteMany<E> {
     E::delete_many().filter(E::tenant_column().eq(scope.tenant_id))
+}
+
+/// Counting the SQL statements a piece of work runs (a request, in the request log), so
+/// N+1 query patterns show in the logs and can be tested.
+pub mod statements {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    tokio::task_local! {
+        static STATEMENTS: Arc<AtomicU64>;
+    }
+
+    /// Runs `work`, counting the statements it sends to the database.
+    pub async fn counted<T>(work: impl Future<Output = T>) -> (T, u64) {
+        let counter = Arc::new(AtomicU64::new(0));
+        let out = STATEMENTS.scope(counter.clone(), work).await;
+        (out, counter.load(Ordering::Relaxed))
+    }
+
+    pub(super) fn count_one() {
+        // Outside `counted` (background jobs, startup) there is nothing to count into.
+        let _ = STATEMENTS.try_with(|n| n.fetch_add(1, Ordering::Relaxed));
+    }
 }
 
 /// Current time at the precision both databases keep (microseconds), so values read back compare equal.
