@@ -1,5 +1,6 @@
 //! Black-box tests of the running server, one module per capability.
 
+mod analytics;
 mod audit;
 mod auth;
 mod contacts;

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::enums::{AgeBand, CompanySize, ContactChannel, CustomerKind, CustomerSource, CustomerStatus, Gender, Role};
-use entity::{contact, customer, customer_status_history, customer_tag, tenant, user};
+use entity::{
+    contact, contract, customer, customer_status_history, customer_tag, feedback, follow_up, interaction, tenant,
+    transaction, user,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -1244,14 +1247,20 @@ pub async fn merge(
             })
             .exec(&tx)
             .await?;
-        scoped_update::<customer_status_history::Entity>(scope)
-            .filter(customer_status_history::Column::CustomerId.eq(dup.id))
-            .set(customer_status_history::ActiveModel {
-                customer_id: Set(primary_id),
-                ..Default::default()
-            })
-            .exec(&tx)
-            .await?;
+        // The duplicate's whole history joins the primary's file.
+        move_rows::<customer_status_history::Entity>(
+            &tx,
+            scope,
+            customer_status_history::Column::CustomerId,
+            &dup,
+            primary_id,
+        )
+        .await?;
+        move_rows::<transaction::Entity>(&tx, scope, transaction::Column::CustomerId, &dup, primary_id).await?;
+        move_rows::<contract::Entity>(&tx, scope, contract::Column::CustomerId, &dup, primary_id).await?;
+        move_rows::<interaction::Entity>(&tx, scope, interaction::Column::CustomerId, &dup, primary_id).await?;
+        move_rows::<follow_up::Entity>(&tx, scope, follow_up::Column::CustomerId, &dup, primary_id).await?;
+        move_rows::<feedback::Entity>(&tx, scope, feedback::Column::CustomerId, &dup, primary_id).await?;
         let mut tags = tag_ids_of(&tx, scope, primary_id).await?;
         let new_tags: Vec<Uuid> = tag_ids_of(&tx, scope, dup.id)
             .await?
@@ -1300,6 +1309,22 @@ pub async fn merge(
 }
 
 /// Takes each optional field of `from` that `into` lacks.
+/// Points the rows of `from` at customer `to`.
+async fn move_rows<E: super::TenantEntity>(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    customer_column: E::Column,
+    from: &customer::Model,
+    to: Uuid,
+) -> DomainResult<()> {
+    super::scoped_update::<E>(scope)
+        .filter(customer_column.eq(from.id))
+        .col_expr(customer_column, Expr::value(to))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
 fn fill_empty_fields(into: &mut customer::Model, from: &customer::Model, filled: &mut Vec<&'static str>) {
     macro_rules! fill {
         ($($field:ident => $name:literal),* $(,)?) => {
