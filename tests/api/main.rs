@@ -4,6 +4,7 @@ mod analytics;
 mod audit;
 mod auth;
 mod contacts;
+mod customer_file;
 mod customers;
 mod http;
 mod limits;

@@ -201,6 +201,26 @@ impl TestApp {
         resp.json().await.expect("JSON body")
     }
 
+    /// Runs a request that must succeed and returns its `data` with the number of SQL
+    /// statements the server ran for it, read from the server's request log.
+    pub async fn ok_counting_statements(&self, token: &str, query: &str, variables: Value) -> (Value, u64) {
+        let request_id = format!("count-{}", Uuid::new_v4().simple());
+        let body = self
+            .gql_with_headers(Some(token), query, variables, &[("x-request-id", &request_id)])
+            .await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        let logs = captured_logs();
+        let line = logs
+            .lines()
+            .filter(|l| l.contains(&request_id) && l.contains("request done"))
+            .find_map(|l| serde_json::from_str::<Value>(l).ok())
+            .expect("the request's log line");
+        let count = line["fields"]["db_statements"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no statement count in {line}"));
+        (body["data"].clone(), count)
+    }
+
     /// Like `gql`, but the request must succeed; returns `data`.
     pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
         let body = self.gql(Some(token), query, variables).await;

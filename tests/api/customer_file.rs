@@ -1,0 +1,373 @@
+//! One customer's whole file in one query: nested lists, derived figures, book filters, and a
+//! page of customers whose nested lists cost the same number of statements however long it is.
+
+use dossier_tests::{TestApp, error_code, error_field, slug, spawn_app};
+use serde_json::{Value, json};
+
+const RECORD: &str =
+    "mutation($input: RecordTransactionInput!) { recordTransaction(input: $input) { transaction { id } } }";
+const CONTRACT: &str = "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }";
+const LOG: &str =
+    "mutation($input: LogInteractionInput!) { logInteraction(input: $input) { interaction { id } followUp { id } } }";
+const FEEDBACK: &str = "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback { id } } }";
+
+async fn buy(app: &TestApp, token: &str, customer: &Value, at: &str, amount: &str, currency: &str) -> String {
+    let data = app
+        .ok(
+            token,
+            RECORD,
+            json!({ "input": {
+                "customerId": customer["id"], "occurredAt": at, "product": "Plan",
+                "quantity": "1", "unitPrice": amount, "currency": currency, "paymentMethod": "CASH",
+            }}),
+        )
+        .await;
+    data["recordTransaction"]["transaction"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn talk(app: &TestApp, token: &str, customer: &Value, at: &str, follow_up: Option<&str>) -> Value {
+    let data = app
+        .ok(
+            token,
+            LOG,
+            json!({ "input": {
+                "customerId": customer["id"], "channel": "CALL", "occurredAt": at,
+                "summary": "Talked about the renewal", "nextFollowUpAt": follow_up,
+            }}),
+        )
+        .await;
+    data["logInteraction"].clone()
+}
+
+fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Gives `customer` one of everything.
+async fn fill_file(app: &TestApp, token: &str, customer: &Value, n: usize) {
+    let now = chrono::Utc::now();
+    buy(
+        app,
+        token,
+        customer,
+        &iso(now - chrono::Duration::days(3)),
+        "100.00",
+        "CNY",
+    )
+    .await;
+    buy(
+        app,
+        token,
+        customer,
+        &iso(now - chrono::Duration::days(2)),
+        "50.50",
+        "CNY",
+    )
+    .await;
+    let today = (now + chrono::Duration::hours(8)).date_naive();
+    app.ok(
+        token,
+        CONTRACT,
+        json!({ "input": {
+            "customerId": customer["id"], "number": format!("HT-{n:03}"), "title": "Annual service",
+            "value": "12000", "currency": "CNY",
+            "startDate": (today - chrono::Duration::days(300)).to_string(),
+            "endDate": (today + chrono::Duration::days(65)).to_string(),
+        }}),
+    )
+    .await;
+    talk(
+        app,
+        token,
+        customer,
+        &iso(now - chrono::Duration::hours(1)),
+        Some(&iso(now + chrono::Duration::days(2))),
+    )
+    .await;
+    app.ok(
+        token,
+        FEEDBACK,
+        json!({ "input": { "customerId": customer["id"], "kind": "PRAISE", "content": "Quick answers", "score": 5 } }),
+    )
+    .await;
+}
+
+const NESTED_PAGE: &str = "query($first: Int!) { customers(first: $first, orderBy: NAME_ASC) { nodes {
+  name owner { id } tags { name } statusHistory { to } contacts { name }
+  lifetimeValue { amount currency } lastInteractionAt nextFollowUpAt
+  transactions(first: 5) { totalCount pageInfo { hasNextPage } nodes { amount { amount } } }
+  contracts(first: 5) { totalCount nodes { number status } }
+  interactions(first: 5) { totalCount nodes { summary } }
+  openFollowUps(first: 5) { totalCount nodes { dueAt } }
+  feedback(first: 5) { totalCount nodes { score } }
+} } }";
+
+#[tokio::test]
+async fn a_page_of_fifty_customers_with_everything_nested_costs_as_many_statements_as_a_page_of_three() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("file")).await;
+    let tag = app
+        .ok(
+            &t.token,
+            "mutation { createTag(input: { name: \"vip\" }) { tag { id } } }",
+            json!({}),
+        )
+        .await["createTag"]["tag"]["id"]
+        .clone();
+    for n in 0..50 {
+        let c = app
+            .create_customer(
+                &t.token,
+                &format!("Customer {n:02}"),
+                json!({ "tagIds": [tag], "contacts": [{ "name": format!("Contact {n}") }] }),
+            )
+            .await;
+        // Every fifth has a full file; the rest only a profile.
+        if n % 5 == 0 {
+            fill_file(&app, &t.token, &c, n).await;
+        }
+    }
+
+    let (small, small_count) = app
+        .ok_counting_statements(&t.token, NESTED_PAGE, json!({ "first": 3 }))
+        .await;
+    let (large, large_count) = app
+        .ok_counting_statements(&t.token, NESTED_PAGE, json!({ "first": 50 }))
+        .await;
+
+    let nodes = large["customers"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 50);
+    assert_eq!(small["customers"]["nodes"].as_array().unwrap().len(), 3);
+    let full = &nodes[0];
+    assert_eq!(full["name"], "Customer 00");
+    assert_eq!(
+        full["lifetimeValue"],
+        json!([{ "amount": "150.50", "currency": "CNY" }])
+    );
+    assert_eq!(full["transactions"]["totalCount"], 2);
+    assert_eq!(full["contracts"]["nodes"][0]["status"], "EXPIRING");
+    assert_eq!(full["interactions"]["totalCount"], 1);
+    assert_eq!(full["openFollowUps"]["totalCount"], 1);
+    assert_eq!(full["feedback"]["nodes"][0]["score"], 5);
+    assert_eq!(nodes[1]["transactions"]["totalCount"], 0);
+    assert_eq!(nodes[1]["lifetimeValue"], json!([]));
+    assert_eq!(
+        large_count, small_count,
+        "nested lists must be loaded per page, not per customer"
+    );
+    assert!(large_count <= 30, "a nested page ran {large_count} statements");
+}
+
+const FILE: &str = "query($id: ID!) { customer(id: $id) {
+  lifetimeValue { amount currency } lastInteractionAt nextFollowUpAt
+  transactions(first: 2) { totalCount pageInfo { hasNextPage endCursor } nodes { id } }
+} }";
+
+#[tokio::test]
+async fn a_customers_file_adds_up_its_history_and_pages_through_it() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("file")).await;
+    let c = app.create_customer(&t.token, "Busy", json!({})).await;
+    let mut bought = Vec::new();
+    for (day, amount, currency) in [(1, "10.00", "CNY"), (2, "20.00", "CNY"), (3, "5", "JPY")] {
+        bought.push(
+            buy(
+                &app,
+                &t.token,
+                &c,
+                &format!("2026-0{day}-01T12:00:00Z"),
+                amount,
+                currency,
+            )
+            .await,
+        );
+    }
+    let voided = buy(&app, &t.token, &c, "2026-04-01T12:00:00Z", "1000.00", "CNY").await;
+    app.ok(
+        &t.token,
+        "mutation($input: VoidTransactionInput!) { voidTransaction(input: $input) { transaction { id } } }",
+        json!({ "input": { "id": voided, "reason": "test" } }),
+    )
+    .await;
+    let now = chrono::Utc::now();
+    talk(&app, &t.token, &c, "2026-05-01T09:30:00Z", None).await;
+    talk(
+        &app,
+        &t.token,
+        &c,
+        "2026-05-02T09:30:00Z",
+        Some(&iso(now + chrono::Duration::days(9))),
+    )
+    .await;
+    talk(
+        &app,
+        &t.token,
+        &c,
+        "2026-05-01T10:00:00Z",
+        Some(&iso(now + chrono::Duration::days(3))),
+    )
+    .await;
+
+    let data = app.ok(&t.token, FILE, json!({ "id": c["id"] })).await;
+    let file = &data["customer"];
+
+    assert_eq!(
+        file["lifetimeValue"],
+        json!([{ "amount": "30.00", "currency": "CNY" }, { "amount": "5", "currency": "JPY" }])
+    );
+    assert_eq!(file["lastInteractionAt"], "2026-05-02T09:30:00+00:00");
+    let next: chrono::DateTime<chrono::Utc> = file["nextFollowUpAt"].as_str().unwrap().parse().unwrap();
+    assert!((next - (now + chrono::Duration::days(3))).num_seconds().abs() <= 1);
+    // Newest first; the voided one is kept on file and listed, flagged.
+    assert_eq!(file["transactions"]["totalCount"], 4);
+    assert_eq!(file["transactions"]["pageInfo"]["hasNextPage"], true);
+    let first_page: Vec<&Value> = file["transactions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["id"])
+        .collect();
+    assert_eq!(first_page, vec![&json!(voided), &json!(bought[2])]);
+
+    let cursor = file["transactions"]["pageInfo"]["endCursor"].clone();
+    let rest = app
+        .ok(
+            &t.token,
+            "query($id: ID!, $after: String) { customer(id: $id) { transactions(first: 5, after: $after) { pageInfo { hasNextPage } nodes { id } } } }",
+            json!({ "id": c["id"], "after": cursor }),
+        )
+        .await;
+    assert_eq!(
+        rest["customer"]["transactions"]["nodes"],
+        json!([{ "id": bought[1] }, { "id": bought[0] }])
+    );
+    assert_eq!(rest["customer"]["transactions"]["pageInfo"]["hasNextPage"], false);
+}
+
+const IDS_BY_FILTER: &str = "query($filter: CustomerFilter) { customers(first: 100, filter: $filter, orderBy: NAME_ASC) { totalCount nodes { name } } }";
+
+async fn names_matching(app: &TestApp, token: &str, filter: Value) -> Vec<String> {
+    let data = app.ok(token, IDS_BY_FILTER, json!({ "filter": filter })).await;
+    let nodes = data["customers"]["nodes"].as_array().unwrap();
+    assert_eq!(data["customers"]["totalCount"], nodes.len(), "{filter}");
+    nodes.iter().map(|n| n["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn the_book_filters_by_lifetime_value_staleness_and_open_follow_ups() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("book")).await;
+    let big = app.create_customer(&t.token, "Big", json!({})).await;
+    let small = app.create_customer(&t.token, "Small", json!({})).await;
+    let usd = app.create_customer(&t.token, "Dollar", json!({})).await;
+    let none = app.create_customer(&t.token, "Nothing", json!({})).await;
+    buy(&app, &t.token, &big, "2026-01-01T00:00:00Z", "600.00", "CNY").await;
+    buy(&app, &t.token, &big, "2026-01-02T00:00:00Z", "400.00", "CNY").await;
+    buy(&app, &t.token, &small, "2026-01-01T00:00:00Z", "99.99", "CNY").await;
+    let voided = buy(&app, &t.token, &small, "2026-01-03T00:00:00Z", "5000.00", "CNY").await;
+    app.ok(
+        &t.token,
+        "mutation($input: VoidTransactionInput!) { voidTransaction(input: $input) { transaction { id } } }",
+        json!({ "input": { "id": voided, "reason": "test" } }),
+    )
+    .await;
+    buy(&app, &t.token, &usd, "2026-01-01T00:00:00Z", "5000.00", "USD").await;
+    let now = chrono::Utc::now();
+    talk(
+        &app,
+        &t.token,
+        &big,
+        &iso(now - chrono::Duration::days(2)),
+        Some(&iso(now + chrono::Duration::days(1))),
+    )
+    .await;
+    talk(&app, &t.token, &small, &iso(now - chrono::Duration::days(40)), None).await;
+    let _ = none;
+
+    let cny = |amount: &str| json!({ "amount": amount, "currency": "CNY" });
+    assert_eq!(
+        names_matching(&app, &t.token, json!({ "minLifetimeValue": cny("1000.00") })).await,
+        vec!["Big"]
+    );
+    assert_eq!(
+        names_matching(&app, &t.token, json!({ "minLifetimeValue": cny("1000.01") })).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names_matching(&app, &t.token, json!({ "minLifetimeValue": cny("99.99") })).await,
+        vec!["Big", "Small"]
+    );
+    assert_eq!(
+        names_matching(&app, &t.token, json!({ "maxLifetimeValue": cny("99.99") })).await,
+        vec!["Dollar", "Nothing", "Small"]
+    );
+    assert_eq!(
+        names_matching(
+            &app,
+            &t.token,
+            json!({ "minLifetimeValue": cny("50"), "maxLifetimeValue": cny("500") })
+        )
+        .await,
+        vec!["Small"]
+    );
+    let stale_since = iso(now - chrono::Duration::days(30));
+    assert_eq!(
+        names_matching(&app, &t.token, json!({ "lastInteractionBefore": stale_since })).await,
+        vec!["Dollar", "Nothing", "Small"]
+    );
+    assert_eq!(
+        names_matching(&app, &t.token, json!({ "hasOpenFollowUp": true })).await,
+        vec!["Big"]
+    );
+    assert_eq!(
+        names_matching(&app, &t.token, json!({ "hasOpenFollowUp": false })).await,
+        vec!["Dollar", "Nothing", "Small"]
+    );
+
+    let body = app
+        .gql(
+            Some(&t.token),
+            IDS_BY_FILTER,
+            json!({ "filter": { "minLifetimeValue": { "amount": "1.001", "currency": "CNY" } } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "VALIDATION");
+    assert_eq!(error_field(&body), "filter.minLifetimeValue.amount");
+}
+
+#[tokio::test]
+async fn merging_customers_brings_the_duplicates_whole_history_along() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("merge")).await;
+    let primary = app.create_customer(&t.token, "Primary Co", json!({})).await;
+    let dup = app
+        .create_customer(&t.token, "Primary Co (old)", json!({ "allowDuplicate": true }))
+        .await;
+    fill_file(&app, &t.token, &dup, 1).await;
+
+    app.ok(
+        &t.token,
+        "mutation($input: MergeCustomersInput!) { mergeCustomers(input: $input) { mergedIds } }",
+        json!({ "input": { "primaryId": primary["id"], "duplicateIds": [dup["id"]] } }),
+    )
+    .await;
+
+    let data = app
+        .ok(
+            &t.token,
+            "query($id: ID!) { customer(id: $id) { lifetimeValue { amount }
+               transactions { totalCount } contracts { totalCount } interactions { totalCount }
+               openFollowUps { totalCount } feedback { totalCount } } }",
+            json!({ "id": primary["id"] }),
+        )
+        .await;
+    let file = &data["customer"];
+    assert_eq!(file["lifetimeValue"], json!([{ "amount": "150.50" }]));
+    for list in ["contracts", "interactions", "openFollowUps", "feedback"] {
+        assert_eq!(file[list]["totalCount"], 1, "{list}");
+    }
+    assert_eq!(file["transactions"]["totalCount"], 2);
+}
