@@ -119,7 +119,7 @@ pub struct Customer {
 }
 
 impl Customer {
-    fn single(model: customer::Model) -> Self {
+    pub(crate) fn single(model: customer::Model) -> Self {
         Self {
             model,
             preloaded: Arc::default(),

@@ -5,6 +5,9 @@ mod audit;
 mod contacts;
 mod customers;
 pub mod errors;
+mod feedback;
+mod follow_ups;
+mod interactions;
 mod scalars;
 mod tags;
 mod tenancy;
@@ -22,6 +25,9 @@ pub struct QueryRoot(
     customers::CustomerQuery,
     tags::TagQuery,
     audit::AuditQuery,
+    interactions::InteractionQuery,
+    follow_ups::FollowUpQuery,
+    feedback::FeedbackQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -31,6 +37,9 @@ pub struct MutationRoot(
     customers::CustomerMergeMutation,
     contacts::ContactMutation,
     tags::TagMutation,
+    interactions::InteractionMutation,
+    follow_ups::FollowUpMutation,
+    feedback::FeedbackMutation,
 );
 
 pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
