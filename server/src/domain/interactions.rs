@@ -1,9 +1,9 @@
 //! Interactions: the calls, meetings, visits and messages of a customer file. Logging one may
 //! open a follow-up in the same transaction, so a promise made in a conversation is never lost.
 //!
-//! Interactions, follow-ups and feedback are visible and writable exactly when their customer
-//! is (sales staff: their own customers only); anything else is NOT_FOUND. The helpers shared
-//! by those three record kinds live here.
+//! Interactions, follow-ups and feedback are visible and writable when their customer is
+//! (sales staff: their own customers only; `follow_ups` adds the assignee's own access);
+//! anything else is NOT_FOUND. The helpers shared by those three record kinds live here.
 
 use std::collections::HashMap;
 
@@ -107,6 +107,7 @@ pub(crate) fn not_in_future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) 
     Ok(())
 }
 
+/// 1900-01-01, the earliest moment the file takes, as for dates.
 pub(crate) fn earliest() -> DateTime<Utc> {
     DateTime::from_timestamp(-2_208_988_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
