@@ -123,7 +123,7 @@ pub struct Customer {
 }
 
 impl Customer {
-    pub(super) fn single(model: customer::Model) -> Self {
+    pub(crate) fn single(model: customer::Model) -> Self {
         Self::with(model, Arc::default())
     }
 

@@ -6,6 +6,9 @@ mod audit;
 mod contacts;
 mod customers;
 pub mod errors;
+mod feedback;
+mod follow_ups;
+mod interactions;
 mod scalars;
 mod tags;
 mod tenancy;
@@ -24,6 +27,9 @@ pub struct QueryRoot(
     tags::TagQuery,
     audit::AuditQuery,
     analytics::AnalyticsQuery,
+    interactions::InteractionQuery,
+    follow_ups::FollowUpQuery,
+    feedback::FeedbackQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -34,6 +40,9 @@ pub struct MutationRoot(
     contacts::ContactMutation,
     tags::TagMutation,
     tags::TagAdminMutation,
+    interactions::InteractionMutation,
+    follow_ups::FollowUpMutation,
+    feedback::FeedbackMutation,
 );
 
 pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

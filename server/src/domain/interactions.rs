@@ -1,0 +1,330 @@
+//! Interactions: the calls, meetings, visits and messages of a customer file. Logging one may
+//! open a follow-up in the same transaction, so a promise made in a conversation is never lost.
+//!
+//! Interactions, follow-ups and feedback are visible and writable when their customer is
+//! (sales staff: their own customers only; `follow_ups` adds the assignee's own access);
+//! anything else is NOT_FOUND. The helpers shared by those three record kinds live here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use entity::enums::InteractionChannel;
+use entity::{customer, follow_up, interaction};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QuerySelect,
+    QueryTrait, Select,
+};
+use uuid::Uuid;
+
+use super::customers::{find_visible, require_writer};
+use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
+use super::{DomainError, DomainResult, Store, TenantEntity, audit, batch, follow_ups, now, scoped, validate};
+use crate::tenancy::TenantScope;
+
+/// Clocks of phones and laptops drift; a time this little ahead of ours still counts as "now".
+pub(crate) const CLOCK_TOLERANCE: Duration = Duration::minutes(5);
+
+const SUMMARY_MAX: usize = 5000;
+pub(crate) const OUTCOME_MAX: usize = 2000;
+
+pub struct NewInteraction {
+    pub customer_id: Uuid,
+    pub channel: InteractionChannel,
+    pub occurred_at: DateTime<Utc>,
+    pub summary: String,
+    pub outcome: Option<String>,
+    /// Opens a follow-up due then.
+    pub next_follow_up_at: Option<DateTime<Utc>>,
+    /// Who follows up; the customer's owner when absent. Only with `next_follow_up_at`.
+    pub assignee_id: Option<Uuid>,
+    pub follow_up_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InteractionFilter {
+    pub customer_id: Option<Uuid>,
+    pub channel: Option<InteractionChannel>,
+    /// Occurred at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InteractionOrder {
+    #[default]
+    OccurredAtDesc,
+    OccurredAtAsc,
+}
+
+impl InteractionOrder {
+    fn key(self) -> &'static str {
+        match self {
+            Self::OccurredAtDesc => "OCCURRED_AT_DESC",
+            Self::OccurredAtAsc => "OCCURRED_AT_ASC",
+        }
+    }
+}
+
+/// Rows of `E` whose customer the caller may see: the tenant's, and for sales staff only
+/// those of the customers they own.
+pub(crate) fn of_visible_customers<E: TenantEntity>(scope: &TenantScope, customer_column: E::Column) -> Select<E> {
+    let select = scoped::<E>(scope);
+    if scope.sees_only_own_customers() {
+        select.filter(customer_column.in_subquery(visible_customer_ids(scope)))
+    } else {
+        select
+    }
+}
+
+/// `SELECT id FROM customers` the caller may see, for use as a subquery.
+pub(crate) fn visible_customer_ids(scope: &TenantScope) -> sea_orm::sea_query::SelectStatement {
+    super::customers::visible(scope)
+        .select_only()
+        .column(customer::Column::Id)
+        .into_query()
+}
+
+/// An archived customer keeps its history readable, but takes no new records.
+pub(crate) fn refuse_archived(c: &customer::Model) -> DomainResult<()> {
+    if c.archived_at.is_some() {
+        return Err(DomainError::validation(
+            "customerId",
+            "the customer is archived; restore it before adding to its file",
+        ));
+    }
+    Ok(())
+}
+
+/// A moment that has already happened (give or take the clock tolerance).
+pub(crate) fn not_in_future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> DomainResult<()> {
+    if at > now + CLOCK_TOLERANCE {
+        return Err(DomainError::validation(field, "cannot be in the future"));
+    }
+    if at < earliest() {
+        return Err(DomainError::validation(field, "must be after 1900-01-01"));
+    }
+    Ok(())
+}
+
+/// 1900-01-01, the earliest moment the file takes, as for dates.
+pub(crate) fn earliest() -> DateTime<Utc> {
+    DateTime::from_timestamp(-2_208_988_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Records an interaction and, with `next_follow_up_at`, opens its follow-up.
+///
+/// `next_follow_up_at` must come after the interaction and not lie in the past: it is the
+/// plan made in that conversation. A promise that was already missed is recorded with
+/// `follow_ups::schedule`, which accepts past due times.
+pub async fn log(
+    store: &Store,
+    scope: &TenantScope,
+    input: NewInteraction,
+) -> DomainResult<(interaction::Model, Option<follow_up::Model>)> {
+    require_writer(scope)?;
+    let at = now();
+    let occurred_at = input.occurred_at.trunc_subsecs(6);
+    not_in_future("occurredAt", occurred_at, at)?;
+    let summary = validate::required_text("summary", Some(input.summary), SUMMARY_MAX)?;
+    let outcome = validate::optional_text("outcome", input.outcome, OUTCOME_MAX)?;
+    let note = validate::optional_text("followUpNote", input.follow_up_note, follow_ups::NOTE_MAX)?;
+    match input.next_follow_up_at {
+        None => {
+            if input.assignee_id.is_some() {
+                return Err(DomainError::validation(
+                    "assigneeId",
+                    "is only allowed together with nextFollowUpAt",
+                ));
+            }
+            if note.is_some() {
+                return Err(DomainError::validation(
+                    "followUpNote",
+                    "is only allowed together with nextFollowUpAt",
+                ));
+            }
+        }
+        Some(due) => {
+            if due <= occurred_at {
+                return Err(DomainError::validation("nextFollowUpAt", "must be after occurredAt"));
+            }
+            follow_ups::upcoming("nextFollowUpAt", due, at)?;
+        }
+    }
+
+    let tx = store.begin_scoped(scope).await?;
+    let customer = find_visible(&tx, scope, input.customer_id).await?;
+    refuse_archived(&customer)?;
+    let draft = interaction::Model {
+        id: Uuid::now_v7(),
+        tenant_id: scope.tenant_id,
+        customer_id: customer.id,
+        channel: input.channel,
+        occurred_at,
+        summary,
+        outcome,
+        created_by: scope.actor.user_id,
+        created_at: at,
+    };
+    let created = interaction::Entity::insert(draft.into_active_model().reset_all())
+        .exec_with_returning(&tx)
+        .await?;
+    let mut fields = vec!["customerId", "channel", "occurredAt", "summary"];
+    if created.outcome.is_some() {
+        fields.push("outcome");
+    }
+    audit::record(&tx, scope, "interaction.log", Some(created.id), &fields).await?;
+    let opened = match input.next_follow_up_at {
+        Some(due) => {
+            let assignee = follow_ups::assignee_for(&tx, scope, &customer, input.assignee_id, "assigneeId").await?;
+            let draft = follow_ups::Draft {
+                customer_id: customer.id,
+                interaction_id: Some(created.id),
+                assignee_id: assignee,
+                due_at: due,
+                note,
+            };
+            Some(follow_ups::insert(&tx, scope, draft, at).await?)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    Ok((created, opened))
+}
+
+pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<interaction::Model> {
+    let tx = store.begin_scoped(scope).await?;
+    let found = of_visible_customers::<interaction::Entity>(scope, interaction::Column::CustomerId)
+        .filter(interaction::Column::Id.eq(id))
+        .one(&tx)
+        .await?;
+    tx.commit().await?;
+    found.ok_or(DomainError::NotFound("interaction"))
+}
+
+fn filtered(scope: &TenantScope, f: &InteractionFilter) -> Select<interaction::Entity> {
+    let mut select = of_visible_customers::<interaction::Entity>(scope, interaction::Column::CustomerId);
+    if let Some(id) = f.customer_id {
+        select = select.filter(interaction::Column::CustomerId.eq(id));
+    }
+    if let Some(channel) = f.channel {
+        select = select.filter(interaction::Column::Channel.eq(channel));
+    }
+    if let Some(from) = f.from {
+        select = select.filter(interaction::Column::OccurredAt.gte(from));
+    }
+    if let Some(to) = f.to {
+        select = select.filter(interaction::Column::OccurredAt.lt(to));
+    }
+    select
+}
+
+pub async fn list(
+    store: &Store,
+    scope: &TenantScope,
+    filter: &InteractionFilter,
+    order: InteractionOrder,
+    args: &PageArgs,
+    max_page_size: u64,
+) -> DomainResult<Page<interaction::Model>> {
+    let request = PageRequest::new(args, order.key(), true, max_page_size)?;
+    let select = request.apply(
+        filtered(scope, filter),
+        interaction::Column::OccurredAt,
+        interaction::Column::Id,
+        order == InteractionOrder::OccurredAtDesc,
+    );
+    let tx = store.begin_scoped(scope).await?;
+    let rows = select.all(&tx).await?;
+    tx.commit().await?;
+    Ok(request.finish(rows, |row| Cursor {
+        sort: order.key().into(),
+        value: SortValue::Time(row.occurred_at),
+        id: row.id,
+    }))
+}
+
+pub async fn count(store: &Store, scope: &TenantScope, filter: &InteractionFilter) -> DomainResult<u64> {
+    let tx = store.begin_scoped(scope).await?;
+    let n = filtered(scope, filter).count(&tx).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// The latest `per_customer` interactions of each customer, newest first, in one statement.
+pub async fn for_customers(
+    store: &Store,
+    scope: &TenantScope,
+    customer_ids: &[Uuid],
+    per_customer: u64,
+) -> DomainResult<HashMap<Uuid, Vec<interaction::Model>>> {
+    if customer_ids.is_empty() || per_customer == 0 {
+        return Ok(HashMap::new());
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let out = batch::first_per_parent(
+        &tx,
+        of_customers(scope, customer_ids),
+        interaction::Column::CustomerId,
+        &[
+            (interaction::Column::OccurredAt, Order::Desc),
+            (interaction::Column::Id, Order::Desc),
+        ],
+        per_customer,
+        |row| row.customer_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub async fn count_for_customers(
+    store: &Store,
+    scope: &TenantScope,
+    customer_ids: &[Uuid],
+) -> DomainResult<HashMap<Uuid, u64>> {
+    if customer_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let out = batch::count_per_parent(&tx, of_customers(scope, customer_ids), interaction::Column::CustomerId).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+fn of_customers(scope: &TenantScope, customer_ids: &[Uuid]) -> Select<interaction::Entity> {
+    of_visible_customers::<interaction::Entity>(scope, interaction::Column::CustomerId)
+        .filter(interaction::Column::CustomerId.is_in(customer_ids.iter().copied()))
+}
+
+/// The customers of a page of records, among those the caller may see (a sales colleague's
+/// customer stays hidden even when a follow-up of it is assigned to the caller).
+pub async fn customers_by_ids(
+    store: &Store,
+    scope: &TenantScope,
+    ids: &[Uuid],
+) -> DomainResult<HashMap<Uuid, customer::Model>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let found = super::customers::visible(scope)
+        .filter(customer::Column::Id.is_in(ids.iter().copied()))
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(found.into_iter().map(|c| (c.id, c)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moment_a_little_ahead_of_our_clock_still_counts_as_now() {
+        let at = now();
+        assert!(not_in_future("occurredAt", at + Duration::minutes(4), at).is_ok());
+        assert!(not_in_future("occurredAt", at + Duration::minutes(6), at).is_err());
+        assert!(not_in_future("occurredAt", earliest() - Duration::seconds(1), at).is_err());
+    }
+}
