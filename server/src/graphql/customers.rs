@@ -10,6 +10,9 @@ use entity::{customer, customer_status_history, tag, user};
 use uuid::Uuid;
 
 use super::contacts::{Contact, ContactInput};
+use super::feedback::FeedbackConnection;
+use super::follow_ups::FollowUpConnection;
+use super::interactions::InteractionConnection;
 use super::scalars::{Date, Decimal, Money};
 use super::tags::Tag;
 use super::tenancy::User;
@@ -18,7 +21,7 @@ use crate::domain::activity::{self, Activity};
 use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
-use crate::domain::{tags as tag_service, users};
+use crate::domain::{feedback, follow_ups, interactions, tags as tag_service, users};
 use crate::tenancy::TenantScope;
 
 macro_rules! remote_enum {
@@ -113,6 +116,57 @@ struct Preloaded {
     owners: Option<HashMap<Uuid, user::Model>>,
     history: Option<HashMap<Uuid, Vec<customer_status_history::Model>>>,
     activity: Option<HashMap<Uuid, Activity>>,
+    interactions: Option<FirstRows<entity::interaction::Model>>,
+    open_follow_ups: Option<FirstRows<entity::follow_up::Model>>,
+    feedback: Option<FirstRows<entity::feedback::Model>>,
+}
+
+/// Nested lists show this many rows unless the query asks for another number.
+const NESTED_FIRST: usize = 10;
+/// And at most this many.
+const NESTED_MAX: usize = 100;
+
+/// The first rows of one nested list for every customer of a page (one more than shown, to
+/// know whether a next page exists), with each customer's total.
+struct FirstRows<M> {
+    first: usize,
+    rows: HashMap<Uuid, Vec<M>>,
+    totals: HashMap<Uuid, u64>,
+}
+
+impl<M: Clone> FirstRows<M> {
+    /// This customer's rows and total, when the page loaded them for the same `first` and
+    /// the client asks for the first page (a cursor means a page further on, loaded alone).
+    fn of(this: &Option<Self>, id: Uuid, first: usize, after: &Option<String>) -> Option<(Vec<M>, u64)> {
+        let loaded = this.as_ref().filter(|l| l.first == first && after.is_none())?;
+        Some((
+            loaded.rows.get(&id).cloned().unwrap_or_default(),
+            loaded.totals.get(&id).copied().unwrap_or(0),
+        ))
+    }
+}
+
+/// The `first` argument of a nested list, checked.
+fn nested_first(first: i32) -> Result<usize> {
+    match usize::try_from(first) {
+        Ok(n) if (1..=NESTED_MAX).contains(&n) => Ok(n),
+        _ => Err(crate::domain::DomainError::validation("first", format!("must be between 1 and {NESTED_MAX}")).into()),
+    }
+}
+
+/// The `first` a nested list field of the page's nodes asks for (literal or variable).
+fn first_asked(field: async_graphql::Lookahead<'_>) -> usize {
+    field
+        .selection_fields()
+        .iter()
+        .filter_map(|f| f.arguments().ok())
+        .flatten()
+        .find(|(name, _)| name.as_str() == "first")
+        .and_then(|(_, value)| match value {
+            async_graphql::Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+            _ => None,
+        })
+        .unwrap_or(NESTED_FIRST)
 }
 
 pub struct Customer {
@@ -276,6 +330,111 @@ impl Customer {
                 .unwrap_or_default(),
         };
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+    /// Conversations with the customer, newest first.
+    async fn interactions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+        after: Option<String>,
+    ) -> Result<InteractionConnection> {
+        let first = nested_first(first)?;
+        let filter = crate::domain::interactions::InteractionFilter {
+            customer_id: Some(self.model.id),
+            ..Default::default()
+        };
+        if let Some((rows, total)) = FirstRows::of(&self.preloaded.interactions, self.model.id, first, &after) {
+            return Ok(super::interactions::nested_connection(
+                scope(ctx)?,
+                filter,
+                rows,
+                first,
+                total,
+            ));
+        }
+        let filter = super::interactions::InteractionFilter {
+            customer_id: Some(ID(self.model.id.to_string())),
+            ..Default::default()
+        };
+        super::interactions::InteractionQuery
+            .interactions(
+                ctx,
+                Some(first as i32),
+                after,
+                None,
+                None,
+                Some(filter),
+                Default::default(),
+            )
+            .await
+    }
+    /// Follow-ups not done yet, soonest due first.
+    async fn open_follow_ups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+        after: Option<String>,
+    ) -> Result<FollowUpConnection> {
+        let first = nested_first(first)?;
+        let filter = crate::domain::follow_ups::FollowUpFilter {
+            customer_id: Some(self.model.id),
+            open: Some(true),
+            ..Default::default()
+        };
+        if let Some((rows, total)) = FirstRows::of(&self.preloaded.open_follow_ups, self.model.id, first, &after) {
+            return Ok(super::follow_ups::nested_connection(
+                scope(ctx)?,
+                filter,
+                rows,
+                first,
+                total,
+            ));
+        }
+        let filter = super::follow_ups::FollowUpFilter {
+            customer_id: Some(ID(self.model.id.to_string())),
+            open: Some(true),
+            ..Default::default()
+        };
+        super::follow_ups::FollowUpQuery
+            .follow_ups(
+                ctx,
+                Some(first as i32),
+                after,
+                None,
+                None,
+                Some(filter),
+                Default::default(),
+            )
+            .await
+    }
+    /// Praise, suggestions and complaints, newest first.
+    async fn feedback(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+        after: Option<String>,
+    ) -> Result<FeedbackConnection> {
+        let first = nested_first(first)?;
+        let filter = crate::domain::feedback::FeedbackFilter {
+            customer_id: Some(self.model.id),
+            ..Default::default()
+        };
+        if let Some((rows, total)) = FirstRows::of(&self.preloaded.feedback, self.model.id, first, &after) {
+            return Ok(super::feedback::nested_connection(
+                scope(ctx)?,
+                filter,
+                rows,
+                first,
+                total,
+            ));
+        }
+        let filter = super::feedback::FeedbackFilter {
+            customer_id: Some(ID(self.model.id.to_string())),
+            ..Default::default()
+        };
+        super::feedback::FeedbackQuery
+            .feedback(ctx, Some(first as i32), after, None, None, Some(filter))
+            .await
     }
     /// What the customer bought, per currency: the sum of transactions not voided.
     async fn lifetime_value(&self, ctx: &Context<'_>) -> Result<Vec<Money>> {
@@ -475,6 +634,41 @@ impl CustomerQuery {
         }
         if wants("statusHistory") {
             preloaded.history = Some(service::status_history(&api.store, scope, &ids).await?);
+        }
+        let nested = |field: &str| {
+            let look = ctx.look_ahead();
+            let (edges, nodes) = (
+                look.field("edges").field("node").field(field),
+                look.field("nodes").field(field),
+            );
+            if edges.exists() {
+                Some(first_asked(edges))
+            } else if nodes.exists() {
+                Some(first_asked(nodes))
+            } else {
+                None
+            }
+        };
+        if let Some(first) = nested("interactions") {
+            preloaded.interactions = Some(FirstRows {
+                first,
+                rows: interactions::for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
+                totals: interactions::count_for_customers(&api.store, scope, &ids).await?,
+            });
+        }
+        if let Some(first) = nested("openFollowUps") {
+            preloaded.open_follow_ups = Some(FirstRows {
+                first,
+                rows: follow_ups::open_for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
+                totals: follow_ups::count_open_for_customers(&api.store, scope, &ids).await?,
+            });
+        }
+        if let Some(first) = nested("feedback") {
+            preloaded.feedback = Some(FirstRows {
+                first,
+                rows: feedback::for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
+                totals: feedback::count_for_customers(&api.store, scope, &ids).await?,
+            });
         }
         if ["lifetimeValue", "lastInteractionAt", "nextFollowUpAt"]
             .into_iter()

@@ -111,12 +111,17 @@ impl FeedbackFilter {
 pub struct FeedbackListInfo {
     scope: TenantScope,
     filter: DomainFilter,
+    /// Known already when the list was loaded for a page of customers.
+    known_total: Option<u64>,
 }
 
 #[Object]
 impl FeedbackListInfo {
     /// Feedback matching the filter, over all pages (counted only when asked).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        if let Some(n) = self.known_total {
+            return Ok(n);
+        }
         Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
     }
 }
@@ -138,7 +143,7 @@ impl FeedbackQuery {
 
     /// Feedback of the customers the caller may see, newest first.
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
-    async fn feedback(
+    pub(crate) async fn feedback(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
@@ -171,6 +176,7 @@ impl FeedbackQuery {
             FeedbackListInfo {
                 scope: scope.clone(),
                 filter,
+                known_total: None,
             },
         );
         connection.edges.extend(
@@ -232,4 +238,32 @@ impl FeedbackMutation {
             feedback: Feedback::from_model(resolved),
         })
     }
+}
+
+/// One customer's first rows, loaded with the rest of a page of customers.
+pub(crate) fn nested_connection(
+    scope: &TenantScope,
+    filter: DomainFilter,
+    rows: Vec<feedback::Model>,
+    first: usize,
+    total: u64,
+) -> Connection<String, Feedback, FeedbackListInfo> {
+    super::first_rows_connection(
+        rows,
+        first,
+        FeedbackListInfo {
+            scope: scope.clone(),
+            filter,
+            known_total: Some(total),
+        },
+        |row| {
+            crate::domain::pagination::Cursor {
+                sort: "RECEIVED_AT_DESC".into(),
+                value: crate::domain::pagination::SortValue::Time(row.received_at),
+                id: row.id,
+            }
+            .encode()
+        },
+        Feedback::from_model,
+    )
 }

@@ -143,12 +143,17 @@ impl FollowUpFilter {
 pub struct FollowUpListInfo {
     scope: TenantScope,
     filter: DomainFilter,
+    /// Known already when the list was loaded for a page of customers.
+    known_total: Option<u64>,
 }
 
 #[Object]
 impl FollowUpListInfo {
     /// Follow-ups matching the filter, over all pages (counted only when asked).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        if let Some(n) = self.known_total {
+            return Ok(n);
+        }
         Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
     }
 }
@@ -171,7 +176,7 @@ impl FollowUpQuery {
     /// assigned to them; soonest due first unless `orderBy` says otherwise.
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     #[allow(clippy::too_many_arguments)]
-    async fn follow_ups(
+    pub(crate) async fn follow_ups(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
@@ -205,6 +210,7 @@ impl FollowUpQuery {
             FollowUpListInfo {
                 scope: scope.clone(),
                 filter,
+                known_total: None,
             },
         );
         connection.edges.extend(
@@ -319,4 +325,32 @@ impl FollowUpMutation {
             service::reassign(&api(ctx).store, scope(ctx)?, id, assignee, input.version).await?,
         ))
     }
+}
+
+/// One customer's first rows, loaded with the rest of a page of customers.
+pub(crate) fn nested_connection(
+    scope: &TenantScope,
+    filter: DomainFilter,
+    rows: Vec<follow_up::Model>,
+    first: usize,
+    total: u64,
+) -> Connection<String, FollowUp, FollowUpListInfo> {
+    super::first_rows_connection(
+        rows,
+        first,
+        FollowUpListInfo {
+            scope: scope.clone(),
+            filter,
+            known_total: Some(total),
+        },
+        |row| {
+            crate::domain::pagination::Cursor {
+                sort: "DUE_AT_ASC".into(),
+                value: crate::domain::pagination::SortValue::Time(row.due_at),
+                id: row.id,
+            }
+            .encode()
+        },
+        FollowUp::from_model,
+    )
 }

@@ -223,12 +223,17 @@ impl InteractionFilter {
 pub struct InteractionListInfo {
     scope: TenantScope,
     filter: DomainFilter,
+    /// Known already when the list was loaded for a page of customers.
+    known_total: Option<u64>,
 }
 
 #[Object]
 impl InteractionListInfo {
     /// Interactions matching the filter, over all pages (counted only when asked).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        if let Some(n) = self.known_total {
+            return Ok(n);
+        }
         Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
     }
 }
@@ -250,7 +255,7 @@ impl InteractionQuery {
     /// Interactions of the customers the caller may see; one customer's with `filter.customerId`.
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     #[allow(clippy::too_many_arguments)]
-    async fn interactions(
+    pub(crate) async fn interactions(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
@@ -284,6 +289,7 @@ impl InteractionQuery {
             InteractionListInfo {
                 scope: scope.clone(),
                 filter,
+                known_total: None,
             },
         );
         connection.edges.extend(
@@ -350,4 +356,32 @@ impl InteractionMutation {
             interaction: Interaction::new(created, related),
         })
     }
+}
+
+/// One customer's first rows, loaded with the rest of a page of customers.
+pub(crate) fn nested_connection(
+    scope: &TenantScope,
+    filter: DomainFilter,
+    rows: Vec<interaction::Model>,
+    first: usize,
+    total: u64,
+) -> Connection<String, Interaction, InteractionListInfo> {
+    super::first_rows_connection(
+        rows,
+        first,
+        InteractionListInfo {
+            scope: scope.clone(),
+            filter,
+            known_total: Some(total),
+        },
+        |row| {
+            crate::domain::pagination::Cursor {
+                sort: "OCCURRED_AT_DESC".into(),
+                value: crate::domain::pagination::SortValue::Time(row.occurred_at),
+                id: row.id,
+            }
+            .encode()
+        },
+        Interaction::from_model,
+    )
 }

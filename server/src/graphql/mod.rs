@@ -135,3 +135,26 @@ fn patch<T, U: From<T>>(value: async_graphql::MaybeUndefined<T>) -> crate::domai
         async_graphql::MaybeUndefined::Value(v) => Patch::Set(v.into()),
     }
 }
+
+/// A connection over the first rows of a list loaded ahead (one more than `first` was loaded,
+/// to know whether there is a next page).
+fn first_rows_connection<M, T, I>(
+    rows: Vec<M>,
+    first: usize,
+    info: I,
+    cursor: impl Fn(&M) -> String,
+    node: impl Fn(M) -> T,
+) -> async_graphql::connection::Connection<String, T, I>
+where
+    T: async_graphql::OutputType,
+    I: async_graphql::ObjectType,
+{
+    let has_next = rows.len() > first;
+    let mut connection = async_graphql::connection::Connection::with_additional_fields(false, has_next, info);
+    connection.edges.extend(
+        rows.into_iter()
+            .take(first)
+            .map(|row| async_graphql::connection::Edge::new(cursor(&row), node(row))),
+    );
+    connection
+}
