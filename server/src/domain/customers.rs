@@ -162,7 +162,7 @@ pub(crate) fn require_writer(scope: &TenantScope) -> DomainResult<()> {
 }
 
 /// Customers the caller may see: the tenant's, and for sales staff only their own.
-fn visible(scope: &TenantScope) -> Select<customer::Entity> {
+pub(crate) fn visible(scope: &TenantScope) -> Select<customer::Entity> {
     let select = scoped::<customer::Entity>(scope);
     if scope.sees_only_own_customers() {
         select.filter(customer::Column::OwnerId.eq(scope.actor.user_id))

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub(crate) mod batch;
 pub mod contacts;
+pub mod contracts;
 pub mod customers;
 pub mod error;
 pub mod keys;
@@ -13,6 +14,7 @@ pub mod pagination;
 pub mod sessions;
 pub mod tags;
 pub mod tenants;
+pub mod transactions;
 pub mod users;
 pub mod validate;
 

@@ -3,11 +3,13 @@
 
 mod audit;
 mod contacts;
+mod contracts;
 mod customers;
 pub mod errors;
 mod scalars;
 mod tags;
 mod tenancy;
+mod transactions;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
@@ -22,6 +24,8 @@ pub struct QueryRoot(
     customers::CustomerQuery,
     tags::TagQuery,
     audit::AuditQuery,
+    transactions::TransactionQuery,
+    contracts::ContractQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -31,6 +35,8 @@ pub struct MutationRoot(
     customers::CustomerMergeMutation,
     contacts::ContactMutation,
     tags::TagMutation,
+    transactions::TransactionMutation,
+    contracts::ContractMutation,
 );
 
 pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
