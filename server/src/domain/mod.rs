@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub(crate) mod batch;
 pub mod contacts;
+pub mod contracts;
 pub mod customers;
 pub mod error;
 pub mod feedback;
@@ -18,6 +19,7 @@ pub mod pagination;
 pub mod sessions;
 pub mod tags;
 pub mod tenants;
+pub mod transactions;
 pub mod users;
 pub mod validate;
 

@@ -76,6 +76,27 @@ impl Money {
     pub fn from_minor(minor: i64, currency: Currency) -> Self {
         Self { minor, currency }
     }
+
+    /// The same decimal amount in `currency` (a currency correction keeps the figure the
+    /// user typed); refused on `field` when it has more places than `currency` allows.
+    pub fn in_currency(self, field: &str, currency: Currency) -> DomainResult<Self> {
+        let (from, to) = (self.currency.exponent(), currency.exponent());
+        let minor = if to >= from {
+            self.minor
+                .checked_mul(10i64.pow(to - from))
+                .ok_or_else(|| DomainError::validation(field, "is too large"))?
+        } else {
+            let scale = 10i64.pow(from - to);
+            if self.minor % scale != 0 {
+                return Err(DomainError::validation(
+                    field,
+                    format!("{} allows at most {to} decimal places", currency.code()),
+                ));
+            }
+            self.minor / scale
+        };
+        Ok(Self { minor, currency })
+    }
 }
 
 impl fmt::Display for Money {
@@ -124,5 +145,17 @@ mod tests {
         assert!(Money::parse("a", "", cny()).is_err());
         assert!(Money::parse("a", "99999999999999999999", cny()).is_err());
         assert!(Currency::parse("c", "RMB1").is_err());
+    }
+
+    #[test]
+    fn a_currency_change_keeps_the_figure_when_it_fits() {
+        let jpy = Currency::parse("c", "JPY").unwrap();
+        let kwd = Currency::parse("c", "KWD").unwrap();
+        let whole = Money::parse("a", "1999", cny()).unwrap();
+        assert_eq!(whole.in_currency("a", jpy).unwrap().to_string(), "1999");
+        assert_eq!(whole.in_currency("a", kwd).unwrap().to_string(), "1999.000");
+        let cents = Money::parse("a", "19.99", cny()).unwrap();
+        assert!(cents.in_currency("a", jpy).is_err());
+        assert!(Money::from_minor(i64::MAX, jpy).in_currency("a", cny()).is_err());
     }
 }

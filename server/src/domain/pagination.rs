@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Condition, Value};
 use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,25 @@ pub struct PageArgs {
 pub enum SortValue {
     Text(String),
     Time(DateTime<Utc>),
+    Date(NaiveDate),
+}
+
+/// The type of value an ordering sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKind {
+    Text,
+    Time,
+    Date,
+}
+
+impl SortValue {
+    fn kind(&self) -> SortKind {
+        match self {
+            Self::Text(_) => SortKind::Text,
+            Self::Time(_) => SortKind::Time,
+            Self::Date(_) => SortKind::Date,
+        }
+    }
 }
 
 impl From<SortValue> for Value {
@@ -32,6 +51,7 @@ impl From<SortValue> for Value {
         match v {
             SortValue::Text(s) => s.into(),
             SortValue::Time(t) => t.into(),
+            SortValue::Date(d) => d.into(),
         }
     }
 }
@@ -49,15 +69,15 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor serializes"))
     }
 
-    /// `time_valued` says whether the ordering's values are timestamps; a cursor whose value
-    /// has the other type was not made by us and is refused before it reaches the database.
-    fn decode(field: &str, raw: &str, sort: &str, time_valued: bool) -> DomainResult<Self> {
+    /// `kind` is the type of the ordering's values; a cursor whose value has another type
+    /// was not made by us and is refused before it reaches the database.
+    fn decode(field: &str, raw: &str, sort: &str, kind: SortKind) -> DomainResult<Self> {
         let cursor: Cursor = URL_SAFE_NO_PAD
             .decode(raw)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(|| DomainError::validation(field, "is not a cursor of this list"))?;
-        if cursor.sort != sort || matches!(cursor.value, SortValue::Time(_)) != time_valued {
+        if cursor.sort != sort || cursor.value.kind() != kind {
             return Err(DomainError::validation(field, "belongs to a different ordering"));
         }
         Ok(cursor)
@@ -76,7 +96,13 @@ pub struct PageRequest {
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 
 impl PageRequest {
+    /// `time_valued`: the ordering sorts by timestamps, else by text.
     pub fn new(args: &PageArgs, sort: &str, time_valued: bool, max_page_size: u64) -> DomainResult<Self> {
+        let kind = if time_valued { SortKind::Time } else { SortKind::Text };
+        Self::of_kind(args, sort, kind, max_page_size)
+    }
+
+    pub fn of_kind(args: &PageArgs, sort: &str, kind: SortKind, max_page_size: u64) -> DomainResult<Self> {
         let size = |field: &str, n: i32| -> DomainResult<u64> {
             if n < 0 || n as u64 > max_page_size {
                 return Err(DomainError::validation(
@@ -101,12 +127,12 @@ impl PageRequest {
             after: args
                 .after
                 .as_deref()
-                .map(|c| Cursor::decode("after", c, sort, time_valued))
+                .map(|c| Cursor::decode("after", c, sort, kind))
                 .transpose()?,
             before: args
                 .before
                 .as_deref()
-                .map(|c| Cursor::decode("before", c, sort, time_valued))
+                .map(|c| Cursor::decode("before", c, sort, kind))
                 .transpose()?,
         })
     }
@@ -191,13 +217,32 @@ mod tests {
             value: SortValue::Text("张三".into()),
             id: Uuid::now_v7(),
         };
-        assert_eq!(Cursor::decode("after", &c.encode(), "NAME_ASC", false).unwrap(), c);
-        assert!(Cursor::decode("after", &c.encode(), "CREATED_AT_DESC", false).is_err());
-        assert!(Cursor::decode("after", "garbage", "NAME_ASC", false).is_err());
+        assert_eq!(
+            Cursor::decode("after", &c.encode(), "NAME_ASC", SortKind::Text).unwrap(),
+            c
+        );
+        assert!(Cursor::decode("after", &c.encode(), "CREATED_AT_DESC", SortKind::Text).is_err());
+        assert!(Cursor::decode("after", "garbage", "NAME_ASC", SortKind::Text).is_err());
         assert!(
-            Cursor::decode("after", &c.encode(), "NAME_ASC", true).is_err(),
+            Cursor::decode("after", &c.encode(), "NAME_ASC", SortKind::Time).is_err(),
             "text value for a time ordering"
         );
+    }
+
+    #[test]
+    fn date_cursors_are_refused_by_orderings_of_another_type() {
+        let c = Cursor {
+            sort: "END_DATE_ASC".into(),
+            value: SortValue::Date(NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(
+            Cursor::decode("after", &c.encode(), "END_DATE_ASC", SortKind::Date).unwrap(),
+            c
+        );
+        assert!(Cursor::decode("after", &c.encode(), "END_DATE_ASC", SortKind::Text).is_err());
+        assert!(Cursor::decode("after", &c.encode(), "END_DATE_ASC", SortKind::Time).is_err());
+        assert!(Cursor::decode("after", &c.encode(), "END_DATE_DESC", SortKind::Date).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod analytics;
 mod audit;
 mod contacts;
+mod contracts;
 mod customers;
 pub mod errors;
 mod feedback;
@@ -12,6 +13,7 @@ mod interactions;
 mod scalars;
 mod tags;
 mod tenancy;
+mod transactions;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
@@ -30,6 +32,8 @@ pub struct QueryRoot(
     interactions::InteractionQuery,
     follow_ups::FollowUpQuery,
     feedback::FeedbackQuery,
+    transactions::TransactionQuery,
+    contracts::ContractQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +47,8 @@ pub struct MutationRoot(
     interactions::InteractionMutation,
     follow_ups::FollowUpMutation,
     feedback::FeedbackMutation,
+    transactions::TransactionMutation,
+    contracts::ContractMutation,
 );
 
 pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
