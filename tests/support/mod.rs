@@ -215,7 +215,7 @@ impl TestApp {
             .filter(|l| l.contains(&request_id) && l.contains("request done"))
             .find_map(|l| serde_json::from_str::<Value>(l).ok())
             .expect("the request's log line");
-        let count = line["fields"]["db_statements"]
+        let count = line["db_statements"]
             .as_u64()
             .unwrap_or_else(|| panic!("no statement count in {line}"));
         (body["data"].clone(), count)

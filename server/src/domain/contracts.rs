@@ -721,11 +721,7 @@ pub async fn list(
     );
     let rows = select.all(&tx).await?;
     tx.commit().await?;
-    Ok(request.finish(rows, |c| Cursor {
-        sort: order.key().into(),
-        value: order.value(c),
-        id: c.id,
-    }))
+    Ok(request.finish(rows, |c| cursor(c, order)))
 }
 
 pub async fn count(store: &Store, scope: &TenantScope, filter: &ContractFilter) -> DomainResult<u64> {
@@ -767,6 +763,15 @@ fn filtered(scope: &TenantScope, f: &ContractFilter, today: NaiveDate) -> Domain
         select = select.filter(contract::Column::CustomerId.eq(customer));
     }
     Ok(select)
+}
+
+/// Where `c` stands in a list ordered by `order`.
+pub fn cursor(c: &contract::Model, order: ContractOrder) -> Cursor {
+    Cursor {
+        sort: order.key().into(),
+        value: order.value(c),
+        id: c.id,
+    }
 }
 
 /// Each customer's first `per_customer` contracts by end date, in one statement.

@@ -452,11 +452,7 @@ pub async fn list(
     let tx = store.begin_scoped(scope).await?;
     let rows = select.all(&tx).await?;
     tx.commit().await?;
-    Ok(request.finish(rows, |t| Cursor {
-        sort: order.key().into(),
-        value: SortValue::Time(t.occurred_at),
-        id: t.id,
-    }))
+    Ok(request.finish(rows, |t| cursor(t, order)))
 }
 
 pub async fn count(store: &Store, scope: &TenantScope, filter: &TransactionFilter) -> DomainResult<u64> {
@@ -492,6 +488,15 @@ fn filtered(scope: &TenantScope, f: &TransactionFilter) -> DomainResult<Select<t
         select = select.filter(transaction::Column::AmountMinor.lte(v));
     }
     Ok(select)
+}
+
+/// Where `t` stands in a list ordered by `order`.
+pub fn cursor(t: &transaction::Model, order: TransactionOrder) -> Cursor {
+    Cursor {
+        sort: order.key().into(),
+        value: SortValue::Time(t.occurred_at),
+        id: t.id,
+    }
 }
 
 /// Each customer's latest `per_customer` sales that count (not voided), newest first, in

@@ -87,7 +87,12 @@ impl Contract {
     /// Contracts loaded together (a page, a customer's list): their nested fields are read
     /// for all of them at once.
     pub fn batch(models: Vec<contract::Model>) -> Vec<Self> {
-        let shared = Shared::of(&models, Arc::default());
+        Self::batch_sharing(models, Arc::default())
+    }
+
+    /// Like `batch`, with a tenant calendar shared beyond the batch.
+    pub fn batch_sharing(models: Vec<contract::Model>, calendar: Arc<OnceCell<TenantCalendar>>) -> Vec<Self> {
+        let shared = Shared::of(&models, calendar);
         models
             .into_iter()
             .map(|model| Self {
@@ -262,12 +267,17 @@ impl ContractFilter {
 pub struct ContractListInfo {
     scope: TenantScope,
     filter: service::ContractFilter,
+    /// Known already when the list was loaded for a page of customers.
+    known_total: Option<u64>,
 }
 
 #[Object]
 impl ContractListInfo {
     /// Contracts matching the filter, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        if let Some(n) = self.known_total {
+            return Ok(n);
+        }
         Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
     }
 }
@@ -287,7 +297,7 @@ impl ContractQuery {
     /// Relay connection over the contracts of customers the caller may see.
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     #[allow(clippy::too_many_arguments)]
-    async fn contracts(
+    pub(crate) async fn contracts(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
@@ -314,6 +324,7 @@ impl ContractQuery {
             ContractListInfo {
                 scope: scope.clone(),
                 filter,
+                known_total: None,
             },
         );
         let (cursors, models): (Vec<String>, Vec<contract::Model>) = page.items.into_iter().unzip();
@@ -474,4 +485,33 @@ impl ContractMutation {
         let predecessor = contract.neighbour(predecessor);
         Ok(RenewContractPayload { contract, predecessor })
     }
+}
+
+/// One customer's first contracts, loaded with the rest of a page of customers; `calendar`
+/// is shared by the whole page so the status costs one query however many customers.
+pub(crate) fn nested_connection(
+    scope: &TenantScope,
+    filter: service::ContractFilter,
+    rows: Vec<contract::Model>,
+    first: usize,
+    total: u64,
+    calendar: Arc<OnceCell<TenantCalendar>>,
+) -> ContractConnection {
+    let order = service::ContractOrder::default();
+    let cursors: Vec<String> = rows.iter().map(|row| service::cursor(row, order).encode()).collect();
+    let mut connection = super::first_rows_connection(
+        Contract::batch_sharing(rows, calendar),
+        first,
+        ContractListInfo {
+            scope: scope.clone(),
+            filter,
+            known_total: Some(total),
+        },
+        |_| String::new(),
+        |node| node,
+    );
+    for (edge, cursor) in connection.edges.iter_mut().zip(cursors) {
+        edge.cursor = cursor;
+    }
+    connection
 }

@@ -10,18 +10,20 @@ use entity::{customer, customer_status_history, tag, user};
 use uuid::Uuid;
 
 use super::contacts::{Contact, ContactInput};
+use super::contracts::ContractConnection;
 use super::feedback::FeedbackConnection;
 use super::follow_ups::FollowUpConnection;
 use super::interactions::InteractionConnection;
 use super::scalars::{Date, Decimal, Money};
 use super::tags::Tag;
 use super::tenancy::User;
+use super::transactions::TransactionConnection;
 use super::{api, parse_id, parse_ids, patch, scope};
 use crate::domain::activity::{self, Activity};
 use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
-use crate::domain::{feedback, follow_ups, interactions, tags as tag_service, users};
+use crate::domain::{contracts, feedback, follow_ups, interactions, tags as tag_service, transactions, users};
 use crate::tenancy::TenantScope;
 
 macro_rules! remote_enum {
@@ -116,6 +118,10 @@ struct Preloaded {
     owners: Option<HashMap<Uuid, user::Model>>,
     history: Option<HashMap<Uuid, Vec<customer_status_history::Model>>>,
     activity: Option<HashMap<Uuid, Activity>>,
+    transactions: Option<FirstRows<entity::transaction::Model>>,
+    contracts: Option<FirstRows<entity::contract::Model>>,
+    /// The tenant's calendar, read once for the status of every contract of the page.
+    calendar: Arc<tokio::sync::OnceCell<crate::domain::tenants::TenantCalendar>>,
     interactions: Option<FirstRows<entity::interaction::Model>>,
     open_follow_ups: Option<FirstRows<entity::follow_up::Model>>,
     feedback: Option<FirstRows<entity::feedback::Model>>,
@@ -330,6 +336,82 @@ impl Customer {
                 .unwrap_or_default(),
         };
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+    /// Sales that count (voided ones are listed by `transactions(filter: {includeVoided: true})`), newest first.
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+        after: Option<String>,
+    ) -> Result<TransactionConnection> {
+        let first = nested_first(first)?;
+        let filter = crate::domain::transactions::TransactionFilter {
+            customer_id: Some(self.model.id),
+            ..Default::default()
+        };
+        if let Some((rows, total)) = FirstRows::of(&self.preloaded.transactions, self.model.id, first, &after) {
+            return Ok(super::transactions::nested_connection(
+                scope(ctx)?,
+                filter,
+                rows,
+                first,
+                total,
+            ));
+        }
+        let filter = super::transactions::TransactionFilter {
+            customer_id: Some(ID(self.model.id.to_string())),
+            ..Default::default()
+        };
+        super::transactions::TransactionQuery
+            .transactions(
+                ctx,
+                Some(first as i32),
+                after,
+                None,
+                None,
+                Some(filter),
+                Default::default(),
+            )
+            .await
+    }
+    /// Contracts by end date, soonest first, whatever their status.
+    async fn contracts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+        after: Option<String>,
+    ) -> Result<ContractConnection> {
+        let first = nested_first(first)?;
+        let filter = crate::domain::contracts::ContractFilter {
+            customer_id: Some(self.model.id),
+            ..Default::default()
+        };
+        if let Some((rows, total)) = FirstRows::of(&self.preloaded.contracts, self.model.id, first, &after) {
+            let calendar = self.preloaded.calendar.clone();
+            return Ok(super::contracts::nested_connection(
+                scope(ctx)?,
+                filter,
+                rows,
+                first,
+                total,
+                calendar,
+            ));
+        }
+        let filter = super::contracts::ContractFilter {
+            customer_id: Some(ID(self.model.id.to_string())),
+            ..Default::default()
+        };
+        super::contracts::ContractQuery
+            .contracts(
+                ctx,
+                Some(first as i32),
+                after,
+                None,
+                None,
+                Some(filter),
+                Default::default(),
+            )
+            .await
     }
     /// Conversations with the customer, newest first.
     async fn interactions(
@@ -649,6 +731,20 @@ impl CustomerQuery {
                 None
             }
         };
+        if let Some(first) = nested("transactions") {
+            preloaded.transactions = Some(FirstRows {
+                first,
+                rows: transactions::for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
+                totals: transactions::count_for_customers(&api.store, scope, &ids).await?,
+            });
+        }
+        if let Some(first) = nested("contracts") {
+            preloaded.contracts = Some(FirstRows {
+                first,
+                rows: contracts::for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
+                totals: contracts::count_for_customers(&api.store, scope, &ids).await?,
+            });
+        }
         if let Some(first) = nested("interactions") {
             preloaded.interactions = Some(FirstRows {
                 first,
