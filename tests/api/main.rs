@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod contacts;
+mod contracts;
 mod customers;
 mod http;
 mod limits;
@@ -11,4 +12,5 @@ mod roles;
 mod row_level_security;
 mod schema;
 mod tenancy;
+mod transactions;
 mod validation;
