@@ -368,3 +368,34 @@ async fn merging_customers_brings_the_duplicates_whole_history_along() {
     }
     assert_eq!(file["transactions"]["totalCount"], 2);
 }
+
+#[tokio::test]
+async fn erasing_a_customer_clears_the_free_text_of_its_history_but_keeps_the_figures() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("erase")).await;
+    let c = app.create_customer(&t.token, "Wang Fang", json!({})).await;
+    fill_file(&app, &t.token, &c, 7).await;
+
+    app.ok(
+        &t.token,
+        "mutation($id: ID!) { eraseCustomer(input: { id: $id }) { erasedId } }",
+        json!({ "id": c["id"] }),
+    )
+    .await;
+
+    assert_eq!(
+        app.raw_texts("SELECT summary FROM interactions UNION ALL SELECT content FROM feedback")
+            .await,
+        vec!["(erased)", "(erased)"]
+    );
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM transactions WHERE amount_minor = 10000")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM contracts WHERE value_minor = 1200000")
+            .await,
+        1
+    );
+}

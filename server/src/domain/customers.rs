@@ -1352,6 +1352,44 @@ fn fill_empty_fields(into: &mut customer::Model, from: &customer::Model, filled:
 /// ciphertexts and blind indexes are deleted, personal profile fields and status notes
 /// cleared, the name replaced; the record stays archived so history and totals hold, and the
 /// audit log keeps a tombstone without values. Admins only.
+/// Clears the free text of a customer's history, which may speak of the person; amounts,
+/// dates and numbers stay, as the business's own records.
+async fn erase_history_text(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<()> {
+    let erased = || Expr::value("(erased)");
+    let cleared = || Expr::value(Option::<String>::None);
+    scoped_update::<transaction::Entity>(scope)
+        .filter(transaction::Column::CustomerId.eq(id))
+        .col_expr(transaction::Column::AfterSalesNotes, cleared())
+        .col_expr(transaction::Column::VoidReason, cleared())
+        .exec(tx)
+        .await?;
+    scoped_update::<contract::Entity>(scope)
+        .filter(contract::Column::CustomerId.eq(id))
+        .col_expr(contract::Column::Terms, cleared())
+        .col_expr(contract::Column::TerminationReason, cleared())
+        .exec(tx)
+        .await?;
+    scoped_update::<interaction::Entity>(scope)
+        .filter(interaction::Column::CustomerId.eq(id))
+        .col_expr(interaction::Column::Summary, erased())
+        .col_expr(interaction::Column::Outcome, cleared())
+        .exec(tx)
+        .await?;
+    scoped_update::<follow_up::Entity>(scope)
+        .filter(follow_up::Column::CustomerId.eq(id))
+        .col_expr(follow_up::Column::Note, cleared())
+        .col_expr(follow_up::Column::Outcome, cleared())
+        .exec(tx)
+        .await?;
+    scoped_update::<feedback::Entity>(scope)
+        .filter(feedback::Column::CustomerId.eq(id))
+        .col_expr(feedback::Column::Content, erased())
+        .col_expr(feedback::Column::Resolution, cleared())
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<Uuid> {
     if !scope.is_at_least(Role::Admin) {
         return Err(DomainError::Forbidden("only admins may erase a customer's data"));
@@ -1408,10 +1446,11 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
             })
             .exec(&tx)
             .await?;
+        erase_history_text(&tx, scope, *target).await?;
         let fields: &[&str] = if removed > 0 {
-            &["contacts", "profile", "name"]
+            &["contacts", "profile", "name", "history_text"]
         } else {
-            &["profile", "name"]
+            &["profile", "name", "history_text"]
         };
         audit::record(&tx, scope, "customer.erase", Some(*target), fields).await?;
     }
