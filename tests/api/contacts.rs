@@ -679,7 +679,7 @@ async fn erasing_a_customer_leaves_no_trace_of_its_contact_values_and_a_tombston
         .await;
     assert_eq!(
         tombstones["auditLog"]["edges"][0]["node"],
-        json!({ "action": "customer.erase", "changedFields": ["contacts", "profile", "name"] })
+        json!({ "action": "customer.erase", "changedFields": ["contacts", "profile", "name", "history_text"] })
     );
 }
 
