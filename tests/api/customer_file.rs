@@ -158,7 +158,8 @@ async fn a_page_of_fifty_customers_with_everything_nested_costs_as_many_statemen
         large_count, small_count,
         "nested lists must be loaded per page, not per customer"
     );
-    assert!(large_count <= 30, "a nested page ran {large_count} statements");
+    // On PostgreSQL each transaction also sets its tenant and role (one statement more each).
+    assert!(large_count <= 40, "a nested page ran {large_count} statements");
 }
 
 const FILE: &str = "query($id: ID!) { customer(id: $id) {
