@@ -5,16 +5,74 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Order, QuerySelect, QueryTrait, Select};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Order, QueryFilter, QuerySelect,
+    QueryTrait, Select,
+};
 
-use super::DomainResult;
+use uuid::Uuid;
+
+use super::{DomainResult, Store};
+use crate::tenancy::TenantScope;
+
+/// One kind of record in customers' files (sales, contracts, interactions…), as the caller may
+/// see it, for loading the records of a whole page of customers at once.
+pub(crate) struct CustomerRecords<E: EntityTrait> {
+    /// The rows wanted, already confined to the tenant and to the caller's view.
+    pub records: Select<E>,
+    /// The column naming the customer a row belongs to.
+    pub customer: E::Column,
+}
+
+impl<E> CustomerRecords<E>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult,
+{
+    /// The first `per_customer` rows of each customer in `order`, in one statement.
+    pub async fn first(
+        self,
+        store: &Store,
+        scope: &TenantScope,
+        customer_ids: &[Uuid],
+        order: &[(E::Column, Order)],
+        per_customer: u64,
+        customer_of: impl Fn(&E::Model) -> Uuid,
+    ) -> DomainResult<HashMap<Uuid, Vec<E::Model>>> {
+        if customer_ids.is_empty() || per_customer == 0 {
+            return Ok(HashMap::new());
+        }
+        let records = self.records.filter(self.customer.is_in(customer_ids.iter().copied()));
+        let tx = store.begin_scoped(scope).await?;
+        let out = first_per_parent(&tx, records, self.customer, order, per_customer, customer_of).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// How many rows each customer has, in one statement.
+    pub async fn count(
+        self,
+        store: &Store,
+        scope: &TenantScope,
+        customer_ids: &[Uuid],
+    ) -> DomainResult<HashMap<Uuid, u64>> {
+        if customer_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let records = self.records.filter(self.customer.is_in(customer_ids.iter().copied()));
+        let tx = store.begin_scoped(scope).await?;
+        let out = count_per_parent(&tx, records, self.customer).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
 
 /// Up to `per_parent` rows of each parent in one statement (`ROW_NUMBER() OVER (PARTITION BY
 /// parent ORDER BY …)`, which SQLite and PostgreSQL both run), grouped by `key`.
 ///
 /// `select` must already be confined to the tenant and the parents wanted; `order` must end
 /// with a unique column so the cut between rows is stable.
-pub(crate) async fn first_per_parent<E, K>(
+async fn first_per_parent<E, K>(
     db: &impl ConnectionTrait,
     select: Select<E>,
     parent: E::Column,
@@ -63,7 +121,7 @@ where
 }
 
 /// How many rows each parent has, in one `GROUP BY` statement.
-pub(crate) async fn count_per_parent<E>(
+async fn count_per_parent<E>(
     db: &impl ConnectionTrait,
     select: Select<E>,
     parent: E::Column,

@@ -12,18 +12,19 @@ use std::collections::HashMap;
 use chrono::{Days, NaiveDate};
 use entity::enums::RenewalState;
 use entity::{contract, customer, tenant};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, SelectStatement};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter,
     QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
+use super::batch::CustomerRecords;
 use super::customers::{self, Patch};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
 use super::tenants::{self, TenantCalendar};
-use super::{DomainError, DomainResult, Store, audit, batch, now, scoped, scoped_update, validate};
+use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, validate};
 use crate::tenancy::TenantScope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -293,21 +294,9 @@ pub struct ContractFilter {
 }
 
 /// Ids of the customers the caller may see, for `customer_id IN (…)`.
-fn visible_customer_ids(scope: &TenantScope) -> SelectStatement {
-    customers::visible(scope)
-        .select_only()
-        .column(customer::Column::Id)
-        .into_query()
-}
-
 /// The tenant's contracts with customers the caller may see.
 fn visible(scope: &TenantScope) -> Select<contract::Entity> {
-    let select = scoped::<contract::Entity>(scope);
-    if scope.sees_only_own_customers() {
-        select.filter(contract::Column::CustomerId.in_subquery(visible_customer_ids(scope)))
-    } else {
-        select
-    }
+    customers::records_visible::<contract::Entity>(scope, contract::Column::CustomerId)
 }
 
 async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
@@ -338,24 +327,6 @@ async fn successor_in(
         .filter(contract::Column::PredecessorId.eq(id))
         .one(tx)
         .await?)
-}
-
-/// The customer of a change, locked; an archived customer's contracts are read-only,
-/// reported on `field`.
-async fn writable_customer(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    customer_id: Uuid,
-    field: &str,
-) -> DomainResult<customer::Model> {
-    let c = customers::lock_visible(tx, scope, customer_id).await?;
-    if c.archived_at.is_some() {
-        return Err(DomainError::validation(
-            field,
-            "belongs to an archived customer; restore the customer first",
-        ));
-    }
-    Ok(c)
 }
 
 /// The tenant's today and default reminder offsets, which statuses are read against.
@@ -414,7 +385,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
     let customer_id = input.customer_id;
     let tx = store.begin_scoped(scope).await?;
     let calendar = tenants::calendar(&tx, scope).await?;
-    writable_customer(&tx, scope, customer_id, "customerId").await?;
+    customers::lock_writable(&tx, scope, customer_id, "customerId").await?;
     let at = now();
     let mut draft = contract::Model {
         id: Uuid::now_v7(),
@@ -466,7 +437,7 @@ pub async fn update(
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = find_visible(&tx, scope, id).await?;
-    writable_customer(&tx, scope, current.customer_id, "id").await?;
+    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is terminated and can no longer change"));
     }
@@ -513,7 +484,7 @@ pub async fn terminate(
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
     let current = lock_visible(&tx, scope, id).await?;
-    writable_customer(&tx, scope, current.customer_id, "id").await?;
+    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is already terminated"));
     }
@@ -547,7 +518,7 @@ pub async fn renew(
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = lock_visible(&tx, scope, id).await?;
-    writable_customer(&tx, scope, current.customer_id, "id").await?;
+    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is terminated and cannot be renewed"));
     }
@@ -781,24 +752,19 @@ pub async fn for_customers(
     customer_ids: &[Uuid],
     per_customer: u64,
 ) -> DomainResult<HashMap<Uuid, Vec<contract::Model>>> {
-    if customer_ids.is_empty() || per_customer == 0 {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::first_per_parent(
-        &tx,
-        of_customers(scope, customer_ids),
-        contract::Column::CustomerId,
-        &[
-            (contract::Column::EndDate, Order::Asc),
-            (contract::Column::Id, Order::Asc),
-        ],
-        per_customer,
-        |c| c.customer_id,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(out)
+    of_customers(scope)
+        .first(
+            store,
+            scope,
+            customer_ids,
+            &[
+                (contract::Column::EndDate, Order::Asc),
+                (contract::Column::Id, Order::Asc),
+            ],
+            per_customer,
+            |row| row.customer_id,
+        )
+        .await
 }
 
 pub async fn count_for_customers(
@@ -806,17 +772,15 @@ pub async fn count_for_customers(
     scope: &TenantScope,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, u64>> {
-    if customer_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::count_per_parent(&tx, of_customers(scope, customer_ids), contract::Column::CustomerId).await?;
-    tx.commit().await?;
-    Ok(out)
+    of_customers(scope).count(store, scope, customer_ids).await
 }
 
-fn of_customers(scope: &TenantScope, customer_ids: &[Uuid]) -> Select<contract::Entity> {
-    visible(scope).filter(contract::Column::CustomerId.is_in(customer_ids.iter().copied()))
+/// This kind of record as the caller may see it, loaded for a page of customers at once.
+fn of_customers(scope: &TenantScope) -> CustomerRecords<contract::Entity> {
+    CustomerRecords {
+        records: visible(scope),
+        customer: contract::Column::CustomerId,
+    }
 }
 
 /// Validates `changes`, applies them to `c` noting each changed field by its API name, and

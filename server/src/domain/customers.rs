@@ -16,7 +16,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
@@ -195,6 +195,40 @@ pub(crate) fn visible(scope: &TenantScope) -> Select<customer::Entity> {
     } else {
         select
     }
+}
+
+/// `SELECT id FROM customers` the caller may see, for use as a subquery.
+pub(crate) fn visible_ids(scope: &TenantScope) -> sea_orm::sea_query::SelectStatement {
+    visible(scope).select_only().column(customer::Column::Id).into_query()
+}
+
+/// Rows of a customer's history (`E`, linked through `customer_column`) the caller may see:
+/// the tenant's, and for sales staff only those of the customers they own.
+pub(crate) fn records_visible<E: super::TenantEntity>(scope: &TenantScope, customer_column: E::Column) -> Select<E> {
+    let select = scoped::<E>(scope);
+    if scope.sees_only_own_customers() {
+        select.filter(customer_column.in_subquery(visible_ids(scope)))
+    } else {
+        select
+    }
+}
+
+/// The customer whose history is being added to or changed, locked for the transaction. An
+/// archived customer keeps its history readable but takes no changes, reported on `field`.
+pub(crate) async fn lock_writable(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    id: Uuid,
+    field: &str,
+) -> DomainResult<customer::Model> {
+    let c = lock_visible(tx, scope, id).await?;
+    if c.archived_at.is_some() {
+        return Err(DomainError::validation(
+            field,
+            "belongs to an archived customer; restore the customer first",
+        ));
+    }
+    Ok(c)
 }
 
 fn one_visible(scope: &TenantScope, id: Uuid) -> Select<customer::Entity> {

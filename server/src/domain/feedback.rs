@@ -11,10 +11,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::customers::{find_visible, require_writer};
-use super::interactions::{not_in_future, of_visible_customers, refuse_archived};
+use super::batch::CustomerRecords;
+use super::customers::{self, require_writer};
+use super::interactions::not_in_future;
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, batch, now, scoped_update, validate};
+use super::{DomainError, DomainResult, Store, audit, now, scoped_update, validate};
 use crate::tenancy::TenantScope;
 
 const CONTENT_MAX: usize = 5000;
@@ -54,8 +55,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewFeedback) -> D
     let content = validate::required_text("content", Some(input.content), CONTENT_MAX)?;
     let score = score(input.score)?;
     let tx = store.begin_scoped(scope).await?;
-    let customer = find_visible(&tx, scope, input.customer_id).await?;
-    refuse_archived(&customer)?;
+    let customer = customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
     let model = feedback::Model {
         id: Uuid::now_v7(),
         tenant_id: scope.tenant_id,
@@ -93,7 +93,7 @@ pub async fn resolve(
     require_writer(scope)?;
     let resolution = validate::required_text("resolution", Some(resolution), RESOLUTION_MAX)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = of_visible_customers::<feedback::Entity>(scope, feedback::Column::CustomerId)
+    let current = customers::records_visible::<feedback::Entity>(scope, feedback::Column::CustomerId)
         .filter(feedback::Column::Id.eq(id))
         .one(&tx)
         .await?
@@ -126,7 +126,7 @@ fn already_resolved() -> DomainError {
 
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<feedback::Model> {
     let tx = store.begin_scoped(scope).await?;
-    let found = of_visible_customers::<feedback::Entity>(scope, feedback::Column::CustomerId)
+    let found = customers::records_visible::<feedback::Entity>(scope, feedback::Column::CustomerId)
         .filter(feedback::Column::Id.eq(id))
         .one(&tx)
         .await?;
@@ -135,7 +135,7 @@ pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<f
 }
 
 fn filtered(scope: &TenantScope, f: &FeedbackFilter) -> Select<feedback::Entity> {
-    let mut select = of_visible_customers::<feedback::Entity>(scope, feedback::Column::CustomerId);
+    let mut select = customers::records_visible::<feedback::Entity>(scope, feedback::Column::CustomerId);
     if let Some(id) = f.customer_id {
         select = select.filter(feedback::Column::CustomerId.eq(id));
     }
@@ -182,9 +182,12 @@ pub async fn count(store: &Store, scope: &TenantScope, filter: &FeedbackFilter) 
     Ok(n)
 }
 
-fn of_customers(scope: &TenantScope, customer_ids: &[Uuid]) -> Select<feedback::Entity> {
-    of_visible_customers::<feedback::Entity>(scope, feedback::Column::CustomerId)
-        .filter(feedback::Column::CustomerId.is_in(customer_ids.iter().copied()))
+/// This kind of record as the caller may see it, loaded for a page of customers at once.
+fn of_customers(scope: &TenantScope) -> CustomerRecords<feedback::Entity> {
+    CustomerRecords {
+        records: customers::records_visible::<feedback::Entity>(scope, feedback::Column::CustomerId),
+        customer: feedback::Column::CustomerId,
+    }
 }
 
 /// The latest `per_customer` feedback of each customer, newest first, in one statement.
@@ -194,24 +197,19 @@ pub async fn for_customers(
     customer_ids: &[Uuid],
     per_customer: u64,
 ) -> DomainResult<HashMap<Uuid, Vec<feedback::Model>>> {
-    if customer_ids.is_empty() || per_customer == 0 {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::first_per_parent(
-        &tx,
-        of_customers(scope, customer_ids),
-        feedback::Column::CustomerId,
-        &[
-            (feedback::Column::ReceivedAt, Order::Desc),
-            (feedback::Column::Id, Order::Desc),
-        ],
-        per_customer,
-        |row| row.customer_id,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(out)
+    of_customers(scope)
+        .first(
+            store,
+            scope,
+            customer_ids,
+            &[
+                (feedback::Column::ReceivedAt, Order::Desc),
+                (feedback::Column::Id, Order::Desc),
+            ],
+            per_customer,
+            |row| row.customer_id,
+        )
+        .await
 }
 
 pub async fn count_for_customers(
@@ -219,13 +217,7 @@ pub async fn count_for_customers(
     scope: &TenantScope,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, u64>> {
-    if customer_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::count_per_parent(&tx, of_customers(scope, customer_ids), feedback::Column::CustomerId).await?;
-    tx.commit().await?;
-    Ok(out)
+    of_customers(scope).count(store, scope, customer_ids).await
 }
 
 #[cfg(test)]

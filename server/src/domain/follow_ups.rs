@@ -14,12 +14,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::customers::{find_visible, require_writer};
-use super::interactions::{
-    CLOCK_TOLERANCE, OUTCOME_MAX, earliest, of_visible_customers, refuse_archived, visible_customer_ids,
-};
+use super::batch::CustomerRecords;
+use super::customers::{self, find_visible, require_writer};
+use super::interactions::{CLOCK_TOLERANCE, OUTCOME_MAX, earliest};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, batch, now, scoped, scoped_update, tenants, validate};
+use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, tenants, validate};
 use crate::tenancy::TenantScope;
 
 pub(crate) const NOTE_MAX: usize = 2000;
@@ -108,7 +107,7 @@ fn visible(scope: &TenantScope) -> Select<follow_up::Entity> {
     if scope.sees_only_own_customers() {
         select.filter(
             Condition::any()
-                .add(follow_up::Column::CustomerId.in_subquery(visible_customer_ids(scope)))
+                .add(follow_up::Column::CustomerId.in_subquery(customers::visible_ids(scope)))
                 .add(follow_up::Column::AssigneeId.eq(scope.actor.user_id)),
         )
     } else {
@@ -209,8 +208,7 @@ pub async fn schedule(store: &Store, scope: &TenantScope, input: NewFollowUp) ->
     within_horizon("dueAt", input.due_at, at)?;
     let note = validate::optional_text("note", input.note, NOTE_MAX)?;
     let tx = store.begin_scoped(scope).await?;
-    let customer = find_visible(&tx, scope, input.customer_id).await?;
-    refuse_archived(&customer)?;
+    let customer = customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
     let assignee_id = assignee_for(&tx, scope, &customer, input.assignee_id, "assigneeId").await?;
     let draft = Draft {
         customer_id: customer.id,
@@ -316,7 +314,7 @@ pub async fn reassign(
     let tx = store.begin_scoped(scope).await?;
     let current = find(
         &tx,
-        of_visible_customers::<follow_up::Entity>(scope, follow_up::Column::CustomerId),
+        customers::records_visible::<follow_up::Entity>(scope, follow_up::Column::CustomerId),
         id,
     )
     .await?;
@@ -488,10 +486,13 @@ pub async fn for_interactions(
         .collect())
 }
 
-fn open_of_customers(scope: &TenantScope, customer_ids: &[Uuid]) -> Select<follow_up::Entity> {
-    of_visible_customers::<follow_up::Entity>(scope, follow_up::Column::CustomerId)
-        .filter(follow_up::Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .filter(follow_up::Column::CompletedAt.is_null())
+/// This kind of record as the caller may see it, loaded for a page of customers at once.
+fn open_of_customers(scope: &TenantScope) -> CustomerRecords<follow_up::Entity> {
+    CustomerRecords {
+        records: customers::records_visible::<follow_up::Entity>(scope, follow_up::Column::CustomerId)
+            .filter(follow_up::Column::CompletedAt.is_null()),
+        customer: follow_up::Column::CustomerId,
+    }
 }
 
 /// Up to `per_customer` open follow-ups of each customer, soonest due first, in one statement.
@@ -501,24 +502,19 @@ pub async fn open_for_customers(
     customer_ids: &[Uuid],
     per_customer: u64,
 ) -> DomainResult<HashMap<Uuid, Vec<follow_up::Model>>> {
-    if customer_ids.is_empty() || per_customer == 0 {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::first_per_parent(
-        &tx,
-        open_of_customers(scope, customer_ids),
-        follow_up::Column::CustomerId,
-        &[
-            (follow_up::Column::DueAt, Order::Asc),
-            (follow_up::Column::Id, Order::Asc),
-        ],
-        per_customer,
-        |row| row.customer_id,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(out)
+    open_of_customers(scope)
+        .first(
+            store,
+            scope,
+            customer_ids,
+            &[
+                (follow_up::Column::DueAt, Order::Asc),
+                (follow_up::Column::Id, Order::Asc),
+            ],
+            per_customer,
+            |row| row.customer_id,
+        )
+        .await
 }
 
 pub async fn count_open_for_customers(
@@ -526,18 +522,7 @@ pub async fn count_open_for_customers(
     scope: &TenantScope,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, u64>> {
-    if customer_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::count_per_parent(
-        &tx,
-        open_of_customers(scope, customer_ids),
-        follow_up::Column::CustomerId,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(out)
+    open_of_customers(scope).count(store, scope, customer_ids).await
 }
 
 #[cfg(test)]

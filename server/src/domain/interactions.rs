@@ -9,16 +9,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::enums::InteractionChannel;
-use entity::{customer, follow_up, interaction};
+use entity::{follow_up, interaction};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QuerySelect,
-    QueryTrait, Select,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, Select,
 };
 use uuid::Uuid;
 
-use super::customers::{find_visible, require_writer};
+use super::batch::CustomerRecords;
+use super::customers::{self, require_writer};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, TenantEntity, audit, batch, follow_ups, now, scoped, validate};
+use super::{DomainError, DomainResult, Store, audit, follow_ups, now, validate};
 use crate::tenancy::TenantScope;
 
 /// Clocks of phones and laptops drift; a time this little ahead of ours still counts as "now".
@@ -64,36 +64,6 @@ impl InteractionOrder {
             Self::OccurredAtAsc => "OCCURRED_AT_ASC",
         }
     }
-}
-
-/// Rows of `E` whose customer the caller may see: the tenant's, and for sales staff only
-/// those of the customers they own.
-pub(crate) fn of_visible_customers<E: TenantEntity>(scope: &TenantScope, customer_column: E::Column) -> Select<E> {
-    let select = scoped::<E>(scope);
-    if scope.sees_only_own_customers() {
-        select.filter(customer_column.in_subquery(visible_customer_ids(scope)))
-    } else {
-        select
-    }
-}
-
-/// `SELECT id FROM customers` the caller may see, for use as a subquery.
-pub(crate) fn visible_customer_ids(scope: &TenantScope) -> sea_orm::sea_query::SelectStatement {
-    super::customers::visible(scope)
-        .select_only()
-        .column(customer::Column::Id)
-        .into_query()
-}
-
-/// An archived customer keeps its history readable, but takes no new records.
-pub(crate) fn refuse_archived(c: &customer::Model) -> DomainResult<()> {
-    if c.archived_at.is_some() {
-        return Err(DomainError::validation(
-            "customerId",
-            "the customer is archived; restore it before adding to its file",
-        ));
-    }
-    Ok(())
 }
 
 /// A moment that has already happened (give or take the clock tolerance).
@@ -153,8 +123,7 @@ pub async fn log(
     }
 
     let tx = store.begin_scoped(scope).await?;
-    let customer = find_visible(&tx, scope, input.customer_id).await?;
-    refuse_archived(&customer)?;
+    let customer = customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
     let draft = interaction::Model {
         id: Uuid::now_v7(),
         tenant_id: scope.tenant_id,
@@ -194,7 +163,7 @@ pub async fn log(
 
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<interaction::Model> {
     let tx = store.begin_scoped(scope).await?;
-    let found = of_visible_customers::<interaction::Entity>(scope, interaction::Column::CustomerId)
+    let found = customers::records_visible::<interaction::Entity>(scope, interaction::Column::CustomerId)
         .filter(interaction::Column::Id.eq(id))
         .one(&tx)
         .await?;
@@ -203,7 +172,7 @@ pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<i
 }
 
 fn filtered(scope: &TenantScope, f: &InteractionFilter) -> Select<interaction::Entity> {
-    let mut select = of_visible_customers::<interaction::Entity>(scope, interaction::Column::CustomerId);
+    let mut select = customers::records_visible::<interaction::Entity>(scope, interaction::Column::CustomerId);
     if let Some(id) = f.customer_id {
         select = select.filter(interaction::Column::CustomerId.eq(id));
     }
@@ -258,24 +227,19 @@ pub async fn for_customers(
     customer_ids: &[Uuid],
     per_customer: u64,
 ) -> DomainResult<HashMap<Uuid, Vec<interaction::Model>>> {
-    if customer_ids.is_empty() || per_customer == 0 {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::first_per_parent(
-        &tx,
-        of_customers(scope, customer_ids),
-        interaction::Column::CustomerId,
-        &[
-            (interaction::Column::OccurredAt, Order::Desc),
-            (interaction::Column::Id, Order::Desc),
-        ],
-        per_customer,
-        |row| row.customer_id,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(out)
+    of_customers(scope)
+        .first(
+            store,
+            scope,
+            customer_ids,
+            &[
+                (interaction::Column::OccurredAt, Order::Desc),
+                (interaction::Column::Id, Order::Desc),
+            ],
+            per_customer,
+            |row| row.customer_id,
+        )
+        .await
 }
 
 pub async fn count_for_customers(
@@ -283,37 +247,15 @@ pub async fn count_for_customers(
     scope: &TenantScope,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, u64>> {
-    if customer_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::count_per_parent(&tx, of_customers(scope, customer_ids), interaction::Column::CustomerId).await?;
-    tx.commit().await?;
-    Ok(out)
+    of_customers(scope).count(store, scope, customer_ids).await
 }
 
-fn of_customers(scope: &TenantScope, customer_ids: &[Uuid]) -> Select<interaction::Entity> {
-    of_visible_customers::<interaction::Entity>(scope, interaction::Column::CustomerId)
-        .filter(interaction::Column::CustomerId.is_in(customer_ids.iter().copied()))
-}
-
-/// The customers of a page of records, among those the caller may see (a sales colleague's
-/// customer stays hidden even when a follow-up of it is assigned to the caller).
-pub async fn customers_by_ids(
-    store: &Store,
-    scope: &TenantScope,
-    ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, customer::Model>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+/// This kind of record as the caller may see it, loaded for a page of customers at once.
+fn of_customers(scope: &TenantScope) -> CustomerRecords<interaction::Entity> {
+    CustomerRecords {
+        records: customers::records_visible::<interaction::Entity>(scope, interaction::Column::CustomerId),
+        customer: interaction::Column::CustomerId,
     }
-    let tx = store.begin_scoped(scope).await?;
-    let found = super::customers::visible(scope)
-        .filter(customer::Column::Id.is_in(ids.iter().copied()))
-        .all(&tx)
-        .await?;
-    tx.commit().await?;
-    Ok(found.into_iter().map(|c| (c.id, c)).collect())
 }
 
 #[cfg(test)]

@@ -11,18 +11,18 @@ use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::enums::PaymentMethod;
-use entity::{customer, transaction};
-use sea_orm::sea_query::SelectStatement;
+use entity::transaction;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+    PaginatorTrait, QueryFilter, Select,
 };
 use uuid::Uuid;
 
+use super::batch::CustomerRecords;
 use super::customers::{self, Patch};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, batch, now, scoped, scoped_update, tenants, validate};
+use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, tenants, validate};
 use crate::tenancy::TenantScope;
 
 /// A positive quantity with at most three decimal places, held in thousandths.
@@ -202,21 +202,9 @@ impl TransactionFilter {
 }
 
 /// Ids of the customers the caller may see, for `customer_id IN (…)`.
-fn visible_customer_ids(scope: &TenantScope) -> SelectStatement {
-    customers::visible(scope)
-        .select_only()
-        .column(customer::Column::Id)
-        .into_query()
-}
-
 /// The tenant's transactions of customers the caller may see.
 fn visible(scope: &TenantScope) -> Select<transaction::Entity> {
-    let select = scoped::<transaction::Entity>(scope);
-    if scope.sees_only_own_customers() {
-        select.filter(transaction::Column::CustomerId.in_subquery(visible_customer_ids(scope)))
-    } else {
-        select
-    }
+    customers::records_visible::<transaction::Entity>(scope, transaction::Column::CustomerId)
 }
 
 async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<transaction::Model> {
@@ -225,24 +213,6 @@ async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) 
         .one(tx)
         .await?
         .ok_or(DomainError::NotFound("transaction"))
-}
-
-/// The customer of a change, locked; an archived customer's history is read-only, reported
-/// on `field`.
-async fn writable_customer(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    customer_id: Uuid,
-    field: &str,
-) -> DomainResult<customer::Model> {
-    let c = customers::lock_visible(tx, scope, customer_id).await?;
-    if c.archived_at.is_some() {
-        return Err(DomainError::validation(
-            field,
-            "belongs to an archived customer; restore the customer first",
-        ));
-    }
-    Ok(c)
 }
 
 /// An occurrence no later than today in the tenant's time zone.
@@ -285,7 +255,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewTransaction) -
     }
     let tx = store.begin_scoped(scope).await?;
     let at = occurred_at(&tx, scope, input.occurred_at).await?;
-    writable_customer(&tx, scope, input.customer_id, "customerId").await?;
+    customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
     let stamp = now();
     let created = transaction::Entity::insert(transaction::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -325,7 +295,7 @@ pub async fn update(
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = find_visible(&tx, scope, id).await?;
-    writable_customer(&tx, scope, current.customer_id, "id").await?;
+    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
     if current.voided_at.is_some() {
         return Err(DomainError::validation("id", "is voided and can no longer change"));
     }
@@ -416,7 +386,7 @@ pub async fn void(
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
     let current = find_visible(&tx, scope, id).await?;
-    writable_customer(&tx, scope, current.customer_id, "id").await?;
+    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
     if current.voided_at.is_some() {
         return Err(DomainError::validation("id", "is already voided"));
     }
@@ -507,24 +477,19 @@ pub async fn for_customers(
     customer_ids: &[Uuid],
     per_customer: u64,
 ) -> DomainResult<HashMap<Uuid, Vec<transaction::Model>>> {
-    if customer_ids.is_empty() || per_customer == 0 {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::first_per_parent(
-        &tx,
-        of_customers(scope, customer_ids),
-        transaction::Column::CustomerId,
-        &[
-            (transaction::Column::OccurredAt, Order::Desc),
-            (transaction::Column::Id, Order::Desc),
-        ],
-        per_customer,
-        |t| t.customer_id,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(out)
+    of_customers(scope)
+        .first(
+            store,
+            scope,
+            customer_ids,
+            &[
+                (transaction::Column::OccurredAt, Order::Desc),
+                (transaction::Column::Id, Order::Desc),
+            ],
+            per_customer,
+            |row| row.customer_id,
+        )
+        .await
 }
 
 /// How many sales that count (not voided) each customer has.
@@ -533,19 +498,15 @@ pub async fn count_for_customers(
     scope: &TenantScope,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, u64>> {
-    if customer_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = batch::count_per_parent(&tx, of_customers(scope, customer_ids), transaction::Column::CustomerId).await?;
-    tx.commit().await?;
-    Ok(out)
+    of_customers(scope).count(store, scope, customer_ids).await
 }
 
-fn of_customers(scope: &TenantScope, customer_ids: &[Uuid]) -> Select<transaction::Entity> {
-    visible(scope)
-        .filter(transaction::Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .filter(transaction::Column::VoidedAt.is_null())
+/// This kind of record as the caller may see it, loaded for a page of customers at once.
+fn of_customers(scope: &TenantScope) -> CustomerRecords<transaction::Entity> {
+    CustomerRecords {
+        records: visible(scope).filter(transaction::Column::VoidedAt.is_null()),
+        customer: transaction::Column::CustomerId,
+    }
 }
 
 fn required(field: &str) -> DomainError {

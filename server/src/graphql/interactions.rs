@@ -96,7 +96,7 @@ impl Related {
             related.follow_ups = Some(found);
         }
         if wants_customers {
-            related.customers = Some(service::customers_by_ids(store, scope, &distinct(customer_ids)).await?);
+            related.customers = Some(crate::domain::customers::by_ids(store, scope, &distinct(customer_ids)).await?);
         }
         if wants_users {
             related.users = Some(users::by_ids(store, scope, &distinct(user_ids)).await?);
@@ -108,7 +108,7 @@ impl Related {
     pub(crate) async fn customer(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Customer>> {
         let found = match &self.customers {
             Some(map) => map.get(&id).cloned(),
-            None => service::customers_by_ids(&api(ctx).store, scope(ctx)?, &[id])
+            None => crate::domain::customers::by_ids(&api(ctx).store, scope(ctx)?, &[id])
                 .await?
                 .remove(&id),
         };
