@@ -87,7 +87,7 @@ pub async fn for_customers(
 }
 
 /// `SUM(amount_minor)` as a BIGINT (PostgreSQL widens a sum of BIGINTs to NUMERIC).
-fn total_minor() -> Expr {
+pub(crate) fn total_minor() -> Expr {
     Expr::col(transaction::Column::AmountMinor)
         .sum()
         .cast_as(Alias::new("BIGINT"))

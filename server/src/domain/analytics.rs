@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect
 use uuid::Uuid;
 
 use super::money::{Currency, Money};
-use super::{DomainError, DomainResult, Store, scoped, tenants};
+use super::{DomainError, DomainResult, Store, activity, scoped, tenants};
 use crate::tenancy::TenantScope;
 
 /// Longest period `revenue_by_month` reports on.
@@ -183,7 +183,39 @@ pub struct ValueTiers {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub currency: Currency,
+    /// Highest monetary value first (ties by customer id).
     pub scores: Vec<CustomerScore>,
+}
+
+impl ValueTiers {
+    pub fn in_tier(&self, tier: ValueTier) -> Vec<&CustomerScore> {
+        self.scores.iter().filter(|s| s.tier == tier).collect()
+    }
+
+    pub fn in_class(&self, class: AbcClass) -> Vec<&CustomerScore> {
+        self.scores.iter().filter(|s| s.abc == class).collect()
+    }
+
+    /// Revenue of the customers of `class`.
+    pub fn class_revenue(&self, class: AbcClass) -> Money {
+        let minor = self.in_class(class).iter().map(|s| s.monetary.minor).sum();
+        Money::from_minor(minor, self.currency)
+    }
+
+    /// Share of the window's revenue held by `class`, in percent.
+    pub fn class_share_percent(&self, class: AbcClass) -> String {
+        let total = self.scores.iter().map(|s| s.monetary.minor).sum();
+        percent(self.class_revenue(class).minor, total)
+    }
+}
+
+/// `part / whole` in percent with two decimals, rounded half up, without floats.
+pub fn percent(part: i64, whole: i64) -> String {
+    if whole <= 0 {
+        return "0.00".into();
+    }
+    let hundredths = (part as i128 * 10_000 * 2 + whole as i128) / (whole as i128 * 2);
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
 /// RFM and ABC over the non-voided transactions in `currency` between `from` and `to`
@@ -209,12 +241,7 @@ pub async fn value_tiers(
         .column(transaction::Column::CustomerId)
         .column_as(Expr::col(transaction::Column::OccurredAt).max(), "last")
         .column_as(Expr::col(transaction::Column::Id).count(), "n")
-        .column_as(
-            Expr::col(transaction::Column::AmountMinor)
-                .sum()
-                .cast_as(Alias::new("BIGINT")),
-            "total",
-        )
+        .column_as(activity::total_minor(), "total")
         .filter(transaction::Column::Currency.eq(currency.code()))
         .filter(transaction::Column::VoidedAt.is_null())
         .filter(transaction::Column::OccurredAt.gte(start))
@@ -236,11 +263,18 @@ pub async fn value_tiers(
             })
         })
         .collect();
+    let mut scores = score(&purchases, currency, end);
+    scores.sort_by(|a, b| {
+        b.monetary
+            .minor
+            .cmp(&a.monetary.minor)
+            .then(a.customer_id.cmp(&b.customer_id))
+    });
     Ok(ValueTiers {
         from: from_day,
         to: to_day,
         currency,
-        scores: score(&purchases, currency, end),
+        scores,
     })
 }
 
@@ -300,12 +334,7 @@ pub async fn revenue_by_month(
     let rows: Vec<(i64, i64, i64)> = scoped::<transaction::Entity>(scope)
         .select_only()
         .column_as(bucket, "bucket")
-        .column_as(
-            Expr::col(transaction::Column::AmountMinor)
-                .sum()
-                .cast_as(Alias::new("BIGINT")),
-            "total",
-        )
+        .column_as(activity::total_minor(), "total")
         .column_as(Expr::col(transaction::Column::Id).count(), "n")
         .filter(transaction::Column::Currency.eq(currency.code()))
         .filter(transaction::Column::VoidedAt.is_null())
@@ -347,6 +376,13 @@ pub struct Conversion {
     /// Customers who were in `from` at some time during the period (at its start or by
     /// entering it); `count / exposed` is the conversion rate.
     pub exposed: u64,
+}
+
+impl Conversion {
+    /// `count / exposed` in percent.
+    pub fn rate_percent(&self) -> String {
+        percent(self.count as i64, self.exposed as i64)
+    }
 }
 
 const STATUSES: [CustomerStatus; 4] = [
@@ -453,14 +489,26 @@ pub struct Discipline {
 }
 
 /// Per assignee: follow-ups open, open and overdue, done by their due time, done late.
-/// With a period, only follow-ups due in it (whole days in the tenant's time zone).
+/// With a period (both ends or neither), only follow-ups due in it (whole days in the
+/// tenant's time zone).
 pub async fn follow_up_discipline(
     store: &Store,
     scope: &TenantScope,
-    period: Option<(&str, &str)>,
+    from: Option<&str>,
+    to: Option<&str>,
 ) -> DomainResult<Vec<Discipline>> {
     require_manager(scope)?;
-    let period = period.map(|(from, to)| parse_period(from, to)).transpose()?;
+    let period = match (from, to) {
+        (Some(from), Some(to)) => Some(parse_period(from, to)?),
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(DomainError::validation(
+                "from",
+                "give both ends of the period or neither",
+            ));
+        }
+        (Some(_), None) => return Err(DomainError::validation("to", "give both ends of the period or neither")),
+    };
     let tx = store.begin_scoped(scope).await?;
     let tz = tenants::calendar(&tx, scope).await?.timezone;
     let now = super::now();
@@ -596,6 +644,14 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn percent_rounds_half_up_to_two_decimals() {
+        assert_eq!(percent(1, 3), "33.33");
+        assert_eq!(percent(2, 3), "66.67");
+        assert_eq!(percent(800, 1000), "80.00");
+        assert_eq!(percent(0, 0), "0.00");
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub struct AbcGroup {
     class: DomainAbc,
     members: Vec<CustomerValueScore>,
     revenue: money::Money,
-    total: i64,
+    share_percent: String,
 }
 
 #[Object]
@@ -117,21 +117,12 @@ impl AbcGroup {
     }
     /// Share of the window's revenue in percent, two decimals (e.g. "80.00").
     async fn revenue_share_percent(&self) -> Decimal {
-        Decimal(percent(self.revenue.minor, self.total))
+        Decimal(self.share_percent.clone())
     }
     /// Highest monetary value first.
     async fn customers(&self) -> &[CustomerValueScore] {
         &self.members
     }
-}
-
-/// `part / whole` in percent with two decimals, rounded half up, without floats.
-fn percent(part: i64, whole: i64) -> String {
-    if whole <= 0 {
-        return "0.00".into();
-    }
-    let hundredths = (part as i128 * 10_000 * 2 + whole as i128) / (whole as i128 * 2);
-    format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
 #[derive(SimpleObject)]
@@ -226,14 +217,6 @@ impl AnalyticsQuery {
         let result = service::value_tiers(&api.store, scope, &from.0, &to.0, &currency).await?;
         let ids: Vec<Uuid> = result.scores.iter().map(|s| s.customer_id).collect();
         let customers = customer_service::by_ids(&api.store, scope, &ids).await?;
-        let total: i64 = result.scores.iter().map(|s| s.monetary.minor).sum();
-        let mut scores = result.scores;
-        scores.sort_by(|a, b| {
-            b.monetary
-                .minor
-                .cmp(&a.monetary.minor)
-                .then(a.customer_id.cmp(&b.customer_id))
-        });
         let member = |s: &service::CustomerScore| CustomerValueScore {
             score: s.clone(),
             customer: customers.get(&s.customer_id).cloned(),
@@ -242,27 +225,23 @@ impl AnalyticsQuery {
             .into_iter()
             .map(|tier| ValueTierGroup {
                 tier,
-                members: scores.iter().filter(|s| s.tier == tier).map(member).collect(),
+                members: result.in_tier(tier).into_iter().map(member).collect(),
             })
             .collect();
         let abc = [DomainAbc::A, DomainAbc::B, DomainAbc::C]
             .into_iter()
-            .map(|class| {
-                let members: Vec<CustomerValueScore> = scores.iter().filter(|s| s.abc == class).map(member).collect();
-                let revenue = members.iter().map(|m| m.score.monetary.minor).sum();
-                AbcGroup {
-                    class,
-                    revenue: money::Money::from_minor(revenue, result.currency),
-                    total,
-                    members,
-                }
+            .map(|class| AbcGroup {
+                class,
+                members: result.in_class(class).into_iter().map(member).collect(),
+                revenue: result.class_revenue(class),
+                share_percent: result.class_share_percent(class),
             })
             .collect();
         Ok(CustomerValueTiers {
             from: result.from.into(),
             to: result.to.into(),
             currency: result.currency.code().to_owned(),
-            customers_scored: scores.len(),
+            customers_scored: result.scores.len(),
             tiers,
             abc,
         })
@@ -289,7 +268,7 @@ impl AnalyticsQuery {
                     to: c.to.into(),
                     count: c.count,
                     exposed: c.exposed,
-                    rate_percent: Decimal(percent(c.count as i64, c.exposed as i64)),
+                    rate_percent: Decimal(c.rate_percent()),
                 })
                 .collect(),
         })
@@ -325,18 +304,8 @@ impl AnalyticsQuery {
     ) -> Result<Vec<FollowUpDiscipline>> {
         let api = api(ctx);
         let scope = scope(ctx)?;
-        let period = match (&from, &to) {
-            (Some(f), Some(t)) => Some((f.0.as_str(), t.0.as_str())),
-            (None, None) => None,
-            _ => {
-                return Err(crate::domain::DomainError::validation(
-                    if from.is_none() { "from" } else { "to" },
-                    "give both ends of the period or neither",
-                )
-                .into());
-            }
-        };
-        let rows = service::follow_up_discipline(&api.store, scope, period).await?;
+        let (from, to) = (from.as_ref().map(|d| d.0.as_str()), to.as_ref().map(|d| d.0.as_str()));
+        let rows = service::follow_up_discipline(&api.store, scope, from, to).await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.assignee_id).collect();
         let mut people: HashMap<Uuid, entity::user::Model> = users::by_ids(&api.store, scope, &ids).await?;
         Ok(rows
@@ -346,16 +315,5 @@ impl AnalyticsQuery {
                 row,
             })
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn percent_rounds_half_up_to_two_decimals() {
-        assert_eq!(super::percent(1, 3), "33.33");
-        assert_eq!(super::percent(2, 3), "66.67");
-        assert_eq!(super::percent(800, 1000), "80.00");
-        assert_eq!(super::percent(0, 0), "0.00");
     }
 }

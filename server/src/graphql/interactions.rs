@@ -14,6 +14,7 @@ use super::customers::Customer;
 use super::follow_ups::FollowUp;
 use super::tenancy::User;
 use super::{api, parse_id, scope};
+use crate::domain::customers::{self, dedup};
 use crate::domain::interactions::{self as service, InteractionFilter as DomainFilter, NewInteraction};
 use crate::domain::pagination::PageArgs;
 use crate::domain::{follow_ups, users};
@@ -96,10 +97,10 @@ impl Related {
             related.follow_ups = Some(found);
         }
         if wants_customers {
-            related.customers = Some(crate::domain::customers::by_ids(store, scope, &distinct(customer_ids)).await?);
+            related.customers = Some(customers::by_ids(store, scope, &dedup(&customer_ids)).await?);
         }
         if wants_users {
-            related.users = Some(users::by_ids(store, scope, &distinct(user_ids)).await?);
+            related.users = Some(users::by_ids(store, scope, &dedup(&user_ids)).await?);
         }
         Ok(Arc::new(related))
     }
@@ -108,7 +109,7 @@ impl Related {
     pub(crate) async fn customer(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Customer>> {
         let found = match &self.customers {
             Some(map) => map.get(&id).cloned(),
-            None => crate::domain::customers::by_ids(&api(ctx).store, scope(ctx)?, &[id])
+            None => customers::by_ids(&api(ctx).store, scope(ctx)?, &[id])
                 .await?
                 .remove(&id),
         };
@@ -131,12 +132,6 @@ impl Related {
                 .remove(&interaction_id),
         })
     }
-}
-
-fn distinct(mut ids: Vec<Uuid>) -> Vec<Uuid> {
-    ids.sort();
-    ids.dedup();
-    ids
 }
 
 /// A call, e-mail, meeting, visit or message with a customer.
