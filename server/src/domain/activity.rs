@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{follow_up, interaction, transaction};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
 use super::money::{Currency, Money};
@@ -102,33 +102,30 @@ pub(crate) fn customers_with_value(
     inclusive: bool,
 ) -> SelectStatement {
     let total = total_minor();
-    Query::select()
+    scoped::<transaction::Entity>(scope)
+        .select_only()
         .column(transaction::Column::CustomerId)
-        .from(transaction::Entity)
-        .and_where(transaction::Column::TenantId.eq(scope.tenant_id))
-        .and_where(transaction::Column::Currency.eq(currency.code()))
-        .and_where(transaction::Column::VoidedAt.is_null())
-        .group_by_col(transaction::Column::CustomerId)
-        .and_having(if inclusive { total.gte(above) } else { total.gt(above) })
-        .to_owned()
+        .filter(transaction::Column::Currency.eq(currency.code()))
+        .filter(transaction::Column::VoidedAt.is_null())
+        .group_by(transaction::Column::CustomerId)
+        .having(if inclusive { total.gte(above) } else { total.gt(above) })
+        .into_query()
 }
 
 /// Ids of the tenant's customers with an interaction at or after `since`.
 pub(crate) fn customers_contacted_since(scope: &TenantScope, since: DateTime<Utc>) -> SelectStatement {
-    Query::select()
+    scoped::<interaction::Entity>(scope)
+        .select_only()
         .column(interaction::Column::CustomerId)
-        .from(interaction::Entity)
-        .and_where(interaction::Column::TenantId.eq(scope.tenant_id))
-        .and_where(interaction::Column::OccurredAt.gte(since))
-        .to_owned()
+        .filter(interaction::Column::OccurredAt.gte(since))
+        .into_query()
 }
 
 /// Ids of the tenant's customers with at least one open follow-up.
 pub(crate) fn customers_with_open_follow_up(scope: &TenantScope) -> SelectStatement {
-    Query::select()
+    scoped::<follow_up::Entity>(scope)
+        .select_only()
         .column(follow_up::Column::CustomerId)
-        .from(follow_up::Entity)
-        .and_where(follow_up::Column::TenantId.eq(scope.tenant_id))
-        .and_where(follow_up::Column::CompletedAt.is_null())
-        .to_owned()
+        .filter(follow_up::Column::CompletedAt.is_null())
+        .into_query()
 }

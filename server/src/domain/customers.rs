@@ -13,7 +13,7 @@ use entity::{
     contact, contract, customer, customer_status_history, customer_tag, feedback, follow_up, interaction, tenant,
     transaction, user,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
@@ -656,12 +656,11 @@ fn filtered(
 ) -> DomainResult<Select<customer::Entity>> {
     let mut select = visible(scope);
     for (column, bidx) in contact_search {
-        let matching = Query::select()
+        let matching = scoped::<contact::Entity>(scope)
+            .select_only()
             .column(contact::Column::CustomerId)
-            .from(contact::Entity)
-            .and_where(contact::Column::TenantId.eq(scope.tenant_id))
-            .and_where(column.eq(bidx.clone()))
-            .to_owned();
+            .filter(column.eq(bidx.clone()))
+            .into_query();
         select = select.filter(customer::Column::Id.in_subquery(matching));
     }
     select = if f.archived {
@@ -700,12 +699,11 @@ fn filtered(
         select = select.filter(customer::Column::UpdatedAt.lt(v));
     }
     if let Some(tag_id) = f.tag_id {
-        let tagged = Query::select()
+        let tagged = scoped::<customer_tag::Entity>(scope)
+            .select_only()
             .column(customer_tag::Column::CustomerId)
-            .from(customer_tag::Entity)
-            .and_where(customer_tag::Column::TenantId.eq(scope.tenant_id))
-            .and_where(customer_tag::Column::TagId.eq(tag_id))
-            .to_owned();
+            .filter(customer_tag::Column::TagId.eq(tag_id))
+            .into_query();
         select = select.filter(customer::Column::Id.in_subquery(tagged));
     }
     if let Some(term) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
