@@ -261,7 +261,7 @@ async fn the_book_filters_by_lifetime_value_staleness_and_open_follow_ups() {
     let big = app.create_customer(&t.token, "Big", json!({})).await;
     let small = app.create_customer(&t.token, "Small", json!({})).await;
     let usd = app.create_customer(&t.token, "Dollar", json!({})).await;
-    let none = app.create_customer(&t.token, "Nothing", json!({})).await;
+    app.create_customer(&t.token, "Nothing", json!({})).await;
     buy(&app, &t.token, &big, "2026-01-01T00:00:00Z", "600.00", "CNY").await;
     buy(&app, &t.token, &big, "2026-01-02T00:00:00Z", "400.00", "CNY").await;
     buy(&app, &t.token, &small, "2026-01-01T00:00:00Z", "99.99", "CNY").await;
@@ -283,7 +283,6 @@ async fn the_book_filters_by_lifetime_value_staleness_and_open_follow_ups() {
     )
     .await;
     talk(&app, &t.token, &small, &iso(now - chrono::Duration::days(40)), None).await;
-    let _ = none;
 
     let cny = |amount: &str| json!({ "amount": amount, "currency": "CNY" });
     assert_eq!(
