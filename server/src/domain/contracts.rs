@@ -20,11 +20,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
-use super::customers::{self, Patch};
+use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
 use super::tenants::{self, TenantCalendar};
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, validate};
+use super::{DomainError, DomainResult, Store, audit, now, scoped, validate, versioned};
 use crate::tenancy::TenantScope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -442,7 +442,7 @@ pub async fn update(
         return Err(DomainError::validation("id", "is terminated and can no longer change"));
     }
     if current.version != version {
-        return Err(stale(current.version));
+        return Err(versioned::stale::<contract::Entity>(&current));
     }
     let calendar = tenants::calendar(&tx, scope).await?;
     let mut next = current.clone();
@@ -795,7 +795,7 @@ async fn apply_changes(
 ) -> DomainResult<()> {
     match changes.number {
         Patch::Keep => {}
-        Patch::Clear => return Err(required("number")),
+        Patch::Clear => return Err(cannot_clear("number")),
         Patch::Set(v) => {
             let number = contract_number("number", v)?;
             if number != c.number {
@@ -806,7 +806,7 @@ async fn apply_changes(
     }
     match changes.title {
         Patch::Keep => {}
-        Patch::Clear => return Err(required("title")),
+        Patch::Clear => return Err(cannot_clear("title")),
         Patch::Set(v) => assign(
             "title",
             &mut c.title,
@@ -816,25 +816,25 @@ async fn apply_changes(
     }
     let currency = match changes.currency {
         Patch::Keep => Currency::parse("currency", &c.currency)?,
-        Patch::Clear => return Err(required("currency")),
+        Patch::Clear => return Err(cannot_clear("currency")),
         Patch::Set(v) => Currency::parse("currency", &v)?,
     };
     let value = match changes.value {
         Patch::Keep => Money::from_minor(c.value_minor, Currency::parse("currency", &c.currency)?)
             .in_currency("value", currency)?,
-        Patch::Clear => return Err(required("value")),
+        Patch::Clear => return Err(cannot_clear("value")),
         Patch::Set(v) => non_negative("value", &v, currency)?,
     };
     assign("value", &mut c.value_minor, value.minor, changed);
     assign("currency", &mut c.currency, currency.code().to_owned(), changed);
     let start = match changes.start_date {
         Patch::Keep => c.start_date,
-        Patch::Clear => return Err(required("startDate")),
+        Patch::Clear => return Err(cannot_clear("startDate")),
         Patch::Set(v) => validate::date("startDate", &v)?,
     };
     let end = match changes.end_date {
         Patch::Keep => c.end_date,
-        Patch::Clear => return Err(required("endDate")),
+        Patch::Clear => return Err(cannot_clear("endDate")),
         Patch::Set(v) => validate::date("endDate", &v)?,
     };
     if end < start {
@@ -854,12 +854,12 @@ async fn apply_changes(
     }
     match changes.auto_renew {
         Patch::Keep => {}
-        Patch::Clear => return Err(required("autoRenew")),
+        Patch::Clear => return Err(cannot_clear("autoRenew")),
         Patch::Set(v) => assign("autoRenew", &mut c.auto_renew, v, changed),
     }
     match changes.renewal_state {
         Patch::Keep => {}
-        Patch::Clear => return Err(required("renewalState")),
+        Patch::Clear => return Err(cannot_clear("renewalState")),
         Patch::Set(v) => assign("renewalState", &mut c.renewal_state, v, changed),
     }
     match changes.reminder_offsets_days {
@@ -939,54 +939,22 @@ async fn insert(tx: &impl ConnectionTrait, c: contract::Model, number_field: &st
         })
 }
 
-fn required(field: &str) -> DomainError {
-    DomainError::validation(field, "is required and cannot be cleared")
-}
-
-fn assign<T: PartialEq>(field: &'static str, target: &mut T, value: T, changed: &mut Vec<&'static str>) {
-    if *target != value {
-        *target = value;
-        changed.push(field);
-    }
-}
-
-fn stale(current: i32) -> DomainError {
-    DomainError::Conflict(format!(
-        "the contract changed since you read it (now version {current}); reload and retry"
-    ))
-}
-
-/// Writes `next` (with the version bumped) only if the row still has `read_version`.
+/// Writes `next` over `read_version` only (see `versioned`); a taken number is a DUPLICATE.
 async fn save_if_version(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
-    mut next: contract::Model,
+    next: contract::Model,
     read_version: i32,
 ) -> DomainResult<contract::Model> {
-    next.version = read_version + 1;
-    next.updated_at = now();
-    let (id, number) = (next.id, next.number.clone());
-    let saved = scoped_update::<contract::Entity>(scope)
-        .filter(contract::Column::Id.eq(id))
-        .filter(contract::Column::Version.eq(read_version))
-        .set(next.into_active_model().reset_all())
-        .exec_with_returning(tx)
-        .await
-        .map_err(|e| {
-            if super::error::is_unique_violation(&e) {
-                number_taken("number", &number, vec![])
-            } else {
-                e.into()
-            }
-        })?;
-    if let Some(row) = saved.into_iter().next() {
-        return Ok(row);
-    }
-    let current = scoped::<contract::Entity>(scope)
-        .filter(contract::Column::Id.eq(id))
-        .one(tx)
-        .await?;
-    Err(current.map_or(DomainError::NotFound("contract"), |c| stale(c.version)))
+    let number = next.number.clone();
+    versioned::save_if_version::<contract::Entity>(tx, scope, next, read_version, |e| {
+        if super::error::is_unique_violation(&e) {
+            number_taken("number", &number, vec![])
+        } else {
+            e.into()
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
 use super::{
     DomainError, DomainResult, Store, activity, audit, now, scoped, scoped_delete, scoped_update, tags, validate,
+    versioned,
 };
 use crate::tenancy::TenantScope;
 
@@ -35,6 +36,11 @@ pub enum Patch<T> {
     Keep,
     Clear,
     Set(T),
+}
+
+/// VALIDATION for a `Patch::Clear` of a field that must keep a value.
+pub(crate) fn cannot_clear(field: &str) -> DomainError {
+    DomainError::validation(field, "is required and cannot be cleared")
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -423,7 +429,7 @@ pub async fn update(
         ));
     }
     if current.version != version {
-        return Err(stale(current.version));
+        return Err(versioned::stale::<customer::Entity>(&current));
     }
     let new_tags = match &changes.tag_ids {
         Patch::Set(ids) => Some(dedup(ids)),
@@ -503,7 +509,7 @@ async fn set_archived(
     if let Some(v) = version
         && v != current.version
     {
-        return Err(stale(current.version));
+        return Err(versioned::stale::<customer::Entity>(&current));
     }
     if current.archived_at.is_some() == archive {
         tx.commit().await?;
@@ -539,7 +545,7 @@ pub async fn change_status(
     if let Some(v) = version
         && v != current.version
     {
-        return Err(stale(current.version));
+        return Err(versioned::stale::<customer::Entity>(&current));
     }
     if current.archived_at.is_some() {
         return Err(DomainError::Conflict(
@@ -749,12 +755,6 @@ fn filtered(
     Ok(select)
 }
 
-fn stale(current: i32) -> DomainError {
-    DomainError::Conflict(format!(
-        "the customer changed since you read it (now version {current}); reload and retry"
-    ))
-}
-
 /// The ids sorted, each once.
 pub(crate) fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
     let mut out = ids.to_vec();
@@ -763,32 +763,15 @@ pub(crate) fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
     out
 }
 
-/// Writes `next` (with the version bumped) only if the row still has `read_version`.
+/// Writes `next` over `read_version` only (see `versioned`); a taken code is a DUPLICATE.
 async fn save_if_version(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
-    mut next: customer::Model,
+    next: customer::Model,
     read_version: i32,
 ) -> DomainResult<customer::Model> {
-    next.version = read_version + 1;
-    next.updated_at = now();
-    let (id, code) = (next.id, next.code.clone());
-    let saved = scoped_update::<customer::Entity>(scope)
-        .filter(customer::Column::Id.eq(next.id))
-        .filter(customer::Column::Version.eq(read_version))
-        .set(next.into_active_model().reset_all())
-        .exec_with_returning(tx)
-        .await
-        .map_err(|e| code_clash_or(e, code))?;
-    if let Some(row) = saved.into_iter().next() {
-        return Ok(row);
-    }
-    // Someone else saved in between: report the version they left.
-    let current = scoped::<customer::Entity>(scope)
-        .filter(customer::Column::Id.eq(id))
-        .one(tx)
-        .await?;
-    Err(current.map_or(DomainError::NotFound("customer"), |c| stale(c.version)))
+    let code = next.code.clone();
+    versioned::save_if_version::<customer::Entity>(tx, scope, next, read_version, |e| code_clash_or(e, code)).await
 }
 
 fn code_clash_or(err: sea_orm::DbErr, code: String) -> DomainError {
@@ -882,7 +865,7 @@ async fn next_customer_code(tx: &impl ConnectionTrait, scope: &TenantScope) -> D
 }
 
 /// Sets `target` to `value` and notes `field` if it differs.
-fn assign<T: PartialEq>(field: &'static str, target: &mut T, value: T, changed: &mut Vec<&'static str>) {
+pub(crate) fn assign<T: PartialEq>(field: &'static str, target: &mut T, value: T, changed: &mut Vec<&'static str>) {
     if *target != value {
         *target = value;
         changed.push(field);
@@ -1029,7 +1012,7 @@ fn required_patch<T: PartialEq>(
 ) -> DomainResult<()> {
     match patch {
         Patch::Keep => Ok(()),
-        Patch::Clear => Err(DomainError::validation(field, "is required and cannot be cleared")),
+        Patch::Clear => Err(cannot_clear(field)),
         Patch::Set(v) => {
             assign(field, target, v, changed);
             Ok(())
@@ -1131,10 +1114,7 @@ async fn apply_changes(
     match changes.first_contact_date {
         Patch::Keep => {}
         Patch::Clear => {
-            return Err(DomainError::validation(
-                "firstContactDate",
-                "is required and cannot be cleared",
-            ));
+            return Err(cannot_clear("firstContactDate"));
         }
         Patch::Set(v) => {
             let d = past_date("firstContactDate", &v, today)?;

@@ -18,7 +18,7 @@ use super::batch::CustomerRecords;
 use super::customers::{self, find_visible, require_writer};
 use super::interactions::{CLOCK_TOLERANCE, OUTCOME_MAX, earliest};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, tenants, validate};
+use super::{DomainError, DomainResult, Store, audit, now, scoped, tenants, validate, versioned};
 use crate::tenancy::TenantScope;
 
 pub(crate) const NOTE_MAX: usize = 2000;
@@ -342,7 +342,7 @@ fn check_open(current: &follow_up::Model, version: Option<i32>) -> DomainResult<
     if let Some(v) = version
         && v != current.version
     {
-        return Err(stale(current.version));
+        return Err(versioned::stale::<follow_up::Entity>(current));
     }
     Ok(current.version)
 }
@@ -351,41 +351,22 @@ fn already_completed() -> DomainError {
     DomainError::validation("id", "the follow-up is already completed")
 }
 
-fn stale(current: i32) -> DomainError {
-    DomainError::Conflict(format!(
-        "the follow-up changed since you read it (now version {current}); reload and retry"
-    ))
-}
-
-/// Writes `next` (with the version bumped) only if the row still has `read_version`.
+/// Writes `next` over `read_version` only (see `versioned`); if someone completed the
+/// follow-up in between, that is what the caller is told.
 async fn save_if_version(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
-    mut next: follow_up::Model,
+    next: follow_up::Model,
     read_version: i32,
 ) -> DomainResult<follow_up::Model> {
-    next.version = read_version + 1;
-    next.updated_at = now();
-    let id = next.id;
-    let saved = scoped_update::<follow_up::Entity>(scope)
-        .filter(follow_up::Column::Id.eq(id))
-        .filter(follow_up::Column::Version.eq(read_version))
-        .set(next.into_active_model().reset_all())
-        .exec_with_returning(tx)
-        .await?;
-    if let Some(row) = saved.into_iter().next() {
-        return Ok(row);
-    }
-    // Someone else got there first: say what they did.
-    let current = scoped::<follow_up::Entity>(scope)
-        .filter(follow_up::Column::Id.eq(id))
-        .one(tx)
-        .await?;
-    Err(match current {
-        None => DomainError::NotFound("follow-up"),
-        Some(c) if c.completed_at.is_some() => already_completed(),
-        Some(c) => stale(c.version),
+    versioned::save_if_version_or::<follow_up::Entity>(tx, scope, next, read_version, DomainError::from, |current| {
+        if current.completed_at.is_some() {
+            already_completed()
+        } else {
+            versioned::stale::<follow_up::Entity>(&current)
+        }
     })
+    .await
 }
 
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<follow_up::Model> {

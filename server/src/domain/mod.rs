@@ -22,6 +22,7 @@ pub mod tenants;
 pub mod transactions;
 pub mod users;
 pub mod validate;
+pub(crate) mod versioned;
 
 use std::sync::Arc;
 use std::time::Duration;

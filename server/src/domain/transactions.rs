@@ -13,16 +13,15 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::enums::PaymentMethod;
 use entity::transaction;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, Select,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, Select,
 };
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
-use super::customers::{self, Patch};
+use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, tenants, validate};
+use super::{DomainError, DomainResult, Store, audit, now, tenants, validate, versioned};
 use crate::tenancy::TenantScope;
 
 /// A positive quantity with at most three decimal places, held in thousandths.
@@ -300,13 +299,13 @@ pub async fn update(
         return Err(DomainError::validation("id", "is voided and can no longer change"));
     }
     if current.version != version {
-        return Err(stale(current.version));
+        return Err(versioned::stale::<transaction::Entity>(&current));
     }
     let mut next = current.clone();
     let mut changed: Vec<&'static str> = Vec::new();
     match changes.occurred_at {
         Patch::Keep => {}
-        Patch::Clear => return Err(required("occurredAt")),
+        Patch::Clear => return Err(cannot_clear("occurredAt")),
         Patch::Set(at) => assign(
             "occurredAt",
             &mut next.occurred_at,
@@ -316,7 +315,7 @@ pub async fn update(
     }
     match changes.product {
         Patch::Keep => {}
-        Patch::Clear => return Err(required("product")),
+        Patch::Clear => return Err(cannot_clear("product")),
         Patch::Set(v) => assign(
             "product",
             &mut next.product,
@@ -326,7 +325,7 @@ pub async fn update(
     }
     match changes.payment_method {
         Patch::Keep => {}
-        Patch::Clear => return Err(required("paymentMethod")),
+        Patch::Clear => return Err(cannot_clear("paymentMethod")),
         Patch::Set(v) => assign("paymentMethod", &mut next.payment_method, v, &mut changed),
     }
     match changes.after_sales_notes {
@@ -342,17 +341,17 @@ pub async fn update(
     let old_currency = Currency::parse("currency", &current.currency)?;
     let currency = match changes.currency {
         Patch::Keep => old_currency,
-        Patch::Clear => return Err(required("currency")),
+        Patch::Clear => return Err(cannot_clear("currency")),
         Patch::Set(v) => Currency::parse("currency", &v)?,
     };
     let quantity = match changes.quantity {
         Patch::Keep => Quantity::from_milli(current.quantity_milli),
-        Patch::Clear => return Err(required("quantity")),
+        Patch::Clear => return Err(cannot_clear("quantity")),
         Patch::Set(v) => Quantity::parse("quantity", &v)?,
     };
     let unit_price = match changes.unit_price {
         Patch::Keep => Money::from_minor(current.unit_price_minor, old_currency).in_currency("unitPrice", currency)?,
-        Patch::Clear => return Err(required("unitPrice")),
+        Patch::Clear => return Err(cannot_clear("unitPrice")),
         Patch::Set(v) => Money::parse("unitPrice", &v, currency)?,
     };
     let given_amount = match &changes.amount {
@@ -509,47 +508,13 @@ fn of_customers(scope: &TenantScope) -> CustomerRecords<transaction::Entity> {
     }
 }
 
-fn required(field: &str) -> DomainError {
-    DomainError::validation(field, "is required and cannot be cleared")
-}
-
-fn assign<T: PartialEq>(field: &'static str, target: &mut T, value: T, changed: &mut Vec<&'static str>) {
-    if *target != value {
-        *target = value;
-        changed.push(field);
-    }
-}
-
-fn stale(current: i32) -> DomainError {
-    DomainError::Conflict(format!(
-        "the transaction changed since you read it (now version {current}); reload and retry"
-    ))
-}
-
-/// Writes `next` (with the version bumped) only if the row still has `read_version`.
 async fn save_if_version(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
-    mut next: transaction::Model,
+    next: transaction::Model,
     read_version: i32,
 ) -> DomainResult<transaction::Model> {
-    next.version = read_version + 1;
-    next.updated_at = now();
-    let id = next.id;
-    let saved = scoped_update::<transaction::Entity>(scope)
-        .filter(transaction::Column::Id.eq(id))
-        .filter(transaction::Column::Version.eq(read_version))
-        .set(next.into_active_model().reset_all())
-        .exec_with_returning(tx)
-        .await?;
-    if let Some(row) = saved.into_iter().next() {
-        return Ok(row);
-    }
-    let current = scoped::<transaction::Entity>(scope)
-        .filter(transaction::Column::Id.eq(id))
-        .one(tx)
-        .await?;
-    Err(current.map_or(DomainError::NotFound("transaction"), |t| stale(t.version)))
+    versioned::save_if_version::<transaction::Entity>(tx, scope, next, read_version, DomainError::from).await
 }
 
 #[cfg(test)]
