@@ -499,19 +499,20 @@ pub(crate) fn nested_connection(
 ) -> ContractConnection {
     let order = service::ContractOrder::default();
     let cursors: Vec<String> = rows.iter().map(|row| service::cursor(row, order).encode()).collect();
-    let mut connection = super::first_rows_connection(
-        Contract::batch_sharing(rows, calendar),
+    // The contracts of one customer are built together so they share their neighbours' lookups.
+    let nodes: Vec<(String, Contract)> = cursors
+        .into_iter()
+        .zip(Contract::batch_sharing(rows, calendar))
+        .collect();
+    super::first_rows_connection(
+        nodes,
         first,
         ContractListInfo {
             scope: scope.clone(),
             filter,
             known_total: Some(total),
         },
-        |_| String::new(),
-        |node| node,
-    );
-    for (edge, cursor) in connection.edges.iter_mut().zip(cursors) {
-        edge.cursor = cursor;
-    }
-    connection
+        |(cursor, _)| cursor.clone(),
+        |(_, node)| node,
+    )
 }
