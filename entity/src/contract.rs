@@ -36,6 +36,12 @@ pub struct Model {
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Values of the tenant's custom fields (key → value; sensitive ones as ciphertext).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub custom_fields: Json,
+    /// Blind indexes of searchable sensitive custom field values (key → index).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub custom_field_index: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -199,3 +199,49 @@ pub enum FeedbackKind {
     #[sea_orm(string_value = "complaint")]
     Complaint,
 }
+
+/// The kinds of record a tenant can add its own fields to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum CustomFieldEntity {
+    #[sea_orm(string_value = "customer")]
+    Customer,
+    #[sea_orm(string_value = "contract")]
+    Contract,
+    #[sea_orm(string_value = "transaction")]
+    Transaction,
+    #[sea_orm(string_value = "interaction")]
+    Interaction,
+}
+
+/// What a custom field holds; fixed when the field is defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum CustomFieldType {
+    #[sea_orm(string_value = "text")]
+    Text,
+    #[sea_orm(string_value = "long_text")]
+    LongText,
+    #[sea_orm(string_value = "integer")]
+    Integer,
+    #[sea_orm(string_value = "decimal")]
+    Decimal,
+    #[sea_orm(string_value = "boolean")]
+    Boolean,
+    #[sea_orm(string_value = "date")]
+    Date,
+    #[sea_orm(string_value = "datetime")]
+    Datetime,
+    #[sea_orm(string_value = "select")]
+    Select,
+    #[sea_orm(string_value = "multi_select")]
+    MultiSelect,
+    #[sea_orm(string_value = "email")]
+    Email,
+    #[sea_orm(string_value = "phone")]
+    Phone,
+    #[sea_orm(string_value = "url")]
+    Url,
+    #[sea_orm(string_value = "currency_amount")]
+    CurrencyAmount,
+}

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod audit_log;
 pub mod contact;
 pub mod contract;
+pub mod custom_field_definition;
 pub mod customer;
 pub mod customer_status_history;
 pub mod customer_tag;

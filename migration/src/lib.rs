@@ -11,6 +11,7 @@ mod m20261125_000003_row_level_security;
 mod m20261125_000004_contacts;
 mod m20261125_000005_tenant_plans;
 mod m20261125_000006_customer_file;
+mod m20261125_000007_custom_fields;
 pub mod rls;
 
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_contacts::Migration),
             Box::new(m20261125_000005_tenant_plans::Migration),
             Box::new(m20261125_000006_customer_file::Migration),
+            Box::new(m20261125_000007_custom_fields::Migration),
         ]
     }
 }

@@ -65,6 +65,7 @@ pub struct Config {
     pub graphql_max_complexity: usize,
     pub graphql_introspection: bool,
     pub max_page_size: u64,
+    pub custom_fields_per_entity: u32,
     pub shutdown_timeout: Duration,
     pub migrate_on_start: bool,
     pub log_filter: String,
@@ -144,6 +145,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "Whether the schema can be introspected",
     ),
     ("DOSSIER_MAX_PAGE_SIZE", "100", "Largest `first`/`last` of a connection"),
+    (
+        "DOSSIER_CUSTOM_FIELDS_PER_ENTITY",
+        "100",
+        "Most custom fields a tenant may define for one kind of record (archived ones count)",
+    ),
     (
         "DOSSIER_SHUTDOWN_TIMEOUT_SECONDS",
         "30",
@@ -269,6 +275,7 @@ impl Config {
             graphql_max_complexity: parse(&get, "DOSSIER_GRAPHQL_MAX_COMPLEXITY", 5000)?,
             graphql_introspection: parse(&get, "DOSSIER_GRAPHQL_INTROSPECTION", true)?,
             max_page_size: parse(&get, "DOSSIER_MAX_PAGE_SIZE", 100)?,
+            custom_fields_per_entity: parse(&get, "DOSSIER_CUSTOM_FIELDS_PER_ENTITY", 100)?,
             shutdown_timeout: Duration::from_secs(parse(&get, "DOSSIER_SHUTDOWN_TIMEOUT_SECONDS", 30)?),
             migrate_on_start: parse(&get, "DOSSIER_MIGRATE_ON_START", true)?,
             log_filter: get("DOSSIER_LOG").unwrap_or_else(|| "info".into()),

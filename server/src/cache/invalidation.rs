@@ -19,6 +19,8 @@ pub enum Invalidation {
     ApiKey(Uuid),
     /// A tenant's settings or keys changed.
     Tenant(Uuid),
+    /// A tenant's custom field definitions changed.
+    CustomFields(Uuid),
     /// Anything may have changed (changes could have been missed while Redis was away).
     All,
 }
@@ -29,6 +31,7 @@ impl Invalidation {
             Invalidation::User(id) => format!("user:{id}"),
             Invalidation::ApiKey(id) => format!("api_key:{id}"),
             Invalidation::Tenant(id) => format!("tenant:{id}"),
+            Invalidation::CustomFields(id) => format!("custom_fields:{id}"),
             Invalidation::All => "all:".into(),
         }
     }
@@ -43,6 +46,7 @@ impl Invalidation {
             "user" => Some(Invalidation::User(id)),
             "api_key" => Some(Invalidation::ApiKey(id)),
             "tenant" => Some(Invalidation::Tenant(id)),
+            "custom_fields" => Some(Invalidation::CustomFields(id)),
             _ => None,
         }
     }

@@ -20,6 +20,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
+use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
@@ -193,6 +194,8 @@ pub struct NewContract {
     /// Overrides the tenant's default offsets when given.
     pub reminder_offsets_days: Option<Vec<i32>>,
     pub terms: Option<String>,
+    /// Custom field values (key → value), checked against the tenant's definitions.
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 /// Writable fields of a contract; clearing the offsets returns it to the tenant's default.
@@ -209,6 +212,8 @@ pub struct ContractChanges {
     pub renewal_state: Patch<RenewalState>,
     pub reminder_offsets_days: Patch<Vec<i32>>,
     pub terms: Patch<String>,
+    /// Custom field values to set (null clears one); keys not given keep their value.
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 impl From<NewContract> for ContractChanges {
@@ -226,6 +231,7 @@ impl From<NewContract> for ContractChanges {
             renewal_state: Patch::Set(n.renewal_state),
             reminder_offsets_days: n.reminder_offsets_days.map_or(Patch::Keep, Patch::Set),
             terms: optional(n.terms),
+            custom_fields: n.custom_fields,
         }
     }
 }
@@ -410,16 +416,37 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
         created_by: scope.actor.user_id,
         created_at: at,
         updated_at: at,
+        custom_fields: serde_json::json!({}),
+        custom_field_index: serde_json::json!({}),
     };
     let mut changed = vec!["customerId"];
     let generate_number = input.number.is_none();
-    apply_changes(&tx, scope, input.into(), &mut draft, &mut changed, &calendar).await?;
+    let mut changes: ContractChanges = input.into();
+    let custom = values::prepare(
+        store,
+        &tx,
+        scope,
+        FieldEntity::Contract,
+        draft.id,
+        None,
+        changes.custom_fields.take().as_ref(),
+    )
+    .await?;
+    apply_changes(&tx, scope, changes, &mut draft, &mut changed, &calendar).await?;
     if generate_number {
         draft.number = next_contract_number(&tx, scope).await?;
         changed.insert(1, "number");
     }
+    (draft.custom_fields, draft.custom_field_index) = (custom.values.clone(), custom.index.clone());
     let created = insert(&tx, draft, "number").await?;
-    audit::record(&tx, scope, "contract.create", Some(created.id), &changed).await?;
+    audit::record(
+        &tx,
+        scope,
+        "contract.create",
+        Some(created.id),
+        &custom.audit_fields(&changed),
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -447,8 +474,20 @@ pub async fn update(
     let calendar = tenants::calendar(&tx, scope).await?;
     let mut next = current.clone();
     let mut changed = Vec::new();
+    let mut changes = changes;
+    let custom = values::prepare(
+        store,
+        &tx,
+        scope,
+        FieldEntity::Contract,
+        id,
+        Some((&current.custom_fields, &current.custom_field_index)),
+        changes.custom_fields.take().as_ref(),
+    )
+    .await?;
     apply_changes(&tx, scope, changes, &mut next, &mut changed, &calendar).await?;
-    if changed.is_empty() {
+    (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
+    if changed.is_empty() && custom.changed.is_empty() {
         tx.commit().await?;
         return Ok(current);
     }
@@ -467,7 +506,7 @@ pub async fn update(
         }
     }
     let saved = save_if_version(&tx, scope, next, version).await?;
-    audit::record(&tx, scope, "contract.update", Some(id), &changed).await?;
+    audit::record(&tx, scope, "contract.update", Some(id), &custom.audit_fields(&changed)).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -582,6 +621,8 @@ pub async fn renew(
         created_by: scope.actor.user_id,
         created_at: at,
         updated_at: at,
+        custom_fields: values::carried_over(store, &tx, scope, FieldEntity::Contract, &current.custom_fields).await?,
+        custom_field_index: serde_json::json!({}),
     };
     let successor = insert(&tx, successor, "newNumber").await?;
     let version = current.version;
@@ -1103,6 +1144,8 @@ mod tests {
                 created_by: Uuid::nil(),
                 created_at: at,
                 updated_at: at,
+                custom_fields: serde_json::json!({}),
+                custom_field_index: serde_json::json!({}),
             };
             contract::Entity::insert(c.clone().into_active_model())
                 .exec(&db)

@@ -21,8 +21,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::{self, ContactInput};
+use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
+use super::custom_fields::{FieldEntity, values};
 use super::money::{Currency, Money};
-use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
+use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
 use super::{
     DomainError, DomainResult, Store, activity, audit, now, scoped, scoped_delete, scoped_update, tags, validate,
     versioned,
@@ -79,6 +81,8 @@ pub struct CustomerChanges {
     pub tag_ids: Patch<Vec<Uuid>>,
     /// The customer's full list of contacts: replaces whatever it had.
     pub contacts: Option<Vec<ContactInput>>,
+    /// Custom field values to set (null clears one); on update, keys not given keep their value.
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -169,6 +173,8 @@ pub struct CustomerFilter {
     /// Stale records: no interaction at or after this time (never contacted included).
     pub last_interaction_before: Option<DateTime<Utc>>,
     pub has_open_follow_up: Option<bool>,
+    /// Conditions on custom field values, all of which must hold.
+    pub custom_fields: Vec<FieldFilter>,
 }
 
 /// An amount as the client wrote it, checked when the filter is built.
@@ -368,15 +374,29 @@ pub async fn create(
         created_by: scope.actor.user_id,
         created_at: at,
         updated_at: at,
+        custom_fields: serde_json::json!({}),
+        custom_field_index: serde_json::json!({}),
     };
     let tag_ids = match &changes.tag_ids {
         Patch::Set(ids) => dedup(ids),
         _ => Vec::new(),
     };
     let contact_inputs = changes.contacts.take().unwrap_or_default();
+    let custom_input = changes.custom_fields.take();
     let tx = store.begin_scoped(scope).await?;
     let (today, region) = tenant_context(&tx, scope).await?;
     draft.first_contact_date = today;
+    let custom = values::prepare(
+        store,
+        &tx,
+        scope,
+        FieldEntity::Customer,
+        draft.id,
+        None,
+        custom_input.as_ref(),
+    )
+    .await?;
+    (draft.custom_fields, draft.custom_field_index) = (custom.values.clone(), custom.index.clone());
     let mut changed = Vec::new();
     apply_changes(&tx, scope, changes, &mut draft, &mut changed, today).await?;
     let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
@@ -407,7 +427,14 @@ pub async fn create(
     if !contact_inputs.is_empty() {
         changed.push("contacts");
     }
-    audit::record(&tx, scope, "customer.create", Some(created.id), &changed).await?;
+    audit::record(
+        &tx,
+        scope,
+        "customer.create",
+        Some(created.id),
+        &custom.audit_fields(&changed),
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -441,6 +468,17 @@ pub async fn update(
     let mut next = current.clone();
     let mut changed = Vec::new();
     let (today, region) = tenant_context(&tx, scope).await?;
+    let custom = values::prepare(
+        store,
+        &tx,
+        scope,
+        FieldEntity::Customer,
+        id,
+        Some((&current.custom_fields, &current.custom_field_index)),
+        changes.custom_fields.take().as_ref(),
+    )
+    .await?;
+    (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
     apply_changes(&tx, scope, changes, &mut next, &mut changed, today).await?;
     if let Some(inputs) = &new_contacts {
         // Replaced as a whole: validated and sealed before the old ones go.
@@ -459,7 +497,7 @@ pub async fn update(
             changed.push("tags");
         }
     }
-    if changed.is_empty() {
+    if changed.is_empty() && custom.changed.is_empty() {
         tx.commit().await?;
         return Ok(current);
     }
@@ -471,7 +509,7 @@ pub async fn update(
             .await?;
         set_tags(&tx, scope, id, ids).await?;
     }
-    audit::record(&tx, scope, "customer.update", Some(id), &changed).await?;
+    audit::record(&tx, scope, "customer.update", Some(id), &custom.audit_fields(&changed)).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -589,23 +627,34 @@ pub async fn status_history(
     Ok(out)
 }
 
+/// A page of customers; `by_custom_field`, when given, sorts instead of `order`.
 pub async fn list(
     store: &Store,
     scope: &TenantScope,
     filter: &CustomerFilter,
     order: CustomerOrder,
+    by_custom_field: Option<&FieldOrder>,
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<customer::Model>> {
-    let request = PageRequest::new(args, order.key(), order.time_valued(), max_page_size)?;
     let tx = store.begin_scoped(scope).await?;
-    let contact_search = contact_search(store, &tx, scope, filter).await?;
-    let select = request.apply(
-        filtered(scope, filter, &contact_search)?,
-        order.column(),
-        customer::Column::Id,
-        order.descending(),
-    );
+    let select = matching(store, &tx, scope, filter).await?;
+    if let Some(by) = by_custom_field {
+        let (def, sort) = custom_query::sort(store, &tx, scope, FieldEntity::Customer, by).await?;
+        let request = PageRequest::of_kind(args, &sort.name, SortKind::Field, max_page_size)?;
+        let rows = request
+            .apply_nullable(select, &sort, customer::Column::Id, by.descending)
+            .all(&tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(request.finish(rows, |c| Cursor {
+            sort: sort.name.clone(),
+            value: SortValue::Field(custom_query::sort_value(&def, &c.custom_fields)),
+            id: c.id,
+        }));
+    }
+    let request = PageRequest::new(args, order.key(), order.time_valued(), max_page_size)?;
+    let select = request.apply(select, order.column(), customer::Column::Id, order.descending());
     let rows = select.all(&tx).await?;
     tx.commit().await?;
     Ok(request.finish(rows, |c| Cursor {
@@ -617,10 +666,24 @@ pub async fn list(
 
 pub async fn count(store: &Store, scope: &TenantScope, filter: &CustomerFilter) -> DomainResult<u64> {
     let tx = store.begin_scoped(scope).await?;
-    let contact_search = contact_search(store, &tx, scope, filter).await?;
-    let n = filtered(scope, filter, &contact_search)?.count(&tx).await?;
+    let n = matching(store, &tx, scope, filter).await?.count(&tx).await?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// The customers `filter` selects, with contact and custom field searches resolved.
+async fn matching(
+    store: &Store,
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    filter: &CustomerFilter,
+) -> DomainResult<Select<customer::Entity>> {
+    let contact_search = contact_search(store, tx, scope, filter).await?;
+    let mut select = filtered(scope, filter, &contact_search)?;
+    for condition in custom_query::conditions(store, tx, scope, FieldEntity::Customer, &filter.custom_fields).await? {
+        select = select.filter(condition);
+    }
+    Ok(select)
 }
 
 /// Blind indexes of the contact values the filter asks for.
@@ -1369,22 +1432,29 @@ fn fill_empty_fields(into: &mut customer::Model, from: &customer::Model, filled:
 async fn erase_history_text(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<()> {
     let erased = || Expr::value("(erased)");
     let cleared = || Expr::value(Option::<String>::None);
+    let no_fields = || Expr::value(serde_json::json!({}));
     scoped_update::<transaction::Entity>(scope)
         .filter(transaction::Column::CustomerId.eq(id))
         .col_expr(transaction::Column::AfterSalesNotes, cleared())
         .col_expr(transaction::Column::VoidReason, cleared())
+        .col_expr(transaction::Column::CustomFields, no_fields())
+        .col_expr(transaction::Column::CustomFieldIndex, no_fields())
         .exec(tx)
         .await?;
     scoped_update::<contract::Entity>(scope)
         .filter(contract::Column::CustomerId.eq(id))
         .col_expr(contract::Column::Terms, cleared())
         .col_expr(contract::Column::TerminationReason, cleared())
+        .col_expr(contract::Column::CustomFields, no_fields())
+        .col_expr(contract::Column::CustomFieldIndex, no_fields())
         .exec(tx)
         .await?;
     scoped_update::<interaction::Entity>(scope)
         .filter(interaction::Column::CustomerId.eq(id))
         .col_expr(interaction::Column::Summary, erased())
         .col_expr(interaction::Column::Outcome, cleared())
+        .col_expr(interaction::Column::CustomFields, no_fields())
+        .col_expr(interaction::Column::CustomFieldIndex, no_fields())
         .exec(tx)
         .await?;
     scoped_update::<follow_up::Entity>(scope)
@@ -1448,6 +1518,9 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
         erased.family_notes = None;
         erased.special_needs = None;
         erased.notes = None;
+        // Custom fields may hold anything about the person.
+        erased.custom_fields = serde_json::json!({});
+        erased.custom_field_index = serde_json::json!({});
         erased.archived_at = erased.archived_at.or(Some(now()));
         save_if_version(&tx, scope, erased, version).await?;
         scoped_update::<customer_status_history::Entity>(scope)

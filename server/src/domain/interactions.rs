@@ -16,6 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
+use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, require_writer};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
 use super::{DomainError, DomainResult, Store, audit, follow_ups, now, validate};
@@ -38,6 +39,8 @@ pub struct NewInteraction {
     /// Who follows up; the customer's owner when absent. Only with `next_follow_up_at`.
     pub assignee_id: Option<Uuid>,
     pub follow_up_note: Option<String>,
+    /// Custom field values (key → value), checked against the tenant's definitions.
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -124,8 +127,19 @@ pub async fn log(
 
     let tx = store.begin_scoped(scope).await?;
     let customer = customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
+    let id = Uuid::now_v7();
+    let custom = values::prepare(
+        store,
+        &tx,
+        scope,
+        FieldEntity::Interaction,
+        id,
+        None,
+        input.custom_fields.as_ref(),
+    )
+    .await?;
     let draft = interaction::Model {
-        id: Uuid::now_v7(),
+        id,
         tenant_id: scope.tenant_id,
         customer_id: customer.id,
         channel: input.channel,
@@ -134,6 +148,8 @@ pub async fn log(
         outcome,
         created_by: scope.actor.user_id,
         created_at: at,
+        custom_fields: custom.values.clone(),
+        custom_field_index: custom.index.clone(),
     };
     let created = interaction::Entity::insert(draft.into_active_model().reset_all())
         .exec_with_returning(&tx)
@@ -142,7 +158,14 @@ pub async fn log(
     if created.outcome.is_some() {
         fields.push("outcome");
     }
-    audit::record(&tx, scope, "interaction.log", Some(created.id), &fields).await?;
+    audit::record(
+        &tx,
+        scope,
+        "interaction.log",
+        Some(created.id),
+        &custom.audit_fields(&fields),
+    )
+    .await?;
     let opened = match input.next_follow_up_at {
         Some(due) => {
             let assignee = follow_ups::assignee_for(&tx, scope, &customer, input.assignee_id, "assigneeId").await?;

@@ -8,6 +8,7 @@ pub mod audit;
 pub(crate) mod batch;
 pub mod contacts;
 pub mod contracts;
+pub mod custom_fields;
 pub mod customers;
 pub mod error;
 pub mod feedback;
@@ -57,6 +58,9 @@ pub struct Store {
     shared: Arc<Shared>,
     /// Rate-limit plans of tenants, kept briefly (a plan change invalidates at once).
     tenant_limits: Arc<TtlMap<Uuid, Option<Limit>>>,
+    /// Custom field definitions per tenant (a change on any replica drops them everywhere).
+    pub(crate) custom_fields: Arc<TtlMap<Uuid, Arc<Vec<custom_fields::Definition>>>>,
+    pub(crate) custom_fields_per_entity: u32,
 }
 
 impl Store {
@@ -85,16 +89,19 @@ impl Store {
         let vault = Arc::new(KeyVault::new(config.master_key_ring()?));
         let shared = Arc::new(Shared::from_config(config)?);
         let tenant_limits = Arc::new(TtlMap::new(Duration::from_secs(30)));
+        let custom_fields = Arc::new(TtlMap::new(Duration::from_secs(30)));
         {
-            let (vault, tenant_limits) = (vault.clone(), tenant_limits.clone());
+            let (vault, tenant_limits, custom_fields) = (vault.clone(), tenant_limits.clone(), custom_fields.clone());
             shared.invalidations.listen(move |change| match change {
                 Invalidation::Tenant(id) => {
                     vault.forget(*id);
                     tenant_limits.remove_where(|k, _| k == id);
                 }
+                Invalidation::CustomFields(id) => custom_fields.remove_where(|k, _| k == id),
                 Invalidation::All => {
                     vault.forget_all();
                     tenant_limits.clear();
+                    custom_fields.clear();
                 }
                 Invalidation::User(_) | Invalidation::ApiKey(_) => {}
             });
@@ -105,6 +112,8 @@ impl Store {
             reencrypt_wanted: Arc::new(Notify::new()),
             shared,
             tenant_limits,
+            custom_fields,
+            custom_fields_per_entity: config.custom_fields_per_entity,
         })
     }
 
@@ -228,6 +237,7 @@ tenant_entities!(
     interaction,
     follow_up,
     feedback,
+    custom_field_definition,
 );
 
 /// `SELECT … WHERE tenant_id = scope.tenant`: the only way domain code reads tenant rows.

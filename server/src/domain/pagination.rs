@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Condition, Value};
+use sea_orm::sea_query::{Condition, Expr, Value};
 use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,6 +26,8 @@ pub enum SortValue {
     Text(String),
     Time(DateTime<Utc>),
     Date(NaiveDate),
+    /// A custom field's value (text, or true/false); `None` for records without one.
+    Field(Option<serde_json::Value>),
 }
 
 /// The type of value an ordering sorts by.
@@ -34,6 +36,17 @@ pub enum SortKind {
     Text,
     Time,
     Date,
+    Field,
+}
+
+/// An ordering by an SQL expression that may be NULL (records without a value come last in
+/// either direction). `param` is the SQL of a cursor's value, with one placeholder.
+#[derive(Debug, Clone)]
+pub struct ExprSort {
+    /// The ordering's name, which its cursors carry.
+    pub name: String,
+    pub expr: String,
+    pub param: String,
 }
 
 impl SortValue {
@@ -42,6 +55,7 @@ impl SortValue {
             Self::Text(_) => SortKind::Text,
             Self::Time(_) => SortKind::Time,
             Self::Date(_) => SortKind::Date,
+            Self::Field(_) => SortKind::Field,
         }
     }
 }
@@ -52,6 +66,9 @@ impl From<SortValue> for Value {
             SortValue::Text(s) => s.into(),
             SortValue::Time(t) => t.into(),
             SortValue::Date(d) => d.into(),
+            SortValue::Field(Some(serde_json::Value::Bool(b))) => b.into(),
+            SortValue::Field(Some(serde_json::Value::String(s))) => s.into(),
+            SortValue::Field(other) => other.map(|v| v.to_string()).into(),
         }
     }
 }
@@ -159,6 +176,33 @@ impl PageRequest {
             .limit(self.limit + 1)
     }
 
+    /// Like `apply`, ordering by `sort.expr`, nulls last: `(expr IS NULL), expr, id`.
+    pub fn apply_nullable<E: EntityTrait>(
+        &self,
+        mut select: Select<E>,
+        sort: &ExprSort,
+        id: E::Column,
+        descending: bool,
+    ) -> Select<E> {
+        if let Some(after) = &self.after {
+            select = select.filter(past_nullable(sort, id, after, descending, true));
+        }
+        if let Some(before) = &self.before {
+            select = select.filter(past_nullable(sort, id, before, descending, false));
+        }
+        let forward = if descending { Order::Desc } else { Order::Asc };
+        let (nulls, order) = if self.backward {
+            (Order::Desc, reverse(forward))
+        } else {
+            (Order::Asc, forward)
+        };
+        select
+            .order_by(Expr::cust(format!("({} IS NULL)", sort.expr)), nulls)
+            .order_by(Expr::cust(sort.expr.clone()), order.clone())
+            .order_by(id, order)
+            .limit(self.limit + 1)
+    }
+
     /// Turns the fetched rows (one more than the limit, if there are more) into a page.
     pub fn finish<T>(&self, mut rows: Vec<T>, cursor_of: impl Fn(&T) -> Cursor) -> Page<T> {
         let has_more = rows.len() as u64 > self.limit;
@@ -197,6 +241,46 @@ fn beyond<C: ColumnTrait>(sort: C, id: C, cursor: &Cursor, descending: bool) -> 
     Condition::any()
         .add(past_sort)
         .add(Condition::all().add(sort.eq(value)).add(past_id))
+}
+
+/// Rows after (`later`) or before `cursor` in the order `(expr IS NULL), expr, id`, where
+/// expr and id run `descending` or not.
+fn past_nullable<C: ColumnTrait>(sort: &ExprSort, id: C, cursor: &Cursor, descending: bool, later: bool) -> Condition {
+    let (e, p) = (&sort.expr, &sort.param);
+    let is_null = || Expr::cust(format!("{e} IS NULL"));
+    let not_null = || Expr::cust(format!("{e} IS NOT NULL"));
+    let beyond = if descending == later { "<" } else { ">" };
+    let past_id = if descending == later {
+        id.lt(cursor.id)
+    } else {
+        id.gt(cursor.id)
+    };
+    let value: Option<Value> = match &cursor.value {
+        SortValue::Field(Some(_)) => Some(cursor.value.clone().into()),
+        _ => None,
+    };
+    match (value, later) {
+        (None, true) => Condition::all().add(is_null()).add(past_id),
+        (None, false) => Condition::any()
+            .add(not_null())
+            .add(Condition::all().add(is_null()).add(past_id)),
+        (Some(v), later) => {
+            let ahead = Condition::all().add(not_null()).add(
+                Condition::any()
+                    .add(Expr::cust_with_values(format!("{e} {beyond} {p}"), [v.clone()]))
+                    .add(
+                        Condition::all()
+                            .add(Expr::cust_with_values(format!("{e} = {p}"), [v]))
+                            .add(past_id),
+                    ),
+            );
+            if later {
+                Condition::any().add(ahead).add(is_null())
+            } else {
+                ahead
+            }
+        }
+    }
 }
 
 #[derive(Debug)]

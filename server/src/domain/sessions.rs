@@ -61,6 +61,7 @@ impl Authenticator {
             Invalidation::ApiKey(id) => cache.remove_where(|_, (_, actor)| actor.api_key_id == Some(*id)),
             Invalidation::Tenant(id) => cache.remove_where(|_, (tenant, _)| tenant == id),
             Invalidation::All => cache.clear(),
+            Invalidation::CustomFields(_) => {}
         });
         Self {
             secret,

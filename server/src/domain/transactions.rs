@@ -18,6 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
+use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
@@ -117,6 +118,8 @@ pub struct NewTransaction {
     pub currency: String,
     pub payment_method: PaymentMethod,
     pub after_sales_notes: Option<String>,
+    /// Custom field values (key → value), checked against the tenant's definitions.
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 /// Writable fields of a recorded sale. The amount follows quantity, unit price and
@@ -131,6 +134,8 @@ pub struct TransactionChanges {
     pub currency: Patch<String>,
     pub payment_method: Patch<PaymentMethod>,
     pub after_sales_notes: Patch<String>,
+    /// Custom field values to set (null clears one); keys not given keep their value.
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -255,9 +260,20 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewTransaction) -
     let tx = store.begin_scoped(scope).await?;
     let at = occurred_at(&tx, scope, input.occurred_at).await?;
     customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
+    let id = Uuid::now_v7();
+    let custom = values::prepare(
+        store,
+        &tx,
+        scope,
+        FieldEntity::Transaction,
+        id,
+        None,
+        input.custom_fields.as_ref(),
+    )
+    .await?;
     let stamp = now();
     let created = transaction::Entity::insert(transaction::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         tenant_id: Set(scope.tenant_id),
         customer_id: Set(input.customer_id),
         occurred_at: Set(at),
@@ -274,10 +290,19 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewTransaction) -
         created_by: Set(scope.actor.user_id),
         created_at: Set(stamp),
         updated_at: Set(stamp),
+        custom_fields: Set(custom.values.clone()),
+        custom_field_index: Set(custom.index.clone()),
     })
     .exec_with_returning(&tx)
     .await?;
-    audit::record(&tx, scope, "transaction.record", Some(created.id), &changed).await?;
+    audit::record(
+        &tx,
+        scope,
+        "transaction.record",
+        Some(created.id),
+        &custom.audit_fields(&changed),
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -303,6 +328,17 @@ pub async fn update(
     }
     let mut next = current.clone();
     let mut changed: Vec<&'static str> = Vec::new();
+    let custom = values::prepare(
+        store,
+        &tx,
+        scope,
+        FieldEntity::Transaction,
+        id,
+        Some((&current.custom_fields, &current.custom_field_index)),
+        changes.custom_fields.as_ref(),
+    )
+    .await?;
+    (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
     match changes.occurred_at {
         Patch::Keep => {}
         Patch::Clear => return Err(cannot_clear("occurredAt")),
@@ -363,12 +399,19 @@ pub async fn update(
     assign("unitPrice", &mut next.unit_price_minor, unit_price.minor, &mut changed);
     assign("currency", &mut next.currency, currency.code().to_owned(), &mut changed);
     assign("amount", &mut next.amount_minor, amount, &mut changed);
-    if changed.is_empty() {
+    if changed.is_empty() && custom.changed.is_empty() {
         tx.commit().await?;
         return Ok(current);
     }
     let saved = save_if_version(&tx, scope, next, version).await?;
-    audit::record(&tx, scope, "transaction.update", Some(id), &changed).await?;
+    audit::record(
+        &tx,
+        scope,
+        "transaction.update",
+        Some(id),
+        &custom.audit_fields(&changed),
+    )
+    .await?;
     tx.commit().await?;
     Ok(saved)
 }

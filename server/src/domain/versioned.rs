@@ -49,6 +49,7 @@ versioned!(
     transaction => "transaction",
     contract => "contract",
     follow_up => "follow-up",
+    custom_field_definition => "custom field",
 );
 
 /// CONFLICT for a change read at an older version than `current`'s.

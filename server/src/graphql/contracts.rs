@@ -1,5 +1,8 @@
 //! Contracts in the API: their terms, derived status, renewal chain and lists.
 
+use super::custom_fields::{self, CustomFieldValue};
+use crate::domain::custom_fields::FieldEntity;
+use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -221,6 +224,18 @@ impl Contract {
             .await?;
         Ok(found.get(&self.model.id).cloned().map(|m| self.neighbour(m)))
     }
+    /// The tenant's custom fields of this kind of record, key → value.
+    async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json> {
+        let values =
+            custom_fields::read_record(ctx, FieldEntity::Contract, self.model.id, &self.model.custom_fields).await?;
+        Ok(custom_fields::as_object(&values))
+    }
+    /// Every active custom field with its definition and value, in display order.
+    async fn custom_field_values(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
+        let values =
+            custom_fields::read_record(ctx, FieldEntity::Contract, self.model.id, &self.model.custom_fields).await?;
+        Ok(values.into_iter().map(CustomFieldValue).collect())
+    }
     /// Send this back with an update; a stale version is refused with CONFLICT.
     async fn version(&self) -> i32 {
         self.model.version
@@ -360,6 +375,8 @@ pub struct CreateContractInput {
     /// tenant's default.
     pub reminder_offsets_days: Option<Vec<i32>>,
     pub terms: Option<String>,
+    /// Custom field values, key → value; null clears one, keys not given stay.
+    pub custom_fields: Option<Json>,
 }
 
 /// Only the fields given change; `null` clears an optional field (for
@@ -381,6 +398,8 @@ pub struct UpdateContractInput {
     pub renewal_state: MaybeUndefined<RenewalState>,
     pub reminder_offsets_days: MaybeUndefined<Vec<i32>>,
     pub terms: MaybeUndefined<String>,
+    /// Custom field values, key → value; null clears one, keys not given stay.
+    pub custom_fields: Option<Json>,
 }
 
 #[derive(InputObject)]
@@ -439,6 +458,7 @@ impl ContractMutation {
             renewal_state: input.renewal_state.into(),
             reminder_offsets_days: input.reminder_offsets_days,
             terms: input.terms,
+            custom_fields: input.custom_fields,
         };
         Ok(payload(service::create(&api(ctx).store, scope(ctx)?, input).await?))
     }
@@ -457,6 +477,7 @@ impl ContractMutation {
             renewal_state: patch(input.renewal_state),
             reminder_offsets_days: patch(input.reminder_offsets_days),
             terms: patch(input.terms),
+            custom_fields: input.custom_fields,
         };
         Ok(payload(
             service::update(&api(ctx).store, scope(ctx)?, id, input.version, changes).await?,

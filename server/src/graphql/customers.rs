@@ -7,10 +7,12 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{customer, customer_status_history, tag, user};
+use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::contacts::{Contact, ContactInput};
 use super::contracts::ContractConnection;
+use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
 use super::feedback::FeedbackConnection;
 use super::follow_ups::FollowUpConnection;
 use super::interactions::InteractionConnection;
@@ -21,6 +23,9 @@ use super::transactions::TransactionConnection;
 use super::{api, parse_id, parse_ids, patch, scope};
 use crate::domain::activity::{self, Activity};
 use crate::domain::contacts::{self as contact_service, ContactView};
+use crate::domain::custom_fields::FieldEntity;
+use crate::domain::custom_fields::query::FieldOrder;
+use crate::domain::custom_fields::values::FieldValue;
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
 use crate::domain::{contracts, feedback, follow_ups, interactions, tags as tag_service, transactions, users};
@@ -185,6 +190,18 @@ pub struct Customer {
 impl Customer {
     pub(crate) fn single(model: customer::Model) -> Self {
         Self::with(model, Arc::default())
+    }
+
+    async fn custom_field_values_of(&self, ctx: &Context<'_>) -> Result<Vec<FieldValue>> {
+        let plaintext = contact_service::may_read_plaintext(scope(ctx)?, self.model.owner_id);
+        custom_fields::read(
+            ctx,
+            FieldEntity::Customer,
+            self.model.id,
+            &self.model.custom_fields,
+            plaintext,
+        )
+        .await
     }
 
     fn with(model: customer::Model, preloaded: Arc<Preloaded>) -> Self {
@@ -541,6 +558,20 @@ impl Customer {
     async fn archived_at(&self) -> Option<DateTime<Utc>> {
         self.model.archived_at
     }
+    /// The tenant's custom fields of customers, key → value (sensitive ones masked for
+    /// callers who may not read contact data).
+    async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json> {
+        Ok(custom_fields::as_object(&self.custom_field_values_of(ctx).await?))
+    }
+    /// Every active custom field with its definition and value, in display order.
+    async fn custom_field_values(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
+        Ok(self
+            .custom_field_values_of(ctx)
+            .await?
+            .into_iter()
+            .map(CustomFieldValue)
+            .collect())
+    }
     /// Send this back with an update; a stale version is refused with CONFLICT.
     async fn version(&self) -> i32 {
         self.model.version
@@ -583,6 +614,8 @@ pub struct CustomerFilter {
     pub last_interaction_before: Option<DateTime<Utc>>,
     /// true: with at least one open follow-up; false: with none.
     pub has_open_follow_up: Option<bool>,
+    /// Conditions on custom fields, all of which must hold.
+    pub custom_fields: Option<Vec<CustomFieldFilter>>,
 }
 
 #[derive(InputObject)]
@@ -631,6 +664,7 @@ impl CustomerFilter {
             max_lifetime_value: self.max_lifetime_value.map(Into::into),
             last_interaction_before: self.last_interaction_before,
             has_open_follow_up: self.has_open_follow_up,
+            custom_fields: custom_fields::filters(self.custom_fields),
         })
     }
 }
@@ -680,6 +714,9 @@ impl CustomerQuery {
         before: Option<String>,
         filter: Option<CustomerFilter>,
         #[graphql(default)] order_by: CustomerOrder,
+        #[graphql(desc = "Sorts by a custom field instead of `orderBy`.")] order_by_custom_field: Option<
+            CustomFieldOrder,
+        >,
     ) -> Result<CustomerConnection> {
         let api = api(ctx);
         let scope = scope(ctx)?;
@@ -690,7 +727,17 @@ impl CustomerQuery {
             last,
             before,
         };
-        let page = service::list(&api.store, scope, &filter, order_by.into(), &args, api.max_page_size).await?;
+        let by_custom_field = order_by_custom_field.map(FieldOrder::from);
+        let page = service::list(
+            &api.store,
+            scope,
+            &filter,
+            order_by.into(),
+            by_custom_field.as_ref(),
+            &args,
+            api.max_page_size,
+        )
+        .await?;
 
         let ids: Vec<Uuid> = page.items.iter().map(|(_, c)| c.id).collect();
         let owner_ids: Vec<Uuid> = page.items.iter().map(|(_, c)| c.owner_id).collect();
@@ -825,6 +872,8 @@ pub struct CreateCustomerInput {
     /// Create even if a customer with the same contact details or name exists.
     #[graphql(default)]
     pub allow_duplicate: bool,
+    /// Custom field values, key → value; defaults fill the fields not given.
+    pub custom_fields: Option<Json>,
 }
 
 /// Only the fields given change; `null` clears an optional field.
@@ -859,6 +908,8 @@ pub struct UpdateCustomerInput {
     pub tag_ids: MaybeUndefined<Vec<ID>>,
     /// Replaces all the customer's contacts.
     pub contacts: Option<Vec<ContactInput>>,
+    /// Custom field values to set, key → value; null clears one, keys not given stay.
+    pub custom_fields: Option<Json>,
 }
 
 fn set<T, U: From<T>>(value: Option<T>) -> Patch<U> {
@@ -906,6 +957,7 @@ impl CreateCustomerInput {
                 .transpose()?
                 .map_or(Patch::Keep, Patch::Set),
             contacts: self.contacts.map(|list| list.into_iter().map(Into::into).collect()),
+            custom_fields: self.custom_fields,
         };
         Ok((changes, self.status.map(Into::into)))
     }
@@ -949,6 +1001,7 @@ impl UpdateCustomerInput {
             notes: patch(self.notes),
             tag_ids,
             contacts: self.contacts.map(|list| list.into_iter().map(Into::into).collect()),
+            custom_fields: self.custom_fields,
         };
         Ok((id, self.version, changes))
     }

@@ -1,6 +1,9 @@
 //! Interactions with customers, and the per-page loading of what the records of a customer
 //! file point at (customer, users, opened follow-up), shared with follow-ups and feedback.
 
+use super::custom_fields::{self, CustomFieldValue};
+use crate::domain::custom_fields::FieldEntity;
+use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -175,6 +178,18 @@ impl Interaction {
     async fn outcome(&self) -> Option<&str> {
         self.model.outcome.as_deref()
     }
+    /// The tenant's custom fields of this kind of record, key → value.
+    async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json> {
+        let values =
+            custom_fields::read_record(ctx, FieldEntity::Interaction, self.model.id, &self.model.custom_fields).await?;
+        Ok(custom_fields::as_object(&values))
+    }
+    /// Every active custom field with its definition and value, in display order.
+    async fn custom_field_values(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
+        let values =
+            custom_fields::read_record(ctx, FieldEntity::Interaction, self.model.id, &self.model.custom_fields).await?;
+        Ok(values.into_iter().map(CustomFieldValue).collect())
+    }
     /// The user who logged it.
     async fn created_by(&self) -> ID {
         gql_id(self.model.created_by)
@@ -311,6 +326,8 @@ pub struct LogInteractionInput {
     pub assignee_id: Option<ID>,
     /// Only together with `nextFollowUpAt`.
     pub follow_up_note: Option<String>,
+    /// Custom field values, key → value; defaults fill the fields not given.
+    pub custom_fields: Option<Json>,
 }
 
 #[derive(SimpleObject)]
@@ -340,6 +357,7 @@ impl InteractionMutation {
                 .map(|id| parse_id("assigneeId", id))
                 .transpose()?,
             follow_up_note: input.follow_up_note,
+            custom_fields: input.custom_fields,
         };
         let (created, opened) = service::log(&api(ctx).store, scope(ctx)?, new).await?;
         let related = Arc::new(Related {

@@ -5,6 +5,7 @@ mod analytics;
 mod audit;
 mod contacts;
 mod contracts;
+mod custom_fields;
 mod customers;
 pub mod errors;
 mod feedback;
@@ -34,6 +35,7 @@ pub struct QueryRoot(
     feedback::FeedbackQuery,
     transactions::TransactionQuery,
     contracts::ContractQuery,
+    custom_fields::CustomFieldQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -49,6 +51,7 @@ pub struct MutationRoot(
     feedback::FeedbackMutation,
     transactions::TransactionMutation,
     contracts::ContractMutation,
+    custom_fields::CustomFieldMutation,
 );
 
 pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -1,9 +1,12 @@
 //! Sales history in the API: recording, correcting and voiding sales, and listing them.
 
+use super::custom_fields::{self, CustomFieldValue};
+use crate::domain::custom_fields::FieldEntity;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::transaction;
+use serde_json::Value as Json;
 
 use super::scalars::{Decimal, Money};
 use super::{api, parse_id, patch, scope};
@@ -82,6 +85,18 @@ impl Transaction {
     }
     async fn void_reason(&self) -> Option<&str> {
         self.0.void_reason.as_deref()
+    }
+    /// The tenant's custom fields of this kind of record, key → value.
+    async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json> {
+        let values =
+            custom_fields::read_record(ctx, FieldEntity::Transaction, self.0.id, &self.0.custom_fields).await?;
+        Ok(custom_fields::as_object(&values))
+    }
+    /// Every active custom field with its definition and value, in display order.
+    async fn custom_field_values(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
+        let values =
+            custom_fields::read_record(ctx, FieldEntity::Transaction, self.0.id, &self.0.custom_fields).await?;
+        Ok(values.into_iter().map(CustomFieldValue).collect())
     }
     /// Send this back with an update; a stale version is refused with CONFLICT.
     async fn version(&self) -> i32 {
@@ -221,6 +236,8 @@ pub struct RecordTransactionInput {
     pub currency: String,
     pub payment_method: PaymentMethod,
     pub after_sales_notes: Option<String>,
+    /// Custom field values, key → value; null clears one, keys not given stay.
+    pub custom_fields: Option<Json>,
 }
 
 /// Only the fields given change; `null` clears an optional field. The amount follows
@@ -240,6 +257,8 @@ pub struct UpdateTransactionInput {
     pub currency: MaybeUndefined<String>,
     pub payment_method: MaybeUndefined<PaymentMethod>,
     pub after_sales_notes: MaybeUndefined<String>,
+    /// Custom field values, key → value; null clears one, keys not given stay.
+    pub custom_fields: Option<Json>,
 }
 
 #[derive(InputObject)]
@@ -275,6 +294,7 @@ impl TransactionMutation {
             currency: input.currency,
             payment_method: input.payment_method.into(),
             after_sales_notes: input.after_sales_notes,
+            custom_fields: input.custom_fields,
         };
         Ok(payload(service::record(&api(ctx).store, scope(ctx)?, input).await?))
     }
@@ -290,6 +310,7 @@ impl TransactionMutation {
             currency: patch(input.currency),
             payment_method: patch(input.payment_method),
             after_sales_notes: patch(input.after_sales_notes),
+            custom_fields: input.custom_fields,
         };
         Ok(payload(
             service::update(&api(ctx).store, scope(ctx)?, id, input.version, changes).await?,

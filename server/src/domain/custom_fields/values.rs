@@ -1,0 +1,639 @@
+//! Values of custom fields: checked against the tenant's current definitions on every write,
+//! sealed when the field is sensitive, opened (or masked) on read.
+//!
+//! Stored shapes, chosen so that SQL can compare them: text-like values, dates (`YYYY-MM-DD`),
+//! times (UTC, `YYYY-MM-DDTHH:MM:SSZ`) and decimals (canonical, as strings) are JSON strings;
+//! integers are JSON numbers; booleans JSON booleans; multi-selects arrays in option order;
+//! amounts `{"amount": "12.50", "currency": "CNY"}`. A sensitive value is the ciphertext of
+//! that shape, and its blind index (when searchable) sits in `custom_field_index`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::{Map, Value as Json};
+use uuid::Uuid;
+
+use super::{Carrier, Definition, FieldEntity, FieldType, definitions, query};
+use crate::crypto::blind_index::blind_index;
+use crate::crypto::{Aad, mask};
+use crate::domain::keys::TenantKeys;
+use crate::domain::money::{Currency, Money};
+use crate::domain::{DomainError, DomainResult, Store, contacts, validate};
+use crate::tenancy::TenantScope;
+
+const TEXT_MAX: usize = 500;
+const LONG_TEXT_MAX: usize = 10_000;
+const URL_MAX: usize = 2_000;
+
+/// The error name of a field: `customFields.<key>`.
+pub fn field_name(key: &str) -> String {
+    format!("customFields.{key}")
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> DomainError {
+    DomainError::validation(field_name(key), message)
+}
+
+/// Checks `value` against the field and returns its stored shape; `None` for an empty value
+/// (null, blank text, no options chosen), which clears the field.
+pub fn normalise(def: &Definition, value: &Json, region: &str) -> DomainResult<Option<Json>> {
+    let key = def.key.as_str();
+    let name = field_name(key);
+    if value.is_null() {
+        return Ok(None);
+    }
+    let text = |what: &str| -> DomainResult<Option<String>> {
+        match value {
+            Json::String(s) if s.trim().is_empty() => Ok(None),
+            Json::String(s) => Ok(Some(s.trim().to_owned())),
+            _ => Err(invalid(key, format!("must be {what}"))),
+        }
+    };
+    let out = match def.field_type {
+        FieldType::Text | FieldType::LongText => {
+            let max = if def.field_type == FieldType::Text {
+                TEXT_MAX
+            } else {
+                LONG_TEXT_MAX
+            };
+            let Some(s) = text("text")? else { return Ok(None) };
+            if s.chars().count() > max {
+                return Err(invalid(key, format!("must be at most {max} characters")));
+            }
+            if def.field_type == FieldType::Text && s.contains(['\n', '\r']) {
+                return Err(invalid(key, "must be one line; use a long text field for more"));
+            }
+            if !def.sensitive {
+                validate::pii_guard(&name, &s)?;
+            }
+            Json::String(s)
+        }
+        FieldType::Integer => match value.as_i64() {
+            Some(n) => Json::from(n),
+            None => return Err(invalid(key, "must be a whole number (a JSON integer)")),
+        },
+        FieldType::Decimal => {
+            let raw = match value {
+                Json::Number(n) => n.to_string(),
+                Json::String(s) => s.trim().to_owned(),
+                _ => return Err(invalid(key, "must be a decimal number such as 12.5")),
+            };
+            Json::String(decimal(key, &raw)?)
+        }
+        FieldType::Boolean => match value {
+            Json::Bool(b) => Json::Bool(*b),
+            _ => return Err(invalid(key, "must be true or false")),
+        },
+        FieldType::Date => {
+            let Some(s) = text("a date as YYYY-MM-DD")? else {
+                return Ok(None);
+            };
+            Json::String(validate::date(&name, &s)?.format("%Y-%m-%d").to_string())
+        }
+        FieldType::Datetime => {
+            let Some(s) = text("a date and time such as 2026-11-25T09:30:00+08:00")? else {
+                return Ok(None);
+            };
+            let parsed = DateTime::parse_from_rfc3339(&s).map_err(|_| {
+                invalid(
+                    key,
+                    "must be a date and time with offset, such as 2026-11-25T09:30:00+08:00",
+                )
+            })?;
+            Json::String(datetime_text(parsed.with_timezone(&Utc)))
+        }
+        FieldType::Select => {
+            let Some(s) = text("one of the field's options")? else {
+                return Ok(None);
+            };
+            if !options_of(def).any(|o| o == s) {
+                return Err(invalid(key, format!("`{s}` is not one of the field's options")));
+            }
+            Json::String(s)
+        }
+        FieldType::MultiSelect => {
+            let Json::Array(items) = value else {
+                return Err(invalid(key, "must be a list of the field's options"));
+            };
+            let mut chosen = Vec::new();
+            for item in items {
+                let Some(s) = item.as_str() else {
+                    return Err(invalid(key, "must be a list of the field's options"));
+                };
+                if !options_of(def).any(|o| o == s) {
+                    return Err(invalid(key, format!("`{s}` is not one of the field's options")));
+                }
+                chosen.push(s.to_owned());
+            }
+            if chosen.is_empty() {
+                return Ok(None);
+            }
+            // Option order, each once: equal choices are equal values (filters compare them).
+            let ordered: Vec<Json> = options_of(def)
+                .filter(|o| chosen.iter().any(|c| c == o))
+                .map(|o| Json::String(o.to_owned()))
+                .collect();
+            Json::Array(ordered)
+        }
+        FieldType::Email => {
+            let Some(s) = text("an e-mail address")? else {
+                return Ok(None);
+            };
+            Json::String(validate::email(&name, &s)?)
+        }
+        FieldType::Phone => {
+            let Some(s) = text("a phone number")? else {
+                return Ok(None);
+            };
+            Json::String(validate::phone(&name, &s, region)?)
+        }
+        FieldType::Url => {
+            let Some(s) = text("a web address")? else {
+                return Ok(None);
+            };
+            Json::String(url(key, &s)?)
+        }
+        FieldType::CurrencyAmount => {
+            let (Some(amount), Some(currency)) = (value.get("amount"), value.get("currency").and_then(Json::as_str))
+            else {
+                return Err(invalid(
+                    key,
+                    "must be an amount such as {\"amount\": \"12.50\", \"currency\": \"CNY\"}",
+                ));
+            };
+            let amount = match amount {
+                Json::String(s) => s.clone(),
+                Json::Number(n) => n.to_string(),
+                _ => return Err(invalid(key, "amount must be a decimal number")),
+            };
+            let currency = Currency::parse(&format!("{name}.currency"), currency)?;
+            let money = Money::parse(&format!("{name}.amount"), &amount, currency)?;
+            serde_json::json!({ "amount": money.to_string(), "currency": currency.code() })
+        }
+    };
+    Ok(Some(out))
+}
+
+fn options_of(def: &Definition) -> impl Iterator<Item = &str> {
+    def.options
+        .as_ref()
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+}
+
+pub(crate) fn datetime_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A decimal in canonical form (no `+`, no leading zeros, no trailing fractional zeros), so
+/// that equal numbers are equal strings.
+fn decimal(key: &str, raw: &str) -> DomainResult<String> {
+    let bad = || {
+        invalid(
+            key,
+            "must be a decimal number such as 12.5 (at most 18 digits before and 10 after the point)",
+        )
+    };
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, raw),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || (digits.contains('.') && fraction.is_empty())
+    {
+        return Err(bad());
+    }
+    let whole = whole.trim_start_matches('0');
+    let fraction = fraction.trim_end_matches('0');
+    if whole.len() > 18 || fraction.len() > 10 {
+        return Err(bad());
+    }
+    let whole = if whole.is_empty() { "0" } else { whole };
+    let zero = whole == "0" && fraction.is_empty();
+    let sign = if negative && !zero { "-" } else { "" };
+    Ok(if fraction.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction}")
+    })
+}
+
+/// `http(s)://host…`, no spaces.
+fn url(key: &str, value: &str) -> DomainResult<String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| invalid(key, "must be a web address starting with http:// or https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) || value.len() > URL_MAX {
+        return Err(invalid(key, "must be a web address such as https://example.com/page"));
+    }
+    Ok(value.to_owned())
+}
+
+/// Checks a field's default value and returns its stored shape.
+pub(crate) fn default_of(def: &Definition, value: &Json) -> DomainResult<Json> {
+    if def.sensitive || def.is_unique {
+        return Err(DomainError::validation(
+            "default",
+            "sensitive and unique fields cannot have a default",
+        ));
+    }
+    // A default phone number must carry its country code: no tenant region applies.
+    normalise(def, value, "ZZ")
+        .map_err(|e| match e {
+            DomainError::Validation { message, .. } => DomainError::validation("default", message),
+            other => other,
+        })?
+        .ok_or_else(|| DomainError::validation("default", "must not be empty"))
+}
+
+/// What is stored for a sensitive value before sealing: strings as they are, others as JSON.
+fn plaintext_of(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn value_of_plaintext(def: &Definition, plaintext: &str) -> Json {
+    match def.field_type {
+        FieldType::Integer | FieldType::CurrencyAmount => {
+            serde_json::from_str(plaintext).unwrap_or_else(|_| Json::String(plaintext.to_owned()))
+        }
+        _ => Json::String(plaintext.to_owned()),
+    }
+}
+
+fn aad<'a>(tenant_id: Uuid, entity: FieldEntity, column: &'a str, row_id: Uuid) -> Aad<'a> {
+    Aad {
+        tenant_id,
+        table: entity.table(),
+        column,
+        row_id,
+    }
+}
+
+fn column_of(key: &str) -> String {
+    format!("custom_fields.{key}")
+}
+
+/// The blind index of a sensitive value, as stored and as searched for.
+pub(crate) fn index_of(keys: &TenantKeys, def: &Definition, value: &Json) -> String {
+    let field = format!("custom_fields.{}.{}", def.entity.table(), def.key);
+    blind_index(&keys.index, &field, &plaintext_of(value))
+}
+
+/// The record's custom fields after a write, ready to store.
+#[derive(Debug)]
+pub struct Prepared {
+    pub values: Json,
+    pub index: Json,
+    /// Keys whose value changed, for the audit trail (`customFields.<key>`).
+    pub changed: Vec<String>,
+}
+
+impl Prepared {
+    /// The audit names of the changed keys, beside a record's other changed fields.
+    pub fn audit_fields<'a>(&'a self, others: &[&'a str]) -> Vec<&'a str> {
+        others
+            .iter()
+            .copied()
+            .chain(self.changed.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+/// Checks `input` (a JSON object, key → value; null clears) against the tenant's definitions
+/// of `entity` and merges it into `current` (`None` when the record is new: defaults apply and
+/// required fields must be there). On update, a required field must not be cleared, but a
+/// record that lacks a field made required later can still be changed in its other fields.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn prepare(
+    store: &Store,
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    entity: FieldEntity,
+    row_id: Uuid,
+    current: Option<(&Json, &Json)>,
+    input: Option<&Json>,
+) -> DomainResult<Prepared> {
+    let defs = definitions(store, tx, scope).await?;
+    let creating = current.is_none();
+    let mut values = current.and_then(|(v, _)| v.as_object().cloned()).unwrap_or_default();
+    let mut index = current.and_then(|(_, i)| i.as_object().cloned()).unwrap_or_default();
+    let given: Map<String, Json> = match input {
+        None | Some(Json::Null) => Map::new(),
+        Some(Json::Object(map)) => map.clone(),
+        Some(_) => {
+            return Err(DomainError::validation(
+                "customFields",
+                "must be an object of field keys and values",
+            ));
+        }
+    };
+    if given.is_empty() && !creating {
+        return Ok(Prepared {
+            values: Json::Object(values),
+            index: Json::Object(index),
+            changed: Vec::new(),
+        });
+    }
+    let ours = |d: &&Definition| d.entity == entity;
+    let mut wanted: Vec<(&Definition, Option<Json>)> = Vec::new();
+    let region = if given.keys().any(|k| {
+        defs.iter()
+            .any(|d| d.entity == entity && &d.key == k && d.field_type == FieldType::Phone)
+    }) {
+        contacts::tenant_region(tx, scope).await?
+    } else {
+        String::new()
+    };
+    for (key, value) in &given {
+        let def = defs
+            .iter()
+            .filter(ours)
+            .find(|d| &d.key == key)
+            .ok_or_else(|| invalid(key, format!("is not a custom field of {}", entity.noun())))?;
+        if def.archived_at.is_some() {
+            return Err(invalid(key, "is archived; restore the field to write it"));
+        }
+        let value = normalise(def, value, &region)?;
+        if value.is_none() && def.required {
+            let message = if creating {
+                "is required"
+            } else {
+                "is required and cannot be cleared"
+            };
+            return Err(invalid(key, message));
+        }
+        wanted.push((def, value));
+    }
+    if creating {
+        for def in defs.iter().filter(ours).filter(|d| d.archived_at.is_none()) {
+            if given.contains_key(&def.key) {
+                continue;
+            }
+            match &def.default_value {
+                Some(default) => wanted.push((def, Some(default.clone()))),
+                None if def.required => return Err(invalid(&def.key, "is required")),
+                None => {}
+            }
+        }
+    }
+    let keys = if wanted.iter().any(|(d, v)| d.sensitive && v.is_some()) {
+        Some(store.vault.for_tenant(tx, scope.tenant_id).await?)
+    } else {
+        None
+    };
+    let mut changed = Vec::new();
+    for (def, value) in wanted {
+        let key = def.key.clone();
+        let Some(value) = value else {
+            let had = values.remove(&key).is_some();
+            index.remove(&key);
+            if had {
+                changed.push(field_name(&key));
+            }
+            continue;
+        };
+        let stored = if def.sensitive {
+            let keys = keys.as_ref().expect("keys are loaded for sensitive values");
+            let column = column_of(&key);
+            if def.searchable {
+                index.insert(key.clone(), Json::String(index_of(keys, def, &value)));
+            }
+            let unchanged = values.get(&key).is_some_and(|old| {
+                old.as_str().is_some_and(|ct| {
+                    keys.data
+                        .decrypt(aad(scope.tenant_id, entity, &column, row_id), ct)
+                        .is_ok_and(|p| p.expose() == plaintext_of(&value))
+                })
+            });
+            if unchanged {
+                continue;
+            }
+            Json::String(
+                keys.data
+                    .encrypt(aad(scope.tenant_id, entity, &column, row_id), &plaintext_of(&value)),
+            )
+        } else {
+            if values.get(&key) == Some(&value) {
+                continue;
+            }
+            value
+        };
+        if def.is_unique {
+            let probe = if def.sensitive {
+                index.get(&key).cloned()
+            } else {
+                Some(stored.clone())
+            };
+            if let Some(probe) = probe {
+                ensure_unique(tx, scope, def, row_id, &probe).await?;
+            }
+        }
+        values.insert(key.clone(), stored);
+        changed.push(field_name(&key));
+    }
+    Ok(Prepared {
+        values: Json::Object(values),
+        index: Json::Object(index),
+        changed,
+    })
+}
+
+/// DUPLICATE-free: VALIDATION when another record of the tenant holds the same value.
+async fn ensure_unique(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    def: &Definition,
+    row_id: Uuid,
+    probe: &Json,
+) -> DomainResult<()> {
+    let backend = tx.get_database_backend();
+    if backend == DbBackend::Postgres {
+        // Two writers of the same value would each see no clash; the second waits here.
+        tx.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("custom_field:{}:{}:{}", scope.tenant_id, def.entity.table(), def.key).into()],
+        ))
+        .await?;
+    }
+    let table = def.entity.table();
+    let clash = Query::select()
+        .expr(Expr::cust("1"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id))
+        .and_where(Expr::col(Alias::new("id")).ne(row_id))
+        .and_where(query::stored_equals(backend, table, def, probe))
+        .limit(1)
+        .to_owned();
+    if tx.query_one(&clash).await?.is_some() {
+        return Err(invalid(
+            &def.key,
+            format!(
+                "must be unique: another of the tenant's {} already has this value",
+                def.entity.noun()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The values a renewed record's successor starts with: the non-sensitive ones (a sensitive
+/// value is sealed to its own row and is entered again if still wanted).
+pub(crate) async fn carried_over(
+    store: &Store,
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    entity: FieldEntity,
+    stored: &Json,
+) -> DomainResult<Json> {
+    let defs = definitions(store, tx, scope).await?;
+    let kept: Map<String, Json> = stored
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| {
+            defs.iter()
+                .any(|d| d.entity == entity && &d.key == *key && !d.sensitive)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(Json::Object(kept))
+}
+
+/// One field of a record as a client sees it.
+#[derive(Debug, Clone)]
+pub struct FieldValue {
+    pub definition: Definition,
+    pub value: Option<Json>,
+    pub masked: bool,
+}
+
+/// The record's values of the tenant's active fields of `entity`, in display order; sensitive
+/// ones opened for callers with plaintext rights, masked for the others.
+pub async fn read(
+    store: &Store,
+    scope: &TenantScope,
+    entity: FieldEntity,
+    row_id: Uuid,
+    stored: &Json,
+    plaintext: bool,
+) -> DomainResult<Vec<FieldValue>> {
+    let (defs, keys) = context(store, scope, entity, stored).await?;
+    let mut out = Vec::new();
+    for def in defs.iter().filter(|d| d.entity == entity && d.archived_at.is_none()) {
+        let raw = stored.get(&def.key);
+        let (value, masked) = match (raw, def.sensitive) {
+            (None, _) => (None, false),
+            (Some(v), false) => (Some(v.clone()), false),
+            (Some(ct), true) => {
+                let keys = keys.as_ref().expect("keys are loaded for sensitive values");
+                let column = column_of(&def.key);
+                let clear = ct
+                    .as_str()
+                    .ok_or(crate::crypto::CryptoError::Malformed)
+                    .and_then(|ct| keys.data.decrypt(aad(scope.tenant_id, entity, &column, row_id), ct))
+                    .map_err(|e| {
+                        DomainError::Internal(anyhow::anyhow!(
+                            "Failed to decrypt {}.custom_fields.{} of {row_id}: {e}",
+                            entity.table(),
+                            def.key
+                        ))
+                    })?;
+                if plaintext {
+                    (Some(value_of_plaintext(def, clear.expose())), false)
+                } else {
+                    (Some(Json::String(masked_text(def, clear.expose()))), true)
+                }
+            }
+        };
+        out.push(FieldValue {
+            definition: def.clone(),
+            value,
+            masked,
+        });
+    }
+    Ok(out)
+}
+
+fn masked_text(def: &Definition, plaintext: &str) -> String {
+    match def.field_type {
+        FieldType::Email => mask::email(plaintext),
+        FieldType::Phone => mask::phone(plaintext),
+        _ => mask::handle(plaintext),
+    }
+}
+
+/// Definitions from the cache (one short transaction when they or the keys must be loaded).
+async fn context(
+    store: &Store,
+    scope: &TenantScope,
+    entity: FieldEntity,
+    stored: &Json,
+) -> DomainResult<(Arc<Vec<Definition>>, Option<Arc<TenantKeys>>)> {
+    let needs_keys = |defs: &[Definition]| {
+        defs.iter()
+            .any(|d| d.entity == entity && d.sensitive && d.archived_at.is_none() && stored.get(&d.key).is_some())
+    };
+    if let Some(defs) = store.custom_fields.get(&scope.tenant_id)
+        && !needs_keys(&defs)
+    {
+        return Ok((defs, None));
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let defs = definitions(store, &tx, scope).await?;
+    let keys = if needs_keys(&defs) {
+        Some(store.vault.for_tenant(&tx, scope.tenant_id).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Ok((defs, keys))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_have_one_canonical_form() {
+        for (raw, canonical) in [
+            ("12.50", "12.5"),
+            ("0012", "12"),
+            ("-0.0", "0"),
+            ("0.25", "0.25"),
+            ("-3.100", "-3.1"),
+        ] {
+            assert_eq!(decimal("x", raw).unwrap(), canonical, "{raw}");
+        }
+        for bad in [
+            "",
+            "1.",
+            ".5",
+            "1e5",
+            "12,5",
+            "+1",
+            "1234567890123456789",
+            "0.12345678901",
+        ] {
+            assert!(decimal("x", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_need_a_scheme_and_a_host() {
+        assert!(url("x", "https://example.com/a?b=c").is_ok());
+        for bad in ["example.com", "ftp://x", "https://", "https://a b"] {
+            assert!(url("x", bad).is_err(), "{bad}");
+        }
+    }
+}
