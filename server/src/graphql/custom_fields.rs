@@ -244,8 +244,9 @@ impl CustomFieldQuery {
         &self,
         ctx: &Context<'_>,
         entity: CustomFieldEntity,
-        #[graphql(default)] include_archived: bool,
+        #[graphql(desc = "Archived fields too (default false).")] include_archived: Option<bool>,
     ) -> Result<Vec<CustomFieldDefinition>> {
+        let include_archived = include_archived.unwrap_or(false);
         Ok(
             service::list(&api(ctx).store, scope(ctx)?, entity.into(), include_archived)
                 .await?

@@ -105,6 +105,11 @@ fn json_equals(backend: DbBackend, table: &str, json_column: &str, key: &str, va
 
 /// Rows holding `probe` for the field: the stored value, or the blind index of a sensitive one.
 pub(crate) fn stored_equals(backend: DbBackend, table: &str, def: &Definition, probe: &Json) -> SimpleExpr {
+    if backend == DbBackend::Postgres && def.field_type == FieldType::MultiSelect {
+        // Containment would also match supersets: a list is equal only as a whole.
+        let col = column(table, "custom_fields");
+        return bound(format!("({col} -> '{}') = $1", def.key), probe.clone());
+    }
     let json_column = if def.sensitive {
         "custom_field_index"
     } else {
