@@ -221,7 +221,7 @@ async fn each_kind_of_invalid_value_is_refused_naming_the_key_and_nothing_is_sto
 async fn required_fields_defaults_and_fields_made_required_later() {
     let app = spawn_app().await;
     let t = app.signup(&slug("cf-required")).await;
-    define(
+    let level = define(
         &app,
         &t.token,
         "level",
@@ -273,8 +273,33 @@ async fn required_fields_defaults_and_fields_made_required_later() {
     assert_invalid(&new_one, "region_code", "new records need it");
 
     // Options shrink: a stored value stays readable, new writes must pick from the new set.
-    let level_id = app.ok(&t.token, DEFINITIONS, json!({ "entity": "CUSTOMER" })).await;
-    assert_eq!(level_id["customFieldDefinitions"][0]["key"], "level");
+    app.ok(
+        &t.token,
+        UPDATE_FIELD,
+        json!({ "input": { "id": level, "version": 1, "options": ["B", "C"] } }),
+    )
+    .await;
+    assert_eq!(read(&app, &t.token, &c["id"]).await["customFields"]["level"], "A");
+    let old_option = create_raw(
+        &app,
+        &t.token,
+        "Old option",
+        json!({ "contract_no": "K-3", "region_code": "R1", "level": "A" }),
+    )
+    .await;
+    assert_invalid(&old_option, "level", "an option no longer offered");
+    let default_dropped = app
+        .gql(
+            Some(&t.token),
+            UPDATE_FIELD,
+            json!({ "input": { "id": level, "version": 2, "options": ["C"] } }),
+        )
+        .await;
+    assert_eq!(
+        error_field(&default_dropped),
+        "default",
+        "the default must stay one of the options"
+    );
 }
 
 #[tokio::test]

@@ -288,9 +288,22 @@ pub async fn define(store: &Store, scope: &TenantScope, spec: FieldSpec) -> Doma
     if let Some(default) = spec.default {
         row.default_value = Some(values::default_of(&row, &default)?);
     }
+    let key = row.key.clone();
     let saved = definition::Entity::insert(row.into_active_model().reset_all())
         .exec_with_returning(&tx)
-        .await?;
+        .await
+        .map_err(|e| {
+            // A concurrent definition of the same key won the race.
+            if super::error::is_unique_violation(&e) {
+                DomainError::Duplicate {
+                    field: "key".into(),
+                    message: format!("{} already have a field `{key}`", spec.entity.noun()),
+                    candidates: vec![],
+                }
+            } else {
+                e.into()
+            }
+        })?;
     audit::record(&tx, scope, "custom_field.define", Some(saved.id), &[saved.key.as_str()]).await?;
     tx.commit().await?;
     changed(store, scope).await;
