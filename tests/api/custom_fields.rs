@@ -1024,3 +1024,29 @@ async fn every_filter_operator_and_sort_returns_exactly_the_expected_customers_o
         .await;
     assert_eq!(error_field(&multi), "orderByCustomField.key");
 }
+
+#[tokio::test]
+async fn a_page_reads_custom_values_including_sensitive_ones_in_the_same_statements_at_any_size() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("cf-page")).await;
+    define(&app, &t.token, "district", "TEXT", json!({})).await;
+    define(&app, &t.token, "salary", "INTEGER", json!({ "sensitive": true })).await;
+    for i in 0..20 {
+        create(
+            &app,
+            &t.token,
+            &format!("p{i:02}"),
+            json!({ "district": "north", "salary": 1000 + i }),
+        )
+        .await;
+    }
+    let page =
+        "query($n: Int) { customers(first: $n) { nodes { name customFields customFieldValues { key value } } } }";
+    app.ok(&t.token, page, json!({ "n": 1 })).await; // definitions and keys are now in memory
+    let (small, small_count) = app.ok_counting_statements(&t.token, page, json!({ "n": 3 })).await;
+    let (large, large_count) = app.ok_counting_statements(&t.token, page, json!({ "n": 20 })).await;
+    assert_eq!(small["customers"]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(large["customers"]["nodes"][19]["customFields"]["district"], "north");
+    assert!(large["customers"]["nodes"][0]["customFields"]["salary"].is_i64());
+    assert_eq!(small_count, large_count, "no statement per customer");
+}

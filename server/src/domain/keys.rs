@@ -79,12 +79,17 @@ impl KeyVault {
 
     /// The tenant's keys, from memory when fresh, else unwrapped from the database.
     pub(crate) async fn for_tenant(&self, tx: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<Arc<TenantKeys>> {
-        if let Some((loaded, keys)) = self.cache.read().expect("key cache lock").get(&tenant_id)
-            && loaded.elapsed() < CACHE_LIFETIME
-        {
-            return Ok(keys.clone());
+        match self.cached(tenant_id) {
+            Some(keys) => Ok(keys),
+            None => self.reload(tx, tenant_id).await,
         }
-        self.reload(tx, tenant_id).await
+    }
+
+    /// The tenant's keys if they are in memory and fresh: no transaction needed.
+    pub(crate) fn cached(&self, tenant_id: Uuid) -> Option<Arc<TenantKeys>> {
+        let cache = self.cache.read().expect("key cache lock");
+        let (loaded, keys) = cache.get(&tenant_id)?;
+        (loaded.elapsed() < CACHE_LIFETIME).then(|| keys.clone())
     }
 
     /// Reads and unwraps the tenant's keys afresh (after a rotation, or an unknown version).

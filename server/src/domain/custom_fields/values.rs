@@ -584,10 +584,14 @@ async fn context(
         defs.iter()
             .any(|d| d.entity == entity && d.sensitive && d.archived_at.is_none() && stored.get(&d.key).is_some())
     };
-    if let Some(defs) = store.custom_fields.get(&scope.tenant_id)
-        && !needs_keys(&defs)
-    {
-        return Ok((defs, None));
+    // A page of records reads its values one record at a time: both come from memory then.
+    if let Some(defs) = store.custom_fields.get(&scope.tenant_id) {
+        if !needs_keys(&defs) {
+            return Ok((defs, None));
+        }
+        if let Some(keys) = store.vault.cached(scope.tenant_id) {
+            return Ok((defs, Some(keys)));
+        }
     }
     let tx = store.begin_scoped(scope).await?;
     let defs = definitions(store, &tx, scope).await?;
