@@ -665,6 +665,68 @@ async fn contracts_transactions_and_interactions_carry_their_own_fields() {
         )
         .await;
     assert_invalid(&bad, "mood", "an option not in the set");
+    for (mood, summary) in [
+        ("good", "Happy call"),
+        ("bad", "Angry call"),
+        ("good", "Second happy call"),
+    ] {
+        app.ok(
+            &t.token,
+            log,
+            json!({ "input": { "customerId": c["id"], "channel": "CALL", "occurredAt": "2026-01-02T10:00:00Z",
+                "summary": summary, "customFields": { "mood": mood } } }),
+        )
+        .await;
+    }
+
+    // Each list filters and sorts by its own fields.
+    for po in ["PO-3", "PO-9"] {
+        app.ok(&t.token, contract, input(json!({ "po_number": po }))).await;
+    }
+    let contracts = app
+        .ok(
+            &t.token,
+            "{ contracts(orderByCustomField: { key: \"po_number\", descending: true }, \
+               filter: { customFields: [{ key: \"po_number\", op: NEQ, value: \"PO-3\" }] }) \
+               { totalCount nodes { customFields } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(contracts["contracts"]["totalCount"], 2);
+    assert_eq!(
+        contracts["contracts"]["nodes"],
+        json!([{ "customFields": { "po_number": "PO-9" } }, { "customFields": { "po_number": "PO-7" } }])
+    );
+    let sales = app
+        .ok(
+            &t.token,
+            "{ transactions(filter: { customFields: [{ key: \"channel_partner\", op: CONTAINS, value: \"shop\" }] }) \
+               { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(sales["transactions"]["totalCount"], 1);
+    let moods = app
+        .ok(
+            &t.token,
+            "{ interactions(filter: { customFields: [{ key: \"mood\", op: EQ, value: \"good\" }] }, \
+               orderByCustomField: { key: \"mood\" }) { totalCount nodes { summary } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(moods["interactions"]["totalCount"], 2);
+    let wrong_entity = app
+        .gql(
+            Some(&t.token),
+            "{ interactions(filter: { customFields: [{ key: \"po_number\", op: IS_EMPTY }] }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_field(&wrong_entity),
+        "filter.customFields.po_number",
+        "a contract field on interactions"
+    );
 }
 
 #[tokio::test]

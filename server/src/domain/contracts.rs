@@ -20,6 +20,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
+use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
 use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
@@ -297,6 +298,8 @@ pub struct ContractFilter {
     /// Contracts of customers this user owns.
     pub owner_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
+    /// Conditions on custom field values, all of which must hold.
+    pub custom_fields: Vec<FieldFilter>,
 }
 
 /// Ids of the customers the caller may see, for `customer_id IN (…)`.
@@ -714,23 +717,25 @@ async fn chain_root(
     Ok((root, depth))
 }
 
+/// A page of contracts; `by_custom_field`, when given, sorts instead of `order`.
 pub async fn list(
     store: &Store,
     scope: &TenantScope,
     filter: &ContractFilter,
     order: ContractOrder,
+    by_custom_field: Option<&FieldOrder>,
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<contract::Model>> {
-    let request = PageRequest::of_kind(args, order.key(), order.kind(), max_page_size)?;
     let tx = store.begin_scoped(scope).await?;
-    let today = tenants::calendar(&tx, scope).await?.today;
-    let select = request.apply(
-        filtered(scope, filter, today)?,
-        order.column(),
-        contract::Column::Id,
-        order.descending(),
-    );
+    let select = matching(store, &tx, scope, filter).await?;
+    if let Some(by) = by_custom_field {
+        let page = custom_query::sorted_page(store, &tx, scope, select, by, args, max_page_size).await?;
+        tx.commit().await?;
+        return Ok(page);
+    }
+    let request = PageRequest::of_kind(args, order.key(), order.kind(), max_page_size)?;
+    let select = request.apply(select, order.column(), contract::Column::Id, order.descending());
     let rows = select.all(&tx).await?;
     tx.commit().await?;
     Ok(request.finish(rows, |c| cursor(c, order)))
@@ -738,10 +743,19 @@ pub async fn list(
 
 pub async fn count(store: &Store, scope: &TenantScope, filter: &ContractFilter) -> DomainResult<u64> {
     let tx = store.begin_scoped(scope).await?;
-    let today = tenants::calendar(&tx, scope).await?.today;
-    let n = filtered(scope, filter, today)?.count(&tx).await?;
+    let n = matching(store, &tx, scope, filter).await?.count(&tx).await?;
     tx.commit().await?;
     Ok(n)
+}
+
+async fn matching(
+    store: &Store,
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    filter: &ContractFilter,
+) -> DomainResult<Select<contract::Entity>> {
+    let today = tenants::calendar(tx, scope).await?.today;
+    custom_query::narrowed(store, tx, scope, filtered(scope, filter, today)?, &filter.custom_fields).await
 }
 
 fn filtered(scope: &TenantScope, f: &ContractFilter, today: NaiveDate) -> DomainResult<Select<contract::Entity>> {

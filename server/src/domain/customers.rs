@@ -24,7 +24,7 @@ use super::contacts::{self, ContactInput};
 use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
 use super::custom_fields::{FieldEntity, values};
 use super::money::{Currency, Money};
-use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
+use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
 use super::{
     DomainError, DomainResult, Store, activity, audit, now, scoped, scoped_delete, scoped_update, tags, validate,
     versioned,
@@ -640,18 +640,9 @@ pub async fn list(
     let tx = store.begin_scoped(scope).await?;
     let select = matching(store, &tx, scope, filter).await?;
     if let Some(by) = by_custom_field {
-        let (def, sort) = custom_query::sort(store, &tx, scope, FieldEntity::Customer, by).await?;
-        let request = PageRequest::of_kind(args, &sort.name, SortKind::Field, max_page_size)?;
-        let rows = request
-            .apply_nullable(select, &sort, customer::Column::Id, by.descending)
-            .all(&tx)
-            .await?;
+        let page = custom_query::sorted_page(store, &tx, scope, select, by, args, max_page_size).await?;
         tx.commit().await?;
-        return Ok(request.finish(rows, |c| Cursor {
-            sort: sort.name.clone(),
-            value: SortValue::Field(custom_query::sort_value(&def, &c.custom_fields)),
-            id: c.id,
-        }));
+        return Ok(page);
     }
     let request = PageRequest::new(args, order.key(), order.time_valued(), max_page_size)?;
     let select = request.apply(select, order.column(), customer::Column::Id, order.descending());
@@ -679,11 +670,8 @@ async fn matching(
     filter: &CustomerFilter,
 ) -> DomainResult<Select<customer::Entity>> {
     let contact_search = contact_search(store, tx, scope, filter).await?;
-    let mut select = filtered(scope, filter, &contact_search)?;
-    for condition in custom_query::conditions(store, tx, scope, FieldEntity::Customer, &filter.custom_fields).await? {
-        select = select.filter(condition);
-    }
-    Ok(select)
+    let select = filtered(scope, filter, &contact_search)?;
+    custom_query::narrowed(store, tx, scope, select, &filter.custom_fields).await
 }
 
 /// Blind indexes of the contact values the filter asks for.

@@ -16,6 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
+use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
 use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, require_writer};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
@@ -51,6 +52,8 @@ pub struct InteractionFilter {
     pub from: Option<DateTime<Utc>>,
     /// Occurred before.
     pub to: Option<DateTime<Utc>>,
+    /// Conditions on custom field values, all of which must hold.
+    pub custom_fields: Vec<FieldFilter>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -211,22 +214,30 @@ fn filtered(scope: &TenantScope, f: &InteractionFilter) -> Select<interaction::E
     select
 }
 
+/// A page of interactions; `by_custom_field`, when given, sorts instead of `order`.
 pub async fn list(
     store: &Store,
     scope: &TenantScope,
     filter: &InteractionFilter,
     order: InteractionOrder,
+    by_custom_field: Option<&FieldOrder>,
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<interaction::Model>> {
+    let tx = store.begin_scoped(scope).await?;
+    let select = custom_query::narrowed(store, &tx, scope, filtered(scope, filter), &filter.custom_fields).await?;
+    if let Some(by) = by_custom_field {
+        let page = custom_query::sorted_page(store, &tx, scope, select, by, args, max_page_size).await?;
+        tx.commit().await?;
+        return Ok(page);
+    }
     let request = PageRequest::new(args, order.key(), true, max_page_size)?;
     let select = request.apply(
-        filtered(scope, filter),
+        select,
         interaction::Column::OccurredAt,
         interaction::Column::Id,
         order == InteractionOrder::OccurredAtDesc,
     );
-    let tx = store.begin_scoped(scope).await?;
     let rows = select.all(&tx).await?;
     tx.commit().await?;
     Ok(request.finish(rows, |row| Cursor {
@@ -238,7 +249,8 @@ pub async fn list(
 
 pub async fn count(store: &Store, scope: &TenantScope, filter: &InteractionFilter) -> DomainResult<u64> {
     let tx = store.begin_scoped(scope).await?;
-    let n = filtered(scope, filter).count(&tx).await?;
+    let select = custom_query::narrowed(store, &tx, scope, filtered(scope, filter), &filter.custom_fields).await?;
+    let n = select.count(&tx).await?;
     tx.commit().await?;
     Ok(n)
 }

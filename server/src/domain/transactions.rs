@@ -18,6 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
+use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
 use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
@@ -169,6 +170,8 @@ pub struct TransactionFilter {
     pub max_amount: Option<String>,
     pub currency: Option<String>,
     pub include_voided: bool,
+    /// Conditions on custom field values, all of which must hold.
+    pub custom_fields: Vec<FieldFilter>,
 }
 
 /// A filter with its amounts in minor units.
@@ -446,30 +449,38 @@ pub async fn void(
     Ok(saved)
 }
 
+/// A page of sales; `by_custom_field`, when given, sorts instead of `order`.
 pub async fn list(
     store: &Store,
     scope: &TenantScope,
     filter: &TransactionFilter,
     order: TransactionOrder,
+    by_custom_field: Option<&FieldOrder>,
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<transaction::Model>> {
+    let tx = store.begin_scoped(scope).await?;
+    let select = custom_query::narrowed(store, &tx, scope, filtered(scope, filter)?, &filter.custom_fields).await?;
+    if let Some(by) = by_custom_field {
+        let page = custom_query::sorted_page(store, &tx, scope, select, by, args, max_page_size).await?;
+        tx.commit().await?;
+        return Ok(page);
+    }
     let request = PageRequest::new(args, order.key(), true, max_page_size)?;
     let select = request.apply(
-        filtered(scope, filter)?,
+        select,
         transaction::Column::OccurredAt,
         transaction::Column::Id,
         order.descending(),
     );
-    let tx = store.begin_scoped(scope).await?;
     let rows = select.all(&tx).await?;
     tx.commit().await?;
     Ok(request.finish(rows, |t| cursor(t, order)))
 }
 
 pub async fn count(store: &Store, scope: &TenantScope, filter: &TransactionFilter) -> DomainResult<u64> {
-    let select = filtered(scope, filter)?;
     let tx = store.begin_scoped(scope).await?;
+    let select = custom_query::narrowed(store, &tx, scope, filtered(scope, filter)?, &filter.custom_fields).await?;
     let n = select.count(&tx).await?;
     tx.commit().await?;
     Ok(n)

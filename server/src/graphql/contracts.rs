@@ -1,7 +1,8 @@
 //! Contracts in the API: their terms, derived status, renewal chain and lists.
 
-use super::custom_fields::{self, CustomFieldValue};
+use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
 use crate::domain::custom_fields::FieldEntity;
+use crate::domain::custom_fields::query::FieldOrder;
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -257,6 +258,8 @@ pub struct ContractFilter {
     /// Contracts of customers this user owns.
     pub owner_id: Option<ID>,
     pub customer_id: Option<ID>,
+    /// Conditions on custom fields, all of which must hold.
+    pub custom_fields: Option<Vec<CustomFieldFilter>>,
 }
 
 impl ContractFilter {
@@ -274,6 +277,7 @@ impl ContractFilter {
                 .as_ref()
                 .map(|id| parse_id("filter.customerId", id))
                 .transpose()?,
+            custom_fields: custom_fields::filters(self.custom_fields),
         })
     }
 }
@@ -321,6 +325,9 @@ impl ContractQuery {
         before: Option<String>,
         filter: Option<ContractFilter>,
         #[graphql(default)] order_by: ContractOrder,
+        #[graphql(desc = "Sorts by a custom field instead of `orderBy`.")] order_by_custom_field: Option<
+            CustomFieldOrder,
+        >,
     ) -> Result<ContractConnection> {
         let api = api(ctx);
         let scope = scope(ctx)?;
@@ -331,7 +338,17 @@ impl ContractQuery {
             last,
             before,
         };
-        let page = service::list(&api.store, scope, &filter, order_by.into(), &args, api.max_page_size).await?;
+        let by_custom_field = order_by_custom_field.map(FieldOrder::from);
+        let page = service::list(
+            &api.store,
+            scope,
+            &filter,
+            order_by.into(),
+            by_custom_field.as_ref(),
+            &args,
+            api.max_page_size,
+        )
+        .await?;
 
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,

@@ -388,6 +388,7 @@ impl Customer {
                 None,
                 Some(filter),
                 Default::default(),
+                None,
             )
             .await
     }
@@ -427,6 +428,7 @@ impl Customer {
                 None,
                 Some(filter),
                 Default::default(),
+                None,
             )
             .await
     }
@@ -464,6 +466,7 @@ impl Customer {
                 None,
                 Some(filter),
                 Default::default(),
+                None,
             )
             .await
     }

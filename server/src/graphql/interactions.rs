@@ -1,8 +1,9 @@
 //! Interactions with customers, and the per-page loading of what the records of a customer
 //! file point at (customer, users, opened follow-up), shared with follow-ups and feedback.
 
-use super::custom_fields::{self, CustomFieldValue};
+use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
 use crate::domain::custom_fields::FieldEntity;
+use crate::domain::custom_fields::query::FieldOrder;
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -212,6 +213,8 @@ pub struct InteractionFilter {
     pub from: Option<DateTime<Utc>>,
     /// Occurred before this moment.
     pub to: Option<DateTime<Utc>>,
+    /// Conditions on custom fields, all of which must hold.
+    pub custom_fields: Option<Vec<CustomFieldFilter>>,
 }
 
 impl InteractionFilter {
@@ -225,6 +228,7 @@ impl InteractionFilter {
             channel: self.channel.map(Into::into),
             from: self.from,
             to: self.to,
+            custom_fields: custom_fields::filters(self.custom_fields),
         })
     }
 }
@@ -274,6 +278,9 @@ impl InteractionQuery {
         before: Option<String>,
         filter: Option<InteractionFilter>,
         #[graphql(default)] order_by: InteractionOrder,
+        #[graphql(desc = "Sorts by a custom field instead of `orderBy`.")] order_by_custom_field: Option<
+            CustomFieldOrder,
+        >,
     ) -> Result<InteractionConnection> {
         let api = api(ctx);
         let scope = scope(ctx)?;
@@ -284,7 +291,17 @@ impl InteractionQuery {
             last,
             before,
         };
-        let page = service::list(&api.store, scope, &filter, order_by.into(), &args, api.max_page_size).await?;
+        let by_custom_field = order_by_custom_field.map(FieldOrder::from);
+        let page = service::list(
+            &api.store,
+            scope,
+            &filter,
+            order_by.into(),
+            by_custom_field.as_ref(),
+            &args,
+            api.max_page_size,
+        )
+        .await?;
         let related = Related::for_page(
             ctx,
             &Selection::nodes(ctx.look_ahead()),

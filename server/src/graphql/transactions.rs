@@ -1,7 +1,8 @@
 //! Sales history in the API: recording, correcting and voiding sales, and listing them.
 
-use super::custom_fields::{self, CustomFieldValue};
+use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
 use crate::domain::custom_fields::FieldEntity;
+use crate::domain::custom_fields::query::FieldOrder;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -126,6 +127,8 @@ pub struct TransactionFilter {
     /// Also list voided sales.
     #[graphql(default)]
     pub include_voided: bool,
+    /// Conditions on custom fields, all of which must hold.
+    pub custom_fields: Option<Vec<CustomFieldFilter>>,
 }
 
 impl TransactionFilter {
@@ -142,6 +145,7 @@ impl TransactionFilter {
             max_amount: self.max_amount.map(|d| d.0),
             currency: self.currency,
             include_voided: self.include_voided,
+            custom_fields: custom_fields::filters(self.custom_fields),
         })
     }
 }
@@ -190,6 +194,9 @@ impl TransactionQuery {
         before: Option<String>,
         filter: Option<TransactionFilter>,
         #[graphql(default)] order_by: TransactionOrder,
+        #[graphql(desc = "Sorts by a custom field instead of `orderBy`.")] order_by_custom_field: Option<
+            CustomFieldOrder,
+        >,
     ) -> Result<TransactionConnection> {
         let api = api(ctx);
         let scope = scope(ctx)?;
@@ -200,7 +207,17 @@ impl TransactionQuery {
             last,
             before,
         };
-        let page = service::list(&api.store, scope, &filter, order_by.into(), &args, api.max_page_size).await?;
+        let by_custom_field = order_by_custom_field.map(FieldOrder::from);
+        let page = service::list(
+            &api.store,
+            scope,
+            &filter,
+            order_by.into(),
+            by_custom_field.as_ref(),
+            &args,
+            api.max_page_size,
+        )
+        .await?;
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,

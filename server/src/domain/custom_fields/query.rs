@@ -3,12 +3,13 @@
 //! functions on SQLite. Keys come from definitions (validated snake_case), never from input.
 
 use sea_orm::sea_query::{Condition, Expr, SimpleExpr, Value};
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Select};
 use serde_json::{Value as Json, json};
+use uuid::Uuid;
 
 use super::values::{index_of, normalise};
 use super::{Carrier, Definition, FieldEntity, FieldType, definitions};
-use crate::domain::pagination::ExprSort;
+use crate::domain::pagination::{Cursor, ExprSort, Page, PageArgs, PageRequest, SortKind, SortValue};
 use crate::domain::{DomainError, DomainResult, Store, contacts};
 use crate::tenancy::{Role, TenantScope};
 
@@ -426,4 +427,73 @@ pub(crate) fn sort_value(def: &Definition, stored: &Json) -> Option<Json> {
         (_, Json::Number(n)) => Json::String(n.to_string()),
         (_, v) => v.clone(),
     })
+}
+
+/// Tables whose rows carry custom field values.
+pub(crate) trait Carrying: EntityTrait {
+    const ENTITY: FieldEntity;
+    fn id_column() -> Self::Column;
+    fn id_of(row: &Self::Model) -> Uuid;
+    fn values_of(row: &Self::Model) -> &Json;
+}
+
+macro_rules! carrying {
+    ($($module:ident => $entity:ident),* $(,)?) => {
+        $(impl Carrying for entity::$module::Entity {
+            const ENTITY: FieldEntity = FieldEntity::$entity;
+            fn id_column() -> Self::Column {
+                entity::$module::Column::Id
+            }
+            fn id_of(row: &Self::Model) -> Uuid {
+                row.id
+            }
+            fn values_of(row: &Self::Model) -> &Json {
+                &row.custom_fields
+            }
+        })*
+    };
+}
+
+carrying!(
+    customer => Customer,
+    contract => Contract,
+    transaction => Transaction,
+    interaction => Interaction,
+);
+
+/// `select` narrowed to the records that meet every custom field filter.
+pub(crate) async fn narrowed<E: Carrying>(
+    store: &Store,
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    mut select: Select<E>,
+    filters: &[FieldFilter],
+) -> DomainResult<Select<E>> {
+    for condition in conditions(store, tx, scope, E::ENTITY, filters).await? {
+        select = select.filter(condition);
+    }
+    Ok(select)
+}
+
+/// One page of `select` in the order of a custom field (records without a value last).
+pub(crate) async fn sorted_page<E: Carrying>(
+    store: &Store,
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    select: Select<E>,
+    by: &FieldOrder,
+    args: &PageArgs,
+    max_page_size: u64,
+) -> DomainResult<Page<E::Model>> {
+    let (def, sort) = self::sort(store, tx, scope, E::ENTITY, by).await?;
+    let request = PageRequest::of_kind(args, &sort.name, SortKind::Field, max_page_size)?;
+    let rows = request
+        .apply_nullable(select, &sort, E::id_column(), by.descending)
+        .all(tx)
+        .await?;
+    Ok(request.finish(rows, |row| Cursor {
+        sort: sort.name.clone(),
+        value: SortValue::Field(sort_value(&def, E::values_of(row))),
+        id: E::id_of(row),
+    }))
 }
