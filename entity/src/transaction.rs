@@ -34,6 +34,8 @@ pub struct Model {
     /// Blind indexes of searchable sensitive custom field values (key → index).
     #[sea_orm(column_type = "JsonBinary")]
     pub custom_field_index: Json,
+    /// The oldest data key version among the sealed custom values; `None` when there are none.
+    pub custom_fields_key_version: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,10 +33,13 @@ enum CustomFieldDefinitions {
     UpdatedAt,
 }
 
+/// Columns every carrying table gains (their names are the schema's, hence the shared prefix).
+#[allow(clippy::enum_variant_names)]
 #[derive(DeriveIden)]
-enum CustomFields {
+enum Carrier {
     CustomFields,
     CustomFieldIndex,
+    CustomFieldsKeyVersion,
 }
 
 const CARRIERS: [&str; 4] = ["customers", "contracts", "transactions", "interactions"];
@@ -109,7 +112,7 @@ impl MigrationTrait for Migration {
                     Table::alter()
                         .table(Alias::new(table))
                         .add_column(
-                            ColumnDef::new(CustomFields::CustomFields)
+                            ColumnDef::new(Carrier::CustomFields)
                                 .json_binary()
                                 .not_null()
                                 .default(Expr::cust("'{}'")),
@@ -122,13 +125,26 @@ impl MigrationTrait for Migration {
                     Table::alter()
                         .table(Alias::new(table))
                         .add_column(
-                            ColumnDef::new(CustomFields::CustomFieldIndex)
+                            ColumnDef::new(Carrier::CustomFieldIndex)
                                 .json_binary()
                                 .not_null()
                                 .default(Expr::cust("'{}'")),
                         )
                         .to_owned(),
                 )
+                .await?;
+            // The oldest data key among the row's sensitive values, so re-encryption after a
+            // key rotation finds the rows it has left with an indexed range.
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new(table))
+                        .add_column(ColumnDef::new(Carrier::CustomFieldsKeyVersion).integer().null())
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(index(table, &["tenant_id", "custom_fields_key_version"], false))
                 .await?;
         }
 

@@ -1112,3 +1112,94 @@ async fn a_page_reads_custom_values_including_sensitive_ones_in_the_same_stateme
     assert!(large["customers"]["nodes"][0]["customFields"]["salary"].is_i64());
     assert_eq!(small_count, large_count, "no statement per customer");
 }
+
+#[tokio::test]
+async fn a_key_rotation_moves_sensitive_custom_values_to_the_new_key_in_the_background() {
+    // No worker here: the values wait on the old key until another instance's worker runs.
+    let app = spawn_app_with(&[("DOSSIER_REENCRYPT_INTERVAL_SECONDS", "0")]).await;
+    let t = app.signup(&slug("cf-rotate")).await;
+    define(
+        &app,
+        &t.token,
+        "passport",
+        "TEXT",
+        json!({ "sensitive": true, "searchable": true }),
+    )
+    .await;
+    define(
+        &app,
+        &t.token,
+        "po_ref",
+        "TEXT",
+        json!({ "entity": "CONTRACT", "sensitive": true }),
+    )
+    .await;
+    let mut expected = Vec::new();
+    for i in 0..3 {
+        let c = create(
+            &app,
+            &t.token,
+            &format!("Old {i}"),
+            json!({ "passport": format!("E00{i}") }),
+        )
+        .await;
+        expected.push((c["id"].clone(), format!("E00{i}")));
+    }
+    let contract = "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }";
+    app.ok(
+        &t.token,
+        contract,
+        json!({ "input": { "customerId": expected[0].0, "title": "Support", "value": "1.00", "currency": "CNY",
+            "startDate": "2026-01-01", "endDate": "2026-12-31", "customFields": { "po_ref": "PO-secret" } } }),
+    )
+    .await;
+    app.ok(&t.token, "mutation { rotateTenantKey { dataKeyVersion } }", json!({}))
+        .await;
+    let newer = create(&app, &t.token, "New", json!({ "passport": "E777" })).await;
+    expected.push((newer["id"].clone(), "E777".into()));
+    let pending = "SELECT (SELECT COUNT(*) FROM customers WHERE custom_fields_key_version = 1) \
+                   + (SELECT COUNT(*) FROM contracts WHERE custom_fields_key_version = 1)";
+    assert_eq!(
+        app.raw_count(pending).await,
+        4,
+        "three customers and a contract wait for the new key"
+    );
+
+    let status = "{ me { tenant { encryptionStatus { customFieldRecordsOnOlderKeys complete } } } }";
+    assert_eq!(
+        app.ok(&t.token, status, json!({})).await["me"]["tenant"]["encryptionStatus"],
+        json!({ "customFieldRecordsOnOlderKeys": 4, "complete": false })
+    );
+    let restarted = spawn_another(&app, &[("DOSSIER_REENCRYPT_INTERVAL_SECONDS", "1")]).await;
+    let mut left = -1;
+    for _ in 0..50 {
+        left = app.raw_count(pending).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left, 0, "every sealed value moved");
+    assert_eq!(
+        app.ok(&t.token, status, json!({})).await["me"]["tenant"]["encryptionStatus"],
+        json!({ "customFieldRecordsOnOlderKeys": 0, "complete": true })
+    );
+    let stored = app
+        .raw_texts("SELECT CAST(custom_fields AS TEXT) FROM customers")
+        .await
+        .join(" ");
+    assert!(stored.contains("v1.2.") && !stored.contains("v1.1."), "{stored}");
+    for (id, passport) in &expected {
+        assert_eq!(
+            read(&restarted, &t.token, id).await["customFields"]["passport"],
+            passport.as_str()
+        );
+    }
+    let by_passport =
+        "{ customers(filter: { customFields: [{ key: \"passport\", op: EQ, value: \"E001\" }] }) { nodes { name } } }";
+    assert_eq!(
+        restarted.ok(&t.token, by_passport, json!({})).await["customers"]["nodes"],
+        json!([{ "name": "Old 1" }]),
+        "blind indexes do not depend on the data key"
+    );
+}

@@ -734,6 +734,8 @@ pub struct EncryptionStatus {
     pub data_key_version: u32,
     pub contacts: u64,
     pub contacts_on_older_keys: u64,
+    /// Customers, contracts, transactions and interactions with sensitive custom values on an older key.
+    pub custom_field_records_on_older_keys: u64,
 }
 
 pub async fn encryption_status(store: &Store, scope: &TenantScope) -> DomainResult<EncryptionStatus> {
@@ -748,11 +750,13 @@ pub async fn encryption_status(store: &Store, scope: &TenantScope) -> DomainResu
         .filter(contact::Column::KeyVersion.lt(current))
         .count(&tx)
         .await?;
+    let custom_older = super::custom_fields::values::records_on_older_keys(&tx, scope, current).await?;
     tx.commit().await?;
     Ok(EncryptionStatus {
         data_key_version: current as u32,
         contacts,
         contacts_on_older_keys: older,
+        custom_field_records_on_older_keys: custom_older,
     })
 }
 

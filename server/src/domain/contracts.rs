@@ -421,6 +421,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
         updated_at: at,
         custom_fields: serde_json::json!({}),
         custom_field_index: serde_json::json!({}),
+        custom_fields_key_version: None,
     };
     let mut changed = vec!["customerId"];
     let generate_number = input.number.is_none();
@@ -441,6 +442,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
         changed.insert(1, "number");
     }
     (draft.custom_fields, draft.custom_field_index) = (custom.values.clone(), custom.index.clone());
+    draft.custom_fields_key_version = custom.key_version;
     let created = insert(&tx, draft, "number").await?;
     audit::record(
         &tx,
@@ -490,6 +492,7 @@ pub async fn update(
     .await?;
     apply_changes(&tx, scope, changes, &mut next, &mut changed, &calendar).await?;
     (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
+    next.custom_fields_key_version = custom.key_version;
     if changed.is_empty() && custom.changed.is_empty() {
         tx.commit().await?;
         return Ok(current);
@@ -626,6 +629,7 @@ pub async fn renew(
         updated_at: at,
         custom_fields: values::carried_over(store, &tx, scope, FieldEntity::Contract, &current.custom_fields).await?,
         custom_field_index: serde_json::json!({}),
+        custom_fields_key_version: None,
     };
     let successor = insert(&tx, successor, "newNumber").await?;
     let version = current.version;
@@ -1160,6 +1164,7 @@ mod tests {
                 updated_at: at,
                 custom_fields: serde_json::json!({}),
                 custom_field_index: serde_json::json!({}),
+                custom_fields_key_version: None,
             };
             contract::Entity::insert(c.clone().into_active_model())
                 .exec(&db)

@@ -376,6 +376,7 @@ pub async fn create(
         updated_at: at,
         custom_fields: serde_json::json!({}),
         custom_field_index: serde_json::json!({}),
+        custom_fields_key_version: None,
     };
     let tag_ids = match &changes.tag_ids {
         Patch::Set(ids) => dedup(ids),
@@ -397,6 +398,7 @@ pub async fn create(
     )
     .await?;
     (draft.custom_fields, draft.custom_field_index) = (custom.values.clone(), custom.index.clone());
+    draft.custom_fields_key_version = custom.key_version;
     let mut changed = Vec::new();
     apply_changes(&tx, scope, changes, &mut draft, &mut changed, today).await?;
     let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
@@ -479,6 +481,7 @@ pub async fn update(
     )
     .await?;
     (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
+    next.custom_fields_key_version = custom.key_version;
     apply_changes(&tx, scope, changes, &mut next, &mut changed, today).await?;
     if let Some(inputs) = &new_contacts {
         // Replaced as a whole: validated and sealed before the old ones go.
@@ -1427,6 +1430,10 @@ async fn erase_history_text(tx: &impl ConnectionTrait, scope: &TenantScope, id: 
         .col_expr(transaction::Column::VoidReason, cleared())
         .col_expr(transaction::Column::CustomFields, no_fields())
         .col_expr(transaction::Column::CustomFieldIndex, no_fields())
+        .col_expr(
+            transaction::Column::CustomFieldsKeyVersion,
+            Expr::value(Option::<i32>::None),
+        )
         .exec(tx)
         .await?;
     scoped_update::<contract::Entity>(scope)
@@ -1435,6 +1442,10 @@ async fn erase_history_text(tx: &impl ConnectionTrait, scope: &TenantScope, id: 
         .col_expr(contract::Column::TerminationReason, cleared())
         .col_expr(contract::Column::CustomFields, no_fields())
         .col_expr(contract::Column::CustomFieldIndex, no_fields())
+        .col_expr(
+            contract::Column::CustomFieldsKeyVersion,
+            Expr::value(Option::<i32>::None),
+        )
         .exec(tx)
         .await?;
     scoped_update::<interaction::Entity>(scope)
@@ -1443,6 +1454,10 @@ async fn erase_history_text(tx: &impl ConnectionTrait, scope: &TenantScope, id: 
         .col_expr(interaction::Column::Outcome, cleared())
         .col_expr(interaction::Column::CustomFields, no_fields())
         .col_expr(interaction::Column::CustomFieldIndex, no_fields())
+        .col_expr(
+            interaction::Column::CustomFieldsKeyVersion,
+            Expr::value(Option::<i32>::None),
+        )
         .exec(tx)
         .await?;
     scoped_update::<follow_up::Entity>(scope)
@@ -1509,6 +1524,7 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
         // Custom fields may hold anything about the person.
         erased.custom_fields = serde_json::json!({});
         erased.custom_field_index = serde_json::json!({});
+        erased.custom_fields_key_version = None;
         erased.archived_at = erased.archived_at.or(Some(now()));
         save_if_version(&tx, scope, erased, version).await?;
         scoped_update::<customer_status_history::Entity>(scope)

@@ -153,6 +153,7 @@ pub async fn log(
         created_at: at,
         custom_fields: custom.values.clone(),
         custom_field_index: custom.index.clone(),
+        custom_fields_key_version: custom.key_version,
     };
     let created = interaction::Entity::insert(draft.into_active_model().reset_all())
         .exec_with_returning(&tx)

@@ -295,6 +295,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewTransaction) -
         updated_at: Set(stamp),
         custom_fields: Set(custom.values.clone()),
         custom_field_index: Set(custom.index.clone()),
+        custom_fields_key_version: Set(custom.key_version),
     })
     .exec_with_returning(&tx)
     .await?;
@@ -342,6 +343,7 @@ pub async fn update(
     )
     .await?;
     (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
+    next.custom_fields_key_version = custom.key_version;
     match changes.occurred_at {
         Patch::Keep => {}
         Patch::Clear => return Err(cannot_clear("occurredAt")),

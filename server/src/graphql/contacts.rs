@@ -219,7 +219,9 @@ pub struct EncryptionStatus {
     pub data_key_version: i32,
     pub contacts: u64,
     pub contacts_on_older_keys: u64,
-    /// True when every contact uses the newest key.
+    /// Records whose sensitive custom field values still use an older key.
+    pub custom_field_records_on_older_keys: u64,
+    /// True when every contact and every sensitive custom value uses the newest key.
     pub complete: bool,
 }
 
@@ -229,6 +231,7 @@ pub async fn encryption_status(ctx: &Context<'_>) -> Result<EncryptionStatus> {
         data_key_version: status.data_key_version as i32,
         contacts: status.contacts,
         contacts_on_older_keys: status.contacts_on_older_keys,
-        complete: status.contacts_on_older_keys == 0,
+        custom_field_records_on_older_keys: status.custom_field_records_on_older_keys,
+        complete: status.contacts_on_older_keys == 0 && status.custom_field_records_on_older_keys == 0,
     })
 }

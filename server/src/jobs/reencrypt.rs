@@ -1,10 +1,16 @@
-//! Moves contact data to each tenant's newest data key after a rotation, in small batches.
+//! Moves contact data and sensitive custom field values to each tenant's newest data key
+//! after a rotation, in small batches.
 //! It keeps no state of its own: what is left is whatever rows still carry an older key
 //! version, so a killed or restarted worker simply carries on, and several may run at once.
 
+use std::future::Future;
 use std::time::Duration;
 
-use crate::domain::{Store, contacts, tenants};
+use uuid::Uuid;
+
+use crate::domain::contacts::ReencryptBatch;
+use crate::domain::custom_fields::values as custom_values;
+use crate::domain::{DomainResult, Store, contacts, tenants};
 
 const BATCH: u64 = 100;
 
@@ -16,24 +22,34 @@ pub async fn run_once(store: &Store) -> anyhow::Result<u64> {
         .await
         .map_err(|e| anyhow::anyhow!("Failed to list tenants: {e:?}"))?;
     for tenant_id in tenants {
-        loop {
-            match contacts::reencrypt_batch(store, tenant_id, BATCH).await {
-                Ok(batch) => {
-                    moved += batch.moved;
-                    // Stop when the batch was the last, or made no progress (rows that cannot
-                    // be decrypted, or that are being edited right now, wait for the next round).
-                    if batch.selected < BATCH || batch.moved == 0 {
-                        break;
-                    }
+        moved += drain(tenant_id, || contacts::reencrypt_batch(store, tenant_id, BATCH)).await;
+        moved += drain(tenant_id, || custom_values::reencrypt_batches(store, tenant_id, BATCH)).await;
+    }
+    Ok(moved)
+}
+
+/// Runs batches until one is the last or makes no progress (rows that cannot be decrypted,
+/// or that are being edited right now, wait for the next round); returns the rows moved.
+async fn drain<F, Fut>(tenant_id: Uuid, mut batch: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = DomainResult<ReencryptBatch>>,
+{
+    let mut moved = 0;
+    loop {
+        match batch().await {
+            Ok(done) => {
+                moved += done.moved;
+                if done.selected < BATCH || done.moved == 0 {
+                    return moved;
                 }
-                Err(e) => {
-                    tracing::error!(%tenant_id, error = ?e, "re-encryption failed for a tenant; will retry");
-                    break;
-                }
+            }
+            Err(e) => {
+                tracing::error!(%tenant_id, error = ?e, "re-encryption failed for a tenant; will retry");
+                return moved;
             }
         }
     }
-    Ok(moved)
 }
 
 /// Runs `run_once` every `interval`, and at once when a rotation asks for it. Failures are

@@ -3,14 +3,14 @@
 //! functions on SQLite. Keys come from definitions (validated snake_case), never from input.
 
 use sea_orm::sea_query::{Condition, Expr, SimpleExpr, Value};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Select};
+use sea_orm::{ConnectionTrait, DbBackend, QueryFilter, Select};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::values::{index_of, normalise};
 use super::{Carrier, Definition, FieldEntity, FieldType, definitions};
 use crate::domain::pagination::{Cursor, ExprSort, Page, PageArgs, PageRequest, SortKind, SortValue};
-use crate::domain::{DomainError, DomainResult, Store, contacts};
+use crate::domain::{DomainError, DomainResult, Store, TenantEntity, contacts};
 use crate::tenancy::{Role, TenantScope};
 
 /// How a filter compares.
@@ -430,11 +430,14 @@ pub(crate) fn sort_value(def: &Definition, stored: &Json) -> Option<Json> {
 }
 
 /// Tables whose rows carry custom field values.
-pub(crate) trait Carrying: EntityTrait {
+pub(crate) trait Carrying: TenantEntity {
     const ENTITY: FieldEntity;
     fn id_column() -> Self::Column;
+    fn values_column() -> Self::Column;
+    fn key_version_column() -> Self::Column;
     fn id_of(row: &Self::Model) -> Uuid;
     fn values_of(row: &Self::Model) -> &Json;
+    fn key_version_of(row: &Self::Model) -> Option<i32>;
 }
 
 macro_rules! carrying {
@@ -444,11 +447,20 @@ macro_rules! carrying {
             fn id_column() -> Self::Column {
                 entity::$module::Column::Id
             }
+            fn values_column() -> Self::Column {
+                entity::$module::Column::CustomFields
+            }
+            fn key_version_column() -> Self::Column {
+                entity::$module::Column::CustomFieldsKeyVersion
+            }
             fn id_of(row: &Self::Model) -> Uuid {
                 row.id
             }
             fn values_of(row: &Self::Model) -> &Json {
                 &row.custom_fields
+            }
+            fn key_version_of(row: &Self::Model) -> Option<i32> {
+                row.custom_fields_key_version
             }
         })*
     };

@@ -10,14 +10,20 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use entity::custom_field_definition as definition;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
+use super::query::Carrying;
 use super::{Carrier, Definition, FieldEntity, FieldType, definitions, query};
 use crate::crypto::blind_index::blind_index;
 use crate::crypto::{Aad, mask};
+use crate::domain::contacts::ReencryptBatch;
 use crate::domain::keys::TenantKeys;
 use crate::domain::money::{Currency, Money};
 use crate::domain::{DomainError, DomainResult, Store, contacts, validate};
@@ -294,6 +300,8 @@ pub(crate) fn index_of(keys: &TenantKeys, def: &Definition, value: &Json) -> Str
 pub struct Prepared {
     pub values: Json,
     pub index: Json,
+    /// The oldest data key version among the sealed values (`None`: nothing sealed).
+    pub key_version: Option<i32>,
     /// Keys whose value changed, for the audit trail (`customFields.<key>`).
     pub changed: Vec<String>,
 }
@@ -339,6 +347,7 @@ pub(crate) async fn prepare(
     };
     if given.is_empty() && !creating {
         return Ok(Prepared {
+            key_version: oldest_key(&defs, entity, &values),
             values: Json::Object(values),
             index: Json::Object(index),
             changed: Vec::new(),
@@ -442,10 +451,22 @@ pub(crate) async fn prepare(
         changed.push(field_name(&key));
     }
     Ok(Prepared {
+        key_version: oldest_key(&defs, entity, &values),
         values: Json::Object(values),
         index: Json::Object(index),
         changed,
     })
+}
+
+/// The oldest data key version among the sealed values of a record.
+fn oldest_key(defs: &[Definition], entity: FieldEntity, values: &Map<String, Json>) -> Option<i32> {
+    values
+        .iter()
+        .filter(|(key, _)| defs.iter().any(|d| d.entity == entity && &d.key == *key && d.sensitive))
+        .filter_map(|(_, v)| v.as_str())
+        .filter_map(|ct| crate::crypto::cipher::key_version(ct).ok())
+        .min()
+        .map(|v| v as i32)
 }
 
 /// DUPLICATE-free: VALIDATION when another record of the tenant holds the same value.
@@ -508,6 +529,105 @@ pub(crate) async fn carried_over(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(Json::Object(kept))
+}
+
+/// How many records of any kind hold sensitive custom values under a key older than `current`.
+pub(crate) async fn records_on_older_keys(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    current: i32,
+) -> DomainResult<u64> {
+    async fn older<E: Carrying>(tx: &impl ConnectionTrait, scope: &TenantScope, current: i32) -> DomainResult<u64>
+    where
+        E::Model: Sync,
+    {
+        Ok(crate::domain::scoped::<E>(scope)
+            .filter(E::key_version_column().lt(current))
+            .count(tx)
+            .await?)
+    }
+    Ok(older::<entity::customer::Entity>(tx, scope, current).await?
+        + older::<entity::contract::Entity>(tx, scope, current).await?
+        + older::<entity::transaction::Entity>(tx, scope, current).await?
+        + older::<entity::interaction::Entity>(tx, scope, current).await?)
+}
+
+/// One re-encryption batch (up to `limit` records) for each kind of record, summed.
+pub async fn reencrypt_batches(store: &Store, tenant_id: Uuid, limit: u64) -> DomainResult<ReencryptBatch> {
+    let mut total = ReencryptBatch::default();
+    for batch in [
+        reencrypt_batch::<entity::customer::Entity>(store, tenant_id, limit).await?,
+        reencrypt_batch::<entity::contract::Entity>(store, tenant_id, limit).await?,
+        reencrypt_batch::<entity::transaction::Entity>(store, tenant_id, limit).await?,
+        reencrypt_batch::<entity::interaction::Entity>(store, tenant_id, limit).await?,
+    ] {
+        total.selected += batch.selected;
+        total.moved += batch.moved;
+        total.failed += batch.failed;
+    }
+    Ok(total)
+}
+
+/// Moves up to `limit` records of one tenant whose sealed custom values use an older data key
+/// to the newest key. Like the contacts' batch, a record is written back only if its values are
+/// still those it read, so an edit made meanwhile is never undone.
+async fn reencrypt_batch<E: Carrying>(store: &Store, tenant_id: Uuid, limit: u64) -> DomainResult<ReencryptBatch> {
+    let tx = store.begin(tenant_id).await?;
+    let keys = store.vault.reload(&tx, tenant_id).await?;
+    let current = keys.data.current_version as i32;
+    let sealed: Vec<String> = definition::Entity::find()
+        .filter(definition::Column::TenantId.eq(tenant_id))
+        .filter(definition::Column::Entity.eq(E::ENTITY))
+        .filter(definition::Column::Sensitive.eq(true))
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|d| d.key)
+        .collect();
+    let rows = E::find()
+        .filter(E::tenant_column().eq(tenant_id))
+        .filter(E::key_version_column().lt(current))
+        .order_by_asc(E::id_column())
+        .limit(limit)
+        .all(&tx)
+        .await?;
+    let mut batch = ReencryptBatch {
+        selected: rows.len() as u64,
+        ..Default::default()
+    };
+    'rows: for row in rows {
+        let (id, old) = (E::id_of(&row), E::values_of(&row));
+        let mut values = old.as_object().cloned().unwrap_or_default();
+        for key in &sealed {
+            let Some(ct) = values.get(key).and_then(Json::as_str) else {
+                continue;
+            };
+            let column = column_of(key);
+            let aad = aad(tenant_id, E::ENTITY, &column, id);
+            let clear = match keys.data.decrypt(aad, ct) {
+                Ok(clear) => clear,
+                Err(e) => {
+                    tracing::error!(record_id = %id, table = E::ENTITY.table(), field = %key, error = %e,
+                        "cannot re-encrypt a custom field value");
+                    batch.failed += 1;
+                    continue 'rows;
+                }
+            };
+            values.insert(key.clone(), Json::String(keys.data.encrypt(aad, clear.expose())));
+        }
+        let result = E::update_many()
+            .col_expr(E::values_column(), Expr::value(Json::Object(values)))
+            .col_expr(E::key_version_column(), Expr::value(current))
+            .filter(E::tenant_column().eq(tenant_id))
+            .filter(E::id_column().eq(id))
+            .filter(E::key_version_column().eq(E::key_version_of(&row)))
+            .filter(E::values_column().eq(old.clone()))
+            .exec(&tx)
+            .await?;
+        batch.moved += result.rows_affected;
+    }
+    tx.commit().await?;
+    Ok(batch)
 }
 
 /// One field of a record as a client sees it.
