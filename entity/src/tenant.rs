@@ -23,6 +23,16 @@ pub struct Model {
     /// Days before a contract's end date at which reminders go out, e.g. `[90, 30, 7]`;
     /// the largest one starts the contract's EXPIRING status.
     pub contract_reminder_offsets_days: Json,
+    /// How long before a follow-up falls due its reminder goes out.
+    pub follow_up_reminder_lead_minutes: i32,
+    /// Local hour (0–23) at which a user's reminders go out together as one digest; `None`:
+    /// each reminder goes out when due.
+    pub daily_digest_hour: Option<i32>,
+    /// Display name on reminder e-mails; the tenant's name when absent.
+    pub reminder_sender_name: Option<String>,
+    pub reminder_reply_to: Option<String>,
+    /// An address that receives a copy of every reminder, besides the responsible users.
+    pub reminder_extra_recipient: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -12,6 +12,7 @@ mod m20261125_000004_contacts;
 mod m20261125_000005_tenant_plans;
 mod m20261125_000006_customer_file;
 mod m20261125_000007_custom_fields;
+mod m20261125_000008_tenant_reminder_settings;
 pub mod rls;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_tenant_plans::Migration),
             Box::new(m20261125_000006_customer_file::Migration),
             Box::new(m20261125_000007_custom_fields::Migration),
+            Box::new(m20261125_000008_tenant_reminder_settings::Migration),
         ]
     }
 }

@@ -18,5 +18,6 @@ mod row_level_security;
 mod schema;
 mod tags;
 mod tenancy;
+mod tenant_settings;
 mod transactions;
 mod validation;

@@ -26,7 +26,7 @@ use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
 use super::tenants::{self, TenantCalendar};
-use super::{DomainError, DomainResult, Store, audit, now, scoped, validate, versioned};
+use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, validate, versioned};
 use crate::tenancy::TenantScope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,8 +148,29 @@ fn expiring_from(end: NaiveDate, offsets: &[u16]) -> NaiveDate {
         .unwrap_or(NaiveDate::MIN)
 }
 
+/// After the tenant's default offsets changed: contracts without offsets of their own start
+/// EXPIRING at their end minus the new largest offset. One UPDATE, whatever the number.
+pub(crate) async fn follow_new_default_offsets(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    offsets: &[u16],
+) -> DomainResult<u64> {
+    let largest = i32::from(offsets.iter().copied().max().unwrap_or(0));
+    let moved = if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+        Expr::cust_with_values("end_date - CAST($1 AS integer)", [largest])
+    } else {
+        Expr::cust_with_values("date(end_date, '-' || ? || ' days')", [largest])
+    };
+    let result = scoped_update::<contract::Entity>(scope)
+        .filter(contract::Column::ReminderOffsetsDays.is_null())
+        .col_expr(contract::Column::ExpiringFrom, moved)
+        .exec(tx)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Checked offsets: 0–365 days each, at most 10 distinct, stored largest first.
-fn offsets(field: &str, days: Vec<i32>) -> DomainResult<Vec<u16>> {
+pub(crate) fn offsets(field: &str, days: Vec<i32>) -> DomainResult<Vec<u16>> {
     let mut out = Vec::with_capacity(days.len());
     for d in days {
         if !(0..=365).contains(&d) {

@@ -2,11 +2,12 @@
 
 use entity::enums::{Locale, Role};
 use entity::{tenant, user};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
+use super::customers::{Patch, assign};
 use super::error::is_unique_violation;
-use super::{DomainError, DomainResult, Store, audit, now, validate};
+use super::{DomainError, DomainResult, Store, audit, contracts, now, validate};
 use crate::cache::{Invalidation, Limit};
 use crate::config::Secret;
 use crate::tenancy::auth::{hash_password, sha256_hex};
@@ -14,6 +15,7 @@ use crate::tenancy::{Actor, TenantScope};
 
 /// Days before a contract ends at which its owner is reminded, unless the tenant or the contract says otherwise.
 pub const DEFAULT_CONTRACT_REMINDER_OFFSETS: [u16; 3] = [90, 30, 7];
+pub const DEFAULT_FOLLOW_UP_LEAD_MINUTES: i32 = 60;
 
 /// Who may open a new tenant: anyone when signup is open, else only holders of the platform key.
 #[derive(Clone)]
@@ -92,6 +94,11 @@ pub async fn create(
         rate_limit_burst: Set(None),
         customer_seq: Set(0),
         contract_reminder_offsets_days: Set(serde_json::json!(DEFAULT_CONTRACT_REMINDER_OFFSETS)),
+        follow_up_reminder_lead_minutes: Set(DEFAULT_FOLLOW_UP_LEAD_MINUTES),
+        daily_digest_hour: Set(None),
+        reminder_sender_name: Set(None),
+        reminder_reply_to: Set(None),
+        reminder_extra_recipient: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     })
@@ -146,6 +153,142 @@ pub async fn current(store: &Store, scope: &TenantScope) -> DomainResult<tenant:
     tx.commit().await?;
     found.ok_or(DomainError::NotFound("tenant"))
 }
+
+/// Changes to how a tenant works and is reminded; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChanges {
+    pub timezone: Option<String>,
+    pub locale: Option<Locale>,
+    pub contract_reminder_offsets_days: Option<Vec<i32>>,
+    pub follow_up_reminder_lead_minutes: Option<i32>,
+    pub daily_digest_hour: Patch<i32>,
+    pub sender_name: Patch<String>,
+    pub reply_to: Patch<String>,
+    pub extra_recipient: Patch<String>,
+}
+
+/// Admins change the tenant's settings. New default contract offsets move the EXPIRING
+/// start of every contract that follows the default, in the same transaction.
+pub async fn update_settings(
+    store: &Store,
+    scope: &TenantScope,
+    changes: SettingsChanges,
+) -> DomainResult<tenant::Model> {
+    if !scope.is_at_least(Role::Admin) {
+        return Err(DomainError::Forbidden("only admins may change the tenant's settings"));
+    }
+    let tx = store.begin_scoped(scope).await?;
+    let current = tenant::Entity::find_by_id(scope.tenant_id)
+        .one(&tx)
+        .await?
+        .ok_or(DomainError::NotFound("tenant"))?;
+    let mut next = current.clone();
+    let mut changed: Vec<&'static str> = Vec::new();
+    if let Some(tz) = changes.timezone {
+        assign(
+            "timezone",
+            &mut next.timezone,
+            validate::timezone("timezone", &tz)?,
+            &mut changed,
+        );
+    }
+    if let Some(locale) = changes.locale {
+        assign("locale", &mut next.locale, locale, &mut changed);
+    }
+    let mut new_offsets = None;
+    if let Some(days) = changes.contract_reminder_offsets_days {
+        let days = contracts::offsets("contractReminderOffsetsDays", days)?;
+        if days.is_empty() {
+            return Err(DomainError::validation(
+                "contractReminderOffsetsDays",
+                "needs at least one offset",
+            ));
+        }
+        let json = serde_json::json!(days);
+        if json != current.contract_reminder_offsets_days {
+            new_offsets = Some(days);
+        }
+        assign(
+            "contractReminderOffsetsDays",
+            &mut next.contract_reminder_offsets_days,
+            json,
+            &mut changed,
+        );
+    }
+    if let Some(minutes) = changes.follow_up_reminder_lead_minutes {
+        if !(0..=MAX_LEAD_MINUTES).contains(&minutes) {
+            return Err(DomainError::validation(
+                "followUpReminderLeadMinutes",
+                format!("must be between 0 and {MAX_LEAD_MINUTES} (one week)"),
+            ));
+        }
+        assign(
+            "followUpReminderLeadMinutes",
+            &mut next.follow_up_reminder_lead_minutes,
+            minutes,
+            &mut changed,
+        );
+    }
+    let hour = match changes.daily_digest_hour {
+        Patch::Keep => current.daily_digest_hour,
+        Patch::Clear => None,
+        Patch::Set(h) if (0..=23).contains(&h) => Some(h),
+        Patch::Set(_) => {
+            return Err(DomainError::validation(
+                "dailyDigestHour",
+                "must be an hour from 0 to 23",
+            ));
+        }
+    };
+    assign("dailyDigestHour", &mut next.daily_digest_hour, hour, &mut changed);
+    let sender = match changes.sender_name {
+        Patch::Keep => current.reminder_sender_name.clone(),
+        Patch::Clear => None,
+        // A display name goes into a mail header: one line, no angle brackets or quotes.
+        Patch::Set(v) => {
+            let v = validate::required_text("senderName", Some(v), 100)?;
+            if v.contains(['\r', '\n', '<', '>', '"']) {
+                return Err(DomainError::validation(
+                    "senderName",
+                    "must be one line without < > or \"",
+                ));
+            }
+            Some(v)
+        }
+    };
+    assign("senderName", &mut next.reminder_sender_name, sender, &mut changed);
+    for (field, patch, target) in [
+        ("replyTo", changes.reply_to, &mut next.reminder_reply_to),
+        (
+            "extraRecipient",
+            changes.extra_recipient,
+            &mut next.reminder_extra_recipient,
+        ),
+    ] {
+        let value = match patch {
+            Patch::Keep => target.clone(),
+            Patch::Clear => None,
+            Patch::Set(v) => Some(validate::email(field, &v)?),
+        };
+        assign(field, target, value, &mut changed);
+    }
+    if changed.is_empty() {
+        tx.commit().await?;
+        return Ok(current);
+    }
+    next.updated_at = now();
+    let saved = next.into_active_model().reset_all().update(&tx).await?;
+    if let Some(days) = new_offsets {
+        contracts::follow_new_default_offsets(&tx, scope, &days).await?;
+    }
+    audit::record(&tx, scope, "tenant.update_settings", Some(scope.tenant_id), &changed).await?;
+    tx.commit().await?;
+    store.invalidate(Invalidation::Tenant(scope.tenant_id)).await;
+    Ok(saved)
+}
+
+/// The longest lead time of a follow-up reminder: a week.
+const MAX_LEAD_MINUTES: i32 = 7 * 24 * 60;
 
 /// The tenant's rate-limit plan, if it has one (cached briefly; a change invalidates it).
 pub async fn limit_override(store: &Store, tenant_id: Uuid) -> DomainResult<Option<Limit>> {

@@ -1,10 +1,10 @@
 //! Tenants, users, sign-in and API keys.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{api_key, tenant, user};
 
-use super::{api, parse_id, request, scope};
+use super::{api, parse_id, patch, request, scope};
 use crate::config::Secret;
 use crate::domain::{api_keys, tenants, users};
 
@@ -48,6 +48,29 @@ impl Tenant {
     /// Region in which phone numbers without a country code are read (ISO 3166, e.g. CN).
     async fn phone_region(&self) -> &str {
         &self.0.phone_region
+    }
+    /// Days before a contract's end at which reminders go out (contracts may override them).
+    async fn contract_reminder_offsets_days(&self) -> Vec<i32> {
+        serde_json::from_value(self.0.contract_reminder_offsets_days.clone()).unwrap_or_default()
+    }
+    /// How long before a follow-up falls due its reminder goes out.
+    async fn follow_up_reminder_lead_minutes(&self) -> i32 {
+        self.0.follow_up_reminder_lead_minutes
+    }
+    /// Local hour at which each user's reminders go out as one digest; null: one e-mail per reminder.
+    async fn daily_digest_hour(&self) -> Option<i32> {
+        self.0.daily_digest_hour
+    }
+    /// Display name on reminder e-mails; the tenant's name when null.
+    async fn sender_name(&self) -> Option<&str> {
+        self.0.reminder_sender_name.as_deref()
+    }
+    async fn reply_to(&self) -> Option<&str> {
+        self.0.reminder_reply_to.as_deref()
+    }
+    /// Receives a copy of every reminder.
+    async fn extra_recipient(&self) -> Option<&str> {
+        self.0.reminder_extra_recipient.as_deref()
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -241,11 +264,53 @@ pub struct RevokeApiKeyPayload {
     pub api_key: ApiKey,
 }
 
+/// Settings to change; fields left out stay as they are, null clears an optional one.
+#[derive(InputObject)]
+pub struct UpdateTenantSettingsInput {
+    /// IANA time zone, e.g. Asia/Shanghai.
+    pub timezone: Option<String>,
+    pub locale: Option<Locale>,
+    /// 0–365 days each, at most 10; contracts without their own offsets follow at once.
+    pub contract_reminder_offsets_days: Option<Vec<i32>>,
+    /// 0–10080 minutes.
+    pub follow_up_reminder_lead_minutes: Option<i32>,
+    /// 0–23, in the tenant's time zone.
+    pub daily_digest_hour: MaybeUndefined<i32>,
+    pub sender_name: MaybeUndefined<String>,
+    pub reply_to: MaybeUndefined<String>,
+    pub extra_recipient: MaybeUndefined<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateTenantSettingsPayload {
+    pub tenant: Tenant,
+}
+
 #[derive(Default)]
 pub struct TenancyMutation;
 
 #[Object]
 impl TenancyMutation {
+    /// Admins and owners.
+    async fn update_tenant_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTenantSettingsInput,
+    ) -> Result<UpdateTenantSettingsPayload> {
+        let changes = tenants::SettingsChanges {
+            timezone: input.timezone,
+            locale: input.locale.map(Into::into),
+            contract_reminder_offsets_days: input.contract_reminder_offsets_days,
+            follow_up_reminder_lead_minutes: input.follow_up_reminder_lead_minutes,
+            daily_digest_hour: patch(input.daily_digest_hour),
+            sender_name: patch(input.sender_name),
+            reply_to: patch(input.reply_to),
+            extra_recipient: patch(input.extra_recipient),
+        };
+        let tenant = tenants::update_settings(&api(ctx).store, scope(ctx)?, changes).await?;
+        Ok(UpdateTenantSettingsPayload { tenant: Tenant(tenant) })
+    }
+
     /// Opens a new tenant with its owner. Open to anyone only where signup is enabled.
     async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> Result<CreateTenantPayload> {
         let api = api(ctx);
