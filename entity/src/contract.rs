@@ -36,6 +36,8 @@ pub struct Model {
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The local day the next reminder falls due; `None` when none is to come.
+    pub next_reminder_on: Option<Date>,
     /// Values of the tenant's custom fields (key → value; sensitive ones as ciphertext).
     #[sea_orm(column_type = "JsonBinary")]
     pub custom_fields: Json,

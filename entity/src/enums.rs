@@ -245,3 +245,35 @@ pub enum CustomFieldType {
     #[sea_orm(string_value = "currency_amount")]
     CurrencyAmount,
 }
+
+/// What a reminder e-mail is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum ReminderKind {
+    /// A contract ends in N days.
+    #[sea_orm(string_value = "contract_expiry")]
+    ContractExpiry,
+    /// A follow-up falls due.
+    #[sea_orm(string_value = "follow_up")]
+    FollowUp,
+}
+
+/// Where a reminder is on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum ReminderStatus {
+    /// Waiting for its time, or for its next attempt.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Claimed by a worker until its lease ends.
+    #[sea_orm(string_value = "sending")]
+    Sending,
+    #[sea_orm(string_value = "sent")]
+    Sent,
+    /// Gave up: a permanent refusal, or too many attempts.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// Its subject changed (renewed, terminated, done, rescheduled) or someone cancelled it.
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+}

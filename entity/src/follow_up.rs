@@ -20,6 +20,8 @@ pub struct Model {
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the reminder of this follow-up falls due; `None` once planned, or when done.
+    pub remind_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ pub mod enums;
 pub mod feedback;
 pub mod follow_up;
 pub mod interaction;
+pub mod reminder;
 pub mod tag;
 pub mod tenant;
 pub mod tenant_key;

@@ -13,6 +13,7 @@ mod m20261125_000005_tenant_plans;
 mod m20261125_000006_customer_file;
 mod m20261125_000007_custom_fields;
 mod m20261125_000008_tenant_reminder_settings;
+mod m20261125_000009_reminders;
 pub mod rls;
 
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_customer_file::Migration),
             Box::new(m20261125_000007_custom_fields::Migration),
             Box::new(m20261125_000008_tenant_reminder_settings::Migration),
+            Box::new(m20261125_000009_reminders::Migration),
         ]
     }
 }

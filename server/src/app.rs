@@ -104,12 +104,21 @@ impl Application {
     }
 
     /// Serves until `signal` resolves, then lets in-flight requests finish (up to the configured timeout).
-    /// Background re-encryption runs beside it unless its interval is zero.
+    /// Background re-encryption and reminder planning run beside it unless their interval is zero.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
         let timeout = self.config.shutdown_timeout;
         let interval = self.config.reencrypt_interval;
         let worker = (!interval.is_zero())
             .then(|| tokio::spawn(crate::jobs::reencrypt::run_forever(self.state.store.clone(), interval)));
+        let plan_every = self.config.reminder_plan_interval;
+        let planner = (!plan_every.is_zero()).then(|| {
+            let clock: Arc<dyn crate::jobs::clock::Clock> = Arc::new(crate::jobs::clock::SystemClock);
+            tokio::spawn(crate::jobs::planner::run_forever(
+                self.state.store.clone(),
+                clock,
+                plan_every,
+            ))
+        });
         let shared = self.state.store.shared().clone();
         let subscriber = shared
             .link
@@ -119,7 +128,7 @@ impl Application {
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, signal, Some(timeout))
             .await;
-        for task in [worker, subscriber].into_iter().flatten() {
+        for task in [worker, planner, subscriber].into_iter().flatten() {
             task.abort();
         }
         served

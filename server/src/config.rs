@@ -56,6 +56,7 @@ pub struct Config {
     /// `1:<base64>,2:<base64>`; the newest wraps new tenant keys.
     pub master_keys: Option<Secret>,
     pub reencrypt_interval: Duration,
+    pub reminder_plan_interval: Duration,
     pub token_ttl: Duration,
     pub allow_signup: bool,
     pub platform_key: Option<Secret>,
@@ -115,6 +116,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "DOSSIER_REENCRYPT_INTERVAL_SECONDS",
         "30",
         "How often a server looks for contact data still under an old tenant key",
+    ),
+    (
+        "DOSSIER_REMINDER_PLAN_INTERVAL_SECONDS",
+        "60",
+        "How often a server plans the reminder e-mails that have fallen due (0: never)",
     ),
     ("DOSSIER_TOKEN_TTL_MINUTES", "720", "Lifetime of login tokens"),
     (
@@ -259,6 +265,7 @@ impl Config {
             jwt_secret,
             master_keys,
             reencrypt_interval: Duration::from_secs(parse(&get, "DOSSIER_REENCRYPT_INTERVAL_SECONDS", 30)?),
+            reminder_plan_interval: Duration::from_secs(parse(&get, "DOSSIER_REMINDER_PLAN_INTERVAL_SECONDS", 60)?),
             token_ttl: Duration::from_secs(60 * parse::<u64>(&get, "DOSSIER_TOKEN_TTL_MINUTES", 720)?),
             allow_signup: parse(&get, "DOSSIER_ALLOW_SIGNUP", embedded)?,
             platform_key: get("DOSSIER_PLATFORM_KEY").map(Secret::new),

@@ -13,6 +13,7 @@ mod http;
 mod interactions;
 mod limits;
 mod pagination;
+mod reminders;
 mod roles;
 mod row_level_security;
 mod schema;

@@ -21,6 +21,8 @@ pub struct TestApp {
     data_dir: PathBuf,
     /// Another instance on the same database does not own (and so not remove) the data dir.
     owns_data_dir: bool,
+    /// The configuration it was started with, for a store of its own (background jobs).
+    vars: BTreeMap<String, String>,
 }
 
 impl Drop for TestApp {
@@ -160,6 +162,7 @@ async fn start(
     }
     capture_logs();
     let config = Config::from_vars(&vars).expect("test config is valid");
+    let kept_vars = vars.clone();
     let app = Application::build(config).await.expect("application builds");
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until(std::future::pending()));
@@ -170,10 +173,18 @@ async fn start(
         master_keys,
         data_dir,
         owns_data_dir,
+        vars: kept_vars,
     }
 }
 
 impl TestApp {
+    /// A store on the app's database, as a background job in the app would have, so that a
+    /// test can run a job by hand at a time of its choosing.
+    pub async fn store(&self) -> dossier::domain::Store {
+        let config = Config::from_vars(&self.vars).expect("test config is valid");
+        dossier::domain::Store::connect(&config).await.expect("store connects")
+    }
+
     /// Sends a GraphQL request and returns the whole response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         self.gql_with_headers(token, query, variables, &[]).await

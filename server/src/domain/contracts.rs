@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{Days, NaiveDate};
-use entity::enums::RenewalState;
+use entity::enums::{ReminderKind, RenewalState};
 use entity::{contract, customer, tenant};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
@@ -25,6 +25,7 @@ use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
+use super::reminders;
 use super::tenants::{self, TenantCalendar};
 use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, validate, versioned};
 use crate::tenancy::TenantScope;
@@ -140,6 +141,11 @@ fn own_offsets(c: &contract::Model) -> Option<Vec<u16>> {
         .and_then(|json| serde_json::from_value(json.clone()).ok())
 }
 
+/// Whether reminders are still to come: neither terminated nor renewed.
+fn live(c: &contract::Model) -> bool {
+    c.terminated_at.is_none() && c.renewal_state != RenewalState::Renewed
+}
+
 /// The first day a contract counts as expiring: `end` minus the largest offset in force
 /// (no offsets: the last day only).
 fn expiring_from(end: NaiveDate, offsets: &[u16]) -> NaiveDate {
@@ -163,7 +169,14 @@ pub(crate) async fn follow_new_default_offsets(
     };
     let result = scoped_update::<contract::Entity>(scope)
         .filter(contract::Column::ReminderOffsetsDays.is_null())
-        .col_expr(contract::Column::ExpiringFrom, moved)
+        .col_expr(contract::Column::ExpiringFrom, moved.clone())
+        .exec(tx)
+        .await?;
+    scoped_update::<contract::Entity>(scope)
+        .filter(contract::Column::ReminderOffsetsDays.is_null())
+        .filter(contract::Column::TerminatedAt.is_null())
+        .filter(contract::Column::RenewalState.ne(RenewalState::Renewed))
+        .col_expr(contract::Column::NextReminderOn, moved)
         .exec(tx)
         .await?;
     Ok(result.rows_affected)
@@ -432,6 +445,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
         renewal_state: RenewalState::None,
         reminder_offsets_days: None,
         expiring_from: NaiveDate::MIN,
+        next_reminder_on: None,
         terms: None,
         terminated_at: None,
         termination_reason: None,
@@ -532,7 +546,14 @@ pub async fn update(
             ));
         }
     }
+    // Reminders planned for another end date or offsets, or for a contract now renewed, go.
+    let replan = next.end_date != current.end_date
+        || next.reminder_offsets_days != current.reminder_offsets_days
+        || !live(&next);
     let saved = save_if_version(&tx, scope, next, version).await?;
+    if replan {
+        reminders::cancel_pending(&tx, scope, ReminderKind::ContractExpiry, id).await?;
+    }
     audit::record(&tx, scope, "contract.update", Some(id), &custom.audit_fields(&changed)).await?;
     tx.commit().await?;
     Ok(saved)
@@ -566,7 +587,9 @@ pub async fn terminate(
         next.renewal_state = RenewalState::Churned;
         changed.push("renewalState");
     }
+    next.next_reminder_on = None;
     let saved = save_if_version(&tx, scope, next, version).await?;
+    reminders::cancel_pending(&tx, scope, ReminderKind::ContractExpiry, id).await?;
     audit::record(&tx, scope, "contract.terminate", Some(id), &changed).await?;
     tx.commit().await?;
     Ok(saved)
@@ -640,6 +663,7 @@ pub async fn renew(
         renewal_state: RenewalState::None,
         reminder_offsets_days: current.reminder_offsets_days.clone(),
         expiring_from: expiring_from(end, &offsets),
+        next_reminder_on: Some(expiring_from(end, &offsets)),
         terms: current.terms.clone(),
         terminated_at: None,
         termination_reason: None,
@@ -656,7 +680,9 @@ pub async fn renew(
     let version = current.version;
     let mut renewed = current;
     renewed.renewal_state = RenewalState::Renewed;
+    renewed.next_reminder_on = None;
     let renewed = save_if_version(&tx, scope, renewed, version).await?;
+    reminders::cancel_pending(&tx, scope, ReminderKind::ContractExpiry, renewed.id).await?;
     audit::record_with_subjects(
         &tx,
         scope,
@@ -966,6 +992,7 @@ async fn apply_changes(
         ),
     }
     c.expiring_from = expiring_from(c.end_date, &reminder_offsets(c, calendar));
+    c.next_reminder_on = live(c).then_some(c.expiring_from);
     Ok(())
 }
 
@@ -1175,6 +1202,7 @@ mod tests {
                 },
                 reminder_offsets_days: None,
                 expiring_from: f.expiring_from,
+                next_reminder_on: None,
                 terms: None,
                 terminated_at: f.terminated.then_some(at),
                 termination_reason: None,

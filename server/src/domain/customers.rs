@@ -560,6 +560,9 @@ async fn set_archived(
     let mut next = current;
     next.archived_at = if archive { Some(now()) } else { None };
     let saved = save_if_version(&tx, scope, next, version).await?;
+    if archive {
+        super::reminders::cancel_pending_for_customer(&tx, scope, id).await?;
+    }
     let action = if archive {
         "customer.archive"
     } else {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use entity::enums::Role;
+use entity::enums::{ReminderKind, Role};
 use entity::{follow_up, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait,
@@ -18,7 +18,7 @@ use super::batch::CustomerRecords;
 use super::customers::{self, find_visible, require_writer};
 use super::interactions::{CLOCK_TOLERANCE, OUTCOME_MAX, earliest};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, now, scoped, tenants, validate, versioned};
+use super::{DomainError, DomainResult, Store, audit, now, reminders, scoped, tenants, validate, versioned};
 use crate::tenancy::TenantScope;
 
 pub(crate) const NOTE_MAX: usize = 2000;
@@ -163,6 +163,27 @@ pub(crate) async fn assignee_for(
     Ok(user.id)
 }
 
+/// After the tenant's lead time changed: open follow-ups whose reminder is still to be
+/// planned are announced at their due time minus the new lead.
+pub(crate) async fn follow_new_lead(tx: &impl ConnectionTrait, scope: &TenantScope, lead: i32) -> DomainResult<u64> {
+    let waiting = scoped::<follow_up::Entity>(scope)
+        .filter(follow_up::Column::RemindAt.is_not_null())
+        .filter(follow_up::Column::CompletedAt.is_null())
+        .all(tx)
+        .await?;
+    for f in &waiting {
+        super::scoped_update::<follow_up::Entity>(scope)
+            .filter(follow_up::Column::Id.eq(f.id))
+            .col_expr(
+                follow_up::Column::RemindAt,
+                sea_orm::sea_query::Expr::value(Some(reminders::remind_at(f.due_at, lead))),
+            )
+            .exec(tx)
+            .await?;
+    }
+    Ok(waiting.len() as u64)
+}
+
 /// Inserts and audits a follow-up inside the caller's transaction.
 pub(crate) async fn insert(
     tx: &impl ConnectionTrait,
@@ -170,7 +191,9 @@ pub(crate) async fn insert(
     draft: Draft,
     at: DateTime<Utc>,
 ) -> DomainResult<follow_up::Model> {
+    let lead = tenants::calendar(tx, scope).await?.follow_up_lead_minutes;
     let model = follow_up::Model {
+        remind_at: Some(reminders::remind_at(draft.due_at.trunc_subsecs(6), lead)),
         id: Uuid::now_v7(),
         tenant_id: scope.tenant_id,
         customer_id: draft.customer_id,
@@ -240,6 +263,8 @@ pub async fn complete(
     next.completed_at = Some(now());
     next.completed_by = Some(scope.actor.user_id);
     next.outcome = outcome;
+    next.remind_at = None;
+    reminders::cancel_pending(&tx, scope, ReminderKind::FollowUp, id).await?;
     let mut fields = vec!["completedAt"];
     if next.outcome.is_some() {
         fields.push("outcome");
@@ -295,6 +320,10 @@ pub async fn reschedule(
         fields.push("note");
     }
     next.due_at = due_at;
+    // The reminder of the old due time goes; the new one is planned when its time comes.
+    let lead = tenants::calendar(&tx, scope).await?.follow_up_lead_minutes;
+    next.remind_at = Some(reminders::remind_at(due_at, lead));
+    reminders::cancel_pending(&tx, scope, ReminderKind::FollowUp, id).await?;
     let saved = save_if_version(&tx, scope, next, read_version).await?;
     audit::record(&tx, scope, "follow_up.reschedule", Some(id), &fields).await?;
     tx.commit().await?;

@@ -17,6 +17,7 @@ pub mod interactions;
 pub mod keys;
 pub mod money;
 pub mod pagination;
+pub mod reminders;
 pub mod sessions;
 pub mod tags;
 pub mod tenants;
@@ -238,6 +239,7 @@ tenant_entities!(
     follow_up,
     feedback,
     custom_field_definition,
+    reminder,
 );
 
 /// `SELECT … WHERE tenant_id = scope.tenant`: the only way domain code reads tenant rows.

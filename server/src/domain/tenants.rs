@@ -281,6 +281,9 @@ pub async fn update_settings(
     if let Some(days) = new_offsets {
         contracts::follow_new_default_offsets(&tx, scope, &days).await?;
     }
+    if saved.follow_up_reminder_lead_minutes != current.follow_up_reminder_lead_minutes {
+        super::follow_ups::follow_new_lead(&tx, scope, saved.follow_up_reminder_lead_minutes).await?;
+    }
     audit::record(&tx, scope, "tenant.update_settings", Some(scope.tenant_id), &changed).await?;
     tx.commit().await?;
     store.invalidate(Invalidation::Tenant(scope.tenant_id)).await;
@@ -403,6 +406,8 @@ pub struct TenantCalendar {
     pub today: chrono::NaiveDate,
     /// Days before a contract's end, largest first.
     pub contract_offsets_days: Vec<u16>,
+    /// Minutes before a follow-up's due time at which its reminder goes out.
+    pub follow_up_lead_minutes: i32,
 }
 
 /// Reads the caller's tenant calendar inside the caller's transaction.
@@ -422,5 +427,6 @@ pub(crate) async fn calendar(tx: &impl sea_orm::ConnectionTrait, scope: &TenantS
         timezone,
         today: chrono::Utc::now().with_timezone(&timezone).date_naive(),
         contract_offsets_days,
+        follow_up_lead_minutes: tenant.follow_up_reminder_lead_minutes,
     })
 }

@@ -1,0 +1,335 @@
+//! Reminder e-mails: planned into the `reminders` outbox once per occasion, sent by workers.
+//!
+//! Contracts and follow-ups carry the moment their next reminder falls due
+//! (`contracts.next_reminder_on`, a local day; `follow_ups.remind_at`), kept on every write,
+//! so planning reads only what is due through a per-tenant index. A unique key per
+//! (tenant, kind, subject, occasion) makes planning safe to repeat and to run on every replica.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use entity::enums::{ReminderKind, ReminderStatus, RenewalState};
+use entity::{contract, customer, follow_up, reminder, tenant};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::tenants::DEFAULT_CONTRACT_REMINDER_OFFSETS;
+use super::{DomainError, DomainResult, Store, now, scoped_update};
+use crate::tenancy::TenantScope;
+
+/// Subjects planned per tenant and pass; what is left waits for the next pass.
+const PLAN_BATCH: u64 = 1000;
+
+/// The occasion of a contract reminder: its end date and the offset, so that a moved end
+/// date plans its reminders anew.
+pub fn contract_occasion(end: NaiveDate, offset_days: u16) -> String {
+    format!("end:{end}/offset:{offset_days}")
+}
+
+/// The occasion of a follow-up reminder: the due time it announces.
+pub fn follow_up_occasion(due_at: DateTime<Utc>) -> String {
+    format!("due:{}", due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// When a follow-up due at `due_at` is announced.
+pub(crate) fn remind_at(due_at: DateTime<Utc>, lead_minutes: i32) -> DateTime<Utc> {
+    due_at - chrono::Duration::minutes(i64::from(lead_minutes))
+}
+
+/// Cancels the reminders of a subject still waiting to go out (one being sent right now
+/// finishes). Returns how many were cancelled.
+pub(crate) async fn cancel_pending(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    kind: ReminderKind,
+    subject_id: Uuid,
+) -> DomainResult<u64> {
+    let result = scoped_update::<reminder::Entity>(scope)
+        .filter(reminder::Column::Kind.eq(kind))
+        .filter(reminder::Column::SubjectId.eq(subject_id))
+        .filter(reminder::Column::Status.eq(ReminderStatus::Pending))
+        .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Cancelled))
+        .col_expr(reminder::Column::UpdatedAt, Expr::value(now()))
+        .exec(tx)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Cancels the waiting reminders of every subject of a customer (archived customers get none).
+pub(crate) async fn cancel_pending_for_customer(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    customer_id: Uuid,
+) -> DomainResult<u64> {
+    let result = scoped_update::<reminder::Entity>(scope)
+        .filter(reminder::Column::CustomerId.eq(customer_id))
+        .filter(reminder::Column::Status.eq(ReminderStatus::Pending))
+        .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Cancelled))
+        .col_expr(reminder::Column::UpdatedAt, Expr::value(now()))
+        .exec(tx)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// The first instant of a local day; on a day that starts inside a DST gap, the first
+/// instant that exists.
+pub fn start_of_day(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
+    let mut local = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    for _ in 0..4 {
+        if let Some(t) = tz.from_local_datetime(&local).earliest() {
+            return t.with_timezone(&Utc);
+        }
+        local += chrono::Duration::minutes(30);
+    }
+    tz.from_utc_datetime(&local).with_timezone(&Utc)
+}
+
+/// What a due contract gets: the reminder of the smallest offset whose day has come (larger
+/// ones missed meanwhile are superseded by it), and the day the next smaller offset comes.
+/// `None` when the contract has ended.
+pub fn contract_step(end: NaiveDate, offsets_desc: &[u16], today: NaiveDate) -> Option<(u16, Option<NaiveDate>)> {
+    if end < today {
+        return None;
+    }
+    let day_of = |o: u16| end.checked_sub_days(Days::new(u64::from(o))).unwrap_or(NaiveDate::MIN);
+    let arrived = offsets_desc.iter().copied().filter(|o| day_of(*o) <= today).min()?;
+    let next = offsets_desc.iter().copied().filter(|o| *o < arrived).max().map(day_of);
+    Some((arrived, next))
+}
+
+/// Plans the reminders of one tenant that are due at `at`: contracts whose next reminder day
+/// has come in the tenant's time zone, and open follow-ups whose reminder time has come.
+/// Returns how many reminders it created (zero when every one existed already).
+pub async fn plan_tenant(store: &Store, tenant_id: Uuid, at: DateTime<Utc>) -> DomainResult<u64> {
+    let tx = store.begin(tenant_id).await?;
+    let tenant = tenant::Entity::find_by_id(tenant_id)
+        .one(&tx)
+        .await?
+        .ok_or(DomainError::NotFound("tenant"))?;
+    let tz: chrono_tz::Tz = tenant.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let today = at.with_timezone(&tz).date_naive();
+    let mut default_offsets: Vec<u16> =
+        serde_json::from_value(tenant.contract_reminder_offsets_days.clone()).unwrap_or_default();
+    if default_offsets.is_empty() {
+        default_offsets = DEFAULT_CONTRACT_REMINDER_OFFSETS.to_vec();
+    }
+    let stamp = now();
+    let mut planned: Vec<reminder::ActiveModel> = Vec::new();
+
+    let contracts = contract::Entity::find()
+        .filter(contract::Column::TenantId.eq(tenant_id))
+        .filter(contract::Column::NextReminderOn.lte(today))
+        .limit(PLAN_BATCH)
+        .all(&tx)
+        .await?;
+    let owners = owners_of(&tx, tenant_id, contracts.iter().map(|c| c.customer_id)).await?;
+    for c in &contracts {
+        let mut offsets: Vec<u16> = c
+            .reminder_offsets_days
+            .as_ref()
+            .and_then(|j| serde_json::from_value(j.clone()).ok())
+            .unwrap_or_else(|| default_offsets.clone());
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        let live = c.terminated_at.is_none() && c.renewal_state != RenewalState::Renewed;
+        let owner = owners.get(&c.customer_id);
+        let step = match owner {
+            Some(Some(owner)) if live => contract_step(c.end_date, &offsets, today).map(|s| (s, *owner)),
+            // Archived customers, ended or finished contracts: nothing more to remind of.
+            _ => None,
+        };
+        let next = step.and_then(|((_, next), _)| next);
+        if let Some(((offset, _), owner)) = step {
+            let day = c.end_date - Days::new(u64::from(offset));
+            planned.push(new_reminder(
+                tenant_id,
+                ReminderKind::ContractExpiry,
+                c.id,
+                c.customer_id,
+                contract_occasion(c.end_date, offset),
+                Some(i32::from(offset)),
+                Some(owner),
+                start_of_day(tz, day),
+                stamp,
+            ));
+        }
+        contract::Entity::update_many()
+            .filter(contract::Column::TenantId.eq(tenant_id))
+            .filter(contract::Column::Id.eq(c.id))
+            .col_expr(contract::Column::NextReminderOn, Expr::value(next))
+            .exec(&tx)
+            .await?;
+    }
+
+    let follow_ups = follow_up::Entity::find()
+        .filter(follow_up::Column::TenantId.eq(tenant_id))
+        .filter(follow_up::Column::RemindAt.lte(at))
+        .limit(PLAN_BATCH)
+        .all(&tx)
+        .await?;
+    for f in &follow_ups {
+        if f.completed_at.is_none()
+            && let Some(remind_at) = f.remind_at
+        {
+            planned.push(new_reminder(
+                tenant_id,
+                ReminderKind::FollowUp,
+                f.id,
+                f.customer_id,
+                follow_up_occasion(f.due_at),
+                None,
+                Some(f.assignee_id),
+                remind_at,
+                stamp,
+            ));
+        }
+        follow_up::Entity::update_many()
+            .filter(follow_up::Column::TenantId.eq(tenant_id))
+            .filter(follow_up::Column::Id.eq(f.id))
+            .col_expr(follow_up::Column::RemindAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .exec(&tx)
+            .await?;
+    }
+
+    let created = insert_new(&tx, planned).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Inserts reminders, skipping those whose occasion is already planned (by this or another
+/// planner); returns how many were new.
+async fn insert_new(tx: &impl ConnectionTrait, rows: Vec<reminder::ActiveModel>) -> DomainResult<u64> {
+    let mut created = 0;
+    for row in rows {
+        let inserted = reminder::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    reminder::Column::TenantId,
+                    reminder::Column::Kind,
+                    reminder::Column::SubjectId,
+                    reminder::Column::Occasion,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(tx)
+            .await;
+        match inserted {
+            Ok(n) => created += n,
+            Err(DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(created)
+}
+
+/// The owner of each customer, `None` for an archived customer.
+async fn owners_of(
+    tx: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    ids: impl Iterator<Item = Uuid>,
+) -> DomainResult<HashMap<Uuid, Option<Uuid>>> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(customer::Column::Id.is_in(ids))
+        .all(tx)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| (c.id, c.archived_at.is_none().then_some(c.owner_id)))
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_reminder(
+    tenant_id: Uuid,
+    kind: ReminderKind,
+    subject_id: Uuid,
+    customer_id: Uuid,
+    occasion: String,
+    offset_days: Option<i32>,
+    recipient: Option<Uuid>,
+    due_at: DateTime<Utc>,
+    stamp: DateTime<Utc>,
+) -> reminder::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    reminder::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant_id),
+        kind: Set(kind),
+        subject_id: Set(subject_id),
+        customer_id: Set(customer_id),
+        occasion: Set(occasion),
+        offset_days: Set(offset_days),
+        recipient_user_id: Set(recipient),
+        due_at: Set(due_at),
+        status: Set(ReminderStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(due_at),
+        lease_until: Set(None),
+        last_error: Set(None),
+        sent_at: Set(None),
+        message_id: Set(None),
+        created_at: Set(stamp),
+        updated_at: Set(stamp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_smallest_arrived_offset_is_planned_and_the_next_one_scheduled() {
+        let end = day("2026-12-31");
+        let offsets = [90, 30, 7];
+        assert_eq!(
+            contract_step(end, &offsets, day("2026-10-01")),
+            None,
+            "90 days before is 10-02"
+        );
+        assert_eq!(
+            contract_step(end, &offsets, day("2026-10-02")),
+            Some((90, Some(day("2026-12-01"))))
+        );
+        assert_eq!(
+            contract_step(end, &offsets, day("2026-12-01")),
+            Some((30, Some(day("2026-12-24"))))
+        );
+        assert_eq!(contract_step(end, &offsets, day("2026-12-24")), Some((7, None)));
+        assert_eq!(
+            contract_step(end, &offsets, day("2026-12-28")),
+            Some((7, None)),
+            "a contract found late gets its nearest reminder only"
+        );
+        assert_eq!(contract_step(end, &offsets, day("2027-01-01")), None, "ended");
+    }
+
+    #[test]
+    fn a_day_starts_at_its_first_existing_instant() {
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        assert_eq!(
+            start_of_day(ny, day("2026-03-08")).to_rfc3339(),
+            "2026-03-08T05:00:00+00:00"
+        );
+        assert_eq!(
+            start_of_day(ny, day("2026-03-09")).to_rfc3339(),
+            "2026-03-09T04:00:00+00:00"
+        );
+        let sh: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+        assert_eq!(
+            start_of_day(sh, day("2026-12-01")).to_rfc3339(),
+            "2026-11-30T16:00:00+00:00"
+        );
+    }
+}
