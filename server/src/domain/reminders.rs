@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use entity::enums::{ReminderKind, ReminderStatus, RenewalState};
 use entity::{contract, customer, follow_up, reminder, tenant};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Condition, Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -45,15 +45,10 @@ pub(crate) async fn cancel_pending(
     kind: ReminderKind,
     subject_id: Uuid,
 ) -> DomainResult<u64> {
-    let result = scoped_update::<reminder::Entity>(scope)
-        .filter(reminder::Column::Kind.eq(kind))
-        .filter(reminder::Column::SubjectId.eq(subject_id))
-        .filter(reminder::Column::Status.eq(ReminderStatus::Pending))
-        .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Cancelled))
-        .col_expr(reminder::Column::UpdatedAt, Expr::value(now()))
-        .exec(tx)
-        .await?;
-    Ok(result.rows_affected)
+    let of_subject = Condition::all()
+        .add(reminder::Column::Kind.eq(kind))
+        .add(reminder::Column::SubjectId.eq(subject_id));
+    cancel_waiting(tx, scope, of_subject).await
 }
 
 /// Cancels the waiting reminders of every subject of a customer (archived customers get none).
@@ -62,8 +57,17 @@ pub(crate) async fn cancel_pending_for_customer(
     scope: &TenantScope,
     customer_id: Uuid,
 ) -> DomainResult<u64> {
+    cancel_waiting(
+        tx,
+        scope,
+        Condition::all().add(reminder::Column::CustomerId.eq(customer_id)),
+    )
+    .await
+}
+
+async fn cancel_waiting(tx: &impl ConnectionTrait, scope: &TenantScope, which: Condition) -> DomainResult<u64> {
     let result = scoped_update::<reminder::Entity>(scope)
-        .filter(reminder::Column::CustomerId.eq(customer_id))
+        .filter(which)
         .filter(reminder::Column::Status.eq(ReminderStatus::Pending))
         .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Cancelled))
         .col_expr(reminder::Column::UpdatedAt, Expr::value(now()))
