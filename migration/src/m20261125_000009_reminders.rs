@@ -2,7 +2,7 @@
 //! follow-ups the moment their next reminder falls due, so that planning reads only what is due.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 use crate::index;
 use crate::rls::protect_table;
@@ -124,6 +124,17 @@ impl MigrationTrait for Migration {
 
         if manager.get_database_backend() == DbBackend::Postgres {
             protect_table(manager, "reminders", "tenant_id").await?;
+            // Delivery workers claim due reminders of every tenant; only transactions that
+            // declare themselves a reminder worker see them all.
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "DROP POLICY IF EXISTS reminders_worker ON reminders;
+                     CREATE POLICY reminders_worker ON reminders
+                         USING (current_setting('app.reminder_worker', true) = 'on')
+                         WITH CHECK (current_setting('app.reminder_worker', true) = 'on');",
+                )
+                .await?;
         }
         Ok(())
     }

@@ -38,6 +38,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: Arc<AppState>,
     config: Config,
+    delivery: crate::jobs::delivery::Delivery,
 }
 
 impl Application {
@@ -75,6 +76,8 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("Listener has no socket address")?;
+        // Built now so that a bad SMTP URL or sender stops the start, not the first reminder.
+        let delivery = crate::jobs::delivery::Delivery::from_config(store.clone(), &config)?;
         let state = AppState {
             schema,
             store,
@@ -87,6 +90,7 @@ impl Application {
             local_addr,
             state: Arc::new(state),
             config,
+            delivery,
         })
     }
 
@@ -119,6 +123,12 @@ impl Application {
                 plan_every,
             ))
         });
+        let send_every = self.config.reminder_send_interval;
+        let stop_sending = self.delivery.stop_flag();
+        let sender = (!send_every.is_zero()).then(|| {
+            let clock: Arc<dyn crate::jobs::clock::Clock> = Arc::new(crate::jobs::clock::SystemClock);
+            tokio::spawn(self.delivery.run_forever(clock, send_every))
+        });
         let shared = self.state.store.shared().clone();
         let subscriber = shared
             .link
@@ -128,6 +138,13 @@ impl Application {
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, signal, Some(timeout))
             .await;
+        // The sender stops claiming, finishes the e-mail in hand and hands back the rest.
+        stop_sending.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(sender) = sender
+            && tokio::time::timeout(timeout, sender).await.is_err()
+        {
+            tracing::warn!("reminder sender did not stop in time; its leases will expire");
+        }
         for task in [worker, planner, subscriber].into_iter().flatten() {
             task.abort();
         }

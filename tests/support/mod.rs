@@ -2,6 +2,8 @@
 //! (a fresh SQLite file, or a fresh PostgreSQL database when `DOSSIER_TEST_DATABASE_URL`
 //! is set) and talks to it over HTTP like any client.
 
+pub mod smtp;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -183,6 +185,11 @@ impl TestApp {
     pub async fn store(&self) -> dossier::domain::Store {
         let config = Config::from_vars(&self.vars).expect("test config is valid");
         dossier::domain::Store::connect(&config).await.expect("store connects")
+    }
+
+    /// The configuration the app was started with, as a background job in it would see it.
+    pub fn config(&self) -> Config {
+        Config::from_vars(&self.vars).expect("test config is valid")
     }
 
     /// Sends a GraphQL request and returns the whole response body.

@@ -193,6 +193,21 @@ impl Store {
         self.begin(scope.tenant_id).await
     }
 
+    /// A transaction of a reminder delivery worker: it sees the reminders of every tenant
+    /// (and, on PostgreSQL, nothing else of any tenant).
+    pub(crate) async fn begin_reminder_worker(&self) -> DomainResult<DatabaseTransaction> {
+        let tx = self.begin_any().await?;
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('role', $1, true), set_config('app.reminder_worker', 'on', true)",
+                [migration::rls::APP_ROLE.into()],
+            ))
+            .await?;
+        }
+        Ok(tx)
+    }
+
     /// A transaction that may find a tenant by slug before any tenant is known (login).
     pub(crate) async fn begin_tenant_lookup(&self) -> DomainResult<DatabaseTransaction> {
         let tx = self.begin_any().await?;

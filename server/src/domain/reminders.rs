@@ -11,7 +11,7 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use entity::enums::{ReminderKind, ReminderStatus, RenewalState};
 use entity::{contract, customer, follow_up, reminder, tenant};
 use sea_orm::sea_query::{Condition, Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::tenants::DEFAULT_CONTRACT_REMINDER_OFFSETS;
@@ -336,4 +336,228 @@ mod tests {
             "2026-11-30T16:00:00+00:00"
         );
     }
+}
+
+/// Claims up to `batch` reminders that are due at `at` (or whose lease ran out: their worker
+/// died mid-send) for `lease`. On PostgreSQL concurrent claimers skip each other's rows
+/// (`FOR UPDATE SKIP LOCKED`); on SQLite the write lock makes claiming one at a time.
+pub async fn claim(
+    store: &Store,
+    at: DateTime<Utc>,
+    lease: std::time::Duration,
+    batch: u64,
+) -> DomainResult<Vec<reminder::Model>> {
+    let tx = store.begin_reminder_worker().await?;
+    let backend = tx.get_database_backend();
+    let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE reminders SET status = 'sending', attempts = attempts + 1, lease_until = $1, updated_at = $2
+         WHERE id IN (
+             SELECT id FROM reminders
+             WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2)
+             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING *"
+    } else {
+        "UPDATE reminders SET status = 'sending', attempts = attempts + 1, lease_until = $1, updated_at = $2
+         WHERE id IN (
+             SELECT id FROM reminders
+             WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2)
+             ORDER BY next_attempt_at LIMIT $3)
+         RETURNING *"
+    };
+    let claimed = reminder::Model::find_by_statement(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [until.into(), at.into(), (batch as i64).into()],
+    ))
+    .all(&tx)
+    .await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// How a claimed reminder's attempt ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent { message_id: String },
+    /// Try again at this time (a transient failure).
+    RetryAt { at: DateTime<Utc>, error: String },
+    /// Give up (a permanent refusal, too many attempts, or nobody to send it to).
+    Failed { error: String },
+}
+
+/// Records how an attempt ended, if the reminder is still this worker's (same attempt, still
+/// sending): a worker whose lease ran out and was overtaken records nothing. Returns whether
+/// it was recorded.
+pub async fn settle(store: &Store, claimed: &reminder::Model, outcome: Outcome, at: DateTime<Utc>) -> DomainResult<bool> {
+    use sea_orm::sea_query::Expr;
+    let tx = store.begin_reminder_worker().await?;
+    let mut update = reminder::Entity::update_many()
+        .filter(reminder::Column::Id.eq(claimed.id))
+        .filter(reminder::Column::Status.eq(ReminderStatus::Sending))
+        .filter(reminder::Column::Attempts.eq(claimed.attempts))
+        .col_expr(reminder::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(reminder::Column::UpdatedAt, Expr::value(at));
+    update = match outcome {
+        Outcome::Sent { message_id } => update
+            .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Sent))
+            .col_expr(reminder::Column::SentAt, Expr::value(Some(at)))
+            .col_expr(reminder::Column::MessageId, Expr::value(Some(message_id)))
+            .col_expr(reminder::Column::LastError, Expr::value(Option::<String>::None)),
+        Outcome::RetryAt { at: next, error } => update
+            .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Pending))
+            .col_expr(reminder::Column::NextAttemptAt, Expr::value(next))
+            .col_expr(reminder::Column::LastError, Expr::value(Some(error))),
+        Outcome::Failed { error } => update
+            .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Failed))
+            .col_expr(reminder::Column::LastError, Expr::value(Some(error))),
+    };
+    let done = update.exec(&tx).await?.rows_affected == 1;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Hands claimed reminders back untried (a worker stopping): due again at once, the attempt
+/// not counted.
+pub async fn release(store: &Store, claimed: &[reminder::Model]) -> DomainResult<u64> {
+    use sea_orm::sea_query::Expr;
+    let tx = store.begin_reminder_worker().await?;
+    let mut released = 0;
+    for r in claimed {
+        released += reminder::Entity::update_many()
+            .filter(reminder::Column::Id.eq(r.id))
+            .filter(reminder::Column::Status.eq(ReminderStatus::Sending))
+            .filter(reminder::Column::Attempts.eq(r.attempts))
+            .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Pending))
+            .col_expr(reminder::Column::Attempts, Expr::value(r.attempts - 1))
+            .col_expr(reminder::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .exec(&tx)
+            .await?
+            .rows_affected;
+    }
+    tx.commit().await?;
+    Ok(released)
+}
+
+/// Everything a reminder e-mail says, read in its tenant's scope.
+#[derive(Debug, Clone)]
+pub struct Letter {
+    pub reminder_id: Uuid,
+    pub kind: ReminderKind,
+    pub locale: entity::enums::Locale,
+    pub timezone: chrono_tz::Tz,
+    pub tenant_name: String,
+    pub sender_name: Option<String>,
+    pub reply_to: Option<String>,
+    /// (name, address) of each recipient: the responsible user, or the admins if they are gone;
+    /// the tenant's extra recipient too.
+    pub recipients: Vec<(String, String)>,
+    pub customer_id: Uuid,
+    pub customer_name: String,
+    pub contract: Option<ContractFacts>,
+    pub follow_up: Option<FollowUpFacts>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContractFacts {
+    pub number: String,
+    pub title: String,
+    pub end_date: NaiveDate,
+    pub offset_days: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct FollowUpFacts {
+    pub due_at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+/// Reads what the e-mail of a claimed reminder needs. `None` when its subject is gone.
+pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<Letter>> {
+    use entity::enums::Role;
+    use entity::user;
+    let tx = store.begin(r.tenant_id).await?;
+    let Some(tenant) = tenant::Entity::find_by_id(r.tenant_id).one(&tx).await? else {
+        return Ok(None);
+    };
+    let Some(customer) = customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(r.tenant_id))
+        .filter(customer::Column::Id.eq(r.customer_id))
+        .one(&tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (contract, follow_up, responsible) = match r.kind {
+        ReminderKind::ContractExpiry => {
+            let Some(c) = contract::Entity::find()
+                .filter(contract::Column::TenantId.eq(r.tenant_id))
+                .filter(contract::Column::Id.eq(r.subject_id))
+                .one(&tx)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let facts = ContractFacts {
+                number: c.number,
+                title: c.title,
+                end_date: c.end_date,
+                offset_days: r.offset_days.unwrap_or_default(),
+            };
+            (Some(facts), None, customer.owner_id)
+        }
+        ReminderKind::FollowUp => {
+            let Some(f) = follow_up::Entity::find()
+                .filter(follow_up::Column::TenantId.eq(r.tenant_id))
+                .filter(follow_up::Column::Id.eq(r.subject_id))
+                .one(&tx)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let facts = FollowUpFacts {
+                due_at: f.due_at,
+                note: f.note,
+            };
+            (None, Some(facts), f.assignee_id)
+        }
+    };
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(r.tenant_id))
+        .filter(user::Column::Active.eq(true))
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    let mut recipients: Vec<(String, String)> = users
+        .iter()
+        .filter(|u| u.id == responsible)
+        .map(|u| (u.name.clone(), u.email.clone()))
+        .collect();
+    if recipients.is_empty() {
+        // The responsible user is gone: the tenant's admins take over, never the customer.
+        recipients = users
+            .iter()
+            .filter(|u| u.role >= Role::Admin)
+            .map(|u| (u.name.clone(), u.email.clone()))
+            .collect();
+    }
+    if let Some(extra) = &tenant.reminder_extra_recipient
+        && !recipients.iter().any(|(_, a)| a == extra)
+    {
+        recipients.push((String::new(), extra.clone()));
+    }
+    Ok(Some(Letter {
+        reminder_id: r.id,
+        kind: r.kind,
+        locale: tenant.locale,
+        timezone: tenant.timezone.parse().unwrap_or(chrono_tz::Tz::UTC),
+        tenant_name: tenant.name,
+        sender_name: tenant.reminder_sender_name,
+        reply_to: tenant.reminder_reply_to,
+        recipients,
+        customer_id: customer.id,
+        customer_name: customer.name,
+        contract,
+        follow_up,
+    }))
 }

@@ -1,0 +1,212 @@
+//! Sends the reminders the planner put in the outbox. A worker claims a batch of due ones
+//! (each for a lease), sends each, and records how it went; failures retry with exponential
+//! backoff and jitter up to a limit. Every reminder keeps one Message-ID whatever the number of
+//! attempts, so a resend after a crash is recognisable as the same e-mail.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use rand_core::{OsRng, RngCore};
+
+use super::clock::Clock;
+use super::mailer::{Envelope, Mailer, SendError, mailbox};
+use super::templates::render;
+use crate::config::Config;
+use crate::domain::Store;
+use crate::domain::reminders::{self, Outcome};
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    pub claimed: u64,
+    pub sent: u64,
+    pub retried: u64,
+    pub failed: u64,
+    /// Claimed but handed back untried because the worker is stopping.
+    pub released: u64,
+}
+
+pub struct Delivery {
+    store: Store,
+    mailer: Mailer,
+    from: Mailbox,
+    /// The right-hand side of Message-IDs.
+    domain: String,
+    frontend_url: String,
+    max_attempts: i32,
+    lease: Duration,
+    retry_base: Duration,
+    batch: u64,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Delivery {
+    pub fn from_config(store: Store, config: &Config) -> anyhow::Result<Self> {
+        Self::with_mailer(store, Mailer::from_config(config)?, config)
+    }
+
+    pub fn with_mailer(store: Store, mailer: Mailer, config: &Config) -> anyhow::Result<Self> {
+        let from: Mailbox = config
+            .smtp_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("DOSSIER_SMTP_FROM is not a mailbox: {e}"))?;
+        Ok(Self {
+            store,
+            mailer,
+            domain: from.email.domain().to_owned(),
+            from,
+            frontend_url: config.frontend_url.clone(),
+            max_attempts: config.reminder_max_attempts.max(1),
+            lease: config.reminder_lease,
+            retry_base: config.reminder_retry_base,
+            batch: 50,
+            stopping: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// A flag that, once set, makes the worker stop claiming and hand back what it holds.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stopping.clone()
+    }
+
+    /// The Message-ID of a reminder's e-mail, the same on every attempt.
+    pub fn message_id(&self, reminder_id: uuid::Uuid) -> String {
+        format!("<reminder-{reminder_id}@{}>", self.domain)
+    }
+
+    /// Claims one batch of due reminders at the clock's time and sends them.
+    pub async fn deliver_once(&self, clock: &dyn Clock) -> anyhow::Result<Round> {
+        let mut round = Round::default();
+        if self.stopping.load(Ordering::SeqCst) {
+            return Ok(round);
+        }
+        let claimed = reminders::claim(&self.store, clock.now(), self.lease, self.batch)
+            .await
+            .map_err(|e| anyhow::anyhow!("Failed to claim reminders: {e:?}"))?;
+        round.claimed = claimed.len() as u64;
+        for (i, r) in claimed.iter().enumerate() {
+            if self.stopping.load(Ordering::SeqCst) {
+                round.released = reminders::release(&self.store, &claimed[i..])
+                    .await
+                    .map_err(|e| anyhow::anyhow!("Failed to release reminders: {e:?}"))?;
+                break;
+            }
+            let outcome = self.attempt(r, clock.now()).await;
+            match &outcome {
+                Outcome::Sent { .. } => round.sent += 1,
+                Outcome::RetryAt { error, .. } => {
+                    round.retried += 1;
+                    tracing::warn!(reminder_id = %r.id, attempt = r.attempts, error = %error, "reminder not sent; will retry");
+                }
+                Outcome::Failed { error } => {
+                    round.failed += 1;
+                    tracing::error!(reminder_id = %r.id, attempt = r.attempts, error = %error, "reminder failed");
+                }
+            }
+            let recorded = reminders::settle(&self.store, r, outcome, clock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("Failed to record a reminder's outcome: {e:?}"))?;
+            if !recorded {
+                tracing::warn!(reminder_id = %r.id, "another worker took this reminder over after its lease ran out");
+            }
+        }
+        Ok(round)
+    }
+
+    /// One attempt at a claimed reminder.
+    async fn attempt(&self, r: &entity::reminder::Model, at: DateTime<Utc>) -> Outcome {
+        let letter = match reminders::letter(&self.store, r).await {
+            Ok(Some(letter)) => letter,
+            Ok(None) => {
+                return Outcome::Failed {
+                    error: "its contract, follow-up or customer no longer exists".into(),
+                };
+            }
+            Err(e) => return self.retry_or_fail(r, at, format!("cannot read the reminder's subject: {e:?}")),
+        };
+        let to: Vec<Mailbox> = letter
+            .recipients
+            .iter()
+            .filter_map(|(name, address)| mailbox(name, address))
+            .collect();
+        if to.is_empty() {
+            return Outcome::Failed {
+                error: "nobody to send it to: the responsible user is gone and the tenant has no admin".into(),
+            };
+        }
+        let today = at.with_timezone(&letter.timezone).date_naive();
+        let rendered = render(&letter, today, &self.frontend_url);
+        let display = letter.sender_name.clone().unwrap_or_else(|| letter.tenant_name.clone());
+        let envelope = Envelope {
+            from: Mailbox::new(Some(display), self.from.email.clone()),
+            to,
+            reply_to: letter.reply_to.as_deref().and_then(|a| mailbox("", a)),
+            message_id: self.message_id(r.id),
+        };
+        match self.mailer.send(&envelope, &rendered).await {
+            Ok(()) => Outcome::Sent {
+                message_id: envelope.message_id,
+            },
+            Err(SendError::Permanent(error)) => Outcome::Failed { error },
+            Err(SendError::Transient(error)) => self.retry_or_fail(r, at, error),
+        }
+    }
+
+    fn retry_or_fail(&self, r: &entity::reminder::Model, at: DateTime<Utc>, error: String) -> Outcome {
+        if r.attempts >= self.max_attempts {
+            return Outcome::Failed {
+                error: format!("gave up after {} attempts: {error}", r.attempts),
+            };
+        }
+        Outcome::RetryAt {
+            at: at + backoff(self.retry_base, r.attempts),
+            error,
+        }
+    }
+
+    /// Runs rounds every `interval` (at once again while there is more to send) until the
+    /// stop flag is set; then hands back whatever it still holds.
+    pub async fn run_forever(self, clock: Arc<dyn Clock>, interval: Duration) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let busy = match self.deliver_once(clock.as_ref()).await {
+                Ok(round) => round.claimed == self.batch,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "reminder delivery round failed; will retry");
+                    false
+                }
+            };
+            if !busy {
+                tokio::time::sleep(interval).await;
+            }
+        }
+    }
+}
+
+/// `base · 2^(attempt−1)`, at most an hour, times a random factor in [0.8, 1.2) so that
+/// reminders failing together do not all come back at the same moment.
+fn backoff(base: Duration, attempt: i32) -> chrono::Duration {
+    let exponent = attempt.clamp(1, 20) as u32 - 1;
+    let plain = base.as_millis().saturating_mul(1u128 << exponent).min(3_600_000) as f64;
+    let jitter = 0.8 + f64::from(OsRng.next_u32() % 400) / 1000.0;
+    chrono::Duration::milliseconds((plain * jitter) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_its_jitter_and_stops_growing_at_an_hour() {
+        let base = Duration::from_secs(30);
+        for (attempt, plain) in [(1, 30_000), (2, 60_000), (3, 120_000), (12, 3_600_000)] {
+            let ms = backoff(base, attempt).num_milliseconds();
+            assert!(
+                (plain * 8 / 10..plain * 12 / 10).contains(&ms),
+                "attempt {attempt}: {ms} ms"
+            );
+        }
+    }
+}

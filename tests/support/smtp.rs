@@ -1,0 +1,190 @@
+//! A real SMTP server for the tests (mailin-embedded) on 127.0.0.1, which keeps what it
+//! receives and can answer the next messages with chosen codes (421, 550…).
+
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use mailin_embedded::{Handler, Response, Server, SslConfig};
+
+/// One message as received: its raw text and envelope recipients.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub raw: String,
+    pub to: Vec<String>,
+}
+
+impl Received {
+    /// A header's value (first occurrence, folded lines joined), RFC 2047 words decoded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\r\n\r\n").next()?;
+        let mut value: Option<String> = None;
+        for line in head.split("\r\n") {
+            if let Some(v) = value.as_mut() {
+                if line.starts_with([' ', '\t']) {
+                    v.push_str(line.trim_start());
+                    continue;
+                }
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case(name)
+            {
+                value = Some(v.trim().to_owned());
+            }
+        }
+        value.map(|v| decode_words(&v))
+    }
+
+    pub fn message_id(&self) -> String {
+        self.header("Message-ID").unwrap_or_default()
+    }
+
+    /// The text of every part, transfer encodings undone.
+    pub fn bodies(&self) -> String {
+        let mut out = String::new();
+        for part in self.raw.split("\r\n--") {
+            let Some((head, body)) = part.split_once("\r\n\r\n") else { continue };
+            let head = head.to_ascii_lowercase();
+            if head.contains("content-transfer-encoding: base64") {
+                let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+                let compact = compact.split("--").next().unwrap_or_default();
+                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(compact) {
+                    out.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            } else if head.contains("content-transfer-encoding: quoted-printable") {
+                out.push_str(&decode_quoted_printable(body));
+            } else {
+                out.push_str(body);
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn decode_quoted_printable(s: &str) -> String {
+    let joined = s.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `=?utf-8?b?…?=` words (as lettre writes non-ASCII headers) to text.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    for word in value.split_whitespace() {
+        let lower = word.to_ascii_lowercase();
+        if lower.starts_with("=?utf-8?b?") && word.ends_with("?=") {
+            let inner = &word[10..word.len() - 2];
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(inner) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+                continue;
+            }
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+#[derive(Default)]
+struct SinkState {
+    received: Vec<Received>,
+    /// Codes to answer the next messages with; 250 (keep it) once empty.
+    script: VecDeque<u16>,
+}
+
+#[derive(Clone)]
+struct SinkHandler {
+    state: Arc<Mutex<SinkState>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for SinkHandler {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin_embedded::response::START_DATA
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let mut state = self.state.lock().unwrap();
+        match state.script.pop_front() {
+            Some(code) if code != 250 => Response::custom(code, format!("scripted answer {code}")),
+            _ => {
+                let received = Received {
+                    raw: String::from_utf8_lossy(&self.data).into_owned(),
+                    to: std::mem::take(&mut self.to),
+                };
+                state.received.push(received);
+                mailin_embedded::response::OK
+            }
+        }
+    }
+}
+
+/// The SMTP server of a test. It runs until the test process ends.
+pub struct SmtpSink {
+    pub port: u16,
+    state: Arc<Mutex<SinkState>>,
+}
+
+impl SmtpSink {
+    pub fn start() -> Self {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").expect("SMTP sink binds"))
+    }
+
+    /// On a listener the test bound earlier (to play a server that comes up late).
+    pub fn start_on(listener: TcpListener) -> Self {
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(SinkState::default()));
+        let handler = SinkHandler {
+            state: state.clone(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let mut server = Server::new(handler);
+        server
+            .with_name("sink.test")
+            .with_ssl(SslConfig::None)
+            .expect("no TLS")
+            .with_num_threads(8)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Self { port, state }
+    }
+
+    /// The next messages are answered with these codes, in order.
+    pub fn answer_next(&self, codes: &[u16]) {
+        self.state.lock().unwrap().script.extend(codes.iter().copied());
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+}
