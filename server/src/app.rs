@@ -60,6 +60,7 @@ impl Application {
                 platform_key: config.platform_key.clone(),
             },
             max_page_size: config.max_page_size,
+            postbox: crate::jobs::delivery::Postbox::from_config(&config)?,
         };
         let limits = Limits {
             max_depth: config.graphql_max_depth,
@@ -104,50 +105,20 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(shutdown_signal("shutting down: finishing in-flight requests"))
+            .await
     }
 
     /// Serves until `signal` resolves, then lets in-flight requests finish (up to the configured timeout).
     /// Background re-encryption and reminder planning run beside it unless their interval is zero.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
         let timeout = self.config.shutdown_timeout;
-        let interval = self.config.reencrypt_interval;
-        let worker = (!interval.is_zero())
-            .then(|| tokio::spawn(crate::jobs::reencrypt::run_forever(self.state.store.clone(), interval)));
-        let plan_every = self.config.reminder_plan_interval;
-        let planner = (!plan_every.is_zero()).then(|| {
-            let clock: Arc<dyn crate::jobs::clock::Clock> = Arc::new(crate::jobs::clock::SystemClock);
-            tokio::spawn(crate::jobs::planner::run_forever(
-                self.state.store.clone(),
-                clock,
-                plan_every,
-            ))
-        });
-        let send_every = self.config.reminder_send_interval;
-        let stop_sending = self.delivery.stop_flag();
-        let sender = (!send_every.is_zero()).then(|| {
-            let clock: Arc<dyn crate::jobs::clock::Clock> = Arc::new(crate::jobs::clock::SystemClock);
-            tokio::spawn(self.delivery.run_forever(clock, send_every))
-        });
-        let shared = self.state.store.shared().clone();
-        let subscriber = shared
-            .link
-            .is_some()
-            .then(|| tokio::spawn(shared.invalidations.clone().subscribe_forever()));
+        let background = crate::jobs::Background::start(&self.state.store, &self.config, self.delivery);
         let app = routes(self.state, &self.config);
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, signal, Some(timeout))
             .await;
-        // The sender stops claiming, finishes the e-mail in hand and hands back the rest.
-        stop_sending.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(sender) = sender
-            && tokio::time::timeout(timeout, sender).await.is_err()
-        {
-            tracing::warn!("reminder sender did not stop in time; its leases will expire");
-        }
-        for task in [worker, planner, subscriber].into_iter().flatten() {
-            task.abort();
-        }
+        background.stop(timeout).await;
         served
     }
 }
@@ -159,6 +130,7 @@ fn routes(state: Arc<AppState>, config: &Config) -> impl Endpoint + 'static {
         .at("/health", get(health))
         .at("/ready", get(ready))
         .at("/health/details", get(health_details))
+        .at("/metrics", get(metrics))
         .data(state);
     let cors = (!config.cors_origins.is_empty()).then(|| Cors::new().allow_origins(config.cors_origins.clone()));
     route
@@ -404,7 +376,17 @@ async fn health_details(req: &Request, state: Data<&Arc<AppState>>) -> Response 
     .into_response()
 }
 
-async fn shutdown_signal() {
+/// Reminder delivery figures for Prometheus: counts only, nothing of any tenant's data.
+#[handler]
+async fn metrics(state: Data<&Arc<AppState>>) -> Response {
+    crate::jobs::metrics::render(&state.store)
+        .await
+        .with_content_type("text/plain; version=0.0.4")
+        .into_response()
+}
+
+/// Resolves on SIGTERM or Ctrl-C, after logging `farewell`.
+pub async fn shutdown_signal(farewell: &str) {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -425,7 +407,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("{farewell}");
 }
 
 const GRAPHIQL_PAGE: &str = r#"<!doctype html>

@@ -135,7 +135,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "5",
         "How often a server looks for reminder e-mails to send (0: never)",
     ),
-    ("DOSSIER_REMINDER_MAX_ATTEMPTS", "8", "Attempts before a reminder is marked failed"),
+    (
+        "DOSSIER_REMINDER_MAX_ATTEMPTS",
+        "8",
+        "Attempts before a reminder is marked failed",
+    ),
     (
         "DOSSIER_REMINDER_LEASE_SECONDS",
         "300",
@@ -156,7 +160,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "Dossier <reminders@dossier.localhost>",
         "Sender of reminder e-mails; its domain also names Message-IDs",
     ),
-    ("DOSSIER_SMTP_TIMEOUT_SECONDS", "10", "Timeout of one SMTP conversation"),
+    (
+        "DOSSIER_SMTP_TIMEOUT_SECONDS",
+        "10",
+        "Seconds to connect to the SMTP server; a whole message gets three times as long",
+    ),
     (
         "DOSSIER_FRONTEND_URL",
         "http://localhost:3000",

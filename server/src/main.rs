@@ -24,6 +24,9 @@ struct Cli {
 enum Command {
     /// Apply migrations, then serve the API (the default). Prints the GraphiQL URL.
     Serve,
+    /// Run the background jobs without the API: plan and send reminder e-mails, re-encrypt
+    /// under new keys. Run any number of these beside API servers whose job intervals are 0.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the GraphQL schema (SDL) to stdout.
@@ -84,6 +87,17 @@ async fn main() -> anyhow::Result<()> {
             let addr = app.local_addr();
             tracing::info!(%addr, "Dossier is listening; GraphiQL at http://{addr}/graphql");
             app.run_until_stopped().await.context("Server failed")?;
+        }
+        Command::Worker => {
+            let store = Store::connect(&config).await?;
+            if config.migrate_on_start {
+                store.migrate().await?;
+            }
+            let delivery = dossier::jobs::delivery::Delivery::from_config(store.clone(), &config)?;
+            let background = dossier::jobs::Background::start(&store, &config, delivery);
+            tracing::info!("worker started: planning and sending reminders");
+            dossier::app::shutdown_signal("worker stopping: finishing the e-mail in hand").await;
+            background.stop(config.shutdown_timeout).await;
         }
         Command::Migrate => {
             Store::connect(&config).await?.migrate().await?;

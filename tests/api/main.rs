@@ -13,6 +13,8 @@ mod http;
 mod interactions;
 mod limits;
 mod pagination;
+mod reminder_api;
+mod reminder_delivery;
 mod reminders;
 mod roles;
 mod row_level_security;

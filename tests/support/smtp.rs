@@ -1,5 +1,6 @@
 //! A real SMTP server for the tests (mailin-embedded) on 127.0.0.1, which keeps what it
-//! receives and can answer the next messages with chosen codes (421, 550…).
+//! receives and can answer the next messages' DATA command with chosen codes (421, 550…) or
+//! stall before answering.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -45,7 +46,9 @@ impl Received {
     pub fn bodies(&self) -> String {
         let mut out = String::new();
         for part in self.raw.split("\r\n--") {
-            let Some((head, body)) = part.split_once("\r\n\r\n") else { continue };
+            let Some((head, body)) = part.split_once("\r\n\r\n") else {
+                continue;
+            };
             let head = head.to_ascii_lowercase();
             if head.contains("content-transfer-encoding: base64") {
                 let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
@@ -84,31 +87,45 @@ fn decode_quoted_printable(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `=?utf-8?b?…?=` words (as lettre writes non-ASCII headers) to text.
+/// `=?utf-8?b?…?=` words (as lettre writes non-ASCII headers) to text. Words may sit inside
+/// other text or follow each other; whitespace between two encoded words is dropped
+/// (RFC 2047 §6.2), and their bytes are joined before decoding since a character may be split.
 fn decode_words(value: &str) -> String {
+    const OPEN: &str = "=?utf-8?b?";
+    let lower = value.to_ascii_lowercase();
     let mut out = String::new();
-    for word in value.split_whitespace() {
-        let lower = word.to_ascii_lowercase();
-        if lower.starts_with("=?utf-8?b?") && word.ends_with("?=") {
-            let inner = &word[10..word.len() - 2];
-            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(inner) {
-                out.push_str(&String::from_utf8_lossy(&bytes));
-                continue;
-            }
+    let mut pending: Vec<u8> = Vec::new();
+    let mut rest = 0;
+    while let Some(found) = lower[rest..].find(OPEN) {
+        let start = rest + found;
+        let Some(len) = value[start + OPEN.len()..].find("?=") else {
+            break;
+        };
+        let gap = &value[rest..start];
+        let joins_encoded_words = gap.trim().is_empty() && !pending.is_empty();
+        if !joins_encoded_words {
+            out.push_str(&String::from_utf8_lossy(&std::mem::take(&mut pending)));
+            out.push_str(gap);
         }
-        if !out.is_empty() {
-            out.push(' ');
+        let inner = &value[start + OPEN.len()..start + OPEN.len() + len];
+        match base64::engine::general_purpose::STANDARD.decode(inner) {
+            Ok(bytes) => pending.extend(bytes),
+            Err(_) => out.push_str(&value[start..start + OPEN.len() + len + 2]),
         }
-        out.push_str(word);
+        rest = start + OPEN.len() + len + 2;
     }
+    out.push_str(&String::from_utf8_lossy(&pending));
+    out.push_str(&value[rest..]);
     out
 }
 
 #[derive(Default)]
 struct SinkState {
     received: Vec<Received>,
-    /// Codes to answer the next messages with; 250 (keep it) once empty.
+    /// Codes to answer the next messages' DATA command with; go ahead once empty.
     script: VecDeque<u16>,
+    /// Stall this long before answering the next DATA command.
+    stall: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -120,6 +137,18 @@ struct SinkHandler {
 
 impl Handler for SinkHandler {
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        let (code, stall) = {
+            let mut state = self.state.lock().unwrap();
+            (state.script.pop_front(), state.stall.take())
+        };
+        if let Some(pause) = stall {
+            std::thread::sleep(pause);
+        }
+        if let Some(code) = code.filter(|c| *c >= 400) {
+            // Refused at DATA, so the session stays usable (mailin keeps a session refused
+            // after the message in the data state, where QUIT would go unanswered).
+            return Response::custom(code, format!("scripted answer {code}"));
+        }
         self.to = to.to_vec();
         self.data.clear();
         mailin_embedded::response::START_DATA
@@ -131,18 +160,12 @@ impl Handler for SinkHandler {
     }
 
     fn data_end(&mut self) -> Response {
-        let mut state = self.state.lock().unwrap();
-        match state.script.pop_front() {
-            Some(code) if code != 250 => Response::custom(code, format!("scripted answer {code}")),
-            _ => {
-                let received = Received {
-                    raw: String::from_utf8_lossy(&self.data).into_owned(),
-                    to: std::mem::take(&mut self.to),
-                };
-                state.received.push(received);
-                mailin_embedded::response::OK
-            }
-        }
+        let received = Received {
+            raw: String::from_utf8_lossy(&self.data).into_owned(),
+            to: std::mem::take(&mut self.to),
+        };
+        self.state.lock().unwrap().received.push(received);
+        mailin_embedded::response::OK
     }
 }
 
@@ -179,9 +202,14 @@ impl SmtpSink {
         Self { port, state }
     }
 
-    /// The next messages are answered with these codes, in order.
+    /// The next messages' DATA commands are answered with these codes, in order.
     pub fn answer_next(&self, codes: &[u16]) {
         self.state.lock().unwrap().script.extend(codes.iter().copied());
+    }
+
+    /// The next DATA command is answered only after `pause`.
+    pub fn stall_next(&self, pause: std::time::Duration) {
+        self.state.lock().unwrap().stall = Some(pause);
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{customer, customer_status_history, tag, user};
@@ -824,20 +824,14 @@ impl CustomerQuery {
         }
         let preloaded = Arc::new(preloaded);
 
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
+        Ok(super::page_connection(
+            page,
             CustomerListInfo {
                 scope: scope.clone(),
                 filter,
             },
-        );
-        connection.edges.extend(
-            page.items
-                .into_iter()
-                .map(|(cursor, model)| Edge::new(cursor, Customer::with(model, preloaded.clone()))),
-        );
-        Ok(connection)
+            |model| Customer::with(model, preloaded.clone()),
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::follow_up;
@@ -204,21 +204,15 @@ impl FollowUpQuery {
             Vec::new(),
         )
         .await?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
+        Ok(super::page_connection(
+            page,
             FollowUpListInfo {
                 scope: scope.clone(),
                 filter,
                 known_total: None,
             },
-        );
-        connection.edges.extend(
-            page.items
-                .into_iter()
-                .map(|(cursor, model)| Edge::new(cursor, FollowUp::new(model, related.clone()))),
-        );
-        Ok(connection)
+            |model| FollowUp::new(model, related.clone()),
+        ))
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{customer, follow_up, interaction, user};
@@ -78,7 +78,7 @@ pub struct Related {
 
 impl Related {
     /// Loads what `node` asks for of a page whose records point at `customer_ids`, at users
-    /// `user_ids` (through `assignee`) and are, for interactions, `interaction_ids`.
+    /// `user_ids` (through `assignee` or `recipient`) and are, for interactions, `interaction_ids`.
     pub(crate) async fn for_page(
         ctx: &Context<'_>,
         node: &Selection<'_>,
@@ -89,7 +89,7 @@ impl Related {
         let (store, scope) = (&api(ctx).store, scope(ctx)?);
         let mut related = Related::default();
         let mut wants_customers = node.field("customer").exists();
-        let mut wants_users = node.field("assignee").exists();
+        let mut wants_users = node.field("assignee").exists() || node.field("recipient").exists();
         let opened = node.field("followUp");
         if opened.exists() && !interaction_ids.is_empty() {
             let found = follow_ups::for_interactions(store, scope, &interaction_ids).await?;
@@ -310,21 +310,15 @@ impl InteractionQuery {
             page.items.iter().map(|(_, i)| i.id).collect(),
         )
         .await?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
+        Ok(super::page_connection(
+            page,
             InteractionListInfo {
                 scope: scope.clone(),
                 filter,
                 known_total: None,
             },
-        );
-        connection.edges.extend(
-            page.items
-                .into_iter()
-                .map(|(cursor, model)| Edge::new(cursor, Interaction::new(model, related.clone()))),
-        );
-        Ok(connection)
+            |model| Interaction::new(model, related.clone()),
+        ))
     }
 }
 

@@ -11,6 +11,7 @@ pub mod errors;
 mod feedback;
 mod follow_ups;
 mod interactions;
+mod reminders;
 mod scalars;
 mod tags;
 mod tenancy;
@@ -36,6 +37,7 @@ pub struct QueryRoot(
     transactions::TransactionQuery,
     contracts::ContractQuery,
     custom_fields::CustomFieldQuery,
+    reminders::ReminderQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -52,6 +54,7 @@ pub struct MutationRoot(
     transactions::TransactionMutation,
     contracts::ContractMutation,
     custom_fields::CustomFieldMutation,
+    reminders::ReminderMutation,
 );
 
 pub type DossierSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -62,6 +65,8 @@ pub struct ApiContext {
     pub authenticator: Authenticator,
     pub signup: SignupPolicy,
     pub max_page_size: u64,
+    /// Sends admins' test e-mails the way reminders go out.
+    pub postbox: crate::jobs::delivery::Postbox,
 }
 
 /// Known for one request: its id, who is calling, and a platform key if one was sent.
@@ -143,6 +148,26 @@ fn patch<T, U: From<T>>(value: async_graphql::MaybeUndefined<T>) -> crate::domai
         async_graphql::MaybeUndefined::Null => Patch::Clear,
         async_graphql::MaybeUndefined::Value(v) => Patch::Set(v.into()),
     }
+}
+
+/// A connection over a page of a list, each row made a node by `node`.
+fn page_connection<M, T, I>(
+    page: crate::domain::pagination::Page<M>,
+    info: I,
+    node: impl Fn(M) -> T,
+) -> async_graphql::connection::Connection<String, T, I>
+where
+    T: async_graphql::OutputType,
+    I: async_graphql::ObjectType,
+{
+    let mut connection =
+        async_graphql::connection::Connection::with_additional_fields(page.has_previous_page, page.has_next_page, info);
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|(cursor, model)| async_graphql::connection::Edge::new(cursor, node(model))),
+    );
+    connection
 }
 
 /// A connection over the first rows of a list loaded ahead (one more than `first` was loaded,

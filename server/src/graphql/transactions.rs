@@ -3,7 +3,7 @@
 use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
 use crate::domain::custom_fields::FieldEntity;
 use crate::domain::custom_fields::query::FieldOrder;
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::transaction;
@@ -218,21 +218,15 @@ impl TransactionQuery {
             api.max_page_size,
         )
         .await?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
+        Ok(super::page_connection(
+            page,
             TransactionListInfo {
                 scope: scope.clone(),
                 filter,
                 known_total: None,
             },
-        );
-        connection.edges.extend(
-            page.items
-                .into_iter()
-                .map(|(cursor, model)| Edge::new(cursor, Transaction(model))),
-        );
-        Ok(connection)
+            Transaction,
+        ))
     }
 }
 

@@ -13,10 +13,12 @@ use rand_core::{OsRng, RngCore};
 
 use super::clock::Clock;
 use super::mailer::{Envelope, Mailer, SendError, mailbox};
-use super::templates::render;
+use super::templates::{render, render_test};
+use crate::cache::Limit;
 use crate::config::Config;
-use crate::domain::Store;
 use crate::domain::reminders::{self, Outcome};
+use crate::domain::{DomainError, DomainResult, Store, audit, tenants};
+use crate::tenancy::{Role, TenantScope};
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,10 +51,7 @@ impl Delivery {
     }
 
     pub fn with_mailer(store: Store, mailer: Mailer, config: &Config) -> anyhow::Result<Self> {
-        let from: Mailbox = config
-            .smtp_from
-            .parse()
-            .map_err(|e| anyhow::anyhow!("DOSSIER_SMTP_FROM is not a mailbox: {e}"))?;
+        let from = sender(config)?;
         Ok(Self {
             store,
             mailer,
@@ -113,6 +112,7 @@ impl Delivery {
                 tracing::warn!(reminder_id = %r.id, "another worker took this reminder over after its lease ran out");
             }
         }
+        super::metrics::count_round(round.sent, round.retried, round.failed);
         Ok(round)
     }
 
@@ -183,6 +183,89 @@ impl Delivery {
             }
         }
     }
+}
+
+/// How a test e-mail went.
+#[derive(Debug, Clone)]
+pub struct TestEmail {
+    pub message_id: String,
+    /// False when no SMTP server is configured: the message went to the log.
+    pub via_smtp: bool,
+    /// The server's or the connection's words when it did not go out.
+    pub error: Option<String>,
+}
+
+/// What the API needs to send an admin's test e-mail the way reminders go out.
+pub struct Postbox {
+    mailer: Arc<Mailer>,
+    from: Mailbox,
+}
+
+impl Postbox {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            mailer: Arc::new(Mailer::from_config(config)?),
+            from: sender(config)?,
+        })
+    }
+
+    /// Sends a test e-mail in the tenant's language, with its sender name and reply-to, to
+    /// `to`. Admins only, a few per minute per tenant; audited without the address.
+    pub async fn send_test(&self, store: &Store, scope: &TenantScope, to: &str) -> DomainResult<TestEmail> {
+        if !scope.is_at_least(Role::Admin) {
+            return Err(DomainError::Forbidden("only admins send test e-mails"));
+        }
+        let Some(recipient) = mailbox("", to.trim()) else {
+            return Err(DomainError::validation("to", "is not an e-mail address"));
+        };
+        let decision = store
+            .shared()
+            .limiter
+            .check(&format!("test-email:{}", scope.tenant_id), TEST_EMAILS, 1)
+            .await;
+        if !decision.allowed {
+            return Err(DomainError::RateLimited {
+                retry_after: decision.retry_after,
+            });
+        }
+        let tenant = tenants::current(store, scope).await?;
+        let rendered = render_test(tenant.locale, &tenant.name);
+        let display = tenant
+            .reminder_sender_name
+            .clone()
+            .unwrap_or_else(|| tenant.name.clone());
+        let envelope = Envelope {
+            from: Mailbox::new(Some(display), self.from.email.clone()),
+            to: vec![recipient],
+            reply_to: tenant.reminder_reply_to.as_deref().and_then(|a| mailbox("", a)),
+            message_id: format!("<test-{}@{}>", uuid::Uuid::now_v7(), self.from.email.domain()),
+        };
+        let error = match self.mailer.send(&envelope, &rendered).await {
+            Ok(()) => None,
+            Err(SendError::Permanent(e) | SendError::Transient(e)) => Some(e),
+        };
+        let tx = store.begin_scoped(scope).await?;
+        audit::record(&tx, scope, "tenant.test_email_sent", None, &[]).await?;
+        tx.commit().await?;
+        Ok(TestEmail {
+            message_id: envelope.message_id,
+            via_smtp: self.mailer.is_smtp(),
+            error,
+        })
+    }
+}
+
+/// Test e-mails a tenant may send: 5 at once, then one every 12 s.
+const TEST_EMAILS: Limit = Limit {
+    per_second: 1.0 / 12.0,
+    burst: 5,
+};
+
+fn sender(config: &Config) -> anyhow::Result<Mailbox> {
+    config
+        .smtp_from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("DOSSIER_SMTP_FROM is not a mailbox: {e}"))
 }
 
 /// `base · 2^(attempt−1)`, at most an hour, times a random factor in [0.8, 1.2) so that

@@ -12,9 +12,12 @@ use lettre::{AsyncTransport, Message, Tokio1Executor};
 use super::templates::Rendered;
 use crate::config::Config;
 
-pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Log,
+pub struct Mailer {
+    /// `None`: no SMTP server configured, messages go to the log.
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    /// For a whole message. lettre bounds only the connect, so a server that stops answering
+    /// mid-conversation would otherwise hold a worker forever.
+    exchange_timeout: Duration,
 }
 
 /// Why a message did not go out.
@@ -36,26 +39,37 @@ pub struct Envelope {
 
 impl Mailer {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        match &config.smtp_url {
-            None => Ok(Mailer::Log),
-            Some(url) => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+        let smtp = match &config.smtp_url {
+            None => None,
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .context("DOSSIER_SMTP_URL is not a valid smtp:// or smtps:// URL")?
                     .timeout(Some(config.smtp_timeout))
-                    .build();
-                Ok(Mailer::Smtp(transport))
-            }
-        }
+                    .build(),
+            ),
+        };
+        Ok(Self {
+            smtp,
+            exchange_timeout: config.smtp_timeout * 3,
+        })
     }
 
     /// For tests and tools: plain SMTP on `host:port`.
     pub fn plain(host: &str, port: u16, timeout: Duration) -> Self {
-        Mailer::Smtp(
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                .port(port)
-                .timeout(Some(timeout))
-                .build(),
-        )
+        Self {
+            smtp: Some(
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                    .port(port)
+                    .timeout(Some(timeout))
+                    .build(),
+            ),
+            exchange_timeout: timeout * 3,
+        }
+    }
+
+    /// False when messages go to the log.
+    pub fn is_smtp(&self) -> bool {
+        self.smtp.is_some()
     }
 
     pub async fn send(&self, envelope: &Envelope, rendered: &Rendered) -> Result<(), SendError> {
@@ -75,8 +89,8 @@ impl Mailer {
                 rendered.html.clone(),
             ))
             .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
-        match self {
-            Mailer::Log => {
+        match &self.smtp {
+            None => {
                 let to: Vec<String> = envelope.to.iter().map(|m| m.email.to_string()).collect();
                 tracing::info!(
                     message_id = %envelope.message_id,
@@ -87,13 +101,15 @@ impl Mailer {
                 );
                 Ok(())
             }
-            Mailer::Smtp(transport) => transport.send(message).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    SendError::Permanent(e.to_string())
-                } else {
-                    SendError::Transient(e.to_string())
-                }
-            }),
+            Some(transport) => match tokio::time::timeout(self.exchange_timeout, transport.send(message)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+                Err(_) => Err(SendError::Transient(format!(
+                    "the mail server did not finish within {} s",
+                    self.exchange_timeout.as_secs()
+                ))),
+            },
         }
     }
 }

@@ -18,7 +18,10 @@ pub async fn plan_once(store: &Store, clock: &dyn Clock) -> anyhow::Result<u64> 
     let mut created = 0;
     for tenant_id in tenants {
         match reminders::plan_tenant(store, tenant_id, at).await {
-            Ok(n) => created += n,
+            Ok(n) => {
+                created += n;
+                super::metrics::count_planned(n);
+            }
             Err(e) => tracing::error!(%tenant_id, error = ?e, "planning reminders failed for a tenant; will retry"),
         }
     }

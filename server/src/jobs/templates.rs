@@ -25,13 +25,19 @@ pub fn render(letter: &Letter, today: NaiveDate, frontend_url: &str) -> Rendered
             (
                 format!("合同将于 {left} 天后到期：{} · {}", c.number, letter.customer_name),
                 vec![
-                    format!("客户「{}」的合同 {}（{}）将于 {end} 到期，还有 {left} 天。", letter.customer_name, c.number, c.title),
+                    format!(
+                        "客户「{}」的合同 {}（{}）将于 {end} 到期，还有 {left} 天。",
+                        letter.customer_name, c.number, c.title
+                    ),
                     "请及时跟进续约事宜。".to_owned(),
                 ],
             )
         } else {
             (
-                format!("Contract {} with {} ends in {left} days", c.number, letter.customer_name),
+                format!(
+                    "Contract {} with {} ends in {left} days",
+                    c.number, letter.customer_name
+                ),
                 vec![
                     format!(
                         "Contract {} ({}) with {} ends on {end}, in {left} days.",
@@ -45,11 +51,20 @@ pub fn render(letter: &Letter, today: NaiveDate, frontend_url: &str) -> Rendered
         let due = letter
             .follow_up
             .as_ref()
-            .map(|f| f.due_at.with_timezone(&letter.timezone).format("%Y-%m-%d %H:%M").to_string())
+            .map(|f| {
+                f.due_at
+                    .with_timezone(&letter.timezone)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
             .unwrap_or_default();
         let note = letter.follow_up.as_ref().and_then(|f| f.note.clone());
         let mut lines = if zh {
-            vec![format!("您对客户「{}」的跟进将于 {due}（{}）到期。", letter.customer_name, letter.timezone.name())]
+            vec![format!(
+                "您对客户「{}」的跟进将于 {due}（{}）到期。",
+                letter.customer_name,
+                letter.timezone.name()
+            )]
         } else {
             vec![format!(
                 "Your follow-up with {} is due at {due} ({}).",
@@ -58,7 +73,11 @@ pub fn render(letter: &Letter, today: NaiveDate, frontend_url: &str) -> Rendered
             )]
         };
         if let Some(note) = note {
-            lines.push(if zh { format!("备注：{note}") } else { format!("Note: {note}") });
+            lines.push(if zh {
+                format!("备注：{note}")
+            } else {
+                format!("Note: {note}")
+            });
         }
         let subject = if zh {
             format!("跟进提醒：{} · {due}", letter.customer_name)
@@ -67,7 +86,11 @@ pub fn render(letter: &Letter, today: NaiveDate, frontend_url: &str) -> Rendered
         };
         (subject, lines)
     };
-    let open = if zh { "打开客户档案" } else { "Open the customer's file" };
+    let open = if zh {
+        "打开客户档案"
+    } else {
+        "Open the customer's file"
+    };
     let text = format!("{}\n\n{open}: {link}\n", lines.join("\n"));
     let paragraphs: String = lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect();
     let html = format!(
@@ -75,6 +98,26 @@ pub fn render(letter: &Letter, today: NaiveDate, frontend_url: &str) -> Rendered
         escape(&link)
     );
     Rendered { subject, text, html }
+}
+
+/// The e-mail an admin sends to check the tenant's mail settings.
+pub fn render_test(locale: Locale, tenant_name: &str) -> Rendered {
+    let (subject, line) = if locale == Locale::ZhCn {
+        (
+            format!("测试邮件：{tenant_name} 的提醒邮件设置"),
+            format!("这是一封测试邮件。{tenant_name} 的合同到期和跟进提醒将以同样方式发出。"),
+        )
+    } else {
+        (
+            format!("Test e-mail: reminder settings of {tenant_name}"),
+            format!("This is a test. Contract and follow-up reminders of {tenant_name} will reach you the same way."),
+        )
+    };
+    Rendered {
+        subject,
+        text: format!("{line}\n"),
+        html: format!("<!DOCTYPE html><html><body><p>{}</p></body></html>", escape(&line)),
+    }
 }
 
 fn escape(s: &str) -> String {

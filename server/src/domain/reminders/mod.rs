@@ -5,6 +5,8 @@
 //! so planning reads only what is due through a per-tenant index. A unique key per
 //! (tenant, kind, subject, occasion) makes planning safe to repeat and to run on every replica.
 
+pub mod manage;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
@@ -379,17 +381,29 @@ pub async fn claim(
 /// How a claimed reminder's attempt ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Sent { message_id: String },
+    Sent {
+        message_id: String,
+    },
     /// Try again at this time (a transient failure).
-    RetryAt { at: DateTime<Utc>, error: String },
+    RetryAt {
+        at: DateTime<Utc>,
+        error: String,
+    },
     /// Give up (a permanent refusal, too many attempts, or nobody to send it to).
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// Records how an attempt ended, if the reminder is still this worker's (same attempt, still
 /// sending): a worker whose lease ran out and was overtaken records nothing. Returns whether
 /// it was recorded.
-pub async fn settle(store: &Store, claimed: &reminder::Model, outcome: Outcome, at: DateTime<Utc>) -> DomainResult<bool> {
+pub async fn settle(
+    store: &Store,
+    claimed: &reminder::Model,
+    outcome: Outcome,
+    at: DateTime<Utc>,
+) -> DomainResult<bool> {
     use sea_orm::sea_query::Expr;
     let tx = store.begin_reminder_worker().await?;
     let mut update = reminder::Entity::update_many()

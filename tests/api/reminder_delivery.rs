@@ -1,0 +1,327 @@
+//! Reminder delivery to a real SMTP server on 127.0.0.1: sent once with a fixed Message-ID,
+//! retried on 4xx and connection trouble, failed at once on 5xx, taken over after a crash.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dossier::jobs::clock::ManualClock;
+use dossier::jobs::delivery::{Delivery, Round};
+use dossier::jobs::mailer::Mailer;
+use dossier::jobs::planner::plan_once;
+use dossier_tests::smtp::SmtpSink;
+use dossier_tests::{Tenant, TestApp, slug, spawn_app_with};
+use entity::enums::ReminderStatus;
+use entity::reminder;
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+const FRONTEND: &str = "https://app.dossier.test";
+
+async fn app() -> TestApp {
+    spawn_app_with(&[
+        ("DOSSIER_REMINDER_PLAN_INTERVAL_SECONDS", "0"),
+        ("DOSSIER_REMINDER_SEND_INTERVAL_SECONDS", "0"),
+        ("DOSSIER_FRONTEND_URL", FRONTEND),
+        ("DOSSIER_REMINDER_LEASE_SECONDS", "60"),
+    ])
+    .await
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn delivery(app: &TestApp, port: u16) -> Delivery {
+    let mailer = Mailer::plain("127.0.0.1", port, Duration::from_secs(5));
+    Delivery::with_mailer(app.store().await, mailer, &app.config()).expect("delivery builds")
+}
+
+async fn reminders(app: &TestApp) -> Vec<reminder::Model> {
+    let db = app.raw_db().await;
+    let rows = reminder::Entity::find().all(&db).await.expect("reminders");
+    db.close().await.ok();
+    rows
+}
+
+/// A tenant in `locale` with one customer and a contract ending 2027-01-31, whose 7-day
+/// reminder is planned and due at `2027-01-24` (UTC).
+async fn one_due_reminder(app: &TestApp, locale: &str) -> (Tenant, serde_json::Value, ManualClock) {
+    let t = app.signup(&slug("deliver")).await;
+    app.ok(
+        &t.token,
+        "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id } } }",
+        json!({ "input": { "timezone": "UTC", "locale": locale } }),
+    )
+    .await;
+    let customer = app.create_customer(&t.token, "Cloud Atlas Ltd", json!({})).await;
+    app.ok(
+        &t.token,
+        "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }",
+        json!({ "input": { "customerId": customer["id"], "title": "Support", "value": "100.00", "currency": "CNY",
+            "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
+    )
+    .await;
+    let clock = ManualClock::new(at("2027-01-24T00:00:00Z"));
+    assert_eq!(plan_once(&app.store().await, &clock).await.unwrap(), 1);
+    (t, customer, clock)
+}
+
+#[tokio::test]
+async fn a_due_reminder_is_sent_once_to_the_owner_with_its_own_message_id_in_either_language() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    let worker = delivery(&app, sink.port).await;
+    for (locale, subject) in [
+        ("EN", "Contract CT-000001 with Cloud Atlas Ltd ends in 7 days"),
+        ("ZH_CN", "合同将于 7 天后到期：CT-000001 · Cloud Atlas Ltd"),
+    ] {
+        let (t, customer, clock) = one_due_reminder(&app, locale).await;
+        let round = worker.deliver_once(&clock).await.unwrap();
+        assert_eq!((round.claimed, round.sent), (1, 1), "{locale}");
+        assert_eq!(
+            worker.deliver_once(&clock).await.unwrap(),
+            Round::default(),
+            "sent once"
+        );
+
+        let mail = sink.received().last().cloned().unwrap();
+        let row = reminders(&app)
+            .await
+            .into_iter()
+            .find(|r| r.tenant_id.to_string() == t.id)
+            .unwrap();
+        assert_eq!(row.status, ReminderStatus::Sent);
+        assert_eq!(row.attempts, 1);
+        assert_eq!(mail.message_id(), format!("<reminder-{}@dossier.localhost>", row.id));
+        assert_eq!(row.message_id.as_deref(), Some(mail.message_id().as_str()));
+        assert_eq!(mail.header("Subject").unwrap(), subject);
+        assert_eq!(mail.to.len(), 1, "the owner only, never the customer");
+        assert!(mail.to[0].starts_with("owner@"), "{:?}", mail.to);
+        let bodies = mail.bodies();
+        assert!(
+            bodies.contains("2027-01-31") && bodies.contains("CT-000001"),
+            "{bodies}"
+        );
+        assert!(bodies.contains(&format!("{FRONTEND}/customers/{}", customer["id"].as_str().unwrap())));
+        assert!(bodies.contains("<html>"), "an HTML part beside the text");
+    }
+    assert_eq!(sink.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_server_answering_421_twice_then_250_gets_the_reminder_on_the_third_attempt() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    sink.answer_next(&[421, 421]);
+    let worker = delivery(&app, sink.port).await;
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    for expected in [(1, 0, 1), (1, 0, 1), (1, 1, 0)] {
+        let round = worker.deliver_once(&clock).await.unwrap();
+        assert_eq!((round.claimed, round.sent, round.retried), expected);
+        let row = reminders(&app).await.pop().unwrap();
+        if row.status == ReminderStatus::Pending {
+            assert!(row.last_error.as_deref().unwrap_or_default().contains("421"), "{row:?}");
+            assert!(row.next_attempt_at > clock.now_for_test(), "retried later, not at once");
+            clock.set(row.next_attempt_at);
+        }
+    }
+    let row = reminders(&app).await.pop().unwrap();
+    assert_eq!((row.status, row.attempts), (ReminderStatus::Sent, 3));
+    assert_eq!(sink.received().len(), 1, "delivered once");
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_fails_the_reminder_at_once_with_the_servers_words() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    sink.answer_next(&[550]);
+    let worker = delivery(&app, sink.port).await;
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    let round = worker.deliver_once(&clock).await.unwrap();
+    assert_eq!((round.failed, round.retried), (1, 0));
+    let row = reminders(&app).await.pop().unwrap();
+    assert_eq!((row.status, row.attempts), (ReminderStatus::Failed, 1));
+    assert!(row.last_error.unwrap().contains("550"));
+    clock.advance(chrono::Duration::days(1));
+    assert_eq!(
+        worker.deliver_once(&clock).await.unwrap().claimed,
+        0,
+        "a failed reminder stays failed"
+    );
+}
+
+#[tokio::test]
+async fn reminders_wait_while_the_server_is_down_and_all_go_out_when_it_is_back() {
+    let app = app().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener); // nothing listens there for now
+    let worker = delivery(&app, port).await;
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    for _ in 0..3 {
+        let round = worker.deliver_once(&clock).await.unwrap();
+        assert_eq!(round.retried, 1, "connection refused is worth retrying");
+        clock.set(reminders(&app).await.pop().unwrap().next_attempt_at);
+    }
+    let sink = SmtpSink::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    assert_eq!(worker.deliver_once(&clock).await.unwrap().sent, 1);
+    let row = reminders(&app).await.pop().unwrap();
+    assert_eq!((row.status, row.attempts), (ReminderStatus::Sent, 4));
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_reminder_whose_worker_died_mid_send_is_taken_over_after_its_lease_and_keeps_its_message_id() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    // Worker A claims the reminder, sends it, and dies before recording it.
+    let store = app.store().await;
+    let claimed = dossier::domain::reminders::claim(&store, clock.now_for_test(), Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let b = delivery(&app, sink.port).await;
+    let first_id = b.message_id(claimed[0].id);
+    assert_eq!(b.deliver_once(&clock).await.unwrap().claimed, 0, "leased to A");
+
+    clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(
+        b.deliver_once(&clock).await.unwrap().sent,
+        1,
+        "B takes over after the lease"
+    );
+    let row = reminders(&app).await.pop().unwrap();
+    assert_eq!((row.status, row.attempts), (ReminderStatus::Sent, 2));
+    assert_eq!(
+        sink.received()[0].message_id(),
+        first_id,
+        "a resend carries the same Message-ID"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_mid_message_is_given_up_on_in_time_and_tried_again() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    sink.stall_next(Duration::from_secs(5));
+    let mailer = Mailer::plain("127.0.0.1", sink.port, Duration::from_millis(500));
+    let worker = Delivery::with_mailer(app.store().await, mailer, &app.config()).unwrap();
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    let started = std::time::Instant::now();
+    assert_eq!(worker.deliver_once(&clock).await.unwrap().retried, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not held by the stalled server"
+    );
+    let row = reminders(&app).await.pop().unwrap();
+    assert!(
+        row.last_error.as_deref().unwrap_or_default().contains("did not finish"),
+        "{row:?}"
+    );
+    clock.set(row.next_attempt_at);
+    assert_eq!(worker.deliver_once(&clock).await.unwrap().sent, 1);
+    assert_eq!(sink.received().len(), 1);
+}
+
+/// 250 contracts ending on 2027-01-31 and 250 follow-ups due on 2027-01-24 12:00 (UTC), over
+/// two tenants: 500 reminders due at 2027-01-24 12:00.
+async fn five_hundred_due(app: &TestApp) {
+    use futures_util::StreamExt;
+    for name in ["fleet-a", "fleet-b"] {
+        let t = app.signup(&slug(name)).await;
+        app.ok(
+            &t.token,
+            "mutation { updateTenantSettings(input: { timezone: \"UTC\" }) { tenant { id } } }",
+            json!({}),
+        )
+        .await;
+        let customer = app.create_customer(&t.token, "Fleet Customer", json!({})).await;
+        futures_util::stream::iter(0..250)
+            .for_each_concurrent(8, |i| {
+                let (token, customer) = (t.token.clone(), customer.clone());
+                async move {
+                    if i % 2 == 0 {
+                        app.ok(
+                            &token,
+                            "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }",
+                            json!({ "input": { "customerId": customer["id"], "title": format!("Contract {i}"),
+                                "value": "10.00", "currency": "CNY", "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
+                        )
+                        .await;
+                    } else {
+                        app.ok(
+                            &token,
+                            "mutation($input: ScheduleFollowUpInput!) { scheduleFollowUp(input: $input) { followUp { id } } }",
+                            json!({ "input": { "customerId": customer["id"], "dueAt": "2027-01-24T12:00:00Z",
+                                "note": format!("Call {i}") } }),
+                        )
+                        .await;
+                    }
+                }
+            })
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn three_planners_and_three_workers_at_once_deliver_each_of_500_reminders_exactly_once() {
+    let app = app().await;
+    if !app.is_postgres() {
+        // SQLite has one writer at a time: one claimer by design (see DESIGN.md §6).
+        return;
+    }
+    let sink = SmtpSink::start();
+    five_hundred_due(&app).await;
+    let clock = std::sync::Arc::new(ManualClock::new(at("2027-01-24T12:00:00Z")));
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let (store, planner_clock) = (app.store().await, clock.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut planned = 0;
+            for _ in 0..5 {
+                planned += plan_once(&store, planner_clock.as_ref()).await.expect("planning works");
+            }
+            (planned, 0)
+        }));
+        let (worker, worker_clock) = (delivery(&app, sink.port).await, clock.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0;
+            let mut idle_rounds = 0;
+            // Until three rounds in a row find nothing (the planners are done by then).
+            while idle_rounds < 3 && std::time::Instant::now() < deadline {
+                let round = worker
+                    .deliver_once(worker_clock.as_ref())
+                    .await
+                    .expect("delivery works");
+                assert_eq!(round.failed + round.retried, 0, "{round:?}");
+                sent += round.sent;
+                if round.claimed == 0 {
+                    idle_rounds += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                } else {
+                    idle_rounds = 0;
+                }
+            }
+            (0, sent)
+        }));
+    }
+    let mut planned = 0;
+    let mut sent = 0;
+    for task in tasks {
+        let (p, s) = task.await.unwrap();
+        planned += p;
+        sent += s;
+    }
+    assert_eq!(planned, 500, "each reminder planned once over all planners");
+    assert_eq!(sent, 500, "each sent once over all workers");
+    let received = sink.received();
+    let mut ids: Vec<String> = received.iter().map(|m| m.message_id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((received.len(), ids.len()), (500, 500), "500 messages, no duplicate");
+    let rows = reminders(&app).await;
+    assert_eq!(rows.len(), 500);
+    assert!(rows.iter().all(|r| r.status == ReminderStatus::Sent && r.attempts == 1));
+}
