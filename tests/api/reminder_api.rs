@@ -51,12 +51,7 @@ async fn people_see_their_reminders_with_delivery_state_and_can_retry_or_cancel_
     let sink = SmtpSink::start();
     let app = app(&sink).await;
     let t = app.signup(&slug("rapi")).await;
-    app.ok(
-        &t.token,
-        "mutation { updateTenantSettings(input: { timezone: \"UTC\" }) { tenant { id } } }",
-        json!({}),
-    )
-    .await;
+    app.update_tenant_settings(&t, json!({ "timezone": "UTC" })).await;
     let (sam_id, sam) = app.add_user(&t, "SALES", "sam").await;
     let (_, viewer) = app.add_user(&t, "VIEWER", "vic").await;
     let sams_customer = app.create_customer(&sam, "Sam's Client", json!({})).await;
@@ -251,12 +246,8 @@ async fn an_admin_sends_a_test_email_through_the_configured_server_and_sees_why_
     let sink = SmtpSink::start();
     let app = app(&sink).await;
     let t = app.signup(&slug("testmail")).await;
-    app.ok(
-        &t.token,
-        "mutation { updateTenantSettings(input: { locale: ZH_CN, senderName: \"云图客服\", replyTo: \"help@yuntu.example.com\" }) { tenant { id } } }",
-        json!({}),
-    )
-    .await;
+    let settings = json!({ "locale": "ZH_CN", "senderName": "云图客服", "replyTo": "help@yuntu.example.com" });
+    app.update_tenant_settings(&t, settings).await;
     let send = "mutation($to: String!) { sendTestEmail(to: $to) { delivered viaSmtp messageId error } }";
     let sent = app.ok(&t.token, send, json!({ "to": "ops@yuntu.example.com" })).await["sendTestEmail"].clone();
     assert_eq!(

@@ -47,12 +47,8 @@ async fn reminders(app: &TestApp) -> Vec<reminder::Model> {
 /// reminder is planned and due at `2027-01-24` (UTC).
 async fn one_due_reminder(app: &TestApp, locale: &str) -> (Tenant, serde_json::Value, ManualClock) {
     let t = app.signup(&slug("deliver")).await;
-    app.ok(
-        &t.token,
-        "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id } } }",
-        json!({ "input": { "timezone": "UTC", "locale": locale } }),
-    )
-    .await;
+    app.update_tenant_settings(&t, json!({ "timezone": "UTC", "locale": locale }))
+        .await;
     let customer = app.create_customer(&t.token, "Cloud Atlas Ltd", json!({})).await;
     app.ok(
         &t.token,
@@ -230,12 +226,7 @@ async fn five_hundred_due(app: &TestApp) {
     use futures_util::StreamExt;
     for name in ["fleet-a", "fleet-b"] {
         let t = app.signup(&slug(name)).await;
-        app.ok(
-            &t.token,
-            "mutation { updateTenantSettings(input: { timezone: \"UTC\" }) { tenant { id } } }",
-            json!({}),
-        )
-        .await;
+        app.update_tenant_settings(&t, json!({ "timezone": "UTC" })).await;
         let customer = app.create_customer(&t.token, "Fleet Customer", json!({})).await;
         futures_util::stream::iter(0..250)
             .for_each_concurrent(8, |i| {
@@ -275,22 +266,24 @@ async fn three_planners_and_three_workers_at_once_deliver_each_of_500_reminders_
     five_hundred_due(&app).await;
     let clock = std::sync::Arc::new(ManualClock::new(at("2027-01-24T12:00:00Z")));
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let mut tasks = Vec::new();
+    let planning_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (mut planners, mut workers) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         let (store, planner_clock) = (app.store().await, clock.clone());
-        tasks.push(tokio::spawn(async move {
+        planners.push(tokio::spawn(async move {
             let mut planned = 0;
             for _ in 0..5 {
                 planned += plan_once(&store, planner_clock.as_ref()).await.expect("planning works");
             }
-            (planned, 0)
+            planned
         }));
         let (worker, worker_clock) = (delivery(&app, sink.port).await, clock.clone());
-        tasks.push(tokio::spawn(async move {
+        let done = planning_done.clone();
+        workers.push(tokio::spawn(async move {
             let mut sent = 0;
-            let mut idle_rounds = 0;
-            // Until three rounds in a row find nothing (the planners are done by then).
-            while idle_rounds < 3 && std::time::Instant::now() < deadline {
+            // Until a round finds nothing after the planners are done.
+            while std::time::Instant::now() < deadline {
+                let planners_done = done.load(std::sync::atomic::Ordering::SeqCst);
                 let round = worker
                     .deliver_once(worker_clock.as_ref())
                     .await
@@ -298,21 +291,23 @@ async fn three_planners_and_three_workers_at_once_deliver_each_of_500_reminders_
                 assert_eq!(round.failed + round.retried, 0, "{round:?}");
                 sent += round.sent;
                 if round.claimed == 0 {
-                    idle_rounds += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                } else {
-                    idle_rounds = 0;
+                    if planners_done {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
-            (0, sent)
+            sent
         }));
     }
     let mut planned = 0;
+    for task in planners {
+        planned += task.await.unwrap();
+    }
+    planning_done.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut sent = 0;
-    for task in tasks {
-        let (p, s) = task.await.unwrap();
-        planned += p;
-        sent += s;
+    for task in workers {
+        sent += task.await.unwrap();
     }
     assert_eq!(planned, 500, "each reminder planned once over all planners");
     assert_eq!(sent, 500, "each sent once over all workers");
@@ -324,4 +319,109 @@ async fn three_planners_and_three_workers_at_once_deliver_each_of_500_reminders_
     let rows = reminders(&app).await;
     assert_eq!(rows.len(), 500);
     assert!(rows.iter().all(|r| r.status == ReminderStatus::Sent && r.attempts == 1));
+}
+
+#[tokio::test]
+async fn a_stopping_worker_finishes_the_email_in_hand_and_hands_back_the_rest_untried() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    let mut clock = None;
+    for _ in 0..3 {
+        clock = Some(one_due_reminder(&app, "EN").await.2);
+    }
+    let clock = clock.unwrap();
+    sink.stall_next(Duration::from_millis(800));
+    let worker = delivery(&app, sink.port).await;
+    let stop = worker.stop_flag();
+    let round = tokio::spawn(async move { worker.deliver_once(&clock).await.unwrap() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst); // what SIGTERM does
+    let round = round.await.unwrap();
+    assert_eq!((round.claimed, round.sent, round.released), (3, 1, 2), "{round:?}");
+    let rows = reminders(&app).await;
+    let waiting: Vec<_> = rows.iter().filter(|r| r.status == ReminderStatus::Pending).collect();
+    assert_eq!(waiting.len(), 2);
+    assert!(
+        waiting.iter().all(|r| r.attempts == 0 && r.lease_until.is_none()),
+        "handed back as if never claimed: {waiting:?}"
+    );
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[tokio::test]
+async fn with_a_daily_digest_a_users_contract_reminders_of_the_day_go_out_together_at_the_digest_hour() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    let t = app.signup(&slug("digest")).await;
+    let settings = json!({ "timezone": "Asia/Shanghai", "locale": "ZH_CN", "dailyDigestHour": 9 });
+    app.update_tenant_settings(&t, settings).await;
+    let (_, sam) = app.add_user(&t, "SALES", "sam").await;
+    let mut numbers = Vec::new();
+    for (token, name) in [
+        (&t.token, "云图"),
+        (&t.token, "星河"),
+        (&t.token, "山海"),
+        (&sam, "Sam's"),
+    ] {
+        let customer = app.create_customer(token, name, json!({})).await;
+        let data = app
+            .ok(
+                token,
+                "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { number } } }",
+                json!({ "input": { "customerId": customer["id"], "title": "年度服务", "value": "100.00", "currency": "CNY",
+                    "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
+            )
+            .await;
+        numbers.push(
+            data["createContract"]["contract"]["number"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // Shanghai's 2027-01-24 begins at 16:00 UTC the day before; 09:00 there is 01:00 UTC.
+    let clock = ManualClock::new(at("2027-01-23T16:00:00Z"));
+    assert_eq!(plan_once(&app.store().await, &clock).await.unwrap(), 4);
+    let rows = reminders(&app).await;
+    assert!(rows.iter().all(|r| r.due_at == at("2027-01-24T01:00:00Z")), "{rows:?}");
+    let worker = delivery(&app, sink.port).await;
+    assert_eq!(
+        worker.deliver_once(&clock).await.unwrap().claimed,
+        0,
+        "not before the digest hour"
+    );
+
+    clock.set(at("2027-01-24T01:00:00Z"));
+    let round = worker.deliver_once(&clock).await.unwrap();
+    assert_eq!((round.claimed, round.sent), (4, 4));
+    let mut mails = sink.received();
+    assert_eq!(mails.len(), 2, "one digest for the owner, one e-mail for sam");
+    mails.sort_by_key(|m| m.to.clone());
+    let (owner_mail, sam_mail) = (&mails[0], &mails[1]);
+    assert!(owner_mail.to[0].starts_with("owner@") && sam_mail.to[0].starts_with("sam@"));
+    assert_eq!(owner_mail.header("Subject").unwrap(), "3 份合同即将到期");
+    let bodies = owner_mail.bodies();
+    for (number, name) in numbers.iter().zip(["云图", "星河", "山海"]) {
+        assert!(
+            bodies.contains(number.as_str()) && bodies.contains(name),
+            "{number} {name}: {bodies}"
+        );
+    }
+    assert!(
+        bodies.contains("2027-01-31") && bodies.contains("还有 7 天"),
+        "{bodies}"
+    );
+    assert_eq!(
+        sam_mail.header("Subject").unwrap(),
+        format!("合同将于 7 天后到期：{} · Sam's", numbers[3])
+    );
+    let rows = reminders(&app).await;
+    assert!(rows.iter().all(|r| r.status == ReminderStatus::Sent));
+    let digest_ids: Vec<_> = rows
+        .iter()
+        .filter_map(|r| r.message_id.clone())
+        .filter(|m| m.starts_with("<digest-"))
+        .collect();
+    assert_eq!(digest_ids.len(), 3, "the three share the digest's Message-ID");
+    assert!(digest_ids.iter().all(|m| *m == owner_mail.message_id()));
 }

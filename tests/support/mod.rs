@@ -269,6 +269,16 @@ impl TestApp {
         }
     }
 
+    /// Changes the tenant's settings (`UpdateTenantSettingsInput`) as its owner.
+    pub async fn update_tenant_settings(&self, tenant: &Tenant, input: Value) {
+        self.ok(
+            &tenant.token,
+            "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id } } }",
+            json!({ "input": input }),
+        )
+        .await;
+    }
+
     /// Adds a user with `role` to the tenant and returns (user id, token).
     pub async fn add_user(&self, tenant: &Tenant, role: &str, name: &str) -> (String, String) {
         let email = format!("{name}@{}.example.com", tenant.slug);

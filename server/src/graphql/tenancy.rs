@@ -57,7 +57,8 @@ impl Tenant {
     async fn follow_up_reminder_lead_minutes(&self) -> i32 {
         self.0.follow_up_reminder_lead_minutes
     }
-    /// Local hour at which each user's reminders go out as one digest; null: one e-mail per reminder.
+    /// Local hour at which each user's contract reminders of the day go out together in one
+    /// e-mail (follow-up reminders keep their own time); null: one e-mail per reminder.
     async fn daily_digest_hour(&self) -> Option<i32> {
         self.0.daily_digest_hour
     }
@@ -274,7 +275,8 @@ pub struct UpdateTenantSettingsInput {
     pub contract_reminder_offsets_days: Option<Vec<i32>>,
     /// 0–10080 minutes.
     pub follow_up_reminder_lead_minutes: Option<i32>,
-    /// 0–23, in the tenant's time zone.
+    /// 0–23, in the tenant's time zone; null turns the digest off. Reminders planned already
+    /// keep their time.
     pub daily_digest_hour: MaybeUndefined<i32>,
     pub sender_name: MaybeUndefined<String>,
     pub reply_to: MaybeUndefined<String>,

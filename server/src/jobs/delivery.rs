@@ -13,12 +13,13 @@ use rand_core::{OsRng, RngCore};
 
 use super::clock::Clock;
 use super::mailer::{Envelope, Mailer, SendError, mailbox};
-use super::templates::{render, render_test};
+use super::templates::{render, render_digest, render_test};
 use crate::cache::Limit;
 use crate::config::Config;
-use crate::domain::reminders::{self, Outcome};
+use crate::domain::reminders::{self, Letter, Outcome};
 use crate::domain::{DomainError, DomainResult, Store, audit, tenants};
 use crate::tenancy::{Role, TenantScope};
+use entity::reminder;
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,47 +87,84 @@ impl Delivery {
             .await
             .map_err(|e| anyhow::anyhow!("Failed to claim reminders: {e:?}"))?;
         round.claimed = claimed.len() as u64;
-        for (i, r) in claimed.iter().enumerate() {
+        let mails = self.compose(claimed).await;
+        for (i, mail) in mails.iter().enumerate() {
             if self.stopping.load(Ordering::SeqCst) {
-                round.released = reminders::release(&self.store, &claimed[i..])
+                let rest: Vec<reminder::Model> = mails[i..].iter().flat_map(|m| m.reminders.clone()).collect();
+                round.released = reminders::release(&self.store, &rest)
                     .await
                     .map_err(|e| anyhow::anyhow!("Failed to release reminders: {e:?}"))?;
                 break;
             }
-            let outcome = self.attempt(r, clock.now()).await;
-            match &outcome {
-                Outcome::Sent { .. } => round.sent += 1,
-                Outcome::RetryAt { error, .. } => {
-                    round.retried += 1;
-                    tracing::warn!(reminder_id = %r.id, attempt = r.attempts, error = %error, "reminder not sent; will retry");
+            let outcome = self.attempt(mail, clock.now()).await;
+            for r in &mail.reminders {
+                match &outcome {
+                    Outcome::Sent { .. } => round.sent += 1,
+                    Outcome::RetryAt { error, .. } => {
+                        round.retried += 1;
+                        tracing::warn!(reminder_id = %r.id, attempt = r.attempts, error = %error, "reminder not sent; will retry");
+                    }
+                    Outcome::Failed { error } => {
+                        round.failed += 1;
+                        tracing::error!(reminder_id = %r.id, attempt = r.attempts, error = %error, "reminder failed");
+                    }
                 }
-                Outcome::Failed { error } => {
-                    round.failed += 1;
-                    tracing::error!(reminder_id = %r.id, attempt = r.attempts, error = %error, "reminder failed");
+                let recorded = reminders::settle(&self.store, r, outcome.clone(), clock.now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("Failed to record a reminder's outcome: {e:?}"))?;
+                if !recorded {
+                    tracing::warn!(reminder_id = %r.id, "another worker took this reminder over after its lease ran out");
                 }
-            }
-            let recorded = reminders::settle(&self.store, r, outcome, clock.now())
-                .await
-                .map_err(|e| anyhow::anyhow!("Failed to record a reminder's outcome: {e:?}"))?;
-            if !recorded {
-                tracing::warn!(reminder_id = %r.id, "another worker took this reminder over after its lease ran out");
             }
         }
         super::metrics::count_round(round.sent, round.retried, round.failed);
         Ok(round)
     }
 
-    /// One attempt at a claimed reminder.
-    async fn attempt(&self, r: &entity::reminder::Model, at: DateTime<Utc>) -> Outcome {
-        let letter = match reminders::letter(&self.store, r).await {
-            Ok(Some(letter)) => letter,
-            Ok(None) => {
+    /// Reads what each claimed reminder's e-mail says and puts together the contract reminders
+    /// of a tenant with a daily digest that go to the same people: one e-mail for them all.
+    async fn compose(&self, claimed: Vec<reminder::Model>) -> Vec<Mail> {
+        let mut mails: Vec<Mail> = Vec::new();
+        for r in claimed {
+            let letter = reminders::letter(&self.store, &r).await;
+            if let Ok(Some(letter)) = &letter
+                && letter.digest
+                && letter.contract.is_some()
+                && let Some(mail) = mails.iter_mut().find(|m| m.joins(&r, letter))
+            {
+                mail.letters.push(letter.clone());
+                mail.reminders.push(r);
+                continue;
+            }
+            let (letters, problem) = match letter {
+                Ok(Some(letter)) => (vec![letter], None),
+                Ok(None) => (Vec::new(), Some(Problem::SubjectGone)),
+                Err(e) => (Vec::new(), Some(Problem::Unreadable(format!("{e:?}")))),
+            };
+            mails.push(Mail {
+                reminders: vec![r],
+                letters,
+                problem,
+            });
+        }
+        mails
+    }
+
+    /// One attempt at an e-mail of one reminder or a digest of several.
+    async fn attempt(&self, mail: &Mail, at: DateTime<Utc>) -> Outcome {
+        let first = &mail.reminders[0];
+        match &mail.problem {
+            Some(Problem::SubjectGone) => {
                 return Outcome::Failed {
                     error: "its contract, follow-up or customer no longer exists".into(),
                 };
             }
-            Err(e) => return self.retry_or_fail(r, at, format!("cannot read the reminder's subject: {e:?}")),
-        };
+            Some(Problem::Unreadable(e)) => {
+                return self.retry_or_fail(mail, at, format!("cannot read the reminder's subject: {e}"));
+            }
+            None => {}
+        }
+        let letter = &mail.letters[0];
         let to: Vec<Mailbox> = letter
             .recipients
             .iter()
@@ -138,31 +176,40 @@ impl Delivery {
             };
         }
         let today = at.with_timezone(&letter.timezone).date_naive();
-        let rendered = render(&letter, today, &self.frontend_url);
+        let (rendered, message_id) = if mail.letters.len() == 1 {
+            (render(letter, today, &self.frontend_url), self.message_id(first.id))
+        } else {
+            (
+                render_digest(&mail.letters, today, &self.frontend_url),
+                format!("<digest-{}@{}>", first.id, self.domain),
+            )
+        };
         let display = letter.sender_name.clone().unwrap_or_else(|| letter.tenant_name.clone());
         let envelope = Envelope {
             from: Mailbox::new(Some(display), self.from.email.clone()),
             to,
             reply_to: letter.reply_to.as_deref().and_then(|a| mailbox("", a)),
-            message_id: self.message_id(r.id),
+            message_id,
         };
         match self.mailer.send(&envelope, &rendered).await {
             Ok(()) => Outcome::Sent {
                 message_id: envelope.message_id,
             },
             Err(SendError::Permanent(error)) => Outcome::Failed { error },
-            Err(SendError::Transient(error)) => self.retry_or_fail(r, at, error),
+            Err(SendError::Transient(error)) => self.retry_or_fail(mail, at, error),
         }
     }
 
-    fn retry_or_fail(&self, r: &entity::reminder::Model, at: DateTime<Utc>, error: String) -> Outcome {
-        if r.attempts >= self.max_attempts {
+    /// One retry time for the whole e-mail, so that a digest comes back together.
+    fn retry_or_fail(&self, mail: &Mail, at: DateTime<Utc>, error: String) -> Outcome {
+        let attempts = mail.reminders.iter().map(|r| r.attempts).max().unwrap_or(1);
+        if attempts >= self.max_attempts {
             return Outcome::Failed {
-                error: format!("gave up after {} attempts: {error}", r.attempts),
+                error: format!("gave up after {attempts} attempts: {error}"),
             };
         }
         Outcome::RetryAt {
-            at: at + backoff(self.retry_base, r.attempts),
+            at: at + backoff(self.retry_base, attempts),
             error,
         }
     }
@@ -182,6 +229,31 @@ impl Delivery {
                 tokio::time::sleep(interval).await;
             }
         }
+    }
+}
+
+/// One e-mail to send: a reminder, or a digest of a recipient's contract reminders.
+struct Mail {
+    reminders: Vec<reminder::Model>,
+    /// What each reminder says, in the same order; empty when `problem` is set.
+    letters: Vec<Letter>,
+    problem: Option<Problem>,
+}
+
+enum Problem {
+    SubjectGone,
+    Unreadable(String),
+}
+
+impl Mail {
+    /// Whether the contract reminder `r` (of a digest tenant) goes in this e-mail.
+    fn joins(&self, r: &reminder::Model, letter: &Letter) -> bool {
+        self.letters.first().is_some_and(|first| {
+            first.digest
+                && first.contract.is_some()
+                && self.reminders[0].tenant_id == r.tenant_id
+                && first.recipients == letter.recipients
+        })
     }
 }
 

@@ -100,6 +100,59 @@ pub fn render(letter: &Letter, today: NaiveDate, frontend_url: &str) -> Rendered
     Rendered { subject, text, html }
 }
 
+/// One e-mail for several contract reminders of the same recipient (a tenant's daily digest):
+/// a line per contract with its end date, days left and link.
+pub fn render_digest(letters: &[Letter], today: NaiveDate, frontend_url: &str) -> Rendered {
+    let zh = letters.first().is_some_and(|l| l.locale == Locale::ZhCn);
+    let items: Vec<(String, String)> = letters
+        .iter()
+        .filter_map(|l| {
+            let c = l.contract.as_ref()?;
+            let left = (c.end_date - today).num_days().max(0);
+            let end = c.end_date.format("%Y-%m-%d");
+            let line = if zh {
+                format!(
+                    "{} · {}（{}）· {end} 到期，还有 {left} 天",
+                    c.number, l.customer_name, c.title
+                )
+            } else {
+                format!(
+                    "{} · {} ({}) · ends {end}, in {left} days",
+                    c.number, l.customer_name, c.title
+                )
+            };
+            Some((line, format!("{frontend_url}/customers/{}", l.customer_id)))
+        })
+        .collect();
+    let (subject, intro) = if zh {
+        (
+            format!("{} 份合同即将到期", items.len()),
+            "以下合同即将到期，请及时跟进续约事宜：",
+        )
+    } else {
+        (
+            format!("{} contracts end soon", items.len()),
+            "These contracts end soon; time to talk about renewals:",
+        )
+    };
+    let text_items: String = items
+        .iter()
+        .map(|(line, link)| format!("- {line}\n  {link}\n"))
+        .collect();
+    let html_items: String = items
+        .iter()
+        .map(|(line, link)| format!("<li><a href=\"{}\">{}</a></li>", escape(link), escape(line)))
+        .collect();
+    Rendered {
+        subject,
+        text: format!("{intro}\n\n{text_items}"),
+        html: format!(
+            "<!DOCTYPE html><html><body><p>{}</p><ul>{html_items}</ul></body></html>",
+            escape(intro)
+        ),
+    }
+}
+
 /// The e-mail an admin sends to check the tenant's mail settings.
 pub fn render_test(locale: Locale, tenant_name: &str) -> Rendered {
     let (subject, line) = if locale == Locale::ZhCn {
@@ -143,6 +196,7 @@ mod tests {
             tenant_name: "Acme".into(),
             sender_name: None,
             reply_to: None,
+            digest: false,
             recipients: vec![],
             customer_id: Uuid::nil(),
             customer_name: "云图 <Cloud>".into(),

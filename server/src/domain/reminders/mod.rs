@@ -91,6 +91,23 @@ pub fn start_of_day(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
     tz.from_utc_datetime(&local).with_timezone(&Utc)
 }
 
+/// When a contract reminder of `day` goes out: at the start of the day, or at the tenant's
+/// digest hour, with the recipient's other contract reminders of the day.
+pub fn contract_reminder_due(tz: chrono_tz::Tz, day: NaiveDate, digest_hour: Option<i32>) -> DateTime<Utc> {
+    let start = start_of_day(tz, day);
+    match digest_hour {
+        Some(hour) => {
+            let local = day.and_hms_opt(hour.clamp(0, 23) as u32, 0, 0).expect("a valid hour");
+            tz.from_local_datetime(&local)
+                .earliest()
+                .map_or(start + chrono::Duration::hours(i64::from(hour)), |t| {
+                    t.with_timezone(&Utc)
+                })
+        }
+        None => start,
+    }
+}
+
 /// What a due contract gets: the reminder of the smallest offset whose day has come (larger
 /// ones missed meanwhile are superseded by it), and the day the next smaller offset comes.
 /// `None` when the contract has ended.
@@ -155,7 +172,7 @@ pub async fn plan_tenant(store: &Store, tenant_id: Uuid, at: DateTime<Utc>) -> D
                 contract_occasion(c.end_date, offset),
                 Some(i32::from(offset)),
                 Some(owner),
-                start_of_day(tz, day),
+                contract_reminder_due(tz, day, tenant.daily_digest_hour),
                 stamp,
             ));
         }
@@ -357,14 +374,14 @@ pub async fn claim(
          WHERE id IN (
              SELECT id FROM reminders
              WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2)
-             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             ORDER BY next_attempt_at, tenant_id, recipient_user_id LIMIT $3 FOR UPDATE SKIP LOCKED)
          RETURNING *"
     } else {
         "UPDATE reminders SET status = 'sending', attempts = attempts + 1, lease_until = $1, updated_at = $2
          WHERE id IN (
              SELECT id FROM reminders
              WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2)
-             ORDER BY next_attempt_at LIMIT $3)
+             ORDER BY next_attempt_at, tenant_id, recipient_user_id LIMIT $3)
          RETURNING *"
     };
     let claimed = reminder::Model::find_by_statement(sea_orm::Statement::from_sql_and_values(
@@ -463,6 +480,8 @@ pub struct Letter {
     pub tenant_name: String,
     pub sender_name: Option<String>,
     pub reply_to: Option<String>,
+    /// The tenant sends a recipient's contract reminders of a day together, at its digest hour.
+    pub digest: bool,
     /// (name, address) of each recipient: the responsible user, or the admins if they are gone;
     /// the tenant's extra recipient too.
     pub recipients: Vec<(String, String)>,
@@ -568,6 +587,7 @@ pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<L
         tenant_name: tenant.name,
         sender_name: tenant.reminder_sender_name,
         reply_to: tenant.reminder_reply_to,
+        digest: tenant.daily_digest_hour.is_some(),
         recipients,
         customer_id: customer.id,
         customer_name: customer.name,
