@@ -200,7 +200,7 @@ async fn a_reminder_whose_worker_died_mid_send_is_taken_over_after_its_lease_and
 async fn a_server_that_stops_answering_mid_message_is_given_up_on_in_time_and_tried_again() {
     let app = app().await;
     let sink = SmtpSink::start();
-    sink.stall_next(Duration::from_secs(5));
+    sink.stall_next(Duration::from_secs(5), 1);
     let mailer = Mailer::plain("127.0.0.1", sink.port, Duration::from_millis(500));
     let worker = Delivery::with_mailer(app.store().await, mailer, &app.config()).unwrap();
     let (_, _, clock) = one_due_reminder(&app, "EN").await;
@@ -326,18 +326,19 @@ async fn a_stopping_worker_finishes_the_email_in_hand_and_hands_back_the_rest_un
     let app = app().await;
     let sink = SmtpSink::start();
     let mut clock = None;
-    for _ in 0..3 {
+    for _ in 0..6 {
         clock = Some(one_due_reminder(&app, "EN").await.2);
     }
     let clock = clock.unwrap();
-    sink.stall_next(Duration::from_millis(800));
+    // A worker has 4 e-mails in flight at once: these 4 are in hand when the stop comes.
+    sink.stall_next(Duration::from_millis(800), 4);
     let worker = delivery(&app, sink.port).await;
     let stop = worker.stop_flag();
     let round = tokio::spawn(async move { worker.deliver_once(&clock).await.unwrap() });
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst); // what SIGTERM does
     let round = round.await.unwrap();
-    assert_eq!((round.claimed, round.sent, round.released), (3, 1, 2), "{round:?}");
+    assert_eq!((round.claimed, round.sent, round.released), (6, 4, 2), "{round:?}");
     let rows = reminders(&app).await;
     let waiting: Vec<_> = rows.iter().filter(|r| r.status == ReminderStatus::Pending).collect();
     assert_eq!(waiting.len(), 2);
@@ -345,7 +346,7 @@ async fn a_stopping_worker_finishes_the_email_in_hand_and_hands_back_the_rest_un
         waiting.iter().all(|r| r.attempts == 0 && r.lease_until.is_none()),
         "handed back as if never claimed: {waiting:?}"
     );
-    assert_eq!(sink.received().len(), 1);
+    assert_eq!(sink.received().len(), 4);
 }
 
 #[tokio::test]

@@ -124,8 +124,8 @@ struct SinkState {
     received: Vec<Received>,
     /// Codes to answer the next messages' DATA command with; go ahead once empty.
     script: VecDeque<u16>,
-    /// Stall this long before answering the next DATA command.
-    stall: Option<std::time::Duration>,
+    /// Stall this long before answering each of the next this many DATA commands.
+    stall: Option<(std::time::Duration, usize)>,
 }
 
 #[derive(Clone)]
@@ -139,7 +139,9 @@ impl Handler for SinkHandler {
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         let (code, stall) = {
             let mut state = self.state.lock().unwrap();
-            (state.script.pop_front(), state.stall.take())
+            let stall = state.stall.map(|(pause, _)| pause);
+            state.stall = state.stall.and_then(|(pause, n)| (n > 1).then_some((pause, n - 1)));
+            (state.script.pop_front(), stall)
         };
         if let Some(pause) = stall {
             std::thread::sleep(pause);
@@ -207,9 +209,9 @@ impl SmtpSink {
         self.state.lock().unwrap().script.extend(codes.iter().copied());
     }
 
-    /// The next DATA command is answered only after `pause`.
-    pub fn stall_next(&self, pause: std::time::Duration) {
-        self.state.lock().unwrap().stall = Some(pause);
+    /// The next `count` DATA commands are each answered only after `pause`.
+    pub fn stall_next(&self, pause: std::time::Duration, count: usize) {
+        self.state.lock().unwrap().stall = Some((pause, count));
     }
 
     pub fn received(&self) -> Vec<Received> {
