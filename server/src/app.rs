@@ -52,6 +52,8 @@ impl Application {
             LoginLimits::per_minute(config.login_failures_per_minute, config.login_ip_failures_per_minute);
         let authenticator =
             Authenticator::new(config.jwt_secret_or_generate()?, config.token_ttl, &store, login_limits);
+        // Built now so that a bad SMTP URL or sender stops the start, not the first reminder.
+        let delivery = crate::jobs::delivery::Delivery::from_config(store.clone(), &config)?;
         let api = ApiContext {
             store: store.clone(),
             authenticator: authenticator.clone(),
@@ -60,7 +62,7 @@ impl Application {
                 platform_key: config.platform_key.clone(),
             },
             max_page_size: config.max_page_size,
-            postbox: crate::jobs::delivery::Postbox::from_config(&config)?,
+            postbox: delivery.postbox(),
         };
         let limits = Limits {
             max_depth: config.graphql_max_depth,
@@ -77,8 +79,6 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("Listener has no socket address")?;
-        // Built now so that a bad SMTP URL or sender stops the start, not the first reminder.
-        let delivery = crate::jobs::delivery::Delivery::from_config(store.clone(), &config)?;
         let state = AppState {
             schema,
             store,

@@ -152,6 +152,13 @@ async fn planner_run(app: &TestApp, contracts: u64, due: u64) {
         "planted {contracts} contracts ({due} due) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let plan = app
+        .raw_texts(&format!(
+            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM contracts
+             WHERE tenant_id = '{tenant}' AND next_reminder_on <= DATE '2027-01-24' LIMIT 1000"
+        ))
+        .await;
+    println!("the planner's contract query:\n{}", plan.join("\n"));
     let store = app.store().await;
     let clock = ManualClock::new(at("2027-01-24T06:00:00Z"));
     for pass in ["with due contracts", "idle (nothing due)"] {
@@ -162,13 +169,6 @@ async fn planner_run(app: &TestApp, contracts: u64, due: u64) {
             started.elapsed().as_secs_f64() * 1000.0
         );
     }
-    let plan = app
-        .raw_texts(&format!(
-            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM contracts
-             WHERE tenant_id = '{tenant}' AND next_reminder_on <= DATE '2027-01-24' LIMIT 1000"
-        ))
-        .await;
-    println!("the planner's contract query:\n{}", plan.join("\n"));
 }
 
 #[tokio::main]

@@ -40,7 +40,7 @@ pub struct Round {
 
 pub struct Delivery {
     store: Store,
-    mailer: Mailer,
+    mailer: Arc<Mailer>,
     from: Mailbox,
     /// The right-hand side of Message-IDs.
     domain: String,
@@ -61,7 +61,7 @@ impl Delivery {
         let from = sender(config)?;
         Ok(Self {
             store,
-            mailer,
+            mailer: Arc::new(mailer),
             domain: from.email.domain().to_owned(),
             from,
             frontend_url: config.frontend_url.clone(),
@@ -71,6 +71,14 @@ impl Delivery {
             batch: 50,
             stopping: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Sends the API's test e-mails through the same server and sender as reminders.
+    pub fn postbox(&self) -> Postbox {
+        Postbox {
+            mailer: self.mailer.clone(),
+            from: self.from.clone(),
+        }
     }
 
     /// A flag that, once set, makes the worker stop claiming and hand back what it holds.
@@ -296,13 +304,6 @@ pub struct Postbox {
 }
 
 impl Postbox {
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        Ok(Self {
-            mailer: Arc::new(Mailer::from_config(config)?),
-            from: sender(config)?,
-        })
-    }
-
     /// Sends a test e-mail in the tenant's language, with its sender name and reply-to, to
     /// `to`. Admins only, a few per minute per tenant; audited without the address.
     pub async fn send_test(&self, store: &Store, scope: &TenantScope, to: &str) -> DomainResult<TestEmail> {

@@ -40,7 +40,10 @@ pub struct Envelope {
 impl Mailer {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let smtp = match &config.smtp_url {
-            None => None,
+            None => {
+                tracing::warn!("DOSSIER_SMTP_URL is not set: reminder e-mails are written to the log, not sent");
+                None
+            }
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .context("DOSSIER_SMTP_URL is not a valid smtp:// or smtps:// URL")?
