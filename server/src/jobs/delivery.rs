@@ -256,8 +256,17 @@ impl Delivery {
                 }
             };
             if !busy {
-                tokio::time::sleep(interval).await;
+                self.pause(interval).await;
             }
+        }
+    }
+
+    /// Waits `interval`, or less if the stop flag is set meanwhile (a stop need not wait out
+    /// the pause between rounds).
+    async fn pause(&self, interval: Duration) {
+        let until = tokio::time::Instant::now() + interval;
+        while !self.stopping.load(Ordering::SeqCst) && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(100).min(interval)).await;
         }
     }
 }

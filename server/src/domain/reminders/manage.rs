@@ -137,7 +137,7 @@ async fn find(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> Domai
 /// Puts a failed or cancelled reminder back in line to be sent now, with a fresh budget of
 /// attempts; a pending one waiting out a backoff is moved up to now. Its Message-ID stays.
 pub async fn retry(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<reminder::Model> {
-    change_status(store, scope, id, "reminder.retried", |r| match r.status {
+    change_status(store, scope, id, Change::Retry, |r| match r.status {
         ReminderStatus::Failed | ReminderStatus::Cancelled | ReminderStatus::Pending => Ok(()),
         ReminderStatus::Sending => Err(DomainError::Conflict("the reminder is being sent right now".into())),
         ReminderStatus::Sent => Err(DomainError::Conflict("the reminder was sent already".into())),
@@ -147,7 +147,7 @@ pub async fn retry(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
 
 /// Withdraws a reminder that has not gone out: pending, or failed (so it is not retried).
 pub async fn cancel(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<reminder::Model> {
-    change_status(store, scope, id, "reminder.cancelled", |r| match r.status {
+    change_status(store, scope, id, Change::Cancel, |r| match r.status {
         ReminderStatus::Pending | ReminderStatus::Failed => Ok(()),
         ReminderStatus::Cancelled => Err(DomainError::Conflict("the reminder is cancelled already".into())),
         ReminderStatus::Sending => Err(DomainError::Conflict("the reminder is being sent right now".into())),
@@ -156,13 +156,19 @@ pub async fn cancel(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
     .await
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Retry,
+    Cancel,
+}
+
 /// Moves one reminder to pending (retry) or cancelled, if `allowed` says its status permits;
 /// the update is fenced by the status read, so a worker claiming it meanwhile wins (CONFLICT).
 async fn change_status(
     store: &Store,
     scope: &TenantScope,
     id: Uuid,
-    action: &str,
+    change: Change,
     allowed: impl Fn(&reminder::Model) -> DomainResult<()>,
 ) -> DomainResult<reminder::Model> {
     if !scope.is_at_least(Role::Sales) {
@@ -177,7 +183,7 @@ async fn change_status(
         .filter(reminder::Column::Status.eq(current.status))
         .filter(reminder::Column::Attempts.eq(current.attempts))
         .col_expr(reminder::Column::UpdatedAt, Expr::value(stamp));
-    update = if action == "reminder.cancelled" {
+    update = if change == Change::Cancel {
         update.col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Cancelled))
     } else {
         let attempts = if current.status == ReminderStatus::Pending {
@@ -195,6 +201,10 @@ async fn change_status(
             "the reminder changed meanwhile (a worker took it); read it again".into(),
         ));
     }
+    let action = match change {
+        Change::Retry => "reminder.retried",
+        Change::Cancel => "reminder.cancelled",
+    };
     audit::record(&tx, scope, action, Some(id), &["status"]).await?;
     let row = find(&tx, scope, id).await?;
     tx.commit().await?;
