@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::audit_log;
 
-use super::{api, parse_id, scope};
+use super::{api, parse_optional_id, scope};
 use crate::domain::audit as service;
 use crate::domain::pagination::PageArgs;
 
@@ -69,16 +69,8 @@ impl AuditQuery {
         let api = api(ctx);
         let f = filter.unwrap_or_default();
         let filter = service::AuditFilter {
-            entity_id: f
-                .entity_id
-                .as_ref()
-                .map(|id| parse_id("filter.entityId", id))
-                .transpose()?,
-            actor_id: f
-                .actor_id
-                .as_ref()
-                .map(|id| parse_id("filter.actorId", id))
-                .transpose()?,
+            entity_id: parse_optional_id("filter.entityId", &f.entity_id)?,
+            actor_id: parse_optional_id("filter.actorId", &f.actor_id)?,
             from: f.from,
             to: f.to,
         };

@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::scalars::{Date, Decimal, Money};
-use super::{api, parse_id, patch, scope};
+use super::{api, parse_id, parse_optional_id, patch, scope};
 use crate::domain::contracts::{self as service, ContractChanges, NewContract, Renewal};
 use crate::domain::money::{Currency, Money as Exact};
 use crate::domain::pagination::PageArgs;
@@ -267,16 +267,8 @@ impl ContractFilter {
         Ok(service::ContractFilter {
             expiring_within_days: self.expiring_within_days,
             status: self.status.map(Into::into),
-            owner_id: self
-                .owner_id
-                .as_ref()
-                .map(|id| parse_id("filter.ownerId", id))
-                .transpose()?,
-            customer_id: self
-                .customer_id
-                .as_ref()
-                .map(|id| parse_id("filter.customerId", id))
-                .transpose()?,
+            owner_id: parse_optional_id("filter.ownerId", &self.owner_id)?,
+            customer_id: parse_optional_id("filter.customerId", &self.customer_id)?,
             custom_fields: custom_fields::filters(self.custom_fields),
         })
     }

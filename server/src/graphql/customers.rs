@@ -20,7 +20,7 @@ use super::scalars::{Date, Decimal, Money};
 use super::tags::Tag;
 use super::tenancy::User;
 use super::transactions::TransactionConnection;
-use super::{api, parse_id, parse_ids, patch, scope};
+use super::{api, parse_id, parse_ids, parse_optional_id, patch, scope};
 use crate::domain::activity::{self, Activity};
 use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::custom_fields::FieldEntity;
@@ -642,16 +642,8 @@ impl CustomerFilter {
         Ok(service::CustomerFilter {
             status: self.status.map(Into::into),
             kind: self.kind.map(Into::into),
-            owner_id: self
-                .owner_id
-                .as_ref()
-                .map(|id| parse_id("filter.ownerId", id))
-                .transpose()?,
-            tag_id: self
-                .tag_id
-                .as_ref()
-                .map(|id| parse_id("filter.tagId", id))
-                .transpose()?,
+            owner_id: parse_optional_id("filter.ownerId", &self.owner_id)?,
+            tag_id: parse_optional_id("filter.tagId", &self.tag_id)?,
             source: self.source.map(Into::into),
             industry: self.industry,
             region: self.region,

@@ -9,7 +9,7 @@ use entity::feedback;
 
 use super::customers::Customer;
 use super::interactions::{Related, Selection, gql_id};
-use super::{api, parse_id, scope};
+use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::feedback::{self as service, FeedbackFilter as DomainFilter, NewFeedback};
 use crate::domain::pagination::PageArgs;
 use crate::tenancy::TenantScope;
@@ -96,11 +96,7 @@ pub struct FeedbackFilter {
 impl FeedbackFilter {
     fn into_domain(self) -> Result<DomainFilter> {
         Ok(DomainFilter {
-            customer_id: self
-                .customer_id
-                .as_ref()
-                .map(|id| parse_id("filter.customerId", id))
-                .transpose()?,
+            customer_id: parse_optional_id("filter.customerId", &self.customer_id)?,
             kind: self.kind.map(Into::into),
             resolved: self.resolved,
         })

@@ -10,7 +10,7 @@ use entity::follow_up;
 use super::customers::Customer;
 use super::interactions::{Related, Selection, gql_id};
 use super::tenancy::User;
-use super::{api, parse_id, scope};
+use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::follow_ups::{self as service, FollowUpFilter as DomainFilter, NewFollowUp};
 use crate::domain::now;
 use crate::domain::pagination::PageArgs;
@@ -120,16 +120,8 @@ pub struct FollowUpFilter {
 impl FollowUpFilter {
     fn into_domain(self) -> Result<DomainFilter> {
         Ok(DomainFilter {
-            assignee_id: self
-                .assignee_id
-                .as_ref()
-                .map(|id| parse_id("filter.assigneeId", id))
-                .transpose()?,
-            customer_id: self
-                .customer_id
-                .as_ref()
-                .map(|id| parse_id("filter.customerId", id))
-                .transpose()?,
+            assignee_id: parse_optional_id("filter.assigneeId", &self.assignee_id)?,
+            customer_id: parse_optional_id("filter.customerId", &self.customer_id)?,
             due_before: self.due_before,
             due_after: self.due_after,
             overdue: self.overdue,
@@ -276,11 +268,7 @@ impl FollowUpMutation {
         let new = NewFollowUp {
             customer_id: parse_id("customerId", &input.customer_id)?,
             due_at: input.due_at,
-            assignee_id: input
-                .assignee_id
-                .as_ref()
-                .map(|id| parse_id("assigneeId", id))
-                .transpose()?,
+            assignee_id: parse_optional_id("assigneeId", &input.assignee_id)?,
             note: input.note,
         };
         Ok(payload(service::schedule(&api(ctx).store, scope(ctx)?, new).await?))

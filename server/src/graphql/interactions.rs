@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::customers::Customer;
 use super::follow_ups::FollowUp;
 use super::tenancy::User;
-use super::{api, parse_id, scope};
+use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::customers::{self, dedup};
 use crate::domain::interactions::{self as service, InteractionFilter as DomainFilter, NewInteraction};
 use crate::domain::pagination::PageArgs;
@@ -220,11 +220,7 @@ pub struct InteractionFilter {
 impl InteractionFilter {
     fn into_domain(self) -> Result<DomainFilter> {
         Ok(DomainFilter {
-            customer_id: self
-                .customer_id
-                .as_ref()
-                .map(|id| parse_id("filter.customerId", id))
-                .transpose()?,
+            customer_id: parse_optional_id("filter.customerId", &self.customer_id)?,
             channel: self.channel.map(Into::into),
             from: self.from,
             to: self.to,
@@ -362,11 +358,7 @@ impl InteractionMutation {
             summary: input.summary,
             outcome: input.outcome,
             next_follow_up_at: input.next_follow_up_at,
-            assignee_id: input
-                .assignee_id
-                .as_ref()
-                .map(|id| parse_id("assigneeId", id))
-                .transpose()?,
+            assignee_id: parse_optional_id("assigneeId", &input.assignee_id)?,
             follow_up_note: input.follow_up_note,
             custom_fields: input.custom_fields,
         };

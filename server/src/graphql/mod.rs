@@ -135,6 +135,11 @@ fn parse_id(field: &str, id: &async_graphql::ID) -> async_graphql::Result<uuid::
         .map_err(|_| crate::domain::DomainError::validation(field, "is not a valid id").into())
 }
 
+/// Parses an optional client-given id; a malformed one is a VALIDATION error on `field`.
+fn parse_optional_id(field: &str, id: &Option<async_graphql::ID>) -> async_graphql::Result<Option<uuid::Uuid>> {
+    id.as_ref().map(|id| parse_id(field, id)).transpose()
+}
+
 /// Parses a list of client-given ids; any malformed one is a VALIDATION error on `field`.
 fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> async_graphql::Result<Vec<uuid::Uuid>> {
     ids.iter().map(|id| parse_id(field, id)).collect()

@@ -12,7 +12,7 @@ use entity::reminder;
 use super::customers::Customer;
 use super::interactions::{Related, Selection, gql_id};
 use super::tenancy::User;
-use super::{api, parse_id, scope};
+use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::pagination::PageArgs;
 use crate::domain::reminders::manage::{self as service, ReminderFilter as DomainFilter};
 use crate::tenancy::TenantScope;
@@ -149,16 +149,8 @@ impl ReminderFilter {
             kind: self.kind.map(Into::into),
             from: self.from,
             to: self.to,
-            contract_id: self
-                .contract_id
-                .as_ref()
-                .map(|id| parse_id("filter.contractId", id))
-                .transpose()?,
-            customer_id: self
-                .customer_id
-                .as_ref()
-                .map(|id| parse_id("filter.customerId", id))
-                .transpose()?,
+            contract_id: parse_optional_id("filter.contractId", &self.contract_id)?,
+            customer_id: parse_optional_id("filter.customerId", &self.customer_id)?,
         })
     }
 }

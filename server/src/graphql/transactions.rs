@@ -10,7 +10,7 @@ use entity::transaction;
 use serde_json::Value as Json;
 
 use super::scalars::{Decimal, Money};
-use super::{api, parse_id, patch, scope};
+use super::{api, parse_id, parse_optional_id, patch, scope};
 use crate::domain::money::{Currency, Money as Exact};
 use crate::domain::pagination::PageArgs;
 use crate::domain::transactions::{self as service, NewTransaction, Quantity, TransactionChanges};
@@ -136,11 +136,7 @@ impl TransactionFilter {
         Ok(service::TransactionFilter {
             from: self.from,
             to: self.to,
-            customer_id: self
-                .customer_id
-                .as_ref()
-                .map(|id| parse_id("filter.customerId", id))
-                .transpose()?,
+            customer_id: parse_optional_id("filter.customerId", &self.customer_id)?,
             min_amount: self.min_amount.map(|d| d.0),
             max_amount: self.max_amount.map(|d| d.0),
             currency: self.currency,
