@@ -75,6 +75,18 @@ async fn people_see_their_reminders_with_delivery_state_and_can_retry_or_cancel_
     );
     assert_eq!(sams["offsetDays"], 7);
     assert_eq!(list(&app, &t.token, json!(null)).await["totalCount"], 2);
+    // Customers and recipients come in one read per page, whatever its length.
+    let page = format!("{{ reminders(first: 50) {{ nodes {{ {REMINDER_FIELDS} }} }} }}");
+    let (two, for_two) = app.ok_counting_statements(&t.token, &page, json!({})).await;
+    let (one, for_one) = app.ok_counting_statements(&sam, &page, json!({})).await;
+    assert_eq!(
+        (
+            two["reminders"]["nodes"].as_array().unwrap().len(),
+            one["reminders"]["nodes"].as_array().unwrap().len()
+        ),
+        (2, 1)
+    );
+    assert_eq!(for_two, for_one, "no statement per reminder");
     let by_contract = list(&app, &t.token, json!({ "contractId": house_contract })).await;
     assert_eq!(by_contract["totalCount"], 1);
     assert_eq!(by_contract["nodes"][0]["customerId"], house_customer["id"]);

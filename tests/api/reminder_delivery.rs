@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use dossier::jobs::clock::ManualClock;
+use dossier::jobs::clock::{Clock, ManualClock};
 use dossier::jobs::delivery::{Delivery, Round};
 use dossier::jobs::mailer::Mailer;
 use dossier::jobs::planner::plan_once;
@@ -117,7 +117,7 @@ async fn a_server_answering_421_twice_then_250_gets_the_reminder_on_the_third_at
         let row = reminders(&app).await.pop().unwrap();
         if row.status == ReminderStatus::Pending {
             assert!(row.last_error.as_deref().unwrap_or_default().contains("421"), "{row:?}");
-            assert!(row.next_attempt_at > clock.now_for_test(), "retried later, not at once");
+            assert!(row.next_attempt_at > clock.now(), "retried later, not at once");
             clock.set(row.next_attempt_at);
         }
     }
@@ -173,7 +173,7 @@ async fn a_reminder_whose_worker_died_mid_send_is_taken_over_after_its_lease_and
     let (_, _, clock) = one_due_reminder(&app, "EN").await;
     // Worker A claims the reminder, sends it, and dies before recording it.
     let store = app.store().await;
-    let claimed = dossier::domain::reminders::claim(&store, clock.now_for_test(), Duration::from_secs(60), 10)
+    let claimed = dossier::domain::reminders::claim(&store, clock.now(), Duration::from_secs(60), 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -425,4 +425,41 @@ async fn with_a_daily_digest_a_users_contract_reminders_of_the_day_go_out_togeth
         .collect();
     assert_eq!(digest_ids.len(), 3, "the three share the digest's Message-ID");
     assert!(digest_ids.iter().all(|m| *m == owner_mail.message_id()));
+}
+
+#[tokio::test]
+async fn when_the_responsible_user_is_gone_the_admins_get_the_reminder_and_the_extra_address_too() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    let t = app.signup(&slug("gone")).await;
+    let extra = format!("desk@{}.example.com", t.slug);
+    app.update_tenant_settings(&t, json!({ "timezone": "UTC", "extraRecipient": extra }))
+        .await;
+    let (_, sam) = app.add_user(&t, "SALES", "sam").await;
+    app.add_user(&t, "ADMIN", "ada").await;
+    app.add_user(&t, "MANAGER", "max").await;
+    let customer = app.create_customer(&sam, "Left Behind Ltd", json!({})).await;
+    app.ok(
+        &sam,
+        "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }",
+        json!({ "input": { "customerId": customer["id"], "title": "Support", "value": "100.00", "currency": "CNY",
+            "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
+    )
+    .await;
+    let clock = ManualClock::new(at("2027-01-24T00:00:00Z"));
+    assert_eq!(plan_once(&app.store().await, &clock).await.unwrap(), 1);
+    let sams_email = format!("sam@{}.example.com", t.slug);
+    app.raw_execute(&format!("UPDATE users SET active = false WHERE email = '{sams_email}'"))
+        .await;
+
+    let worker = delivery(&app, sink.port).await;
+    assert_eq!(worker.deliver_once(&clock).await.unwrap().sent, 1);
+    let mut to = sink.received().pop().unwrap().to;
+    to.sort();
+    let domain = format!("{}.example.com", t.slug);
+    assert_eq!(
+        to,
+        vec![format!("ada@{domain}"), extra.clone(), format!("owner@{domain}")],
+        "admins and owner, the extra address; not the manager, not the gone user, never the customer"
+    );
 }

@@ -29,11 +29,6 @@ impl ManualClock {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
     }
 
-    /// The clock's time (the same as `Clock::now`, without importing the trait).
-    pub fn now_for_test(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     pub fn advance(&self, by: chrono::Duration) {
         let mut at = self.0.lock().unwrap_or_else(|p| p.into_inner());
         *at += by;

@@ -214,13 +214,13 @@ impl Delivery {
                 format!("<digest-{}@{}>", first.id, self.domain),
             )
         };
-        let display = letter.sender_name.clone().unwrap_or_else(|| letter.tenant_name.clone());
-        let envelope = Envelope {
-            from: Mailbox::new(Some(display), self.from.email.clone()),
+        let envelope = Envelope::for_tenant(
+            &self.from,
+            letter.sender_name.as_deref().unwrap_or(&letter.tenant_name),
+            letter.reply_to.as_deref(),
             to,
-            reply_to: letter.reply_to.as_deref().and_then(|a| mailbox("", a)),
             message_id,
-        };
+        );
         match self.mailer.send(&envelope, &rendered).await {
             Ok(()) => Outcome::Sent {
                 message_id: envelope.message_id,
@@ -334,16 +334,13 @@ impl Postbox {
         }
         let tenant = tenants::current(store, scope).await?;
         let rendered = render_test(tenant.locale, &tenant.name);
-        let display = tenant
-            .reminder_sender_name
-            .clone()
-            .unwrap_or_else(|| tenant.name.clone());
-        let envelope = Envelope {
-            from: Mailbox::new(Some(display), self.from.email.clone()),
-            to: vec![recipient],
-            reply_to: tenant.reminder_reply_to.as_deref().and_then(|a| mailbox("", a)),
-            message_id: format!("<test-{}@{}>", uuid::Uuid::now_v7(), self.from.email.domain()),
-        };
+        let envelope = Envelope::for_tenant(
+            &self.from,
+            tenant.reminder_sender_name.as_deref().unwrap_or(&tenant.name),
+            tenant.reminder_reply_to.as_deref(),
+            vec![recipient],
+            format!("<test-{}@{}>", uuid::Uuid::now_v7(), self.from.email.domain()),
+        );
         let error = match self.mailer.send(&envelope, &rendered).await {
             Ok(()) => None,
             Err(SendError::Permanent(e) | SendError::Transient(e)) => Some(e),

@@ -37,6 +37,25 @@ pub struct Envelope {
     pub message_id: String,
 }
 
+impl Envelope {
+    /// From the configured address under the tenant's display name, with its reply-to (an
+    /// address that does not parse is left out).
+    pub fn for_tenant(
+        address: &Mailbox,
+        display_name: &str,
+        reply_to: Option<&str>,
+        to: Vec<Mailbox>,
+        message_id: String,
+    ) -> Self {
+        Self {
+            from: Mailbox::new(Some(display_name.to_owned()), address.email.clone()),
+            to,
+            reply_to: reply_to.and_then(|a| mailbox("", a)),
+            message_id,
+        }
+    }
+}
+
 impl Mailer {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let smtp = match &config.smtp_url {

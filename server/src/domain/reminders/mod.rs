@@ -555,25 +555,17 @@ pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<L
             (None, Some(facts), f.assignee_id)
         }
     };
-    let users = user::Entity::find()
+    // The responsible user, or when they are gone the tenant's admins; never the customer.
+    let active = user::Entity::find()
         .filter(user::Column::TenantId.eq(r.tenant_id))
-        .filter(user::Column::Active.eq(true))
-        .all(&tx)
-        .await?;
-    tx.commit().await?;
-    let mut recipients: Vec<(String, String)> = users
-        .iter()
-        .filter(|u| u.id == responsible)
-        .map(|u| (u.name.clone(), u.email.clone()))
-        .collect();
-    if recipients.is_empty() {
-        // The responsible user is gone: the tenant's admins take over, never the customer.
-        recipients = users
-            .iter()
-            .filter(|u| u.role >= Role::Admin)
-            .map(|u| (u.name.clone(), u.email.clone()))
-            .collect();
+        .filter(user::Column::Active.eq(true));
+    let mut users = active.clone().filter(user::Column::Id.eq(responsible)).all(&tx).await?;
+    if users.is_empty() {
+        let admins = <Role as sea_orm::Iterable>::iter().filter(|role| *role >= Role::Admin);
+        users = active.filter(user::Column::Role.is_in(admins)).all(&tx).await?;
     }
+    tx.commit().await?;
+    let mut recipients: Vec<(String, String)> = users.into_iter().map(|u| (u.name, u.email)).collect();
     if let Some(extra) = &tenant.reminder_extra_recipient
         && !recipients.iter().any(|(_, a)| a == extra)
     {
