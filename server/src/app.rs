@@ -213,7 +213,13 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
     };
     let mut response = state.schema.execute(gql.0.data(context)).await;
     graphql::errors::finalize(&mut response);
+    let unavailable = graphql::errors::is_unavailable(&response);
     let mut http = GraphQLResponse(response).into_response();
+    if unavailable {
+        http.set_status(StatusCode::SERVICE_UNAVAILABLE);
+        let wait = crate::domain::error::UNAVAILABLE_RETRY_AFTER.as_secs().max(1);
+        http.headers_mut().insert("retry-after", HeaderValue::from(wait));
+    }
     rate_limit_headers(&mut http, &decision);
     http
 }

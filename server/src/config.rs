@@ -51,6 +51,14 @@ pub struct Config {
     /// A database URL may carry a password, so it is a secret too.
     pub database_url: Secret,
     pub db_max_connections: u32,
+    /// Longest wait to open a database connection, and for a free one from the pool.
+    pub db_connect_timeout: Duration,
+    pub db_acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` and `lock_timeout` of every connection (0: none).
+    pub db_statement_timeout: Duration,
+    pub db_lock_timeout: Duration,
+    /// Longest a GraphQL request may take before it is answered UNAVAILABLE.
+    pub request_timeout: Duration,
     pub listen_addr: SocketAddr,
     pub jwt_secret: Option<Secret>,
     /// `1:<base64>,2:<base64>`; the newest wraps new tenant keys.
@@ -73,6 +81,17 @@ pub struct Config {
     pub graphql_max_depth: usize,
     pub graphql_max_complexity: usize,
     pub graphql_introspection: bool,
+    /// Bounds checked before an operation is validated or executed.
+    pub graphql_max_query_bytes: usize,
+    pub graphql_max_tokens: usize,
+    pub graphql_max_fragments: usize,
+    pub graphql_max_expanded_fields: usize,
+    pub graphql_max_aliases: usize,
+    pub graphql_max_root_fields: usize,
+    /// Whether `GET /graphql` serves the GraphiQL page.
+    pub graphiql: bool,
+    /// Proxies whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub max_page_size: u64,
     pub custom_fields_per_entity: u32,
     pub shutdown_timeout: Duration,
@@ -109,6 +128,31 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "`postgres://…` for PostgreSQL",
     ),
     ("DOSSIER_DB_MAX_CONNECTIONS", "10", "Connection pool size"),
+    (
+        "DOSSIER_DB_CONNECT_TIMEOUT_MS",
+        "3000",
+        "Longest wait to open a database connection",
+    ),
+    (
+        "DOSSIER_DB_ACQUIRE_TIMEOUT_MS",
+        "3000",
+        "Longest wait for a free pooled connection before answering UNAVAILABLE",
+    ),
+    (
+        "DOSSIER_DB_STATEMENT_TIMEOUT_MS",
+        "10000",
+        "PostgreSQL `statement_timeout` of every connection (0: none)",
+    ),
+    (
+        "DOSSIER_DB_LOCK_TIMEOUT_MS",
+        "3000",
+        "PostgreSQL `lock_timeout` of every connection (0: none)",
+    ),
+    (
+        "DOSSIER_REQUEST_TIMEOUT_SECONDS",
+        "30",
+        "Longest a GraphQL request may run before it is answered UNAVAILABLE",
+    ),
     ("DOSSIER_LISTEN_ADDR", "127.0.0.1:8080", "Address the HTTP server binds"),
     (
         "DOSSIER_JWT_SECRET",
@@ -195,8 +239,48 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     (
         "DOSSIER_GRAPHQL_INTROSPECTION",
-        "true",
-        "Whether the schema can be introspected",
+        "true with SQLite, false otherwise",
+        "Whether the schema can be introspected (and errors suggest field names)",
+    ),
+    (
+        "DOSSIER_GRAPHQL_MAX_QUERY_BYTES",
+        "65536",
+        "Longest GraphQL document accepted",
+    ),
+    (
+        "DOSSIER_GRAPHQL_MAX_TOKENS",
+        "10000",
+        "Most lexical tokens in a GraphQL document",
+    ),
+    (
+        "DOSSIER_GRAPHQL_MAX_FRAGMENTS",
+        "100",
+        "Most fragment definitions in a GraphQL document",
+    ),
+    (
+        "DOSSIER_GRAPHQL_MAX_EXPANDED_FIELDS",
+        "2000",
+        "Most field selections of an operation with every fragment spread expanded",
+    ),
+    (
+        "DOSSIER_GRAPHQL_MAX_ALIASES",
+        "50",
+        "Most aliased fields in an operation",
+    ),
+    (
+        "DOSSIER_GRAPHQL_MAX_ROOT_FIELDS",
+        "20",
+        "Most top-level fields in an operation",
+    ),
+    (
+        "DOSSIER_GRAPHIQL",
+        "true with SQLite, false otherwise",
+        "Whether `GET /graphql` serves the GraphiQL page",
+    ),
+    (
+        "DOSSIER_TRUSTED_PROXIES",
+        "(none)",
+        "Comma-separated proxy addresses whose `X-Forwarded-For` is believed",
     ),
     ("DOSSIER_MAX_PAGE_SIZE", "100", "Largest `first`/`last` of a connection"),
     (
@@ -232,7 +316,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "DOSSIER_RATE_LIMIT_TENANT_PER_SECOND",
         "50",
-        "Requests per second per tenant (mutations cost 2); plans may override",
+        "Cost per second per tenant (an operation costs 1 per root field, 2 per mutation field, more when complex); plans may override",
     ),
     (
         "DOSSIER_RATE_LIMIT_TENANT_BURST",
@@ -309,6 +393,11 @@ impl Config {
             data_dir,
             database_url: Secret::new(database_url),
             db_max_connections,
+            db_connect_timeout: Duration::from_millis(parse(&get, "DOSSIER_DB_CONNECT_TIMEOUT_MS", 3000)?),
+            db_acquire_timeout: Duration::from_millis(parse(&get, "DOSSIER_DB_ACQUIRE_TIMEOUT_MS", 3000)?),
+            db_statement_timeout: Duration::from_millis(parse(&get, "DOSSIER_DB_STATEMENT_TIMEOUT_MS", 10_000)?),
+            db_lock_timeout: Duration::from_millis(parse(&get, "DOSSIER_DB_LOCK_TIMEOUT_MS", 3000)?),
+            request_timeout: Duration::from_secs(parse(&get, "DOSSIER_REQUEST_TIMEOUT_SECONDS", 30)?),
             listen_addr: parse(&get, "DOSSIER_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             jwt_secret,
             master_keys,
@@ -339,7 +428,27 @@ impl Config {
             max_body_bytes: parse(&get, "DOSSIER_MAX_BODY_BYTES", 1024 * 1024)?,
             graphql_max_depth: parse(&get, "DOSSIER_GRAPHQL_MAX_DEPTH", 12)?,
             graphql_max_complexity: parse(&get, "DOSSIER_GRAPHQL_MAX_COMPLEXITY", 5000)?,
-            graphql_introspection: parse(&get, "DOSSIER_GRAPHQL_INTROSPECTION", true)?,
+            graphql_introspection: parse(&get, "DOSSIER_GRAPHQL_INTROSPECTION", embedded)?,
+            graphql_max_query_bytes: parse(&get, "DOSSIER_GRAPHQL_MAX_QUERY_BYTES", 64 * 1024)?,
+            graphql_max_tokens: parse(&get, "DOSSIER_GRAPHQL_MAX_TOKENS", 10_000)?,
+            graphql_max_fragments: parse(&get, "DOSSIER_GRAPHQL_MAX_FRAGMENTS", 100)?,
+            graphql_max_expanded_fields: parse(&get, "DOSSIER_GRAPHQL_MAX_EXPANDED_FIELDS", 2000)?,
+            graphql_max_aliases: parse(&get, "DOSSIER_GRAPHQL_MAX_ALIASES", 50)?,
+            graphql_max_root_fields: parse(&get, "DOSSIER_GRAPHQL_MAX_ROOT_FIELDS", 20)?,
+            graphiql: parse(&get, "DOSSIER_GRAPHIQL", embedded)?,
+            trusted_proxies: get("DOSSIER_TRUSTED_PROXIES")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(|a| {
+                            a.parse()
+                                .map_err(|_| anyhow::anyhow!("DOSSIER_TRUSTED_PROXIES: {a} is not an IP address"))
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
             max_page_size: parse(&get, "DOSSIER_MAX_PAGE_SIZE", 100)?,
             custom_fields_per_entity: parse(&get, "DOSSIER_CUSTOM_FIELDS_PER_ENTITY", 100)?,
             shutdown_timeout: Duration::from_secs(parse(&get, "DOSSIER_SHUTDOWN_TIMEOUT_SECONDS", 30)?),

@@ -150,6 +150,10 @@ async fn start(
         ("DOSSIER_ALLOW_SIGNUP", "true".into()),
         ("DOSSIER_DB_MAX_CONNECTIONS", "5".into()),
         ("DOSSIER_MASTER_KEYS", master_keys.clone()),
+        // The embedded defaults, whichever database runs the suite; tests of the production
+        // defaults set them off.
+        ("DOSSIER_GRAPHQL_INTROSPECTION", "true".into()),
+        ("DOSSIER_GRAPHIQL", "true".into()),
         // Generous limits, so that only the tests about limits meet them.
         ("DOSSIER_RATE_LIMIT_TENANT_PER_SECOND", "10000".into()),
         ("DOSSIER_RATE_LIMIT_TENANT_BURST", "10000".into()),

@@ -4,6 +4,19 @@
 use async_graphql::{ErrorExtensions, Response};
 
 use crate::domain::DomainError;
+use crate::domain::error::UNAVAILABLE_RETRY_AFTER;
+
+pub const UNAVAILABLE: &str = "UNAVAILABLE";
+
+/// Whether any error of the answer says the service is unavailable (HTTP 503, `Retry-After`).
+pub fn is_unavailable(response: &Response) -> bool {
+    response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from(UNAVAILABLE))
+    })
+}
 
 impl From<DomainError> for async_graphql::Error {
     fn from(err: DomainError) -> Self {
@@ -34,6 +47,15 @@ impl From<DomainError> for async_graphql::Error {
                     e.set("code", "RATE_LIMITED");
                     e.set("retryAfterMs", retry_after.as_millis() as u64);
                 }),
+            DomainError::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+                async_graphql::Error::new("the service is busy or its database is away; retry shortly").extend_with(
+                    |_, e| {
+                        e.set("code", UNAVAILABLE);
+                        e.set("retryAfterMs", UNAVAILABLE_RETRY_AFTER.as_millis() as u64);
+                    },
+                )
+            }
             DomainError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 coded("internal error", "INTERNAL")
