@@ -1,9 +1,9 @@
 //! Builds the application from a `Config` and serves it: `/graphql`, `/health`, `/ready`.
 //! Tests start the same thing on port 0.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
@@ -31,6 +31,9 @@ struct AppState {
     authenticator: Authenticator,
     tenant_limit: Limit,
     actor_limit: Limit,
+    bounds: graphql::cost::Bounds,
+    trusted_proxies: Vec<IpAddr>,
+    request_timeout: Duration,
 }
 
 pub struct Application {
@@ -85,6 +88,9 @@ impl Application {
             authenticator,
             tenant_limit: config.tenant_limit,
             actor_limit: config.actor_limit,
+            bounds: graphql::cost::Bounds::from_config(&config),
+            trusted_proxies: config.trusted_proxies.clone(),
+            request_timeout: config.request_timeout,
         };
         Ok(Self {
             acceptor,
@@ -124,7 +130,15 @@ impl Application {
 }
 
 fn routes(state: Arc<AppState>, config: &Config) -> impl Endpoint + 'static {
-    let graphql = get(graphiql).post(graphql_handler.with(SizeLimit::new(config.max_body_bytes)));
+    let post = graphql_handler
+        .with(SizeLimit::new(config.max_body_bytes))
+        .around(json_only)
+        .around(api_headers);
+    let graphql = if config.graphiql {
+        get(graphiql).post(post)
+    } else {
+        poem::post(post)
+    };
     let route = Route::new()
         .at("/graphql", graphql)
         .at("/health", get(health))
@@ -178,8 +192,109 @@ async fn with_request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
 #[derive(Clone)]
 struct RequestId(String);
 
+/// Only JSON bodies are GraphQL requests: a form or `text/plain` post is what a browser sends
+/// cross-site without asking, so executing it would let any page run anonymous mutations.
+async fn json_only<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let is_json = req
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|media| {
+            matches!(
+                media.as_str(),
+                "application/json" | "application/graphql-response+json" | "application/graphql+json"
+            )
+        });
+    if !is_json {
+        let body = serde_json::json!({
+            "data": null,
+            "errors": [{
+                "message": "send GraphQL requests as application/json",
+                "extensions": { "code": "VALIDATION", "field": "content-type" }
+            }]
+        });
+        return Ok(Json(body)
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .into_response());
+    }
+    Ok(ep.call(req).await?.into_response())
+}
+
+/// API answers are data for one caller: never sniffed as another type, never cached.
+async fn api_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let mut response = match ep.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => e.into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The caller's address: the peer's, or, when the peer is a trusted proxy, the last address
+/// in `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_address(req: &Request, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted.contains(&ip) {
+                    break;
+                }
+            }
+            // A hop we cannot read ends what we can believe.
+            Err(_) => break,
+        }
+    }
+    Some(client)
+}
+
+/// A refusal before execution, as a GraphQL answer.
+fn refused(message: String) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": "VALIDATION" } }]
+    });
+    Json(body).into_response()
+}
+
+/// Bounds the operation (linear work, memoised per fragment) and hands the parsed document
+/// on, so that it is parsed once.
+fn check_operation(
+    request: &mut async_graphql::Request,
+    bounds: &graphql::cost::Bounds,
+) -> Result<graphql::cost::Cost, String> {
+    let checked =
+        graphql::cost::check(&request.query, request.operation_name.as_deref(), bounds).map_err(|refusal| refusal.0)?;
+    if let Some(document) = checked.document {
+        request.set_parsed_query(document);
+    }
+    Ok(checked.cost)
+}
+
 #[handler]
 async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQLRequest) -> Response {
+    let mut gql = gql.0;
+    let cost = match check_operation(&mut gql, &state.bounds) {
+        Ok(cost) => cost,
+        Err(message) => return refused(message),
+    };
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -194,9 +309,15 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
             .map(Some)
             .map_err(async_graphql::Error::from),
     };
-    let client_ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    let cost = if is_mutation(&gql.0) { 2 } else { 1 };
-    let decision = match check_limits(&state, auth.as_ref().ok().and_then(Option::as_ref), client_ip, cost).await {
+    let client_ip = client_address(req, &state.trusted_proxies);
+    let decision = match check_limits(
+        &state,
+        auth.as_ref().ok().and_then(Option::as_ref),
+        client_ip,
+        cost.units(),
+    )
+    .await
+    {
         Ok(decision) => decision,
         Err(refused) => return too_many_requests(refused),
     };
@@ -210,8 +331,27 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
         auth,
         platform_key,
         client_ip,
+        facts: Default::default(),
     };
-    let mut response = state.schema.execute(gql.0.data(context)).await;
+    let execution = state.schema.execute(gql.data(context));
+    // A read is cut off at the deadline; a mutation is not, since it may be committing: each of
+    // its statements is bounded by the database timeouts instead, and its answer tells the truth.
+    let mut response = if cost.mutation {
+        execution.await
+    } else {
+        match tokio::time::timeout(state.request_timeout, execution).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!("request exceeded its deadline");
+                async_graphql::Response::from_errors(vec![
+                    async_graphql::Error::from(crate::domain::DomainError::Unavailable(anyhow::anyhow!(
+                        "request deadline exceeded"
+                    )))
+                    .into_server_error(async_graphql::Pos::default()),
+                ])
+            }
+        }
+    };
     graphql::errors::finalize(&mut response);
     let unavailable = graphql::errors::is_unavailable(&response);
     let mut http = GraphQLResponse(response).into_response();
@@ -233,28 +373,12 @@ fn bearer_token(req: &Request) -> Option<String> {
     })
 }
 
-/// Mutations cost twice what queries do.
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let is = |ty: OperationType| ty == OperationType::Mutation;
-    match &document.operations {
-        DocumentOperations::Single(op) => is(op.node.ty),
-        DocumentOperations::Multiple(ops) => match &request.operation_name {
-            Some(name) => ops.get(name.as_str()).is_some_and(|op| is(op.node.ty)),
-            None => ops.values().any(|op| is(op.node.ty)),
-        },
-    }
-}
-
 /// Spends `cost` from the tenant's and the caller's budgets (or the client address's, for
 /// anonymous calls). `Err` carries the refusal with the longest wait.
 async fn check_limits(
     state: &AppState,
     scope: Option<&crate::tenancy::TenantScope>,
-    client_ip: Option<std::net::IpAddr>,
+    client_ip: Option<IpAddr>,
     cost: u32,
 ) -> Result<Decision, Decision> {
     let limiter = &state.store.shared().limiter;
@@ -318,8 +442,15 @@ fn too_many_requests(refused: Decision) -> Response {
 }
 
 #[handler]
-fn graphiql() -> Html<&'static str> {
-    Html(GRAPHIQL_PAGE)
+fn graphiql() -> Response {
+    let mut response = Html(graphiql_page()).into_response();
+    if let Ok(policy) = HeaderValue::from_str(&graphiql_policy()) {
+        response.headers_mut().insert("content-security-policy", policy);
+    }
+    response
+        .headers_mut()
+        .insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// The process is up.
@@ -336,12 +467,22 @@ fn redis_state(store: &Store) -> &'static str {
     }
 }
 
-/// The process can serve: the database answers. Redis is reported but not required, since
+/// Longer than this, and a database is as good as away for a load balancer.
+const READY_PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The process can serve: the database answers within a second. Redis is reported but not required, since
 /// without it limits and caches fall back to this process.
 #[handler]
 async fn ready(state: Data<&Arc<AppState>>) -> Response {
     let redis = redis_state(&state.store);
-    match state.store.ping().await {
+    let ping = tokio::time::timeout(READY_PING_TIMEOUT, state.store.ping())
+        .await
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "the database did not answer within {READY_PING_TIMEOUT:?}"
+            ))
+        });
+    match ping {
         Ok(()) => Json(serde_json::json!({ "status": "ready", "database": "up", "redis": redis })).into_response(),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "readiness check failed");
@@ -416,25 +557,48 @@ pub async fn shutdown_signal(farewell: &str) {
     tracing::info!("{farewell}");
 }
 
-const GRAPHIQL_PAGE: &str = r#"<!doctype html>
+/// The inline script that starts GraphiQL; the content-security policy allows it by hash.
+const GRAPHIQL_START: &str = "const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+ReactDOM.createRoot(document.getElementById('graphiql')).render(
+  React.createElement(GraphiQL, { fetcher, defaultEditorToolsVisibility: true })
+);";
+
+/// GraphiQL from a CDN, each file pinned by version and by its subresource-integrity hash,
+/// so that a changed file on the CDN is refused by the browser rather than run.
+fn graphiql_page() -> String {
+    format!(
+        r#"<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>Dossier GraphiQL</title>
-  <link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css">
-  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+  <link rel="stylesheet" href="https://unpkg.com/graphiql@3.9.0/graphiql.min.css"
+        integrity="sha384-QMux00XgRtwRLSYIY3kw2rj1ovk5AuuliAchk+HSQbqdbGFnz9GYuqIlOqxhwCE2" crossorigin="anonymous">
 </head>
-<body>
-  <div id="graphiql">Loading GraphiQL…</div>
-  <script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-  <script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-  <script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
-  <script>
-    const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
-    ReactDOM.createRoot(document.getElementById('graphiql')).render(
-      React.createElement(GraphiQL, { fetcher, defaultEditorToolsVisibility: true })
-    );
-  </script>
+<body style="margin: 0; height: 100vh">
+  <div id="graphiql" style="height: 100vh">Loading GraphiQL…</div>
+  <script src="https://unpkg.com/react@18.3.1/umd/react.production.min.js"
+          integrity="sha384-DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z" crossorigin="anonymous"></script>
+  <script src="https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js"
+          integrity="sha384-gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1" crossorigin="anonymous"></script>
+  <script src="https://unpkg.com/graphiql@3.9.0/graphiql.min.js"
+          integrity="sha384-8NGfVj4CVlqHajlZj+bPJT4thxPMHMJYn7DWK2CvtopLd02E7qsPHazniBYvVjOO" crossorigin="anonymous"></script>
+  <script>{GRAPHIQL_START}</script>
 </body>
 </html>
-"#;
+"#
+    )
+}
+
+/// Scripts only from the pinned CDN files and the one inline start script; requests only to
+/// this origin; no framing.
+fn graphiql_policy() -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let start = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(GRAPHIQL_START.as_bytes()));
+    format!(
+        "default-src 'none'; script-src https://unpkg.com 'sha256-{start}'; \
+         style-src https://unpkg.com 'unsafe-inline'; font-src https://unpkg.com data:; img-src 'self' data:; \
+         connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}

@@ -269,7 +269,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     (
         "DOSSIER_GRAPHQL_MAX_ROOT_FIELDS",
-        "20",
+        "50",
         "Most top-level fields in an operation",
     ),
     (
@@ -434,7 +434,7 @@ impl Config {
             graphql_max_fragments: parse(&get, "DOSSIER_GRAPHQL_MAX_FRAGMENTS", 100)?,
             graphql_max_expanded_fields: parse(&get, "DOSSIER_GRAPHQL_MAX_EXPANDED_FIELDS", 2000)?,
             graphql_max_aliases: parse(&get, "DOSSIER_GRAPHQL_MAX_ALIASES", 50)?,
-            graphql_max_root_fields: parse(&get, "DOSSIER_GRAPHQL_MAX_ROOT_FIELDS", 20)?,
+            graphql_max_root_fields: parse(&get, "DOSSIER_GRAPHQL_MAX_ROOT_FIELDS", 50)?,
             graphiql: parse(&get, "DOSSIER_GRAPHIQL", embedded)?,
             trusted_proxies: get("DOSSIER_TRUSTED_PROXIES")
                 .map(|v| {

@@ -12,6 +12,7 @@ mod feedback;
 mod http;
 mod interactions;
 mod limits;
+mod operation_bounds;
 mod pagination;
 mod reminder_api;
 mod reminder_delivery;

@@ -5,6 +5,7 @@ mod analytics;
 mod audit;
 mod contacts;
 mod contracts;
+pub mod cost;
 mod custom_fields;
 mod customers;
 pub mod errors;
@@ -75,8 +76,18 @@ pub struct RequestContext {
     /// `Ok(None)` for anonymous requests; `Err` when a credential was sent but refused.
     pub auth: Result<Option<TenantScope>, async_graphql::Error>,
     pub platform_key: Option<String>,
-    /// The connecting address (the proxy's, behind one), for limits on anonymous callers.
+    /// The caller's address (from `X-Forwarded-For` only behind a trusted proxy), for limits
+    /// on anonymous callers.
     pub client_ip: Option<std::net::IpAddr>,
+    /// Facts about the caller read at most once per request, however many fields ask.
+    pub facts: RequestFacts,
+}
+
+/// What several fields of one request may ask for: loaded once, shared by all of them.
+#[derive(Default)]
+pub struct RequestFacts {
+    pub me: tokio::sync::OnceCell<(entity::user::Model, entity::tenant::Model)>,
+    pub users: tokio::sync::OnceCell<Vec<entity::user::Model>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +102,8 @@ pub fn build_schema(api: Option<ApiContext>, limits: Limits) -> DossierSchema {
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if !limits.introspection {
-        builder = builder.disable_introspection();
+        // Suggestions ("Did you mean …") would leak the schema that introspection hides.
+        builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(api) = api {
         builder = builder.data(api);

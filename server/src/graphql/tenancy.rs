@@ -170,9 +170,19 @@ impl TenancyQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let scope = scope(ctx)?;
         let store = &api(ctx).store;
+        let (user, tenant) = request(ctx)
+            .facts
+            .me
+            .get_or_try_init(|| async {
+                let user = users::get(store, scope, scope.actor.user_id).await?;
+                let tenant = tenants::current(store, scope).await?;
+                Ok::<_, crate::domain::DomainError>((user, tenant))
+            })
+            .await?
+            .clone();
         Ok(Me {
-            user: users::get(store, scope, scope.actor.user_id).await?,
-            tenant: tenants::current(store, scope).await?,
+            user,
+            tenant,
             role: scope.role(),
             api_key_id: scope.actor.api_key_id,
         })
@@ -180,8 +190,13 @@ impl TenancyQuery {
 
     /// Everyone in the tenant (to pick owners and assignees).
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let list = users::list(&api(ctx).store, scope(ctx)?).await?;
-        Ok(list.into_iter().map(User).collect())
+        let scope = scope(ctx)?;
+        let list = request(ctx)
+            .facts
+            .users
+            .get_or_try_init(|| users::list(&api(ctx).store, scope))
+            .await?;
+        Ok(list.iter().cloned().map(User).collect())
     }
 
     /// Admins only.
