@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod contacts;
 mod contracts;
+mod cross_tenant;
 mod custom_fields;
 mod customer_file;
 mod customers;
