@@ -13,6 +13,7 @@ mod http;
 mod interactions;
 mod limits;
 mod pagination;
+mod races;
 mod reminder_api;
 mod reminder_delivery;
 mod reminders;
