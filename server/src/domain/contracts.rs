@@ -361,6 +361,21 @@ async fn lock_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) 
         .ok_or(DomainError::NotFound("contract"))
 }
 
+/// The contract and its customer, both locked, the customer first as everywhere else (a
+/// merge locks customers, then moves their contracts): locking the other way round could
+/// deadlock with it. A contract moved by a merge meanwhile is a CONFLICT.
+async fn lock_with_customer(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
+    let seen = find_visible(tx, scope, id).await?;
+    customers::lock_writable(tx, scope, seen.customer_id, "id").await?;
+    let current = lock_visible(tx, scope, id).await?;
+    if current.customer_id != seen.customer_id {
+        return Err(DomainError::Conflict(
+            "the contract moved to another customer meanwhile; reload it".into(),
+        ));
+    }
+    Ok(current)
+}
+
 async fn successor_in(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
@@ -570,8 +585,7 @@ pub async fn terminate(
     customers::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = lock_visible(&tx, scope, id).await?;
-    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
+    let current = lock_with_customer(&tx, scope, id).await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is already terminated"));
     }
@@ -606,8 +620,7 @@ pub async fn renew(
 ) -> DomainResult<(contract::Model, contract::Model)> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = lock_visible(&tx, scope, id).await?;
-    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
+    let current = lock_with_customer(&tx, scope, id).await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is terminated and cannot be renewed"));
     }
