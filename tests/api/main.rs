@@ -15,6 +15,7 @@ mod interactions;
 mod limits;
 mod operation_bounds;
 mod pagination;
+mod races;
 mod reminder_api;
 mod reminder_delivery;
 mod reminders;

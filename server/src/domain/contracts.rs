@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use chrono::{Days, NaiveDate};
 use entity::enums::{ReminderKind, RenewalState};
-use entity::{contract, customer, tenant};
+use entity::{contract, customer};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter,
@@ -27,7 +27,7 @@ use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
 use super::reminders;
 use super::tenants::{self, TenantCalendar};
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, validate, versioned};
+use super::{DomainError, DomainResult, Store, audit, locks, now, scoped, scoped_update, validate, versioned};
 use crate::tenancy::TenantScope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -361,6 +361,21 @@ async fn lock_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) 
         .ok_or(DomainError::NotFound("contract"))
 }
 
+/// The contract and its customer, both locked, the customer first as everywhere else (a
+/// merge locks customers, then moves their contracts): locking the other way round could
+/// deadlock with it. A contract moved by a merge meanwhile is a CONFLICT.
+async fn lock_with_customer(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
+    let seen = find_visible(tx, scope, id).await?;
+    customers::lock_writable(tx, scope, seen.customer_id, "id").await?;
+    let current = lock_visible(tx, scope, id).await?;
+    if current.customer_id != seen.customer_id {
+        return Err(DomainError::Conflict(
+            "the contract moved to another customer meanwhile; reload it".into(),
+        ));
+    }
+    Ok(current)
+}
+
 async fn successor_in(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
@@ -570,8 +585,7 @@ pub async fn terminate(
     customers::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = lock_visible(&tx, scope, id).await?;
-    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
+    let current = lock_with_customer(&tx, scope, id).await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is already terminated"));
     }
@@ -606,8 +620,7 @@ pub async fn renew(
 ) -> DomainResult<(contract::Model, contract::Model)> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = lock_visible(&tx, scope, id).await?;
-    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
+    let current = lock_with_customer(&tx, scope, id).await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is terminated and cannot be renewed"));
     }
@@ -714,17 +727,15 @@ pub async fn renew(
     Ok((successor, renewed))
 }
 
-/// The next free generated number `CT-000123`. The tenant's row is locked first, so two
-/// contracts created at once do not draw the same number.
+/// The next free generated number `CT-000123`. Generators take turns, so two contracts
+/// created at once do not draw the same number; each number drawn is held like a given one.
+/// (A lock on the tenant's row would also block every insert that checks its foreign key.)
 async fn next_contract_number(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
-    tenant::Entity::find_by_id(scope.tenant_id)
-        .lock_exclusive()
-        .one(tx)
-        .await?
-        .ok_or(DomainError::NotFound("tenant"))?;
+    locks::hold(tx, scope.tenant_id, &[locks::Key::new("contract-number-generator", "")]).await?;
     let mut seq = scoped::<contract::Entity>(scope).count(tx).await? + 1;
     for _ in 0..1000 {
         let number = format!("CT-{seq:06}");
+        hold_number(tx, scope, &number).await?;
         let taken = scoped::<contract::Entity>(scope)
             .filter(contract::Column::Number.eq(&number))
             .one(tx)
@@ -996,6 +1007,12 @@ async fn apply_changes(
     Ok(())
 }
 
+/// Holds a contract number until COMMIT, so that a number checked as free stays free. Lock
+/// order within a transaction: the customer's row, custom field values, then numbers.
+async fn hold_number(tx: &impl ConnectionTrait, scope: &TenantScope, number: &str) -> DomainResult<()> {
+    locks::hold(tx, scope.tenant_id, &[locks::Key::new("contract-number", number)]).await
+}
+
 /// A number in use is a DUPLICATE on `field`; only those who may see the holder learn its id.
 async fn ensure_number_free(
     tx: &impl ConnectionTrait,
@@ -1003,6 +1020,7 @@ async fn ensure_number_free(
     number: &str,
     field: &str,
 ) -> DomainResult<()> {
+    hold_number(tx, scope, number).await?;
     let Some(holder) = scoped::<contract::Entity>(scope)
         .filter(contract::Column::Number.eq(number))
         .one(tx)

@@ -26,8 +26,8 @@ use super::custom_fields::{FieldEntity, values};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
 use super::{
-    DomainError, DomainResult, Store, activity, audit, now, scoped, scoped_delete, scoped_update, tags, validate,
-    versioned,
+    DomainError, DomainResult, Store, activity, audit, locks, now, scoped, scoped_delete, scoped_update, tags,
+    validate, versioned,
 };
 use crate::tenancy::TenantScope;
 
@@ -401,9 +401,21 @@ pub async fn create(
     draft.custom_fields_key_version = custom.key_version;
     let mut changed = Vec::new();
     apply_changes(&tx, scope, changes, &mut draft, &mut changed, today).await?;
+    if draft.code.is_empty() {
+        draft.code = next_customer_code(&tx, scope).await?;
+    }
     let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
     let indexes = contacts::indexes_of(&keys, &region, &contact_inputs)?;
     if !allow_duplicate {
+        // Held from before the check until COMMIT: a parallel create of the same person waits
+        // here and then sees this one.
+        let name_key = name_key(&draft);
+        let mut held: Vec<locks::Key<'_>> = indexes
+            .iter()
+            .map(|(f, bidx)| locks::Key::new(f.name(), bidx))
+            .collect();
+        held.push(locks::Key::new("customer-name", &name_key));
+        locks::hold(&tx, scope.tenant_id, &held).await?;
         let found = duplicates_of(&tx, scope, &draft, &indexes).await?;
         if !found.is_empty() {
             return Err(DomainError::Duplicate {
@@ -414,9 +426,6 @@ pub async fn create(
                 candidates: found.iter().filter(|c| visible_to(scope, c)).map(|c| c.id).collect(),
             });
         }
-    }
-    if draft.code.is_empty() {
-        draft.code = next_customer_code(&tx, scope).await?;
     }
     tags::ensure_exist(&tx, scope, "tagIds", &tag_ids).await?;
     let created = customer::Entity::insert(draft.clone().into_active_model().reset_all())
@@ -890,7 +899,22 @@ async fn set_tags(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: U
     Ok(())
 }
 
-/// Next free generated code `C-000123`; skips numbers someone already used by hand.
+/// Holds a customer code until COMMIT, so that a code checked as free stays free. Lock order
+/// within a transaction: custom field values, then codes, then the duplicate check.
+async fn hold_code(tx: &impl ConnectionTrait, scope: &TenantScope, code: &str) -> DomainResult<()> {
+    locks::hold(tx, scope.tenant_id, &[locks::Key::new("customer-code", code)]).await
+}
+
+/// What the duplicate check compares names by: the name in any letter case, and the company.
+fn name_key(c: &customer::Model) -> String {
+    match &c.company_name {
+        Some(company) => format!("{}\u{0}{company}", c.name.to_lowercase()),
+        None => c.name.to_lowercase(),
+    }
+}
+
+/// Next free generated code `C-000123`; skips numbers someone already used by hand. The
+/// tenant's sequence row stays locked until COMMIT, so generators take turns.
 async fn next_customer_code(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
     for _ in 0..1000 {
         tenant::Entity::update_many()
@@ -907,6 +931,7 @@ async fn next_customer_code(tx: &impl ConnectionTrait, scope: &TenantScope) -> D
             .ok_or(DomainError::NotFound("tenant"))?
             .customer_seq;
         let code = format!("C-{seq:06}");
+        hold_code(tx, scope, &code).await?;
         let taken = scoped::<customer::Entity>(scope)
             .filter(customer::Column::Code.eq(&code))
             .one(tx)
@@ -1136,6 +1161,7 @@ async fn apply_changes(
         Patch::Set(v) => {
             let code = customer_code(&v)?;
             if code != c.code {
+                hold_code(tx, scope, &code).await?;
                 let clash = scoped::<customer::Entity>(scope)
                     .filter(customer::Column::Code.eq(&code))
                     .one(tx)
@@ -1292,7 +1318,16 @@ pub async fn merge(
         ));
     }
     let tx = store.begin_scoped(scope).await?;
-    let primary = lock_visible(&tx, scope, primary_id).await?;
+    // Every customer of the merge, locked in id order before anything else: two merges of the
+    // same customers (A into B, B into A) queue up instead of deadlocking.
+    let mut touched = duplicate_ids.clone();
+    touched.push(primary_id);
+    let mut locked: HashMap<Uuid, customer::Model> = lock_all_visible(&tx, scope, &dedup(&touched))
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let primary = locked.remove(&primary_id).ok_or(DomainError::NotFound("customer"))?;
     if primary.archived_at.is_some() {
         return Err(DomainError::validation("primaryId", "is archived; restore it first"));
     }
@@ -1300,7 +1335,7 @@ pub async fn merge(
     let mut merged = primary.clone();
     let mut filled: Vec<&'static str> = Vec::new();
     for dup_id in &duplicate_ids {
-        let dup = lock_visible(&tx, scope, *dup_id).await?;
+        let dup = locked.remove(dup_id).ok_or(DomainError::NotFound("customer"))?;
         if dup.archived_at.is_some() {
             return Err(DomainError::validation("duplicateIds", "contains an archived customer"));
         }

@@ -15,6 +15,7 @@ pub mod feedback;
 pub mod follow_ups;
 pub mod interactions;
 pub mod keys;
+pub(crate) mod locks;
 pub mod money;
 pub mod pagination;
 pub mod reminders;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::customers::dedup;
 use super::error::is_unique_violation;
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, validate};
+use super::{DomainError, DomainResult, Store, audit, locks, now, scoped, scoped_delete, validate};
 use crate::tenancy::TenantScope;
 
 pub async fn create(
@@ -22,6 +22,7 @@ pub async fn create(
     let name = validate::required_text("name", Some(name), 64)?;
     let color = validate::color("color", color.as_deref().unwrap_or("#808080"))?;
     let tx = store.begin_scoped(scope).await?;
+    hold_name(&tx, scope, &name).await?;
     if let Some(existing) = scoped::<tag::Entity>(scope)
         .filter(tag::Column::Name.eq(&name))
         .one(&tx)
@@ -137,6 +138,11 @@ fn require_tag_admin(scope: &TenantScope) -> DomainResult<()> {
     }
 }
 
+/// Holds a tag name until COMMIT, so that a name checked as free stays free.
+async fn hold_name(tx: &impl sea_orm::ConnectionTrait, scope: &TenantScope, name: &str) -> DomainResult<()> {
+    locks::hold(tx, scope.tenant_id, &[locks::Key::new("tag-name", name)]).await
+}
+
 fn name_taken(candidates: Vec<Uuid>) -> DomainError {
     DomainError::Duplicate {
         field: "name".into(),
@@ -168,6 +174,7 @@ pub async fn rename(
     let mut current = find(&tx, scope, id).await?;
     let mut changed = Vec::new();
     if let Some(name) = name.filter(|n| *n != current.name) {
+        hold_name(&tx, scope, &name).await?;
         if let Some(other) = scoped::<tag::Entity>(scope)
             .filter(tag::Column::Name.eq(&name))
             .one(&tx)

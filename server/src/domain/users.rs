@@ -8,7 +8,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use uuid::Uuid;
 
 use super::error::is_unique_violation;
-use super::{DomainError, DomainResult, Store, audit, now, scoped, validate};
+use super::{DomainError, DomainResult, Store, audit, locks, now, scoped, validate};
 use crate::config::Secret;
 use crate::tenancy::TenantScope;
 use crate::tenancy::auth::hash_password;
@@ -38,6 +38,8 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
     let password_hash = hash_password(input.password).await?;
 
     let tx = store.begin_scoped(scope).await?;
+    // Held until COMMIT, so that an e-mail checked as free stays free.
+    locks::hold(&tx, scope.tenant_id, &[locks::Key::new("user-email", &email)]).await?;
     if let Some(existing) = scoped::<user::Entity>(scope)
         .filter(user::Column::Email.eq(&email))
         .one(&tx)

@@ -12,10 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::custom_field_definition as definition;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
@@ -26,7 +23,7 @@ use crate::crypto::{Aad, mask};
 use crate::domain::contacts::ReencryptBatch;
 use crate::domain::keys::TenantKeys;
 use crate::domain::money::{Currency, Money};
-use crate::domain::{DomainError, DomainResult, Store, contacts, validate};
+use crate::domain::{DomainError, DomainResult, Store, contacts, locks, validate};
 use crate::tenancy::TenantScope;
 
 const TEXT_MAX: usize = 500;
@@ -401,6 +398,7 @@ pub(crate) async fn prepare(
         None
     };
     let mut changed = Vec::new();
+    let mut unique: Vec<(&Definition, Json)> = Vec::new();
     for (def, value) in wanted {
         let key = def.key.clone();
         let Some(value) = value else {
@@ -443,13 +441,12 @@ pub(crate) async fn prepare(
             } else {
                 Some(stored.clone())
             };
-            if let Some(probe) = probe {
-                ensure_unique(tx, scope, def, row_id, &probe).await?;
-            }
+            unique.extend(probe.map(|p| (def, p)));
         }
         values.insert(key.clone(), stored);
         changed.push(field_name(&key));
     }
+    ensure_unique(tx, scope, &unique, row_id).await?;
     Ok(Prepared {
         key_version: oldest_key(&defs, entity, &values),
         values: Json::Object(values),
@@ -469,8 +466,31 @@ fn oldest_key(defs: &[Definition], entity: FieldEntity, values: &Map<String, Jso
         .map(|v| v as i32)
 }
 
-/// DUPLICATE-free: VALIDATION when another record of the tenant holds the same value.
+/// VALIDATION when another record of the tenant holds the same value of a unique field.
+/// Each field is held until COMMIT (all of them in one call, so writers of several unique
+/// fields never wait crosswise): two writers of one value would each see no clash otherwise.
 async fn ensure_unique(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    probes: &[(&Definition, Json)],
+    row_id: Uuid,
+) -> DomainResult<()> {
+    if probes.is_empty() {
+        return Ok(());
+    }
+    let fields: Vec<String> = probes
+        .iter()
+        .map(|(def, _)| format!("{}:{}", def.entity.table(), def.key))
+        .collect();
+    let keys: Vec<locks::Key<'_>> = fields.iter().map(|f| locks::Key::new("custom-field", f)).collect();
+    locks::hold(tx, scope.tenant_id, &keys).await?;
+    for (def, probe) in probes {
+        ensure_unique_one(tx, scope, def, row_id, probe).await?;
+    }
+    Ok(())
+}
+
+async fn ensure_unique_one(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
     def: &Definition,
@@ -478,15 +498,6 @@ async fn ensure_unique(
     probe: &Json,
 ) -> DomainResult<()> {
     let backend = tx.get_database_backend();
-    if backend == DbBackend::Postgres {
-        // Two writers of the same value would each see no clash; the second waits here.
-        tx.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [format!("custom_field:{}:{}:{}", scope.tenant_id, def.entity.table(), def.key).into()],
-        ))
-        .await?;
-    }
     let table = def.entity.table();
     let clash = Query::select()
         .expr(Expr::cust("1"))
