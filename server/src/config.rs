@@ -110,6 +110,9 @@ pub struct Config {
     pub unknown_variables: Vec<String>,
 }
 
+/// A whole SMTP exchange (one message) may take this many times `DOSSIER_SMTP_TIMEOUT_SECONDS`.
+pub const SMTP_EXCHANGE_TIMEOUTS: u32 = 3;
+
 /// Every variable Dossier reads, with its default and meaning; the README's table mirrors it.
 pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
@@ -187,7 +190,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "DOSSIER_REMINDER_LEASE_SECONDS",
         "300",
-        "How long a claimed reminder is a worker's before another may take it over",
+        "How long a claimed reminder is a worker's before another may take it over; must exceed 3 × DOSSIER_SMTP_TIMEOUT_SECONDS",
     ),
     (
         "DOSSIER_REMINDER_RETRY_BASE_SECONDS",
@@ -389,6 +392,19 @@ impl Config {
         if !embedded && master_keys.is_none() {
             bail!("DOSSIER_MASTER_KEYS is required when DOSSIER_DATABASE_URL is not SQLite");
         }
+        let reminder_lease = Duration::from_secs(parse(&get, "DOSSIER_REMINDER_LEASE_SECONDS", 300)?);
+        let smtp_timeout = Duration::from_secs(parse(&get, "DOSSIER_SMTP_TIMEOUT_SECONDS", 10)?);
+        let smtp_exchange = smtp_timeout * SMTP_EXCHANGE_TIMEOUTS;
+        if reminder_lease <= smtp_exchange {
+            // The lease must outlast a whole send, or another worker may take a reminder over
+            // while its e-mail is still going out and send it again.
+            bail!(
+                "DOSSIER_REMINDER_LEASE_SECONDS ({} s) must be longer than one SMTP exchange may take \
+                 ({SMTP_EXCHANGE_TIMEOUTS} × DOSSIER_SMTP_TIMEOUT_SECONDS = {} s), or a reminder could be sent twice",
+                reminder_lease.as_secs_f64(),
+                smtp_exchange.as_secs_f64()
+            );
+        }
         Ok(Self {
             data_dir,
             database_url: Secret::new(database_url),
@@ -405,11 +421,11 @@ impl Config {
             reminder_plan_interval: Duration::from_secs(parse(&get, "DOSSIER_REMINDER_PLAN_INTERVAL_SECONDS", 60)?),
             reminder_send_interval: Duration::from_secs(parse(&get, "DOSSIER_REMINDER_SEND_INTERVAL_SECONDS", 5)?),
             reminder_max_attempts: parse(&get, "DOSSIER_REMINDER_MAX_ATTEMPTS", 8)?,
-            reminder_lease: Duration::from_secs(parse(&get, "DOSSIER_REMINDER_LEASE_SECONDS", 300)?),
+            reminder_lease,
             reminder_retry_base: Duration::from_secs(parse(&get, "DOSSIER_REMINDER_RETRY_BASE_SECONDS", 30)?),
             smtp_url: get("DOSSIER_SMTP_URL").map(Secret::new),
             smtp_from: get("DOSSIER_SMTP_FROM").unwrap_or_else(|| "Dossier <reminders@dossier.localhost>".into()),
-            smtp_timeout: Duration::from_secs(parse(&get, "DOSSIER_SMTP_TIMEOUT_SECONDS", 10)?),
+            smtp_timeout,
             frontend_url: get("DOSSIER_FRONTEND_URL")
                 .unwrap_or_else(|| "http://localhost:3000".into())
                 .trim_end_matches('/')

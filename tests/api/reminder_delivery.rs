@@ -335,7 +335,10 @@ async fn a_stopping_worker_finishes_the_email_in_hand_and_hands_back_the_rest_un
     let worker = delivery(&app, sink.port).await;
     let stop = worker.stop_flag();
     let round = tokio::spawn(async move { worker.deliver_once(&clock).await.unwrap() });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waited = std::time::Instant::now();
+    while sink.data_started() < 4 && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     stop.store(true, std::sync::atomic::Ordering::SeqCst); // what SIGTERM does
     let round = round.await.unwrap();
     assert_eq!((round.claimed, round.sent, round.released), (6, 4, 2), "{round:?}");
@@ -462,4 +465,180 @@ async fn when_the_responsible_user_is_gone_the_admins_get_the_reminder_and_the_e
         vec![format!("ada@{domain}"), extra.clone(), format!("owner@{domain}")],
         "admins and owner, the extra address; not the manager, not the gone user, never the customer"
     );
+}
+
+/// Time from `start` on at the wall clock's pace, so that leases run out while a slow server
+/// takes its time.
+struct RunningClock {
+    start: DateTime<Utc>,
+    since: std::time::Instant,
+}
+
+impl Clock for RunningClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + chrono::Duration::from_std(self.since.elapsed()).unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn three_workers_and_a_slow_server_deliver_each_reminder_once_though_a_batch_outlives_its_lease() {
+    let app = spawn_app_with(&[
+        ("DOSSIER_REMINDER_PLAN_INTERVAL_SECONDS", "0"),
+        ("DOSSIER_REMINDER_SEND_INTERVAL_SECONDS", "0"),
+        ("DOSSIER_REMINDER_LEASE_SECONDS", "4"),
+        ("DOSSIER_SMTP_TIMEOUT_SECONDS", "1"),
+    ])
+    .await;
+    let sink = SmtpSink::start();
+    sink.slow_down(Duration::from_millis(500));
+    let t = app.signup(&slug("slow")).await;
+    app.update_tenant_settings(&t, json!({ "timezone": "UTC" })).await;
+    let customer = app.create_customer(&t.token, "Slow Mail Ltd", json!({})).await;
+    use futures_util::StreamExt;
+    futures_util::stream::iter(0..60)
+        .for_each_concurrent(8, |i| {
+            let (token, customer) = (t.token.clone(), customer.clone());
+            let app = &app;
+            async move {
+                app.ok(
+                    &token,
+                    "mutation($input: ScheduleFollowUpInput!) { scheduleFollowUp(input: $input) { followUp { id } } }",
+                    json!({ "input": { "customerId": customer["id"], "dueAt": "2027-01-24T12:00:00Z",
+                        "note": format!("Call {i}") } }),
+                )
+                .await;
+            }
+        })
+        .await;
+    let start = at("2027-01-24T12:00:00Z");
+    assert_eq!(
+        plan_once(&app.store().await, &ManualClock::new(start)).await.unwrap(),
+        60
+    );
+
+    // A whole exchange may take 3 s, the lease is 4 s, and the server takes 0.5 s a message:
+    // a worker holding 50 of them (4 at a time) would still be sending after its lease.
+    let clock = RunningClock {
+        start,
+        since: std::time::Instant::now(),
+    };
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let mailer = Mailer::plain("127.0.0.1", sink.port, Duration::from_secs(1));
+        workers.push(Delivery::with_mailer(app.store().await, mailer, &app.config()).expect("delivery builds"));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let unsettled = "SELECT COUNT(*) FROM reminders WHERE status IN ('pending', 'sending')";
+    let sent: Vec<u64> = futures_util::future::join_all(workers.iter().map(|worker| {
+        let (app, clock) = (&app, &clock);
+        async move {
+            let mut sent = 0;
+            // Until nothing is left to send or to take over.
+            while std::time::Instant::now() < deadline {
+                let round = worker.deliver_once(clock).await.expect("delivery works");
+                assert_eq!(round.failed, 0, "{round:?}");
+                sent += round.sent;
+                if round.claimed == 0 {
+                    if app.raw_count(unsettled).await == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            sent
+        }
+    }))
+    .await;
+
+    let received = sink.received();
+    let mut per_message_id: std::collections::BTreeMap<String, usize> = Default::default();
+    for mail in &received {
+        *per_message_id.entry(mail.message_id()).or_default() += 1;
+    }
+    let twice = per_message_id.values().filter(|n| **n > 1).count();
+    assert!(
+        twice == 0 && received.len() == 60,
+        "{} e-mails for 60 reminders (workers counted {sent:?}); {twice} reminders sent more than once",
+        received.len()
+    );
+    let rows = reminders(&app).await;
+    assert_eq!(rows.len(), 60);
+    for row in &rows {
+        assert_eq!(row.status, ReminderStatus::Sent, "{row:?}");
+        let id = row.message_id.clone().unwrap_or_default();
+        assert_eq!(per_message_id.get(&id), Some(&1), "{row:?}");
+    }
+    assert_eq!(sent.iter().sum::<u64>(), 60, "each counted as sent once: {sent:?}");
+}
+
+#[tokio::test]
+async fn a_lease_that_a_whole_smtp_exchange_could_outlast_is_refused_at_start() {
+    let settings = |lease: &str, smtp_timeout: &str| {
+        let vars = [
+            ("DOSSIER_REMINDER_LEASE_SECONDS", lease),
+            ("DOSSIER_SMTP_TIMEOUT_SECONDS", smtp_timeout),
+        ];
+        dossier::Config::from_vars(&vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    };
+    // A message may take 3 × 10 s: a 30 s lease could run out while it is being sent.
+    let refused = settings("30", "10").expect_err("a lease no longer than an exchange is refused");
+    let words = format!("{refused:#}");
+    assert!(
+        words.contains("DOSSIER_REMINDER_LEASE_SECONDS") && words.contains("DOSSIER_SMTP_TIMEOUT_SECONDS"),
+        "{words}"
+    );
+    assert!(words.contains("30 s"), "says how long an exchange may take: {words}");
+    assert!(settings("31", "10").is_ok());
+    assert!(settings("", "").is_ok(), "the defaults fit");
+
+    // A worker given a slower mailer than its settings refuses too.
+    let app = app().await;
+    let config = app.config();
+    let mailer = Mailer::plain("127.0.0.1", 25, config.reminder_lease);
+    let refused = Delivery::with_mailer(app.store().await, mailer, &config)
+        .err()
+        .expect("a worker whose lease an exchange could outlast is refused");
+    assert!(format!("{refused:#}").contains("lease"), "{refused:#}");
+}
+
+#[tokio::test]
+async fn a_worker_whose_reminder_was_taken_over_after_its_lease_may_not_send_record_or_hand_it_back() {
+    use dossier::domain::reminders::{Outcome, claim, release, renew, settle};
+    let app = app().await;
+    let sink = SmtpSink::start();
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    let store = app.store().await;
+    let lease = Duration::from_secs(60);
+    let claimed = claim(&store, clock.now(), lease, 10).await.unwrap();
+    // While its lease holds, worker A may extend it, each time under the lease it last set.
+    let renewed = renew(&store, &claimed, clock.now(), lease).await.unwrap();
+    assert_eq!(renewed.len(), 1);
+    clock.advance(chrono::Duration::seconds(30));
+    let renewed = renew(&store, &renewed, clock.now(), lease).await.unwrap();
+    assert_eq!(renewed.len(), 1, "extended again");
+    assert!(renewed[0].lease_until > claimed[0].lease_until);
+    assert!(
+        renew(&store, &claimed, clock.now(), lease).await.unwrap().is_empty(),
+        "the claim's first lease is no longer the one held"
+    );
+
+    // A stalls past its lease; worker B takes the reminder over and sends it.
+    clock.advance(chrono::Duration::seconds(61));
+    let b = delivery(&app, sink.port).await;
+    let round = b.deliver_once(&clock).await.unwrap();
+    assert_eq!((round.claimed, round.sent), (1, 1));
+
+    assert!(
+        renew(&store, &renewed, clock.now(), lease).await.unwrap().is_empty(),
+        "A no longer holds it, so it must not send it"
+    );
+    let late = Outcome::Failed { error: "late".into() };
+    assert!(
+        !settle(&store, &renewed[0], late, clock.now()).await.unwrap(),
+        "nor record an outcome"
+    );
+    assert_eq!(release(&store, &renewed).await.unwrap(), 0, "nor hand it back");
+    let row = reminders(&app).await.pop().unwrap();
+    assert_eq!((row.status, row.attempts), (ReminderStatus::Sent, 2));
+    assert_eq!(sink.received().len(), 1);
 }

@@ -1,6 +1,6 @@
 //! A real SMTP server for the tests (mailin-embedded) on 127.0.0.1, which keeps what it
-//! receives and can answer the next messages' DATA command with chosen codes (421, 550…) or
-//! stall before answering.
+//! receives and can answer the next messages' DATA command with chosen codes (421, 550…),
+//! stall before answering, or take its time over every message (a slow server).
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -126,6 +126,10 @@ struct SinkState {
     script: VecDeque<u16>,
     /// Stall this long before answering each of the next this many DATA commands.
     stall: Option<(std::time::Duration, usize)>,
+    /// How long every message takes to accept, on top of any stall.
+    per_message: std::time::Duration,
+    /// DATA commands begun, answered or not yet.
+    data_started: usize,
 }
 
 #[derive(Clone)]
@@ -137,15 +141,17 @@ struct SinkHandler {
 
 impl Handler for SinkHandler {
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
-        let (code, stall) = {
+        let (code, stall, per_message) = {
             let mut state = self.state.lock().unwrap();
+            state.data_started += 1;
             let stall = state.stall.map(|(pause, _)| pause);
             state.stall = state.stall.and_then(|(pause, n)| (n > 1).then_some((pause, n - 1)));
-            (state.script.pop_front(), stall)
+            (state.script.pop_front(), stall, state.per_message)
         };
         if let Some(pause) = stall {
             std::thread::sleep(pause);
         }
+        std::thread::sleep(per_message);
         if let Some(code) = code.filter(|c| *c >= 400) {
             // Refused at DATA, so the session stays usable (mailin keeps a session refused
             // after the message in the data state, where QUIT would go unanswered).
@@ -196,7 +202,8 @@ impl SmtpSink {
             .with_name("sink.test")
             .with_ssl(SslConfig::None)
             .expect("no TLS")
-            .with_num_threads(8)
+            // One thread per connection: enough for three workers' parallel sends to a slow server.
+            .with_num_threads(16)
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
@@ -212,6 +219,16 @@ impl SmtpSink {
     /// The next `count` DATA commands are each answered only after `pause`.
     pub fn stall_next(&self, pause: std::time::Duration, count: usize) {
         self.state.lock().unwrap().stall = Some((pause, count));
+    }
+
+    /// Every message from now on takes `pause` before its DATA command is answered.
+    pub fn slow_down(&self, pause: std::time::Duration) {
+        self.state.lock().unwrap().per_message = pause;
+    }
+
+    /// Messages whose DATA command has begun, including those still stalled.
+    pub fn data_started(&self) -> usize {
+        self.state.lock().unwrap().data_started
     }
 
     pub fn received(&self) -> Vec<Received> {

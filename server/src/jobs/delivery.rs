@@ -2,6 +2,11 @@
 //! (each for a lease), sends each, and records how it went; failures retry with exponential
 //! backoff and jitter up to a limit. Every reminder keeps one Message-ID whatever the number of
 //! attempts, so a resend after a crash is recognisable as the same e-mail.
+//!
+//! Exactly once, with workers in parallel and a slow mail server: a worker claims only what it
+//! can send within a lease, and just before each e-mail extends the lease of its reminders if
+//! they are still its own (fenced on attempt and lease), skipping any another worker took over.
+//! The lease outlasts a whole exchange, so none runs out while its e-mail is going out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +32,9 @@ use entity::reminder;
 /// few at once multiply a worker's rate without loading the server much.
 const PARALLEL_SENDS: usize = 4;
 
+/// Most reminders claimed in one round.
+const MAX_BATCH: u64 = 50;
+
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Round {
@@ -36,6 +44,8 @@ pub struct Round {
     pub failed: u64,
     /// Claimed but handed back untried because the worker is stopping.
     pub released: u64,
+    /// Claimed but not sent: another worker had taken them over when their turn came.
+    pub taken_over: u64,
 }
 
 pub struct Delivery {
@@ -59,6 +69,15 @@ impl Delivery {
 
     pub fn with_mailer(store: Store, mailer: Mailer, config: &Config) -> anyhow::Result<Self> {
         let from = sender(config)?;
+        let lease = config.reminder_lease;
+        let exchange = mailer.exchange_timeout();
+        if lease <= exchange {
+            anyhow::bail!(
+                "the reminder lease ({} s) must be longer than one SMTP exchange may take ({} s)",
+                lease.as_secs_f64(),
+                exchange.as_secs_f64()
+            );
+        }
         Ok(Self {
             store,
             mailer: Arc::new(mailer),
@@ -66,9 +85,9 @@ impl Delivery {
             from,
             frontend_url: config.frontend_url.clone(),
             max_attempts: config.reminder_max_attempts.max(1),
-            lease: config.reminder_lease,
+            lease,
             retry_base: config.reminder_retry_base,
-            batch: 50,
+            batch: batch_within(lease, exchange),
             stopping: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -113,19 +132,31 @@ impl Delivery {
             round.retried += one.retried;
             round.failed += one.failed;
             round.released += one.released;
+            round.taken_over += one.taken_over;
         }
         super::metrics::count_round(round.sent, round.retried, round.failed);
         Ok(round)
     }
 
     /// Sends one e-mail and records the outcome for each of its reminders; hands them back
-    /// untried instead if the worker is stopping.
-    async fn deliver_mail(&self, mail: Mail, clock: &dyn Clock) -> anyhow::Result<Round> {
+    /// untried instead if the worker is stopping. Only the reminders still this worker's when
+    /// their turn comes go out, under a fresh lease.
+    async fn deliver_mail(&self, mut mail: Mail, clock: &dyn Clock) -> anyhow::Result<Round> {
         let mut round = Round::default();
         if self.stopping.load(Ordering::SeqCst) {
             round.released = reminders::release(&self.store, &mail.reminders)
                 .await
                 .map_err(|e| anyhow::anyhow!("Failed to release reminders: {e:?}"))?;
+            return Ok(round);
+        }
+        let held = reminders::renew(&self.store, &mail.reminders, clock.now(), self.lease)
+            .await
+            .map_err(|e| anyhow::anyhow!("Failed to renew the lease of reminders: {e:?}"))?;
+        for r in mail.reminders.iter().filter(|r| !held.iter().any(|h| h.id == r.id)) {
+            round.taken_over += 1;
+            tracing::warn!(reminder_id = %r.id, attempt = r.attempts, "another worker took this reminder over after its lease ran out; not sending it");
+        }
+        if !mail.keep_only(held) {
             return Ok(round);
         }
         let outcome = self.attempt(&mail, clock.now()).await;
@@ -285,6 +316,22 @@ enum Problem {
 }
 
 impl Mail {
+    /// Narrows the e-mail to the reminders (renewed) in `held`, with their letters. False when
+    /// none is left.
+    fn keep_only(&mut self, held: Vec<reminder::Model>) -> bool {
+        let mut letters = std::mem::take(&mut self.letters).into_iter();
+        let mut kept = Vec::with_capacity(held.len());
+        for r in std::mem::take(&mut self.reminders) {
+            let letter = letters.next();
+            if let Some(renewed) = held.iter().find(|h| h.id == r.id) {
+                kept.push(renewed.clone());
+                self.letters.extend(letter);
+            }
+        }
+        self.reminders = kept;
+        !self.reminders.is_empty()
+    }
+
     /// Whether the contract reminder `r` (of a digest tenant) goes in this e-mail.
     fn joins(&self, r: &reminder::Model, letter: &Letter) -> bool {
         self.letters.first().is_some_and(|first| {
@@ -369,6 +416,16 @@ fn sender(config: &Config) -> anyhow::Result<Mailbox> {
         .map_err(|e| anyhow::anyhow!("DOSSIER_SMTP_FROM is not a mailbox: {e}"))
 }
 
+/// What a worker can surely send within one lease: each of its parallel sends finishes at
+/// least `lease / exchange` e-mails in it, however slow the server. Reminders left waiting
+/// longer would see their lease run out and be taken over before their turn.
+fn batch_within(lease: Duration, exchange: Duration) -> u64 {
+    let rounds = lease.as_millis() / exchange.as_millis().max(1);
+    (PARALLEL_SENDS as u64)
+        .saturating_mul(rounds as u64)
+        .clamp(1, MAX_BATCH)
+}
+
 /// `base · 2^(attempt−1)`, at most an hour, times a random factor in [0.8, 1.2) so that
 /// reminders failing together do not all come back at the same moment.
 fn backoff(base: Duration, attempt: i32) -> chrono::Duration {
@@ -381,6 +438,14 @@ fn backoff(base: Duration, attempt: i32) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_is_what_the_parallel_sends_surely_finish_within_a_lease() {
+        let s = Duration::from_secs;
+        assert_eq!(batch_within(s(300), s(30)), 40);
+        assert_eq!(batch_within(s(4), s(3)), 4);
+        assert_eq!(batch_within(s(3600), s(3)), MAX_BATCH);
+    }
 
     #[test]
     fn backoff_doubles_within_its_jitter_and_stops_growing_at_an_hour() {

@@ -10,7 +10,7 @@ use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Message, Tokio1Executor};
 
 use super::templates::Rendered;
-use crate::config::Config;
+use crate::config::{Config, SMTP_EXCHANGE_TIMEOUTS};
 
 pub struct Mailer {
     /// `None`: no SMTP server configured, messages go to the log.
@@ -72,7 +72,7 @@ impl Mailer {
         };
         Ok(Self {
             smtp,
-            exchange_timeout: config.smtp_timeout * 3,
+            exchange_timeout: config.smtp_timeout * SMTP_EXCHANGE_TIMEOUTS,
         })
     }
 
@@ -85,8 +85,13 @@ impl Mailer {
                     .timeout(Some(timeout))
                     .build(),
             ),
-            exchange_timeout: timeout * 3,
+            exchange_timeout: timeout * SMTP_EXCHANGE_TIMEOUTS,
         }
+    }
+
+    /// The longest one message may take to send.
+    pub fn exchange_timeout(&self) -> Duration {
+        self.exchange_timeout
     }
 
     /// False when messages go to the log.

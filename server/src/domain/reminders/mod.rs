@@ -395,6 +395,55 @@ pub async fn claim(
     Ok(claimed)
 }
 
+/// The rows a worker still holds: the same claim (attempt and lease) and still sending. A
+/// worker that took a reminder over after its lease ran out counted another attempt and set a
+/// lease of its own, so the first worker's fence no longer matches.
+fn still_held(held: &reminder::Model) -> Condition {
+    Condition::all()
+        .add(reminder::Column::Id.eq(held.id))
+        .add(reminder::Column::Status.eq(ReminderStatus::Sending))
+        .add(reminder::Column::Attempts.eq(held.attempts))
+        .add(match held.lease_until {
+            Some(lease) => reminder::Column::LeaseUntil.eq(lease),
+            None => reminder::Column::LeaseUntil.is_null(),
+        })
+}
+
+/// Extends, just before their e-mail goes out, the lease of the claimed reminders this worker
+/// still holds, to `lease` from `at`. Returns those, with their new lease; one missing from the
+/// answer was taken over (or handed back) and must not be sent.
+pub async fn renew(
+    store: &Store,
+    held: &[reminder::Model],
+    at: DateTime<Utc>,
+    lease: std::time::Duration,
+) -> DomainResult<Vec<reminder::Model>> {
+    use chrono::SubsecRound;
+    // PostgreSQL keeps microseconds: the value written is the one the next fence compares.
+    let until = (at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5))).trunc_subsecs(6);
+    let tx = store.begin_reminder_worker().await?;
+    let mut renewed = Vec::with_capacity(held.len());
+    for r in held {
+        let extended = reminder::Entity::update_many()
+            .filter(still_held(r))
+            .col_expr(reminder::Column::LeaseUntil, Expr::value(Some(until)))
+            .col_expr(reminder::Column::UpdatedAt, Expr::value(at))
+            .exec(&tx)
+            .await?
+            .rows_affected
+            == 1;
+        if extended {
+            renewed.push(reminder::Model {
+                lease_until: Some(until),
+                updated_at: at,
+                ..r.clone()
+            });
+        }
+    }
+    tx.commit().await?;
+    Ok(renewed)
+}
+
 /// How a claimed reminder's attempt ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -412,9 +461,9 @@ pub enum Outcome {
     },
 }
 
-/// Records how an attempt ended, if the reminder is still this worker's (same attempt, still
-/// sending): a worker whose lease ran out and was overtaken records nothing. Returns whether
-/// it was recorded.
+/// Records how an attempt ended, if the reminder is still this worker's (same attempt and
+/// lease, still sending): a worker whose lease ran out and was overtaken records nothing.
+/// Returns whether it was recorded.
 pub async fn settle(
     store: &Store,
     claimed: &reminder::Model,
@@ -424,9 +473,7 @@ pub async fn settle(
     use sea_orm::sea_query::Expr;
     let tx = store.begin_reminder_worker().await?;
     let mut update = reminder::Entity::update_many()
-        .filter(reminder::Column::Id.eq(claimed.id))
-        .filter(reminder::Column::Status.eq(ReminderStatus::Sending))
-        .filter(reminder::Column::Attempts.eq(claimed.attempts))
+        .filter(still_held(claimed))
         .col_expr(reminder::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(reminder::Column::UpdatedAt, Expr::value(at));
     update = match outcome {
@@ -456,9 +503,7 @@ pub async fn release(store: &Store, claimed: &[reminder::Model]) -> DomainResult
     let mut released = 0;
     for r in claimed {
         released += reminder::Entity::update_many()
-            .filter(reminder::Column::Id.eq(r.id))
-            .filter(reminder::Column::Status.eq(ReminderStatus::Sending))
-            .filter(reminder::Column::Attempts.eq(r.attempts))
+            .filter(still_held(r))
             .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Pending))
             .col_expr(reminder::Column::Attempts, Expr::value(r.attempts - 1))
             .col_expr(reminder::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
