@@ -8,6 +8,7 @@ mod contracts;
 mod custom_fields;
 mod customer_file;
 mod customers;
+mod database_faults;
 mod feedback;
 mod http;
 mod interactions;
