@@ -3,8 +3,13 @@
 //! be done answers UNAVAILABLE (HTTP 503 with Retry-After) instead of hanging or INTERNAL.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use dossier_tests::{CREATE_CUSTOMER, TestApp, error_code, postgres_base_url, slug, spawn_another, spawn_app_at};
+use dossier_tests::{
+    CREATE_CUSTOMER, TestApp, error_code, postgres_base_url, slug, spawn_another, spawn_app, spawn_app_at,
+    spawn_app_with,
+};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -103,7 +108,11 @@ async fn every_acknowledged_write_survives_a_full_disk_and_a_restart() {
                 true
             }
             None => {
-                assert_eq!(error_code(&body), "UNAVAILABLE", "a full disk is a retryable error: {body}");
+                assert_eq!(
+                    error_code(&body),
+                    "UNAVAILABLE",
+                    "a full disk is a retryable error: {body}"
+                );
                 assert_eq!(status, 503);
                 assert!(retry_after.is_some(), "UNAVAILABLE says when to retry");
                 false
@@ -111,7 +120,10 @@ async fn every_acknowledged_write_survives_a_full_disk_and_a_restart() {
         }
     };
     for i in 0..5 {
-        assert!(create(format!("Before {i}"), &mut acknowledged).await, "writes work on a free disk");
+        assert!(
+            create(format!("Before {i}"), &mut acknowledged).await,
+            "writes work on a free disk"
+        );
     }
 
     disk.fill();
@@ -145,12 +157,330 @@ async fn every_acknowledged_write_survives_a_full_disk_and_a_restart() {
         .iter()
         .filter_map(|e| e["node"]["id"].as_str())
         .collect();
-    let lost: Vec<&String> = acknowledged.iter().filter(|id| !stored.contains(&id.as_str())).collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(&id.as_str()))
+        .collect();
     assert!(
         lost.is_empty(),
         "{} of {} acknowledged customers are gone after a restart ({refused} refused)",
         lost.len(),
         acknowledged.len()
     );
-    assert_eq!(data["customers"]["totalCount"], acknowledged.len(), "and nothing unacknowledged is stored");
+    assert_eq!(
+        data["customers"]["totalCount"],
+        acknowledged.len(),
+        "and nothing unacknowledged is stored"
+    );
+}
+
+/// Tells the test's child process (the ignored test below) which app it is a second process of.
+const SECOND_PROCESS_OF: &str = "DOSSIER_TEST_SECOND_PROCESS_OF";
+
+#[tokio::test]
+async fn a_second_process_on_the_same_sqlite_file_is_refused_with_a_message() {
+    if postgres_base_url().is_some() {
+        eprintln!("skipped: one process per database is a SQLite rule, covered by the SQLite run");
+        return;
+    }
+    let app = spawn_app().await;
+    let config = app.config();
+    let first = json!({
+        "dataDir": config.data_dir,
+        "databaseUrl": app.database_url,
+        "masterKeys": app.master_keys,
+    });
+    // This test binary again, running only the test that starts a second app.
+    let second = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "database_faults::second_process_start",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(SECOND_PROCESS_OF, first.to_string())
+        .output()
+        .expect("second process runs");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success(),
+        "the second process must not start: {stderr} {}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+    assert!(
+        stderr.contains(&format!(
+            "another Dossier process (pid {}) is using the SQLite database",
+            std::process::id()
+        )),
+        "the refusal names the holder: {stderr}"
+    );
+
+    // Within one process a second instance shares the database (a restart in the tests).
+    let t = app.signup(&slug("solo")).await;
+    let again = spawn_another(&app, &[]).await;
+    again.create_customer(&t.token, "Still served", json!({})).await;
+}
+
+/// The second process of the test above: builds the app the way `dossier serve` does and
+/// exits non-zero with the error, as `main` would.
+#[tokio::test]
+#[ignore = "started by a_second_process_on_the_same_sqlite_file_is_refused_with_a_message"]
+async fn second_process_start() {
+    let Ok(first) = std::env::var(SECOND_PROCESS_OF) else {
+        return;
+    };
+    let first: Value = serde_json::from_str(&first).expect("settings of the first process");
+    let vars = [
+        ("DOSSIER_DATA_DIR", first["dataDir"].as_str().unwrap_or_default()),
+        (
+            "DOSSIER_DATABASE_URL",
+            first["databaseUrl"].as_str().unwrap_or_default(),
+        ),
+        ("DOSSIER_MASTER_KEYS", first["masterKeys"].as_str().unwrap_or_default()),
+        ("DOSSIER_JWT_SECRET", dossier_tests::JWT_SECRET),
+        ("DOSSIER_LISTEN_ADDR", "127.0.0.1:0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = dossier::Config::from_vars(&vars).expect("valid settings");
+    if let Err(e) = dossier::Application::build(config).await {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+    println!("the second process started");
+}
+
+/// A PostgreSQL cluster of the test's own on a free port, to freeze and stop without
+/// touching the shared one.
+struct OwnPostgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl OwnPostgres {
+    /// None where no PostgreSQL binaries or no `postgres` system user are at hand.
+    fn start() -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .find(|b| b.join("initdb").exists())?;
+        let dir = std::env::temp_dir().join(format!("dossier-own-pg-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let pg = Self { dir, bin, port };
+        let owned = std::process::Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&pg.dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        let data = pg.dir.join("data");
+        let initialised = owned
+            && pg.as_postgres(
+                "initdb",
+                &[
+                    "-D",
+                    &data.display().to_string(),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                ],
+            );
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            pg.port,
+            pg.dir.display()
+        );
+        let log = pg.dir.join("log").display().to_string();
+        let started = initialised
+            && pg.as_postgres(
+                "pg_ctl",
+                &[
+                    "-D",
+                    &data.display().to_string(),
+                    "-o",
+                    &options,
+                    "-l",
+                    &log,
+                    "-w",
+                    "start",
+                ],
+            );
+        started.then_some(pg)
+    }
+
+    fn as_postgres(&self, tool: &str, args: &[&str]) -> bool {
+        std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(tool))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The server process and its children (one per connection and the background workers).
+    fn processes(&self) -> Vec<String> {
+        let Some(server) = std::fs::read_to_string(self.dir.join("data/postmaster.pid"))
+            .ok()
+            .and_then(|pid| pid.lines().next().map(str::to_owned))
+        else {
+            return Vec::new();
+        };
+        let mut pids = vec![server.clone()];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // `pid (name) state ppid …`; the name may hold spaces, so read after the last ')'.
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            if parent == Some(server.as_str()) {
+                pids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        pids
+    }
+
+    fn signal(&self, signal: &str) {
+        for pid in self.processes() {
+            let _ = std::process::Command::new("kill").args([signal, &pid]).status();
+        }
+    }
+
+    /// Every process of the cluster stops where it is: connections stay open and answer nothing.
+    fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn stop(&self) {
+        self.thaw();
+        let data = self.dir.join("data").display().to_string();
+        self.as_postgres("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends `createCustomer` and fails the test, instead of hanging it, if no answer comes in 20 s.
+async fn create_within_bound(app: &TestApp, token: &str, name: &str) -> (u16, Option<String>, Value, Duration) {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(20),
+        post(app, token, CREATE_CUSTOMER, customer_input(name)),
+    )
+    .await
+    .expect("an answer within 20 s");
+    (answer.0, answer.1, answer.2, started.elapsed())
+}
+
+fn assert_unavailable(status: u16, retry_after: &Option<String>, body: &Value) {
+    assert_eq!(error_code(body), "UNAVAILABLE", "{body}");
+    assert_eq!(status, 503);
+    assert!(retry_after.is_some(), "UNAVAILABLE says when to retry");
+}
+
+#[tokio::test]
+async fn a_locked_table_answers_unavailable_within_the_lock_timeout() {
+    if postgres_base_url().is_none() {
+        eprintln!("skipped: lock_timeout is PostgreSQL's, covered by the PostgreSQL run");
+        return;
+    }
+    let app = spawn_app_with(&[("DOSSIER_DB_LOCK_TIMEOUT_MS", "500")]).await;
+    let t = app.signup(&slug("locked")).await;
+    let raw = app.raw_db().await;
+    let holder = raw.begin().await.expect("raw transaction");
+    holder
+        .execute_unprepared("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("table locked");
+
+    let (status, retry_after, body, waited) = create_within_bound(&app, &t.token, "Behind a lock").await;
+    holder.rollback().await.expect("lock released");
+    assert_unavailable(status, &retry_after, &body);
+    assert!(
+        waited < Duration::from_secs(3),
+        "answered after {waited:?}, about the 500 ms lock timeout"
+    );
+    app.create_customer(&t.token, "After the lock", json!({})).await;
+    raw.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_frozen_or_stopped_database_answers_unavailable_quickly_and_is_not_ready() {
+    if postgres_base_url().is_none() {
+        eprintln!("skipped: needs a PostgreSQL server of its own, covered by the PostgreSQL run");
+        return;
+    }
+    let Some(pg) = OwnPostgres::start() else {
+        eprintln!("skipped: no PostgreSQL cluster of the test's own could be started");
+        return;
+    };
+    let data_dir = std::env::temp_dir().join(format!("dossier-test-{}", Uuid::new_v4().simple()));
+    let app = spawn_app_at(
+        data_dir,
+        pg.url(),
+        &[
+            ("DOSSIER_DB_ACQUIRE_TIMEOUT_MS", "1000"),
+            ("DOSSIER_DB_CONNECT_TIMEOUT_MS", "1000"),
+        ],
+    )
+    .await;
+    let t = app.signup(&slug("away")).await;
+    app.create_customer(&t.token, "Before", json!({})).await;
+
+    pg.freeze();
+    let (status, retry_after, body, waited) = create_within_bound(&app, &t.token, "Frozen").await;
+    assert_unavailable(status, &retry_after, &body);
+    assert!(waited < Duration::from_secs(3), "frozen: answered after {waited:?}");
+    let started = Instant::now();
+    let ready = app
+        .client
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .expect("ready answers");
+    assert_eq!(ready.status(), 503, "not ready while the database is frozen");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "/ready waited {:?}",
+        started.elapsed()
+    );
+
+    pg.thaw();
+    let mut recovered = false;
+    for attempt in 0..10 {
+        let (_, _, body, _) = create_within_bound(&app, &t.token, &format!("Thawed {attempt}")).await;
+        if body["data"]["createCustomer"]["customer"]["id"].is_string() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "writes work again once the database is back");
+
+    pg.stop();
+    let (status, retry_after, body, waited) = create_within_bound(&app, &t.token, "Stopped").await;
+    assert_unavailable(status, &retry_after, &body);
+    assert!(waited < Duration::from_secs(3), "stopped: answered after {waited:?}");
 }

@@ -98,6 +98,14 @@ impl Store {
                     ("lock_timeout", lock_timeout.as_millis().to_string()),
                 ])
             })
+            // A connection whose COMMIT or ROLLBACK failed is closed, never lent out again.
+            .map_sqlx_postgres_pool_opts(|pool| {
+                pool.after_release(|conn, _| {
+                    use sea_orm::sqlx::Connection;
+                    let clean = !conn.is_in_transaction();
+                    Box::pin(async move { Ok(clean) })
+                })
+            })
             .map_sqlx_sqlite_pool_opts(|pool| pool.after_release(|conn, _| Box::pin(sqlite_connection_is_clean(conn))));
         let mut db = connect_within(config.db_connect_timeout, options).await?;
         db.set_metric_callback(|_| statements::count_one());
@@ -277,10 +285,10 @@ async fn connect_within(limit: Duration, options: ConnectOptions) -> anyhow::Res
 
 /// The file of a SQLite URL; None for an in-memory database.
 fn sqlite_file(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
-    let options: sea_orm::sqlx::sqlite::SqliteConnectOptions =
-        url.parse().context("Invalid SQLite database URL")?;
+    let options: sea_orm::sqlx::sqlite::SqliteConnectOptions = url.parse().context("Invalid SQLite database URL")?;
     let file = options.get_filename();
-    let in_memory = file.as_os_str().is_empty() || file == std::path::Path::new(":memory:") || url.contains("mode=memory");
+    let in_memory =
+        file.as_os_str().is_empty() || file == std::path::Path::new(":memory:") || url.contains("mode=memory");
     Ok((!in_memory).then(|| file.to_owned()))
 }
 
@@ -289,7 +297,9 @@ fn sqlite_file(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
 /// disk, an I/O error); the ROLLBACK that follows then fails, the driver still counts an open
 /// transaction, and the connection's next "transaction" is a savepoint whose release commits
 /// nothing. Such a connection is closed instead of reused.
-async fn sqlite_connection_is_clean(conn: &mut sea_orm::sqlx::sqlite::SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
+async fn sqlite_connection_is_clean(
+    conn: &mut sea_orm::sqlx::sqlite::SqliteConnection,
+) -> Result<bool, sea_orm::sqlx::Error> {
     use sea_orm::sqlx::{Connection, Executor};
     // Runs after any rollback queued by a dropped transaction; BEGIN fails inside a transaction.
     if conn.execute("BEGIN").await.is_err() {

@@ -123,7 +123,10 @@ mod tests {
         let other = File::open(&lock_file).unwrap();
         assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)));
         drop(first);
-        assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)), "one store still holds it");
+        assert!(
+            matches!(other.try_lock(), Err(TryLockError::WouldBlock)),
+            "one store still holds it"
+        );
         drop(second);
         assert!(other.try_lock().is_ok(), "released with the last store");
         std::fs::remove_dir_all(&dir).ok();
