@@ -25,7 +25,8 @@ enum Command {
     /// Apply migrations, then serve the API (the default). Prints the GraphiQL URL.
     Serve,
     /// Run the background jobs without the API: plan and send reminder e-mails, re-encrypt
-    /// under new keys. Run any number of these beside API servers whose job intervals are 0.
+    /// under new keys. Run any number of these beside API servers whose job intervals are 0
+    /// (on PostgreSQL: a SQLite database admits one Dossier process at a time).
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,

@@ -9,6 +9,7 @@ mod cross_tenant;
 mod custom_fields;
 mod customer_file;
 mod customers;
+mod database_faults;
 mod feedback;
 mod http;
 mod interactions;

@@ -123,6 +123,14 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     start(data_dir, database_url, master_keys, overrides, true).await
 }
 
+/// Starts the app on a database of the test's choosing (a SQLite file in `data_dir`, or a
+/// PostgreSQL server of the test's own), for tests that fault the database itself.
+pub async fn spawn_app_at(data_dir: PathBuf, database_url: String, overrides: &[(&str, &str)]) -> TestApp {
+    std::fs::create_dir_all(&data_dir).expect("create test data dir");
+    let master_keys = dossier::crypto::MasterKeyRing::generate_spec();
+    start(data_dir, database_url, master_keys, overrides, true).await
+}
+
 /// A second instance of the same app: same database, same keys (a restart, or a replica).
 pub async fn spawn_another(app: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
     start(

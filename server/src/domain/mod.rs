@@ -20,6 +20,7 @@ pub mod money;
 pub mod pagination;
 pub mod reminders;
 pub mod sessions;
+mod single_process;
 pub mod tags;
 pub mod tenants;
 pub mod transactions;
@@ -54,6 +55,11 @@ use crate::tenancy::TenantScope;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The pool's settings without its timeouts: a migration may rightly take long.
+    migration_options: ConnectOptions,
+    connect_timeout: Duration,
+    /// Held for as long as any store of this process uses the SQLite file.
+    _process_lock: Option<Arc<single_process::DatabaseLock>>,
     vault: Arc<KeyVault>,
     /// Woken when a tenant's data key was rotated, so re-encryption starts at once.
     pub(crate) reencrypt_wanted: Arc<Notify>,
@@ -65,28 +71,44 @@ pub struct Store {
     pub(crate) custom_fields_per_entity: u32,
 }
 
+/// How long a readiness check waits for the database before calling it down.
+pub const READY_PING_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl Store {
+    /// Opens the connection pool. Every pooled connection carries the configured PostgreSQL
+    /// statement and lock timeouts; on SQLite this process first takes the database's lock
+    /// (one process per file), and a connection that comes back inside a transaction is closed.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
-        if config.is_embedded() {
+        let process_lock = if config.is_embedded() {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("Failed to create data directory {}", config.data_dir.display()))?;
-        }
-        let mut options = ConnectOptions::new(config.database_url.expose().to_owned());
+            sqlite_file(config.database_url.expose())?
+                .map(|file| single_process::DatabaseLock::acquire(&file))
+                .transpose()?
+                .map(Arc::new)
+        } else {
+            None
+        };
+        let (statement_timeout, lock_timeout) = (config.db_statement_timeout, config.db_lock_timeout);
+        let mut options = pool_options(config);
         options
-            .max_connections(config.db_max_connections)
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
-            // sqlx logs every statement at INFO otherwise.
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|opts| {
-                opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
-        let mut db = Database::connect(options)
-            .await
-            .context("Failed to connect to the database")?;
+            .map_sqlx_postgres_opts(move |opts| {
+                // Session defaults: they hold after `SET LOCAL role` to the application role.
+                opts.options([
+                    ("statement_timeout", statement_timeout.as_millis().to_string()),
+                    ("lock_timeout", lock_timeout.as_millis().to_string()),
+                ])
+            })
+            // A connection whose COMMIT or ROLLBACK failed is closed, never lent out again.
+            .map_sqlx_postgres_pool_opts(|pool| {
+                pool.after_release(|conn, _| {
+                    use sea_orm::sqlx::Connection;
+                    let clean = !conn.is_in_transaction();
+                    Box::pin(async move { Ok(clean) })
+                })
+            })
+            .map_sqlx_sqlite_pool_opts(|pool| pool.after_release(|conn, _| Box::pin(sqlite_connection_is_clean(conn))));
+        let mut db = connect_within(config.db_connect_timeout, options).await?;
         db.set_metric_callback(|_| statements::count_one());
         let vault = Arc::new(KeyVault::new(config.master_key_ring()?));
         let shared = Arc::new(Shared::from_config(config)?);
@@ -110,6 +132,9 @@ impl Store {
         }
         Ok(Self {
             db,
+            migration_options: pool_options(config),
+            connect_timeout: config.db_connect_timeout,
+            _process_lock: process_lock,
             vault,
             reencrypt_wanted: Arc::new(Notify::new()),
             shared,
@@ -133,17 +158,22 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// Applies pending migrations; on PostgreSQL an advisory lock keeps replicas from racing.
+    /// Applies pending migrations; on PostgreSQL an advisory lock keeps replicas from racing,
+    /// and a pool of its own without the statement and lock timeouts lets a long one finish.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         if self.backend() == DbBackend::Postgres {
-            let tx = self.db.begin().await.context("Failed to begin migration transaction")?;
-            tx.execute_unprepared("SELECT pg_advisory_xact_lock(7305661)")
-                .await
-                .context("Failed to take the migration lock")?;
-            Migrator::up(&self.db, None)
-                .await
-                .context("Failed to apply migrations")?;
-            tx.commit().await.context("Failed to release the migration lock")?;
+            let db = connect_within(self.connect_timeout, self.migration_options.clone()).await?;
+            let migrated = async {
+                let tx = db.begin().await.context("Failed to begin migration transaction")?;
+                tx.execute_unprepared("SELECT pg_advisory_xact_lock(7305661)")
+                    .await
+                    .context("Failed to take the migration lock")?;
+                Migrator::up(&db, None).await.context("Failed to apply migrations")?;
+                tx.commit().await.context("Failed to release the migration lock")
+            }
+            .await;
+            db.close().await.ok();
+            migrated?;
         } else {
             Migrator::up(&self.db, None)
                 .await
@@ -152,11 +182,17 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the database answers a trivial query.
+    /// Whether the database answers a trivial query within `READY_PING_TIMEOUT`.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        self.db
-            .execute_unprepared("SELECT 1")
+        self.ping_within(READY_PING_TIMEOUT).await
+    }
+
+    /// Whether the database answers a trivial query within `limit` (waiting for a pooled
+    /// connection included), so that a frozen database reads as down at once.
+    pub async fn ping_within(&self, limit: Duration) -> anyhow::Result<()> {
+        tokio::time::timeout(limit, self.db.execute_unprepared("SELECT 1"))
             .await
+            .map_err(|_| anyhow::anyhow!("Database did not answer within {} ms", limit.as_millis()))?
             .context("Database did not answer")?;
         Ok(())
     }
@@ -222,6 +258,61 @@ impl Store {
         }
         Ok(tx)
     }
+}
+
+/// Pool settings shared by the request pool and the migration pool.
+fn pool_options(config: &Config) -> ConnectOptions {
+    let mut options = ConnectOptions::new(config.database_url.expose().to_owned());
+    options
+        .max_connections(config.db_max_connections)
+        .min_connections(1)
+        .acquire_timeout(config.db_acquire_timeout)
+        // sqlx logs every statement at INFO otherwise.
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    options
+}
+
+async fn connect_within(limit: Duration, options: ConnectOptions) -> anyhow::Result<DatabaseConnection> {
+    tokio::time::timeout(limit, Database::connect(options))
+        .await
+        .map_err(|_| anyhow::anyhow!("The database did not answer within {} ms", limit.as_millis()))?
+        .context("Failed to connect to the database")
+}
+
+/// The file of a SQLite URL; None for an in-memory database.
+fn sqlite_file(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let options: sea_orm::sqlx::sqlite::SqliteConnectOptions = url.parse().context("Invalid SQLite database URL")?;
+    let file = options.get_filename();
+    let in_memory =
+        file.as_os_str().is_empty() || file == std::path::Path::new(":memory:") || url.contains("mode=memory");
+    Ok((!in_memory).then(|| file.to_owned()))
+}
+
+/// Whether a SQLite connection coming back to the pool is out of any transaction, as its
+/// driver believes. SQLite rolls a whole transaction back by itself on some errors (a full
+/// disk, an I/O error); the ROLLBACK that follows then fails, the driver still counts an open
+/// transaction, and the connection's next "transaction" is a savepoint whose release commits
+/// nothing. Such a connection is closed instead of reused.
+async fn sqlite_connection_is_clean(
+    conn: &mut sea_orm::sqlx::sqlite::SqliteConnection,
+) -> Result<bool, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::{Connection, Executor};
+    // Runs after any rollback queued by a dropped transaction; BEGIN fails inside a transaction.
+    if conn.execute("BEGIN").await.is_err() {
+        tracing::warn!("closing a database connection left inside a transaction");
+        return Ok(false);
+    }
+    conn.execute("ROLLBACK").await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection whose transaction state was lost");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Tables whose rows belong to a tenant.
