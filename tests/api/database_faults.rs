@@ -484,3 +484,47 @@ async fn a_frozen_or_stopped_database_answers_unavailable_quickly_and_is_not_rea
     assert_unavailable(status, &retry_after, &body);
     assert!(waited < Duration::from_secs(3), "stopped: answered after {waited:?}");
 }
+
+#[tokio::test]
+async fn a_read_past_its_deadline_answers_unavailable_and_the_lock_holder_is_not_disturbed() {
+    if postgres_base_url().is_none() {
+        eprintln!("skipped: a table lock that outlasts a read needs PostgreSQL, covered by the PostgreSQL run");
+        return;
+    }
+    // Without database timeouts only the request's own deadline can end the wait.
+    let app = spawn_app_with(&[
+        ("DOSSIER_DB_LOCK_TIMEOUT_MS", "0"),
+        ("DOSSIER_DB_STATEMENT_TIMEOUT_MS", "0"),
+        ("DOSSIER_REQUEST_TIMEOUT_SECONDS", "1"),
+    ])
+    .await;
+    let t = app.signup(&slug("deadline")).await;
+    app.create_customer(&t.token, "Waiting", json!({})).await;
+    let raw = app.raw_db().await;
+    let holder = raw.begin().await.expect("raw transaction");
+    holder
+        .execute_unprepared("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("table locked");
+
+    let started = Instant::now();
+    let (status, retry_after, body) = tokio::time::timeout(
+        Duration::from_secs(20),
+        post(&app, &t.token, "{ customers { totalCount } }", json!({})),
+    )
+    .await
+    .expect("an answer within 20 s");
+    let waited = started.elapsed();
+    holder.rollback().await.expect("lock released");
+    assert_unavailable(status, &retry_after, &body);
+    assert!(
+        waited < Duration::from_secs(5),
+        "answered after {waited:?}, about the 1 s deadline"
+    );
+    let data = app.ok(&t.token, "{ customers { totalCount } }", json!({})).await;
+    assert_eq!(
+        data["customers"]["totalCount"], 1,
+        "reads work again once the lock is gone"
+    );
+    raw.close().await.ok();
+}
