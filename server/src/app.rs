@@ -180,7 +180,8 @@ async fn with_request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
         tracing::info!(
             status = response.status().as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            db_statements,
+            db_statements = db_statements.total,
+            db_statements_after_commit = db_statements.after_commit,
             "request done"
         );
         Ok(response)

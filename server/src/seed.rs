@@ -145,7 +145,7 @@ pub async fn seed_demo(store: &Store) -> DomainResult<SeedOutcome> {
             tag_ids: Patch::Set(c.tags),
             ..Default::default()
         };
-        customers::create(store, &scope, changes, Some(c.status), false).await?;
+        customers::create(store, &scope, changes, Some(c.status), false, &Default::default()).await?;
     }
     let (_, secret) = api_keys::create(store, &scope, "demo key".into(), Role::Admin).await?;
     Ok(SeedOutcome {

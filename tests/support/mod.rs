@@ -234,6 +234,22 @@ impl TestApp {
     /// Runs a request that must succeed and returns its `data` with the number of SQL
     /// statements the server ran for it, read from the server's request log.
     pub async fn ok_counting_statements(&self, token: &str, query: &str, variables: Value) -> (Value, u64) {
+        self.ok_counting(token, query, variables, "db_statements").await
+    }
+
+    /// Like `ok_counting_statements`, counting only the statements run after the request's
+    /// first write had ended (its COMMIT): what the answer still needed the database for.
+    pub async fn ok_counting_statements_after_commit(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> (Value, u64) {
+        self.ok_counting(token, query, variables, "db_statements_after_commit")
+            .await
+    }
+
+    async fn ok_counting(&self, token: &str, query: &str, variables: Value, count: &str) -> (Value, u64) {
         let request_id = format!("count-{}", Uuid::new_v4().simple());
         let body = self
             .gql_with_headers(Some(token), query, variables, &[("x-request-id", &request_id)])
@@ -245,9 +261,7 @@ impl TestApp {
             .filter(|l| l.contains(&request_id) && l.contains("request done"))
             .find_map(|l| serde_json::from_str::<Value>(l).ok())
             .expect("the request's log line");
-        let count = line["db_statements"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no statement count in {line}"));
+        let count = line[count].as_u64().unwrap_or_else(|| panic!("no {count} in {line}"));
         (body["data"].clone(), count)
     }
 

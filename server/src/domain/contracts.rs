@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::batch::CustomerRecords;
 use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
+use super::custom_fields::values::Written;
 use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
@@ -395,6 +396,38 @@ pub async fn calendar(store: &Store, scope: &TenantScope) -> DomainResult<Tenant
     Ok(calendar)
 }
 
+/// A contract as a write left it, with what its answer shows read before COMMIT: its custom
+/// field values, and the tenant's calendar on which its status and reminder days depend.
+pub struct WrittenContract {
+    pub contract: Written<contract::Model>,
+    pub calendar: TenantCalendar,
+}
+
+/// A renewal as written: the new contract and the one it renewed, now RENEWED.
+pub struct Renewed {
+    pub successor: Written<contract::Model>,
+    pub predecessor: Written<contract::Model>,
+    pub calendar: TenantCalendar,
+}
+
+/// Reads what the answer shows of the contract (the calendar unless the write had it), then
+/// commits.
+async fn commit_answering(
+    tx: sea_orm::DatabaseTransaction,
+    store: &Store,
+    scope: &TenantScope,
+    contract: contract::Model,
+    calendar: Option<TenantCalendar>,
+) -> DomainResult<WrittenContract> {
+    let calendar = match calendar {
+        Some(calendar) => calendar,
+        None => tenants::calendar(&tx, scope).await?,
+    };
+    let contract = values::written(&tx, store, scope, contract).await?;
+    tx.commit().await?;
+    Ok(WrittenContract { contract, calendar })
+}
+
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
     let tx = store.begin_scoped(scope).await?;
     let found = find_visible(&tx, scope, id).await;
@@ -438,7 +471,7 @@ pub async fn successors_of(
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
-pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> DomainResult<contract::Model> {
+pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> DomainResult<WrittenContract> {
     customers::require_writer(scope)?;
     let customer_id = input.customer_id;
     let tx = store.begin_scoped(scope).await?;
@@ -502,8 +535,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
         &custom.audit_fields(&changed),
     )
     .await?;
-    tx.commit().await?;
-    Ok(created)
+    commit_answering(tx, store, scope, created, Some(calendar)).await
 }
 
 /// Applies `changes` if `version` is still current (else CONFLICT). A terminated contract
@@ -515,7 +547,7 @@ pub async fn update(
     id: Uuid,
     version: i32,
     changes: ContractChanges,
-) -> DomainResult<contract::Model> {
+) -> DomainResult<WrittenContract> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = find_visible(&tx, scope, id).await?;
@@ -544,8 +576,7 @@ pub async fn update(
     (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
     next.custom_fields_key_version = custom.key_version;
     if changed.is_empty() && custom.changed.is_empty() {
-        tx.commit().await?;
-        return Ok(current);
+        return commit_answering(tx, store, scope, current, Some(calendar)).await;
     }
     if successor_in(&tx, scope, id).await?.is_some() {
         if next.end_date != current.end_date {
@@ -570,8 +601,7 @@ pub async fn update(
         reminders::cancel_pending(&tx, scope, ReminderKind::ContractExpiry, id).await?;
     }
     audit::record(&tx, scope, "contract.update", Some(id), &custom.audit_fields(&changed)).await?;
-    tx.commit().await?;
-    Ok(saved)
+    commit_answering(tx, store, scope, saved, Some(calendar)).await
 }
 
 /// Ends a contract early. Its renewal state becomes CHURNED unless it was renewed.
@@ -581,7 +611,7 @@ pub async fn terminate(
     scope: &TenantScope,
     id: Uuid,
     reason: Option<String>,
-) -> DomainResult<contract::Model> {
+) -> DomainResult<WrittenContract> {
     customers::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
@@ -605,19 +635,12 @@ pub async fn terminate(
     let saved = save_if_version(&tx, scope, next, version).await?;
     reminders::cancel_pending(&tx, scope, ReminderKind::ContractExpiry, id).await?;
     audit::record(&tx, scope, "contract.terminate", Some(id), &changed).await?;
-    tx.commit().await?;
-    Ok(saved)
+    commit_answering(tx, store, scope, saved, None).await
 }
 
-/// Creates the successor of a contract and marks the contract RENEWED. Returns
-/// (successor, predecessor). A contract is renewed at most once, and never once terminated.
+/// Creates the successor of a contract and marks the contract RENEWED. A contract is renewed at most once, and never once terminated.
 #[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
-pub async fn renew(
-    store: &Store,
-    scope: &TenantScope,
-    id: Uuid,
-    renewal: Renewal,
-) -> DomainResult<(contract::Model, contract::Model)> {
+pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewal) -> DomainResult<Renewed> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = lock_with_customer(&tx, scope, id).await?;
@@ -723,8 +746,13 @@ pub async fn renew(
         ],
     )
     .await?;
+    let out = Renewed {
+        successor: values::written(&tx, store, scope, successor).await?,
+        predecessor: values::written(&tx, store, scope, renewed).await?,
+        calendar,
+    };
     tx.commit().await?;
-    Ok((successor, renewed))
+    Ok(out)
 }
 
 /// The next free generated number `CT-000123`. Generators take turns, so two contracts

@@ -328,7 +328,8 @@ pub async fn create(
     mut changes: CustomerChanges,
     status: Option<CustomerStatus>,
     allow_duplicate: bool,
-) -> DomainResult<customer::Model> {
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
     require_writer(scope)?;
     for (field, missing) in [
         ("kind", !matches!(changes.kind, Patch::Set(_))),
@@ -446,8 +447,7 @@ pub async fn create(
         &custom.audit_fields(&changed),
     )
     .await?;
-    tx.commit().await?;
-    Ok(created)
+    commit_answering(tx, store, scope, created, parts).await
 }
 
 /// Applies `changes` if `version` is still current; a stale version is a CONFLICT.
@@ -457,7 +457,8 @@ pub async fn update(
     id: Uuid,
     version: i32,
     changes: CustomerChanges,
-) -> DomainResult<customer::Model> {
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = find_visible(&tx, scope, id).await?;
@@ -510,8 +511,7 @@ pub async fn update(
         }
     }
     if changed.is_empty() && custom.changed.is_empty() {
-        tx.commit().await?;
-        return Ok(current);
+        return commit_answering(tx, store, scope, current, parts).await;
     }
     let saved = save_if_version(&tx, scope, next, version).await?;
     if let Some(ids) = &new_tags {
@@ -522,8 +522,7 @@ pub async fn update(
         set_tags(&tx, scope, id, ids).await?;
     }
     audit::record(&tx, scope, "customer.update", Some(id), &custom.audit_fields(&changed)).await?;
-    tx.commit().await?;
-    Ok(saved)
+    commit_answering(tx, store, scope, saved, parts).await
 }
 
 /// Archives a customer (kept with its history, hidden from default lists). With `version`,
@@ -533,8 +532,9 @@ pub async fn archive(
     scope: &TenantScope,
     id: Uuid,
     version: Option<i32>,
-) -> DomainResult<customer::Model> {
-    set_archived(store, scope, id, version, true).await
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
+    set_archived(store, scope, id, version, true, parts).await
 }
 
 pub async fn restore(
@@ -542,8 +542,9 @@ pub async fn restore(
     scope: &TenantScope,
     id: Uuid,
     version: Option<i32>,
-) -> DomainResult<customer::Model> {
-    set_archived(store, scope, id, version, false).await
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
+    set_archived(store, scope, id, version, false, parts).await
 }
 
 async fn set_archived(
@@ -552,7 +553,8 @@ async fn set_archived(
     id: Uuid,
     version: Option<i32>,
     archive: bool,
-) -> DomainResult<customer::Model> {
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = find_visible(&tx, scope, id).await?;
@@ -562,8 +564,7 @@ async fn set_archived(
         return Err(versioned::stale::<customer::Entity>(&current));
     }
     if current.archived_at.is_some() == archive {
-        tx.commit().await?;
-        return Ok(current);
+        return commit_answering(tx, store, scope, current, parts).await;
     }
     let version = current.version;
     let mut next = current;
@@ -578,8 +579,7 @@ async fn set_archived(
         "customer.restore"
     };
     audit::record(&tx, scope, action, Some(id), &["archivedAt"]).await?;
-    tx.commit().await?;
-    Ok(saved)
+    commit_answering(tx, store, scope, saved, parts).await
 }
 
 /// Moves a customer to another status and records the change with its actor and time.
@@ -590,7 +590,8 @@ pub async fn change_status(
     status: CustomerStatus,
     version: Option<i32>,
     note: Option<String>,
-) -> DomainResult<customer::Model> {
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
     require_writer(scope)?;
     let note = validate::optional_text("note", note, 1000)?;
     let tx = store.begin_scoped(scope).await?;
@@ -606,8 +607,7 @@ pub async fn change_status(
         ));
     }
     if current.status == status {
-        tx.commit().await?;
-        return Ok(current);
+        return commit_answering(tx, store, scope, current, parts).await;
     }
     let (from, read_version) = (current.status, current.version);
     let mut next = current;
@@ -615,8 +615,7 @@ pub async fn change_status(
     let saved = save_if_version(&tx, scope, next, read_version).await?;
     record_status(&tx, scope, id, Some(from), status, note).await?;
     audit::record(&tx, scope, "customer.change_status", Some(id), &["status"]).await?;
-    tx.commit().await?;
-    Ok(saved)
+    commit_answering(tx, store, scope, saved, parts).await
 }
 
 pub async fn status_history(
@@ -624,22 +623,123 @@ pub async fn status_history(
     scope: &TenantScope,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, Vec<customer_status_history::Model>>> {
-    let mut out: HashMap<Uuid, Vec<customer_status_history::Model>> = HashMap::new();
     if customer_ids.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let tx = store.begin_scoped(scope).await?;
+    let out = status_history_in(&tx, scope, customer_ids).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `status_history` inside the caller's transaction.
+async fn status_history_in(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    customer_ids: &[Uuid],
+) -> DomainResult<HashMap<Uuid, Vec<customer_status_history::Model>>> {
+    let mut out: HashMap<Uuid, Vec<customer_status_history::Model>> = HashMap::new();
     let rows = scoped::<customer_status_history::Entity>(scope)
         .filter(customer_status_history::Column::CustomerId.is_in(customer_ids.iter().copied()))
         .order_by_asc(customer_status_history::Column::ChangedAt)
         .order_by_asc(customer_status_history::Column::Id)
-        .all(&tx)
+        .all(tx)
         .await?;
-    tx.commit().await?;
     for row in rows {
         out.entry(row.customer_id).or_default().push(row);
     }
     Ok(out)
+}
+
+/// The parts of a customer's file a write's answer shows besides the customer's row.
+#[derive(Debug, Clone, Default)]
+pub struct FileParts {
+    /// The contact fields to open, when the contacts are shown.
+    pub contacts: Option<Vec<contacts::Field>>,
+    pub tags: bool,
+    pub status_history: bool,
+    pub owner: bool,
+    pub custom_fields: bool,
+}
+
+/// A customer as a write left it, with the parts of its file that `FileParts` asked for
+/// (`None`: not asked), all read before the write's COMMIT.
+pub struct CustomerFile {
+    pub customer: customer::Model,
+    pub contacts: Option<Vec<contacts::ContactView>>,
+    pub tags: Option<Vec<entity::tag::Model>>,
+    pub status_history: Option<Vec<customer_status_history::Model>>,
+    /// `Some(None)`: the owner is no longer a user the caller may see.
+    pub owner: Option<Option<user::Model>>,
+    pub custom_fields: Option<Vec<values::FieldValue>>,
+}
+
+/// The entry of one customer in a map loaded for several.
+fn entry_of<T: Default>(mut loaded: HashMap<Uuid, T>, id: Uuid) -> T {
+    loaded.remove(&id).unwrap_or_default()
+}
+
+/// Reads the `parts` of the customer's file inside the write's transaction.
+async fn file_of(
+    tx: &impl ConnectionTrait,
+    store: &Store,
+    scope: &TenantScope,
+    customer: customer::Model,
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
+    let id = customer.id;
+    let contacts = match &parts.contacts {
+        Some(wanted) => Some(entry_of(
+            contacts::for_customers_in(tx, store, scope, std::slice::from_ref(&customer), wanted).await?,
+            id,
+        )),
+        None => None,
+    };
+    let tags = match parts.tags {
+        true => Some(entry_of(tags::for_customers_in(tx, scope, &[id]).await?, id)),
+        false => None,
+    };
+    let status_history = match parts.status_history {
+        true => Some(entry_of(status_history_in(tx, scope, &[id]).await?, id)),
+        false => None,
+    };
+    let owner = match parts.owner {
+        true => Some(
+            super::users::by_ids_in(tx, scope, &[customer.owner_id])
+                .await?
+                .remove(&customer.owner_id),
+        ),
+        false => None,
+    };
+    let custom_fields = match parts.custom_fields {
+        true => {
+            let plaintext = contacts::may_read_plaintext(scope, customer.owner_id);
+            Some(values::read_in(tx, store, scope, &customer, plaintext).await?)
+        }
+        false => None,
+    };
+    Ok(CustomerFile {
+        customer,
+        contacts,
+        tags,
+        status_history,
+        owner,
+        custom_fields,
+    })
+}
+
+/// Reads the `parts` of the customer's file, then commits: the answer of a write that
+/// committed needs the database no more.
+async fn commit_answering(
+    tx: sea_orm::DatabaseTransaction,
+    store: &Store,
+    scope: &TenantScope,
+    customer: customer::Model,
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
+    let file = file_of(&tx, store, scope, customer, parts).await?;
+    tx.commit().await?;
+    Ok(file)
 }
 
 /// A page of customers; `by_custom_field`, when given, sorts instead of `order`.
@@ -1286,10 +1386,8 @@ pub fn budget_of(c: &customer::Model) -> Option<(Option<Money>, Option<Money>)> 
 
 /// What a merge produced (or would produce, for a dry run).
 pub struct MergeOutcome {
-    pub customer: customer::Model,
+    pub file: CustomerFile,
     pub merged_ids: Vec<Uuid>,
-    pub contacts: Vec<contacts::ContactView>,
-    pub tags: Vec<entity::tag::Model>,
 }
 
 /// Folds `duplicate_ids` into `primary_id` in one transaction: contacts, status history and
@@ -1302,6 +1400,7 @@ pub async fn merge(
     primary_id: Uuid,
     duplicate_ids: &[Uuid],
     dry_run: bool,
+    parts: &FileParts,
 ) -> DomainResult<MergeOutcome> {
     require_writer(scope)?;
     let duplicate_ids = dedup(duplicate_ids);
@@ -1388,19 +1487,14 @@ pub async fn merge(
     filled.sort();
     filled.dedup();
     audit::record_with_subjects(&tx, scope, "customer.merge", Some(primary_id), &filled, &duplicate_ids).await?;
-    let contacts =
-        contacts::for_customers_in(&tx, store, scope, std::slice::from_ref(&saved), &contacts::Field::ALL).await?;
-    let tags = tags::for_customers_in(&tx, scope, &[primary_id]).await?;
     let outcome = MergeOutcome {
-        contacts: contacts.into_values().next().unwrap_or_default(),
-        tags: tags.into_values().next().unwrap_or_default(),
-        customer: saved,
+        file: file_of(&tx, store, scope, saved, parts).await?,
         merged_ids: duplicate_ids,
     };
     if dry_run {
         tx.rollback().await?;
         // The rollback took the decrypt audit row with it; the plaintext still goes out.
-        let shown: Vec<&str> = contacts::revealed_fields(&outcome.contacts);
+        let shown: Vec<&str> = contacts::revealed_fields(outcome.file.contacts.as_deref().unwrap_or_default());
         if !shown.is_empty() {
             let tx = store.begin_scoped(scope).await?;
             audit::record_with_subjects(&tx, scope, "contact.decrypt", None, &shown, &[primary_id]).await?;

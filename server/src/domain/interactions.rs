@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::batch::CustomerRecords;
 use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
+use super::custom_fields::values::Written;
 use super::custom_fields::{FieldEntity, values};
 use super::customers::{self, require_writer};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
@@ -97,7 +98,7 @@ pub async fn log(
     store: &Store,
     scope: &TenantScope,
     input: NewInteraction,
-) -> DomainResult<(interaction::Model, Option<follow_up::Model>)> {
+) -> DomainResult<(Written<interaction::Model>, Option<follow_up::Model>)> {
     require_writer(scope)?;
     let at = now();
     let occurred_at = input.occurred_at.trunc_subsecs(6);
@@ -184,8 +185,7 @@ pub async fn log(
         }
         None => None,
     };
-    tx.commit().await?;
-    Ok((created, opened))
+    Ok((values::commit_written(tx, store, scope, created).await?, opened))
 }
 
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<interaction::Model> {

@@ -109,7 +109,7 @@ impl Store {
             })
             .map_sqlx_sqlite_pool_opts(|pool| pool.after_release(|conn, _| Box::pin(sqlite_connection_is_clean(conn))));
         let mut db = connect_within(config.db_connect_timeout, options).await?;
-        db.set_metric_callback(|_| statements::count_one());
+        db.set_metric_callback(|info| statements::count_one(&info.statement.sql));
         let vault = Arc::new(KeyVault::new(config.master_key_ring()?));
         let shared = Arc::new(Shared::from_config(config)?);
         let tenant_limits = Arc::new(TtlMap::new(Duration::from_secs(30)));
@@ -216,6 +216,7 @@ impl Store {
     /// and then writes fails at once (SQLITE_BUSY) if another connection wrote in between,
     /// while `BEGIN IMMEDIATE` waits its turn within the busy timeout.
     async fn begin_any(&self) -> DomainResult<DatabaseTransaction> {
+        statements::transaction_begun();
         if self.backend() == DbBackend::Sqlite {
             let options = TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -362,27 +363,118 @@ pub(crate) fn scoped_delete<E: TenantEntity>(scope: &TenantScope) -> DeleteMany<
     E::delete_many().filter(E::tenant_column().eq(scope.tenant_id))
 }
 
-/// Counting the SQL statements a piece of work runs (a request, in the request log), so
-/// N+1 query patterns show in the logs and can be tested.
 pub mod statements {
+    //! Counting the SQL statements a piece of work runs (a request, in the request log), so
+    //! N+1 query patterns show in the logs and can be tested.
+    //!
+    //! Also counts the statements run after the request's first write ended (its COMMIT):
+    //! an answer that needs the database again after a write committed can fail and tell
+    //! the client that a committed write failed. A request's transactions run one after
+    //! another, so a write's transaction has ended once the next one begins.
     use std::future::Future;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     tokio::task_local! {
-        static STATEMENTS: Arc<AtomicU64>;
+        static STATEMENTS: Arc<Counts>;
+    }
+
+    #[derive(Default)]
+    struct Counts {
+        total: AtomicU64,
+        after_commit: AtomicU64,
+        /// The transaction running now has written.
+        writing: AtomicBool,
+        /// A transaction that wrote has ended.
+        committed: AtomicBool,
+    }
+
+    /// The statements a piece of work sent to the database.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct Counted {
+        pub total: u64,
+        /// Of those, how many ran after its first write had ended.
+        pub after_commit: u64,
     }
 
     /// Runs `work`, counting the statements it sends to the database.
-    pub async fn counted<T>(work: impl Future<Output = T>) -> (T, u64) {
-        let counter = Arc::new(AtomicU64::new(0));
-        let out = STATEMENTS.scope(counter.clone(), work).await;
-        (out, counter.load(Ordering::Relaxed))
+    pub async fn counted<T>(work: impl Future<Output = T>) -> (T, Counted) {
+        let counts = Arc::new(Counts::default());
+        let out = STATEMENTS.scope(counts.clone(), work).await;
+        let counted = Counted {
+            total: counts.total.load(Ordering::Relaxed),
+            after_commit: counts.after_commit.load(Ordering::Relaxed),
+        };
+        (out, counted)
     }
 
-    pub(super) fn count_one() {
+    /// A transaction begins: the one before it, if it wrote, has ended.
+    pub(super) fn transaction_begun() {
+        let _ = STATEMENTS.try_with(|n| {
+            if n.writing.swap(false, Ordering::Relaxed) {
+                n.committed.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+
+    pub(super) fn count_one(sql: &str) {
         // Outside `counted` (background jobs, startup) there is nothing to count into.
-        let _ = STATEMENTS.try_with(|n| n.fetch_add(1, Ordering::Relaxed));
+        let _ = STATEMENTS.try_with(|n| {
+            n.total.fetch_add(1, Ordering::Relaxed);
+            if n.committed.load(Ordering::Relaxed) {
+                n.after_commit.fetch_add(1, Ordering::Relaxed);
+            }
+            if writes(sql) {
+                n.writing.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Whether a statement changes rows (locks and reads do not).
+    fn writes(sql: &str) -> bool {
+        let verb = sql
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("");
+        ["INSERT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|w| verb.eq_ignore_ascii_case(w))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn only_row_changes_count_as_writes() {
+            assert!(writes("INSERT INTO \"customer\" VALUES (1)"));
+            assert!(writes("  update customer SET name = 'x'"));
+            assert!(writes("DELETE FROM tag"));
+            assert!(!writes("SELECT * FROM customer FOR UPDATE"));
+            assert!(!writes("SELECT pg_advisory_xact_lock(1)"));
+        }
+
+        #[tokio::test]
+        async fn statements_after_the_first_write_ended_are_told_apart() {
+            let ((), counted) = counted(async {
+                transaction_begun();
+                count_one("SELECT 1");
+                count_one("INSERT INTO t VALUES (1)");
+                count_one("SELECT 2");
+                transaction_begun();
+                count_one("SELECT 3");
+                count_one("SELECT 4");
+            })
+            .await;
+            assert_eq!(
+                counted,
+                Counted {
+                    total: 5,
+                    after_commit: 2
+                }
+            );
+        }
     }
 }
 

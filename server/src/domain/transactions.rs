@@ -18,8 +18,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
+use super::custom_fields::FieldEntity;
 use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
-use super::custom_fields::{FieldEntity, values};
+use super::custom_fields::values::{self, Written};
 use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
@@ -239,7 +240,11 @@ pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<t
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
-pub async fn record(store: &Store, scope: &TenantScope, input: NewTransaction) -> DomainResult<transaction::Model> {
+pub async fn record(
+    store: &Store,
+    scope: &TenantScope,
+    input: NewTransaction,
+) -> DomainResult<Written<transaction::Model>> {
     customers::require_writer(scope)?;
     let product = validate::required_text("product", Some(input.product), 200)?;
     let quantity = Quantity::parse("quantity", &input.quantity)?;
@@ -307,8 +312,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewTransaction) -
         &custom.audit_fields(&changed),
     )
     .await?;
-    tx.commit().await?;
-    Ok(created)
+    values::commit_written(tx, store, scope, created).await
 }
 
 /// Applies `changes` if `version` is still current (else CONFLICT). A voided sale is final.
@@ -319,7 +323,7 @@ pub async fn update(
     id: Uuid,
     version: i32,
     changes: TransactionChanges,
-) -> DomainResult<transaction::Model> {
+) -> DomainResult<Written<transaction::Model>> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = find_visible(&tx, scope, id).await?;
@@ -405,8 +409,7 @@ pub async fn update(
     assign("currency", &mut next.currency, currency.code().to_owned(), &mut changed);
     assign("amount", &mut next.amount_minor, amount, &mut changed);
     if changed.is_empty() && custom.changed.is_empty() {
-        tx.commit().await?;
-        return Ok(current);
+        return values::commit_written(tx, store, scope, current).await;
     }
     let saved = save_if_version(&tx, scope, next, version).await?;
     audit::record(
@@ -417,8 +420,7 @@ pub async fn update(
         &custom.audit_fields(&changed),
     )
     .await?;
-    tx.commit().await?;
-    Ok(saved)
+    values::commit_written(tx, store, scope, saved).await
 }
 
 /// Flags a sale as void: it stays on file with the reason and leaves every total.
@@ -428,7 +430,7 @@ pub async fn void(
     scope: &TenantScope,
     id: Uuid,
     reason: Option<String>,
-) -> DomainResult<transaction::Model> {
+) -> DomainResult<Written<transaction::Model>> {
     customers::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
@@ -447,8 +449,7 @@ pub async fn void(
     }
     let saved = save_if_version(&tx, scope, next, version).await?;
     audit::record(&tx, scope, "transaction.void", Some(id), &changed).await?;
-    tx.commit().await?;
-    Ok(saved)
+    values::commit_written(tx, store, scope, saved).await
 }
 
 /// A page of sales; `by_custom_field`, when given, sorts instead of `order`.

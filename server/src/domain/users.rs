@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use entity::enums::Role;
 use entity::user;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::error::is_unique_violation;
@@ -95,11 +95,21 @@ pub async fn by_ids(store: &Store, scope: &TenantScope, ids: &[Uuid]) -> DomainR
         return Ok(HashMap::new());
     }
     let tx = store.begin_scoped(scope).await?;
+    let users = by_ids_in(&tx, scope, ids).await?;
+    tx.commit().await?;
+    Ok(users)
+}
+
+/// `by_ids` inside the caller's transaction.
+pub(crate) async fn by_ids_in(
+    tx: &impl ConnectionTrait,
+    scope: &TenantScope,
+    ids: &[Uuid],
+) -> DomainResult<HashMap<Uuid, user::Model>> {
     let users = scoped::<user::Entity>(scope)
         .filter(user::Column::Id.is_in(ids.iter().copied()))
-        .all(&tx)
+        .all(tx)
         .await?;
-    tx.commit().await?;
     Ok(users.into_iter().map(|u| (u.id, u)).collect())
 }
 

@@ -1,8 +1,8 @@
 //! Contracts in the API: their terms, derived status, renewal chain and lists.
 
 use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
-use crate::domain::custom_fields::FieldEntity;
 use crate::domain::custom_fields::query::FieldOrder;
+use crate::domain::custom_fields::values::{FieldValue, Written};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::scalars::{Date, Decimal, Money};
 use super::{api, parse_id, parse_optional_id, patch, scope};
-use crate::domain::contracts::{self as service, ContractChanges, NewContract, Renewal};
+use crate::domain::contracts::{self as service, ContractChanges, NewContract, Renewal, WrittenContract};
 use crate::domain::money::{Currency, Money as Exact};
 use crate::domain::pagination::PageArgs;
 use crate::domain::tenants::TenantCalendar;
@@ -81,6 +81,8 @@ impl Shared {
 pub struct Contract {
     model: contract::Model,
     shared: Arc<Shared>,
+    /// The custom field values its write read before COMMIT.
+    answered_fields: Option<Vec<FieldValue>>,
 }
 
 impl Contract {
@@ -102,13 +104,27 @@ impl Contract {
             .map(|model| Self {
                 model,
                 shared: shared.clone(),
+                answered_fields: None,
             })
             .collect()
     }
 
     fn alone(model: contract::Model, calendar: Arc<OnceCell<TenantCalendar>>) -> Self {
         let shared = Shared::of(std::slice::from_ref(&model), calendar);
-        Self { model, shared }
+        Self {
+            model,
+            shared,
+            answered_fields: None,
+        }
+    }
+
+    /// A contract as a write answered it: its custom field values and the tenant's calendar
+    /// were read before the write's COMMIT.
+    fn answered(written: Written<contract::Model>, calendar: &Arc<OnceCell<TenantCalendar>>) -> Self {
+        Self {
+            answered_fields: Some(written.custom_fields),
+            ..Self::alone(written.record, calendar.clone())
+        }
     }
 
     /// A related contract, sharing this one's calendar.
@@ -197,6 +213,8 @@ impl Contract {
     async fn predecessor_id(&self) -> Option<ID> {
         self.model.predecessor_id.map(|id| ID(id.to_string()))
     }
+    /// In a mutation's answer (but renewContract's) this is read after the write committed:
+    /// an error at this field does not mean the write failed.
     async fn predecessor(&self, ctx: &Context<'_>) -> Result<Option<Contract>> {
         let Some(id) = self.model.predecessor_id else {
             return Ok(None);
@@ -213,6 +231,8 @@ impl Contract {
         Ok(found.get(&id).cloned().map(|m| self.neighbour(m)))
     }
     /// The contract that renewed this one.
+    /// In a mutation's answer (but renewContract's) this is read after the write committed:
+    /// an error at this field does not mean the write failed.
     async fn successor(&self, ctx: &Context<'_>) -> Result<Option<Contract>> {
         let (store, scope) = (&api(ctx).store, scope(ctx)?);
         let found = self
@@ -227,14 +247,12 @@ impl Contract {
     }
     /// The tenant's custom fields of this kind of record, key → value.
     async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json> {
-        let values =
-            custom_fields::read_record(ctx, FieldEntity::Contract, self.model.id, &self.model.custom_fields).await?;
+        let values = custom_fields::read_record(ctx, &self.model, self.answered_fields.as_ref()).await?;
         Ok(custom_fields::as_object(&values))
     }
     /// Every active custom field with its definition and value, in display order.
     async fn custom_field_values(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
-        let values =
-            custom_fields::read_record(ctx, FieldEntity::Contract, self.model.id, &self.model.custom_fields).await?;
+        let values = custom_fields::read_record(ctx, &self.model, self.answered_fields.as_ref()).await?;
         Ok(values.into_iter().map(CustomFieldValue).collect())
     }
     /// Send this back with an update; a stale version is refused with CONFLICT.
@@ -442,9 +460,10 @@ pub struct RenewContractPayload {
     pub predecessor: Contract,
 }
 
-fn payload(model: contract::Model) -> ContractPayload {
+fn payload(written: WrittenContract) -> ContractPayload {
+    let calendar = Arc::new(OnceCell::new_with(Some(written.calendar)));
     ContractPayload {
-        contract: Contract::new(model),
+        contract: Contract::answered(written.contract, &calendar),
     }
 }
 
@@ -510,10 +529,24 @@ impl ContractMutation {
             new_value: input.new_value.map(|d| d.0),
             new_number: input.new_number,
         };
-        let (successor, predecessor) = service::renew(&api(ctx).store, scope(ctx)?, id, renewal).await?;
-        let contract = Contract::new(successor);
-        let predecessor = contract.neighbour(predecessor);
-        Ok(RenewContractPayload { contract, predecessor })
+        let renewed = service::renew(&api(ctx).store, scope(ctx)?, id, renewal).await?;
+        let calendar = Arc::new(OnceCell::new_with(Some(renewed.calendar)));
+        let (successor, predecessor) = (renewed.successor.record.clone(), renewed.predecessor.record.clone());
+        let contract = Contract::answered(renewed.successor, &calendar);
+        let predecessor_contract = Contract::answered(renewed.predecessor, &calendar);
+        // Each is the other's neighbour: known already, not read again.
+        let _ = contract
+            .shared
+            .predecessors
+            .set(HashMap::from([(predecessor.id, predecessor)]));
+        let _ = predecessor_contract
+            .shared
+            .successors
+            .set(HashMap::from([(predecessor_contract.model.id, successor)]));
+        Ok(RenewContractPayload {
+            contract,
+            predecessor: predecessor_contract,
+        })
     }
 }
 

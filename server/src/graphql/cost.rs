@@ -64,6 +64,7 @@ pub struct Refusal(pub String);
 
 /// The checked document (parsed once, handed on to the executor) and its cost. A document
 /// that does not parse is handed on unparsed, so the client gets the parser's own error.
+#[derive(Debug)]
 pub struct Checked {
     pub document: Option<ExecutableDocument>,
     pub cost: Cost,
@@ -323,9 +324,9 @@ mod tests {
 
     #[test]
     fn a_fragment_fan_out_is_counted_expanded_and_refused() {
-        let refused = check(&fan_out(30), None, &BOUNDS).err().expect("refused");
+        let refused = check(&fan_out(30), None, &BOUNDS).expect_err("refused");
         assert!(refused.0.contains("1073741824 fields"), "{}", refused.0);
-        let small = check(&fan_out(3), None, &BOUNDS).ok().expect("accepted");
+        let small = check(&fan_out(3), None, &BOUNDS).expect("accepted");
         assert_eq!(small.cost.expanded_fields, 8);
         assert_eq!(small.cost.root_fields, 8);
     }
@@ -336,7 +337,7 @@ mod tests {
             max_fragments: 200,
             ..BOUNDS
         };
-        let refused = check(&fan_out(100), None, &bounds).err().expect("refused");
+        let refused = check(&fan_out(100), None, &bounds).expect_err("refused");
         assert!(refused.0.contains(&u64::MAX.to_string()), "{}", refused.0);
     }
 
@@ -404,7 +405,7 @@ mod tests {
     #[test]
     fn the_named_operation_is_the_one_priced() {
         let q = "query A { a: __typename } mutation B { b: __typename c: __typename }";
-        assert_eq!(check(q, Some("A"), &BOUNDS).ok().expect("accepted").cost.units(), 1);
-        assert_eq!(check(q, Some("B"), &BOUNDS).ok().expect("accepted").cost.units(), 4);
+        assert_eq!(check(q, Some("A"), &BOUNDS).expect("accepted").cost.units(), 1);
+        assert_eq!(check(q, Some("B"), &BOUNDS).expect("accepted").cost.units(), 4);
     }
 }

@@ -9,7 +9,6 @@ use super::{api, parse_id, parse_ids, patch, scope};
 use crate::domain::custom_fields::query::{FieldFilter, FieldOrder, FilterOp};
 use crate::domain::custom_fields::values::{self, FieldValue};
 use crate::domain::custom_fields::{self as service, Definition, FieldChanges, FieldSpec};
-use crate::tenancy::Role;
 
 /// The kinds of record that carry custom fields.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -155,16 +154,18 @@ pub async fn read(
     Ok(values::read(&api(ctx).store, scope(ctx)?, entity, row_id, stored, plaintext).await?)
 }
 
-/// The values of a contract, transaction or interaction. Sales staff see those only on their
-/// own customers, so whoever sees the record and may write reads plaintext; viewers get masks.
-pub async fn read_record(
+/// The values of a contract, transaction or interaction: those its write read before COMMIT
+/// (`answered`), else read now.
+pub async fn read_record<M: values::CarriesFields>(
     ctx: &Context<'_>,
-    entity: service::FieldEntity,
-    row_id: Uuid,
-    stored: &Json,
+    record: &M,
+    answered: Option<&Vec<FieldValue>>,
 ) -> Result<Vec<FieldValue>> {
-    let plaintext = scope(ctx)?.is_at_least(Role::Sales);
-    read(ctx, entity, row_id, stored, plaintext).await
+    if let Some(values) = answered {
+        return Ok(values.clone());
+    }
+    let plaintext = values::record_plaintext(scope(ctx)?);
+    read(ctx, M::ENTITY, record.row_id(), record.stored(), plaintext).await
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -122,6 +122,7 @@ struct Preloaded {
     tags: Option<HashMap<Uuid, Vec<tag::Model>>>,
     owners: Option<HashMap<Uuid, user::Model>>,
     history: Option<HashMap<Uuid, Vec<customer_status_history::Model>>>,
+    custom_fields: Option<HashMap<Uuid, Vec<FieldValue>>>,
     activity: Option<HashMap<Uuid, Activity>>,
     transactions: Option<FirstRows<entity::transaction::Model>>,
     contracts: Option<FirstRows<entity::contract::Model>>,
@@ -180,6 +181,24 @@ fn first_asked(field: async_graphql::Lookahead<'_>) -> usize {
         .unwrap_or(NESTED_FIRST)
 }
 
+/// One customer's entry of a preloaded map.
+fn of_one<T>(id: Uuid, value: Option<T>) -> Option<HashMap<Uuid, T>> {
+    value.map(|v| HashMap::from([(id, v)]))
+}
+
+/// The parts of the customer's file that a write's payload selects under `customer`.
+fn selected_parts(ctx: &Context<'_>) -> service::FileParts {
+    let customer = ctx.look_ahead().field("customer");
+    let contacts = customer.field("contacts");
+    service::FileParts {
+        contacts: contacts.exists().then(|| super::contacts::requested_fields(contacts)),
+        tags: customer.field("tags").exists(),
+        status_history: customer.field("statusHistory").exists(),
+        owner: customer.field("owner").exists(),
+        custom_fields: customer.field("customFields").exists() || customer.field("customFieldValues").exists(),
+    }
+}
+
 pub struct Customer {
     model: customer::Model,
     preloaded: Arc<Preloaded>,
@@ -192,7 +211,25 @@ impl Customer {
         Self::with(model, Arc::default())
     }
 
+    /// A customer as a write answered it: the parts of its file the payload selects were read
+    /// before the write's COMMIT, so its fields do not read the database again.
+    fn answered(file: service::CustomerFile) -> Self {
+        let id = file.customer.id;
+        let preloaded = Preloaded {
+            contacts: of_one(id, file.contacts),
+            tags: of_one(id, file.tags),
+            history: of_one(id, file.status_history),
+            custom_fields: of_one(id, file.custom_fields),
+            owners: file.owner.map(|owner| owner.into_iter().map(|u| (u.id, u)).collect()),
+            ..Default::default()
+        };
+        Self::with(file.customer, Arc::new(preloaded))
+    }
+
     async fn custom_field_values_of(&self, ctx: &Context<'_>) -> Result<Vec<FieldValue>> {
+        if let Some(map) = &self.preloaded.custom_fields {
+            return Ok(map.get(&self.model.id).cloned().unwrap_or_default());
+        }
         let plaintext = contact_service::may_read_plaintext(scope(ctx)?, self.model.owner_id);
         custom_fields::read(
             ctx,
@@ -355,6 +392,8 @@ impl Customer {
         Ok(rows.into_iter().map(Into::into).collect())
     }
     /// Sales that count (voided ones are listed by `transactions(filter: {includeVoided: true})`), newest first.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn transactions(
         &self,
         ctx: &Context<'_>,
@@ -393,6 +432,8 @@ impl Customer {
             .await
     }
     /// Contracts by end date, soonest first, whatever their status.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn contracts(
         &self,
         ctx: &Context<'_>,
@@ -433,6 +474,8 @@ impl Customer {
             .await
     }
     /// Conversations with the customer, newest first.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn interactions(
         &self,
         ctx: &Context<'_>,
@@ -471,6 +514,8 @@ impl Customer {
             .await
     }
     /// Follow-ups not done yet, soonest due first.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn open_follow_ups(
         &self,
         ctx: &Context<'_>,
@@ -510,6 +555,8 @@ impl Customer {
             .await
     }
     /// Praise, suggestions and complaints, newest first.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn feedback(
         &self,
         ctx: &Context<'_>,
@@ -539,6 +586,8 @@ impl Customer {
             .await
     }
     /// What the customer bought, per currency: the sum of transactions not voided.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn lifetime_value(&self, ctx: &Context<'_>) -> Result<Vec<Money>> {
         Ok(self
             .activity(ctx)
@@ -548,10 +597,14 @@ impl Customer {
             .map(|m| (*m).into())
             .collect())
     }
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn last_interaction_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
         Ok(self.activity(ctx).await?.last_interaction_at)
     }
     /// When the earliest open follow-up is due.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn next_follow_up_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
         Ok(self.activity(ctx).await?.next_follow_up_at)
     }
@@ -1017,9 +1070,9 @@ pub struct CustomerPayload {
     pub customer: Customer,
 }
 
-fn payload(model: customer::Model) -> CustomerPayload {
+fn payload(file: service::CustomerFile) -> CustomerPayload {
     CustomerPayload {
-        customer: Customer::single(model),
+        customer: Customer::answered(file),
     }
 }
 
@@ -1032,28 +1085,36 @@ impl CustomerMutation {
         let allow_duplicate = input.allow_duplicate;
         let (changes, status) = input.into_domain()?;
         Ok(payload(
-            service::create(&api(ctx).store, scope(ctx)?, changes, status, allow_duplicate).await?,
+            service::create(
+                &api(ctx).store,
+                scope(ctx)?,
+                changes,
+                status,
+                allow_duplicate,
+                &selected_parts(ctx),
+            )
+            .await?,
         ))
     }
 
     async fn update_customer(&self, ctx: &Context<'_>, input: UpdateCustomerInput) -> Result<CustomerPayload> {
         let (id, version, changes) = input.into_domain()?;
         Ok(payload(
-            service::update(&api(ctx).store, scope(ctx)?, id, version, changes).await?,
+            service::update(&api(ctx).store, scope(ctx)?, id, version, changes, &selected_parts(ctx)).await?,
         ))
     }
 
     async fn archive_customer(&self, ctx: &Context<'_>, input: ArchiveCustomerInput) -> Result<CustomerPayload> {
         let id = parse_id("id", &input.id)?;
         Ok(payload(
-            service::archive(&api(ctx).store, scope(ctx)?, id, input.version).await?,
+            service::archive(&api(ctx).store, scope(ctx)?, id, input.version, &selected_parts(ctx)).await?,
         ))
     }
 
     async fn restore_customer(&self, ctx: &Context<'_>, input: ArchiveCustomerInput) -> Result<CustomerPayload> {
         let id = parse_id("id", &input.id)?;
         Ok(payload(
-            service::restore(&api(ctx).store, scope(ctx)?, id, input.version).await?,
+            service::restore(&api(ctx).store, scope(ctx)?, id, input.version, &selected_parts(ctx)).await?,
         ))
     }
 
@@ -1070,6 +1131,7 @@ impl CustomerMutation {
             input.status.into(),
             input.version,
             input.note,
+            &selected_parts(ctx),
         )
         .await?;
         Ok(payload(changed))
@@ -1115,15 +1177,18 @@ impl CustomerMergeMutation {
     async fn merge_customers(&self, ctx: &Context<'_>, input: MergeCustomersInput) -> Result<MergeCustomersPayload> {
         let primary = parse_id("primaryId", &input.primary_id)?;
         let duplicates = parse_ids("duplicateIds", &input.duplicate_ids)?;
-        let outcome = service::merge(&api(ctx).store, scope(ctx)?, primary, &duplicates, input.dry_run).await?;
-        let id = outcome.customer.id;
-        let preloaded = Preloaded {
-            contacts: Some(HashMap::from([(id, outcome.contacts)])),
-            tags: Some(HashMap::from([(id, outcome.tags)])),
-            ..Default::default()
-        };
+        let parts = selected_parts(ctx);
+        let outcome = service::merge(
+            &api(ctx).store,
+            scope(ctx)?,
+            primary,
+            &duplicates,
+            input.dry_run,
+            &parts,
+        )
+        .await?;
         Ok(MergeCustomersPayload {
-            customer: Customer::with(outcome.customer, Arc::new(preloaded)),
+            customer: Customer::answered(outcome.file),
             merged_ids: outcome.merged_ids.iter().map(|id| ID(id.to_string())).collect(),
             dry_run: input.dry_run,
         })

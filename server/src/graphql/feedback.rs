@@ -48,6 +48,8 @@ impl Feedback {
     async fn customer_id(&self) -> ID {
         gql_id(self.model.customer_id)
     }
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
         self.related.customer(ctx, self.model.customer_id).await
     }

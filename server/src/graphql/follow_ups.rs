@@ -52,6 +52,8 @@ impl FollowUp {
     }
     /// Null when the caller may not see the customer (a sales colleague's customer whose
     /// follow-up was assigned to the caller).
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
         self.related.customer(ctx, self.model.customer_id).await
     }
@@ -62,6 +64,8 @@ impl FollowUp {
     async fn assignee_id(&self) -> ID {
         gql_id(self.model.assignee_id)
     }
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         self.related.user(ctx, self.model.assignee_id).await
     }

@@ -2,8 +2,8 @@
 //! file point at (customer, users, opened follow-up), shared with follow-ups and feedback.
 
 use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
-use crate::domain::custom_fields::FieldEntity;
 use crate::domain::custom_fields::query::FieldOrder;
+use crate::domain::custom_fields::values::FieldValue;
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -142,12 +142,18 @@ impl Related {
 pub struct Interaction {
     model: interaction::Model,
     related: Arc<Related>,
+    /// The custom field values its write read before COMMIT.
+    answered_fields: Option<Vec<FieldValue>>,
 }
 
 impl Interaction {
     /// One of a page whose related rows `related` holds (see `Related::for_page`).
     pub fn new(model: interaction::Model, related: Arc<Related>) -> Self {
-        Self { model, related }
+        Self {
+            model,
+            related,
+            answered_fields: None,
+        }
     }
 
     /// A lone interaction; its nested fields load on their own.
@@ -164,6 +170,8 @@ impl Interaction {
     async fn customer_id(&self) -> ID {
         gql_id(self.model.customer_id)
     }
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
         self.related.customer(ctx, self.model.customer_id).await
     }
@@ -181,14 +189,12 @@ impl Interaction {
     }
     /// The tenant's custom fields of this kind of record, key → value.
     async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json> {
-        let values =
-            custom_fields::read_record(ctx, FieldEntity::Interaction, self.model.id, &self.model.custom_fields).await?;
+        let values = custom_fields::read_record(ctx, &self.model, self.answered_fields.as_ref()).await?;
         Ok(custom_fields::as_object(&values))
     }
     /// Every active custom field with its definition and value, in display order.
     async fn custom_field_values(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
-        let values =
-            custom_fields::read_record(ctx, FieldEntity::Interaction, self.model.id, &self.model.custom_fields).await?;
+        let values = custom_fields::read_record(ctx, &self.model, self.answered_fields.as_ref()).await?;
         Ok(values.into_iter().map(CustomFieldValue).collect())
     }
     /// The user who logged it.
@@ -364,12 +370,15 @@ impl InteractionMutation {
         };
         let (created, opened) = service::log(&api(ctx).store, scope(ctx)?, new).await?;
         let related = Arc::new(Related {
-            follow_ups: Some(opened.iter().map(|f| (created.id, f.clone())).collect()),
+            follow_ups: Some(opened.iter().map(|f| (created.record.id, f.clone())).collect()),
             ..Default::default()
         });
         Ok(LogInteractionPayload {
             follow_up: opened.map(|f| FollowUp::new(f, related.clone())),
-            interaction: Interaction::new(created, related),
+            interaction: Interaction {
+                answered_fields: Some(created.custom_fields),
+                ..Interaction::new(created.record, related)
+            },
         })
     }
 }

@@ -85,6 +85,8 @@ impl Reminder {
         gql_id(self.model.customer_id)
     }
     /// Null when the caller may not see the customer.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
         self.related.customer(ctx, self.model.customer_id).await
     }
@@ -93,6 +95,8 @@ impl Reminder {
         self.model.offset_days
     }
     /// The user it is addressed to; the tenant's admins receive it when that user is gone.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn recipient(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         match self.model.recipient_user_id {
             Some(id) => self.related.user(ctx, id).await,

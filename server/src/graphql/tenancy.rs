@@ -77,6 +77,8 @@ impl Tenant {
         self.0.created_at
     }
     /// Admins: progress of moving contact data to the newest data key.
+    /// In a mutation's answer this is read after the write committed: an error at this
+    /// field does not mean the write failed.
     async fn encryption_status(&self, ctx: &Context<'_>) -> Result<super::contacts::EncryptionStatus> {
         super::contacts::encryption_status(ctx).await
     }

@@ -1,8 +1,8 @@
 //! Sales history in the API: recording, correcting and voiding sales, and listing them.
 
 use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
-use crate::domain::custom_fields::FieldEntity;
 use crate::domain::custom_fields::query::FieldOrder;
+use crate::domain::custom_fields::values::{FieldValue, Written};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -35,10 +35,14 @@ pub enum TransactionOrder {
     OccurredAtAsc,
 }
 
-/// One sale of a customer's history.
-pub struct Transaction(pub transaction::Model);
+/// One sale of a customer's history, with its custom field values when its write read them.
+pub struct Transaction(pub transaction::Model, Option<Vec<FieldValue>>);
 
 impl Transaction {
+    pub fn new(model: transaction::Model) -> Self {
+        Self(model, None)
+    }
+
     fn money(&self, minor: i64) -> Result<Money> {
         let currency = Currency::parse("currency", &self.0.currency)?;
         Ok(Exact::from_minor(minor, currency).into())
@@ -89,14 +93,12 @@ impl Transaction {
     }
     /// The tenant's custom fields of this kind of record, key → value.
     async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json> {
-        let values =
-            custom_fields::read_record(ctx, FieldEntity::Transaction, self.0.id, &self.0.custom_fields).await?;
+        let values = custom_fields::read_record(ctx, &self.0, self.1.as_ref()).await?;
         Ok(custom_fields::as_object(&values))
     }
     /// Every active custom field with its definition and value, in display order.
     async fn custom_field_values(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>> {
-        let values =
-            custom_fields::read_record(ctx, FieldEntity::Transaction, self.0.id, &self.0.custom_fields).await?;
+        let values = custom_fields::read_record(ctx, &self.0, self.1.as_ref()).await?;
         Ok(values.into_iter().map(CustomFieldValue).collect())
     }
     /// Send this back with an update; a stale version is refused with CONFLICT.
@@ -174,7 +176,7 @@ pub struct TransactionQuery;
 impl TransactionQuery {
     async fn transaction(&self, ctx: &Context<'_>, id: ID) -> Result<Transaction> {
         let id = parse_id("id", &id)?;
-        Ok(Transaction(service::get(&api(ctx).store, scope(ctx)?, id).await?))
+        Ok(Transaction::new(service::get(&api(ctx).store, scope(ctx)?, id).await?))
     }
 
     /// Relay connection over the sales of customers the caller may see; voided sales only
@@ -221,7 +223,7 @@ impl TransactionQuery {
                 filter,
                 known_total: None,
             },
-            Transaction,
+            Transaction::new,
         ))
     }
 }
@@ -279,9 +281,9 @@ pub struct TransactionPayload {
     pub transaction: Transaction,
 }
 
-fn payload(model: transaction::Model) -> TransactionPayload {
+fn payload(written: Written<transaction::Model>) -> TransactionPayload {
     TransactionPayload {
-        transaction: Transaction(model),
+        transaction: Transaction(written.record, Some(written.custom_fields)),
     }
 }
 
@@ -350,6 +352,6 @@ pub(crate) fn nested_connection(
             known_total: Some(total),
         },
         |row| service::cursor(row, service::TransactionOrder::default()).encode(),
-        Transaction,
+        Transaction::new,
     )
 }

@@ -660,6 +660,107 @@ pub async fn read(
     plaintext: bool,
 ) -> DomainResult<Vec<FieldValue>> {
     let (defs, keys) = context(store, scope, entity, stored).await?;
+    open(scope, entity, row_id, stored, plaintext, &defs, keys.as_deref())
+}
+
+/// `read` of a record inside the caller's transaction, for the answer of a write before its COMMIT.
+pub(crate) async fn read_in<M: CarriesFields>(
+    tx: &impl ConnectionTrait,
+    store: &Store,
+    scope: &TenantScope,
+    record: &M,
+    plaintext: bool,
+) -> DomainResult<Vec<FieldValue>> {
+    let (entity, stored) = (M::ENTITY, record.stored());
+    let (defs, keys) = context_in(tx, store, scope, entity, stored).await?;
+    open(
+        scope,
+        entity,
+        record.row_id(),
+        stored,
+        plaintext,
+        &defs,
+        keys.as_deref(),
+    )
+}
+
+/// Whether a caller reads the sensitive values of a contract, transaction or interaction in
+/// full: sales staff see those only on their own customers, so whoever sees the record and
+/// may write does; viewers get masks.
+pub fn record_plaintext(scope: &TenantScope) -> bool {
+    scope.is_at_least(entity::enums::Role::Sales)
+}
+
+/// A record kind whose row carries custom field values.
+pub trait CarriesFields {
+    const ENTITY: FieldEntity;
+    fn row_id(&self) -> Uuid;
+    fn stored(&self) -> &Json;
+}
+
+macro_rules! carries_fields {
+    ($($module:ident => $entity:ident),* $(,)?) => {
+        $(impl CarriesFields for entity::$module::Model {
+            const ENTITY: FieldEntity = FieldEntity::$entity;
+            fn row_id(&self) -> Uuid {
+                self.id
+            }
+            fn stored(&self) -> &Json {
+                &self.custom_fields
+            }
+        })*
+    };
+}
+
+carries_fields!(customer => Customer, contract => Contract, transaction => Transaction, interaction => Interaction);
+
+/// A record as a write left it, with its custom field values as the writer sees them, read
+/// before the write's COMMIT so that its answer needs the database no more.
+pub struct Written<M> {
+    pub record: M,
+    pub custom_fields: Vec<FieldValue>,
+}
+
+/// `record` with its values, read inside the write's transaction. The definitions and keys
+/// are those the write itself used, from memory, so this seldom costs a statement.
+pub(crate) async fn written<M: CarriesFields>(
+    tx: &impl ConnectionTrait,
+    store: &Store,
+    scope: &TenantScope,
+    record: M,
+) -> DomainResult<Written<M>> {
+    let custom_fields = read_in(tx, store, scope, &record, record_plaintext(scope)).await?;
+    Ok(Written { record, custom_fields })
+}
+
+/// `written`, then COMMIT.
+pub(crate) async fn commit_written<M: CarriesFields>(
+    tx: sea_orm::DatabaseTransaction,
+    store: &Store,
+    scope: &TenantScope,
+    record: M,
+) -> DomainResult<Written<M>> {
+    let out = written(&tx, store, scope, record).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Whether showing `stored` needs the tenant's keys: it holds a sensitive value.
+fn needs_keys(defs: &[Definition], entity: FieldEntity, stored: &Json) -> bool {
+    defs.iter()
+        .any(|d| d.entity == entity && d.sensitive && d.archived_at.is_none() && stored.get(&d.key).is_some())
+}
+
+/// The values of `stored` for the active fields of `entity`, opened or masked.
+fn open(
+    scope: &TenantScope,
+    entity: FieldEntity,
+    row_id: Uuid,
+    stored: &Json,
+    plaintext: bool,
+    defs: &[Definition],
+    keys: Option<&TenantKeys>,
+) -> DomainResult<Vec<FieldValue>> {
     let mut out = Vec::new();
     for def in defs.iter().filter(|d| d.entity == entity && d.archived_at.is_none()) {
         let raw = stored.get(&def.key);
@@ -667,7 +768,11 @@ pub async fn read(
             (None, _) => (None, false),
             (Some(v), false) => (Some(v.clone()), false),
             (Some(ct), true) => {
-                let keys = keys.as_ref().expect("keys are loaded for sensitive values");
+                let keys = keys.ok_or_else(|| {
+                    DomainError::Internal(anyhow::anyhow!(
+                        "the tenant's keys were not loaded for a sensitive value"
+                    ))
+                })?;
                 let column = column_of(&def.key);
                 let clear = ct
                     .as_str()
@@ -711,13 +816,9 @@ async fn context(
     entity: FieldEntity,
     stored: &Json,
 ) -> DomainResult<(Arc<Vec<Definition>>, Option<Arc<TenantKeys>>)> {
-    let needs_keys = |defs: &[Definition]| {
-        defs.iter()
-            .any(|d| d.entity == entity && d.sensitive && d.archived_at.is_none() && stored.get(&d.key).is_some())
-    };
     // A page of records reads its values one record at a time: both come from memory then.
     if let Some(defs) = store.custom_fields.get(&scope.tenant_id) {
-        if !needs_keys(&defs) {
+        if !needs_keys(&defs, entity, stored) {
             return Ok((defs, None));
         }
         if let Some(keys) = store.vault.cached(scope.tenant_id) {
@@ -725,13 +826,24 @@ async fn context(
         }
     }
     let tx = store.begin_scoped(scope).await?;
-    let defs = definitions(store, &tx, scope).await?;
-    let keys = if needs_keys(&defs) {
-        Some(store.vault.for_tenant(&tx, scope.tenant_id).await?)
-    } else {
-        None
-    };
+    let found = context_in(&tx, store, scope, entity, stored).await?;
     tx.commit().await?;
+    Ok(found)
+}
+
+/// The definitions, and the keys when `stored` holds a sensitive value, read in `tx`.
+async fn context_in(
+    tx: &impl ConnectionTrait,
+    store: &Store,
+    scope: &TenantScope,
+    entity: FieldEntity,
+    stored: &Json,
+) -> DomainResult<(Arc<Vec<Definition>>, Option<Arc<TenantKeys>>)> {
+    let defs = definitions(store, tx, scope).await?;
+    let keys = match needs_keys(&defs, entity, stored) {
+        true => Some(store.vault.for_tenant(tx, scope.tenant_id).await?),
+        false => None,
+    };
     Ok((defs, keys))
 }
 
