@@ -9,6 +9,7 @@ mod custom_fields;
 mod customer_file;
 mod customers;
 mod feedback;
+mod hostile_input;
 mod http;
 mod interactions;
 mod limits;
