@@ -546,6 +546,24 @@ fn cases() -> Vec<Case> {
             Line,
         ),
         case(
+            CREATE_USER,
+            |_, v| json!({ "input": { "email": "new@example.com", "name": "New", "role": "SALES", "password": format!("long-enough-{}", v.as_str().unwrap()) } }),
+            "password",
+            Line,
+        ),
+        case(
+            DEFINE_FIELD,
+            |_, v| json!({ "input": { "entity": "CUSTOMER", "key": "extra", "label": "Extra", "type": "TEXT", "default": v } }),
+            "default",
+            Line,
+        ),
+        case(
+            SETTINGS,
+            |_, v| json!({ "input": { "extraRecipient": v } }),
+            "extraRecipient",
+            Line,
+        ),
+        case(
             CREATE_KEY,
             |_, v| json!({ "input": { "name": v, "role": "VIEWER" } }),
             "name",
@@ -572,6 +590,7 @@ fn cases() -> Vec<Case> {
         (SIGNUP, |_, v| signup_input(json!({ "adminEmail": v })), "adminEmail"),
         (SIGNUP, |_, v| signup_input(json!({ "slug": v })), "slug"),
         (SIGNUP, |_, v| signup_input(json!({ "phoneRegion": v })), "phoneRegion"),
+        (SIGNUP, |_, v| signup_input(json!({ "timezone": v })), "timezone"),
         (LOGIN, |f, v| login_input(f, json!({ "tenantSlug": v })), "tenantSlug"),
         (LOGIN, |f, v| login_input(f, json!({ "email": v })), "email"),
         (LOGIN, |f, v| login_input(f, json!({ "password": v })), "password"),
@@ -945,6 +964,9 @@ async fn identity_and_card_numbers_split_by_invisible_characters_are_refused_in_
                     "timezone",
                     "to",
                     "confirmKey",
+                    "color",
+                    "password",
+                    "extraRecipient",
                 ]
                 .contains(&c.field)
         })
