@@ -331,7 +331,16 @@ pub fn phone(field: &str, value: &str, region: &str) -> DomainResult<String> {
     if !number.is_valid() {
         return Err(invalid());
     }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    // Some odd inputs read as a valid number whose E.164 form is not one (a national
+    // leading zero lost on the way): what is stored and searched must read back as itself.
+    let reread = phonenumber::parse(region, &e164)
+        .ok()
+        .filter(phonenumber::PhoneNumber::is_valid);
+    if reread.is_none_or(|n| n.format().mode(phonenumber::Mode::E164).to_string() != e164) {
+        return Err(invalid());
+    }
+    Ok(e164)
 }
 
 /// WeChat ids: 6–20 characters, a letter first, then letters, digits, `_` or `-`; lower-cased.
@@ -503,6 +512,8 @@ mod tests {
         }
         assert_eq!(phone("phone", "(415) 555-0132", "US").unwrap(), "+14155550132");
         assert!(phone("phone", "12345", "CN").is_err());
+        // Found by fuzzing: read as valid, but its E.164 form was not.
+        assert!(phone("phone", "0051011[10BJ20", "CN").is_err());
         assert!(phone("phone", "not a number", "CN").is_err());
     }
 
