@@ -12,6 +12,7 @@ mod customer_file;
 mod customers;
 mod database_faults;
 mod feedback;
+mod hostile_input;
 mod http;
 mod interactions;
 mod limits;

@@ -35,7 +35,7 @@ pub async fn create(
     if role > scope.role() {
         return Err(DomainError::Forbidden("cannot grant a role above your own"));
     }
-    let name = validate::required_text("name", Some(name), 200)?;
+    let name = validate::required_line("name", Some(name), 200)?;
     let key = new_api_key(scope.tenant_id);
     let tx = store.begin_scoped(scope).await?;
     let created = api_key::Entity::insert(api_key::ActiveModel {

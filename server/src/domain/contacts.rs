@@ -324,8 +324,8 @@ fn build_row(
     prefix: &str,
 ) -> DomainResult<contact::Model> {
     let mut row = new_row(scope, keys, customer_id);
-    row.name = validate::optional_text(&format!("{prefix}name"), input.name.clone(), 200)?;
-    row.title = validate::optional_text(&format!("{prefix}title"), input.title.clone(), 100)?;
+    row.name = validate::optional_line(&format!("{prefix}name"), input.name.clone(), 200)?;
+    row.title = validate::optional_line(&format!("{prefix}title"), input.title.clone(), 100)?;
     row.is_decision_maker = input.is_decision_maker.unwrap_or(false);
     row.is_primary = input.is_primary.unwrap_or(false);
     row.preferred_channel = input.preferred_channel;
@@ -719,7 +719,7 @@ fn apply_text(
     let next = match patch {
         Patch::Keep => return Ok(()),
         Patch::Clear => None,
-        Patch::Set(v) => validate::optional_text(field, Some(v), max)?,
+        Patch::Set(v) => validate::optional_line(field, Some(v), max)?,
     };
     if *target != next {
         *target = next;

@@ -204,7 +204,7 @@ pub(crate) fn offsets(field: &str, days: Vec<i32>) -> DomainResult<Vec<u16>> {
 }
 
 fn contract_number(field: &str, value: String) -> DomainResult<String> {
-    validate::required_text(field, Some(value), 64)
+    validate::required_line(field, Some(value), 64)
 }
 
 fn non_negative(field: &str, value: &str, currency: Currency) -> DomainResult<Money> {
@@ -955,7 +955,7 @@ async fn apply_changes(
         Patch::Set(v) => assign(
             "title",
             &mut c.title,
-            validate::required_text("title", Some(v), 200)?,
+            validate::required_line("title", Some(v), 200)?,
             changed,
         ),
     }

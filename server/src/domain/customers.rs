@@ -25,6 +25,7 @@ use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder}
 use super::custom_fields::{FieldEntity, values};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
+use super::validate::Lines;
 use super::{
     DomainError, DomainResult, Store, activity, audit, locks, now, scoped, scoped_delete, scoped_update, tags,
     validate, versioned,
@@ -803,6 +804,9 @@ async fn contact_search(
     .into_iter()
     .filter_map(|(field, name, value)| value.map(|v| (field, name, v)))
     .collect();
+    for (_, name, value) in &wanted {
+        validate::search_term(name, Some(value))?;
+    }
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
@@ -852,11 +856,11 @@ fn filtered(
     if let Some(v) = f.source {
         select = select.filter(customer::Column::Source.eq(v));
     }
-    if let Some(v) = &f.industry {
-        select = select.filter(customer::Column::Industry.eq(v.trim()));
+    if let Some(v) = validate::search_term("filter.industry", f.industry.as_deref())? {
+        select = select.filter(customer::Column::Industry.eq(v));
     }
-    if let Some(v) = &f.region {
-        select = select.filter(customer::Column::Region.eq(v.trim()));
+    if let Some(v) = validate::search_term("filter.region", f.region.as_deref())? {
+        select = select.filter(customer::Column::Region.eq(v));
     }
     if let Some(v) = f.created_from {
         select = select.filter(customer::Column::CreatedAt.gte(v));
@@ -878,7 +882,7 @@ fn filtered(
             .into_query();
         select = select.filter(customer::Column::Id.in_subquery(tagged));
     }
-    if let Some(term) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(term) = validate::search_term("filter.search", f.search.as_deref())? {
         let escaped = term
             .to_lowercase()
             .replace('\\', "\\\\")
@@ -1057,14 +1061,14 @@ pub(crate) fn assign<T: PartialEq>(field: &'static str, target: &mut T, value: T
 fn text_patch(
     field: &'static str,
     patch: Patch<String>,
-    max: usize,
+    (max, lines): (usize, Lines),
     target: &mut Option<String>,
     changed: &mut Vec<&'static str>,
 ) -> DomainResult<()> {
     match patch {
         Patch::Keep => {}
         Patch::Clear => assign(field, target, None, changed),
-        Patch::Set(v) => assign(field, target, validate::optional_text(field, Some(v), max)?, changed),
+        Patch::Set(v) => assign(field, target, validate::text(field, Some(v), max, lines)?, changed),
     }
     Ok(())
 }
@@ -1284,12 +1288,18 @@ async fn apply_changes(
         Patch::Set(v) => assign(
             "name",
             &mut c.name,
-            validate::required_text("name", Some(v), 200)?,
+            validate::required_line("name", Some(v), 200)?,
             changed,
         ),
         other => required_patch("name", other, &mut c.name, changed)?,
     }
-    text_patch("companyName", changes.company_name, 200, &mut c.company_name, changed)?;
+    text_patch(
+        "companyName",
+        changes.company_name,
+        (200, Lines::One),
+        &mut c.company_name,
+        changed,
+    )?;
     if c.kind == CustomerKind::Company && c.company_name.is_none() {
         c.company_name = Some(c.name.clone());
     }
@@ -1331,12 +1341,30 @@ async fn apply_changes(
     value_patch("gender", changes.gender, &mut c.gender, changed);
     date_patch("birthday", changes.birthday, &mut c.birthday, changed, today)?;
     value_patch("ageBand", changes.age_band, &mut c.age_band, changed);
-    text_patch("occupation", changes.occupation, 100, &mut c.occupation, changed)?;
-    text_patch("position", changes.position, 100, &mut c.position, changed)?;
-    text_patch("industry", changes.industry, 100, &mut c.industry, changed)?;
+    text_patch(
+        "occupation",
+        changes.occupation,
+        (100, Lines::One),
+        &mut c.occupation,
+        changed,
+    )?;
+    text_patch(
+        "position",
+        changes.position,
+        (100, Lines::One),
+        &mut c.position,
+        changed,
+    )?;
+    text_patch(
+        "industry",
+        changes.industry,
+        (100, Lines::One),
+        &mut c.industry,
+        changed,
+    )?;
     value_patch("companySize", changes.company_size, &mut c.company_size, changed);
-    text_patch("region", changes.region, 100, &mut c.region, changed)?;
-    text_patch("city", changes.city, 100, &mut c.city, changed)?;
+    text_patch("region", changes.region, (100, Lines::One), &mut c.region, changed)?;
+    text_patch("city", changes.city, (100, Lines::One), &mut c.city, changed)?;
     match changes.budget {
         Patch::Keep => {}
         Patch::Clear => {
@@ -1362,16 +1390,22 @@ async fn apply_changes(
         &mut c.preferred_channel,
         changed,
     );
-    text_patch("hobbies", changes.hobbies, 1000, &mut c.hobbies, changed)?;
-    text_patch("familyNotes", changes.family_notes, 2000, &mut c.family_notes, changed)?;
+    text_patch("hobbies", changes.hobbies, (1000, Lines::Many), &mut c.hobbies, changed)?;
+    text_patch(
+        "familyNotes",
+        changes.family_notes,
+        (2000, Lines::Many),
+        &mut c.family_notes,
+        changed,
+    )?;
     text_patch(
         "specialNeeds",
         changes.special_needs,
-        2000,
+        (2000, Lines::Many),
         &mut c.special_needs,
         changed,
     )?;
-    text_patch("notes", changes.notes, 5000, &mut c.notes, changed)?;
+    text_patch("notes", changes.notes, (5000, Lines::Many), &mut c.notes, changed)?;
     Ok(())
 }
 

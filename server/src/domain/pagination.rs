@@ -49,7 +49,19 @@ pub struct ExprSort {
     pub param: String,
 }
 
+/// The longest cursor we hand out: a sort value of a few hundred characters, its id and
+/// ordering, in base64.
+const CURSOR_MAX: usize = 4096;
+
 impl SortValue {
+    /// The text a cursor compares with, if any.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Self::Text(s) | Self::Field(Some(serde_json::Value::String(s))) => Some(s),
+            _ => None,
+        }
+    }
+
     fn kind(&self) -> SortKind {
         match self {
             Self::Text(_) => SortKind::Text,
@@ -88,14 +100,22 @@ impl Cursor {
 
     /// `kind` is the type of the ordering's values; a cursor whose value has another type
     /// was not made by us and is refused before it reaches the database.
-    fn decode(field: &str, raw: &str, sort: &str, kind: SortKind) -> DomainResult<Self> {
+    pub fn decode(field: &str, raw: &str, sort: &str, kind: SortKind) -> DomainResult<Self> {
+        let not_ours = || DomainError::validation(field, "is not a cursor of this list");
+        if raw.len() > CURSOR_MAX {
+            return Err(not_ours());
+        }
         let cursor: Cursor = URL_SAFE_NO_PAD
             .decode(raw)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| DomainError::validation(field, "is not a cursor of this list"))?;
+            .ok_or_else(not_ours)?;
         if cursor.sort != sort || cursor.value.kind() != kind {
             return Err(DomainError::validation(field, "belongs to a different ordering"));
+        }
+        // Text we never wrote: the database would refuse a NUL with an internal error.
+        if cursor.value.text().is_some_and(|t| t.chars().any(char::is_control)) {
+            return Err(not_ours());
         }
         Ok(cursor)
     }
@@ -152,6 +172,18 @@ impl PageRequest {
                 .map(|c| Cursor::decode("before", c, sort, kind))
                 .transpose()?,
         })
+    }
+
+    /// Refuses a cursor whose value could not have come from the ordering (`fits` says which
+    /// values can), naming `after` or `before`: a forged value would otherwise reach the
+    /// database as, say, text to cast to a number.
+    pub fn check_values(&self, fits: impl Fn(&SortValue) -> bool) -> DomainResult<()> {
+        for (field, cursor) in [("after", &self.after), ("before", &self.before)] {
+            if cursor.as_ref().is_some_and(|c| !fits(&c.value)) {
+                return Err(DomainError::validation(field, "is not a cursor of this list"));
+            }
+        }
+        Ok(())
     }
 
     /// Adds the cursor bounds, the ordering (reversed when paging backwards) and the limit.

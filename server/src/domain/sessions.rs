@@ -12,7 +12,7 @@ use chrono::Utc;
 use entity::{api_key, user};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{DomainError, DomainResult, Store, audit, now, scoped_update, tenants};
+use super::{DomainError, DomainResult, Store, audit, now, scoped_update, tenants, validate};
 use crate::config::Secret;
 use crate::tenancy::auth::{self, Claims};
 use crate::tenancy::{Actor, TenantScope};
@@ -94,6 +94,10 @@ impl Authenticator {
         client: Option<IpAddr>,
         request_id: Option<String>,
     ) -> DomainResult<(String, user::Model)> {
+        // Junk is refused before it costs an attempt, reaches a query or is logged.
+        validate::token("tenantSlug", tenant_slug, 64)?;
+        validate::token("email", email, 254)?;
+        validate::token("password", password.expose(), 256)?;
         // Attempts are counted per account and per client address before the password is
         // checked (so parallel guesses cannot all slip through); once either budget is spent,
         // even the right password waits, which makes guessing slow.

@@ -19,7 +19,7 @@ pub async fn create(
     color: Option<String>,
 ) -> DomainResult<tag::Model> {
     require_tag_admin(scope)?;
-    let name = validate::required_text("name", Some(name), 64)?;
+    let name = validate::required_line("name", Some(name), 64)?;
     let color = validate::color("color", color.as_deref().unwrap_or("#808080"))?;
     let tx = store.begin_scoped(scope).await?;
     hold_name(&tx, scope, &name).await?;
@@ -168,7 +168,7 @@ pub async fn rename(
     color: Option<String>,
 ) -> DomainResult<tag::Model> {
     require_tag_admin(scope)?;
-    let name = name.map(|n| validate::required_text("name", Some(n), 64)).transpose()?;
+    let name = name.map(|n| validate::required_line("name", Some(n), 64)).transpose()?;
     let color = color.map(|c| validate::color("color", &c)).transpose()?;
     let tx = store.begin_scoped(scope).await?;
     let mut current = find(&tx, scope, id).await?;

@@ -60,11 +60,11 @@ pub async fn create(
     if !policy.permits(presented_platform_key) {
         return Err(DomainError::Forbidden("signup is closed on this server"));
     }
-    let name = validate::required_text("name", Some(input.name), 200)?;
+    let name = validate::required_line("name", Some(input.name), 200)?;
     let slug = validate::slug("slug", &input.slug)?;
     let admin_email = validate::email("adminEmail", &input.admin_email)?;
     validate::password("adminPassword", input.admin_password.expose())?;
-    let admin_name = validate::optional_text("adminName", input.admin_name, 200)?
+    let admin_name = validate::optional_line("adminName", input.admin_name, 200)?
         .unwrap_or_else(|| admin_email.split('@').next().unwrap_or("admin").to_owned());
     let timezone = match input.timezone {
         Some(tz) => validate::timezone("timezone", &tz)?,
@@ -246,7 +246,7 @@ pub async fn update_settings(
         Patch::Clear => None,
         // A display name goes into a mail header: one line, no angle brackets or quotes.
         Patch::Set(v) => {
-            let v = validate::required_text("senderName", Some(v), 100)?;
+            let v = validate::required_line("senderName", Some(v), 100)?;
             if v.contains(['\r', '\n', '<', '>', '"']) {
                 return Err(DomainError::validation(
                     "senderName",

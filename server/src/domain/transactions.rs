@@ -246,7 +246,7 @@ pub async fn record(
     input: NewTransaction,
 ) -> DomainResult<Written<transaction::Model>> {
     customers::require_writer(scope)?;
-    let product = validate::required_text("product", Some(input.product), 200)?;
+    let product = validate::required_line("product", Some(input.product), 200)?;
     let quantity = Quantity::parse("quantity", &input.quantity)?;
     let currency = Currency::parse("currency", &input.currency)?;
     let unit_price = Money::parse("unitPrice", &input.unit_price, currency)?;
@@ -364,7 +364,7 @@ pub async fn update(
         Patch::Set(v) => assign(
             "product",
             &mut next.product,
-            validate::required_text("product", Some(v), 200)?,
+            validate::required_line("product", Some(v), 200)?,
             &mut changed,
         ),
     }

@@ -33,7 +33,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
         return Err(DomainError::Forbidden("cannot grant a role above your own"));
     }
     let email = validate::email("email", &input.email)?;
-    let name = validate::required_text("name", Some(input.name), 200)?;
+    let name = validate::required_line("name", Some(input.name), 200)?;
     validate::password("password", input.password.expose())?;
     let password_hash = hash_password(input.password).await?;
 

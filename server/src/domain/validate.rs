@@ -1,44 +1,107 @@
 //! Input rules shared by every service: text limits, dates, e-mail syntax, slugs, and the
 //! guard that keeps identity-card and bank-card numbers out of free text.
+//!
+//! Every string a client sends passes [`plain`] (directly or through the helpers here)
+//! before it is stored or reaches a query: control characters are refused (PostgreSQL
+//! refuses NUL outright, and the rest only serve to forge logs or terminals), line breaks
+//! and tabs only where text may span lines, and every string has a length cap.
 
 use chrono::NaiveDate;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::{DomainError, DomainResult};
 
-/// Trims `value`; empty becomes `None`. Longer than `max` characters or holding a card/ID
-/// number is refused, naming `field`.
-pub fn optional_text(field: &str, value: Option<String>, max: usize) -> DomainResult<Option<String>> {
-    let Some(value) = value else { return Ok(None) };
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Ok(None);
-    }
-    if trimmed.chars().count() > max {
+/// Whether a text may span lines (notes, terms) or is one line (names, titles, keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+/// The longest search or filter term; longer ones are not searches but attacks on the
+/// pattern matcher (SQLite refuses LIKE patterns over 50,000 bytes).
+pub const TERM_MAX: usize = 200;
+
+/// Refuses control characters (line breaks and tabs are allowed in `Lines::Many` text) and
+/// text longer than `max` characters, naming `field`.
+pub fn plain(field: &str, value: &str, max: usize, lines: Lines) -> DomainResult<()> {
+    // Bytes bound characters from above: a cheap first look at huge input.
+    if value.len() > max && value.chars().count() > max {
         return Err(DomainError::validation(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
-        return Err(DomainError::validation(field, "must not contain control characters"));
+    let allowed = |c: char| lines == Lines::Many && matches!(c, '\n' | '\t' | '\r');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        let message = if lines == Lines::One && value.contains(['\n', '\r', '\t']) {
+            "must be one line, without tabs"
+        } else {
+            "must not contain control characters"
+        };
+        return Err(DomainError::validation(field, message));
     }
+    Ok(())
+}
+
+/// A client string that is looked up or compared but never shown as text (a key, a slug, a
+/// code, a cursor, a password): one line, at most `max` characters.
+pub fn token<'a>(field: &str, value: &'a str, max: usize) -> DomainResult<&'a str> {
+    plain(field, value, max, Lines::One)?;
+    Ok(value)
+}
+
+/// A search or filter term: trimmed, one line, at most [`TERM_MAX`] characters; empty
+/// becomes `None`.
+pub fn search_term(field: &str, value: Option<&str>) -> DomainResult<Option<String>> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    plain(field, value, TERM_MAX, Lines::One)?;
+    Ok(Some(value.to_owned()))
+}
+
+/// Trims `value`; empty becomes `None`. Longer than `max` characters, holding control
+/// characters (line breaks only in `Lines::Many` text) or a card/ID number is refused,
+/// naming `field`.
+pub fn text(field: &str, value: Option<String>, max: usize, lines: Lines) -> DomainResult<Option<String>> {
+    let Some(value) = value else { return Ok(None) };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    plain(field, trimmed, max, lines)?;
     pii_guard(field, trimmed)?;
     Ok(Some(trimmed.to_owned()))
+}
+
+/// Multi-line free text (notes, terms, summaries); see [`text`].
+pub fn optional_text(field: &str, value: Option<String>, max: usize) -> DomainResult<Option<String>> {
+    text(field, value, max, Lines::Many)
 }
 
 pub fn required_text(field: &str, value: Option<String>, max: usize) -> DomainResult<String> {
     optional_text(field, value, max)?.ok_or_else(|| DomainError::validation(field, "is required"))
 }
 
+/// One line of free text (names, titles, labels); see [`text`].
+pub fn optional_line(field: &str, value: Option<String>, max: usize) -> DomainResult<Option<String>> {
+    text(field, value, max, Lines::One)
+}
+
+pub fn required_line(field: &str, value: Option<String>, max: usize) -> DomainResult<String> {
+    optional_line(field, value, max)?.ok_or_else(|| DomainError::validation(field, "is required"))
+}
+
 /// Refuses text that holds a Chinese resident identity number (18 characters, valid
 /// checksum) or a payment card number (13–19 digits passing Luhn). People write such numbers
-/// in groups ("4111 1111-1111 1111", "110105 19491231 002X") and with full-width digits, so
-/// every run of adjacent groups is tried, not only whole runs.
+/// in groups ("4111 1111-1111 1111", "110105 19491231 002X") and with full-width digits, and
+/// a paste may carry invisible characters between the digits, so the text is first brought
+/// to one form (see [`scan_form`]) and every run of adjacent groups is tried, not only
+/// whole runs.
 pub fn pii_guard(field: &str, text: &str) -> DomainResult<()> {
-    for candidate in number_candidates(text) {
+    for candidate in number_candidates(&scan_form(text)) {
         if is_resident_id(&candidate) {
             return Err(DomainError::validation(
                 field,
@@ -56,45 +119,64 @@ pub fn pii_guard(field: &str, text: &str) -> DomainResult<()> {
     Ok(())
 }
 
-/// Full-width digits and letters (common in Chinese input) as their ASCII forms.
-fn ascii_form(c: char) -> char {
-    match c {
-        '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
-        'Ｘ' | 'ｘ' => 'X',
-        '－' => '-',
-        _ => c,
-    }
+/// The text as the guard reads it: NFKC (full-width, circled and superscript digits become
+/// ASCII ones), format characters (zero-width spaces and joiners, word joiners, byte-order
+/// marks, soft hyphens, direction marks) dropped, and every white space — no-break, ideographic,
+/// line breaks — a plain space.
+pub fn scan_form(text: &str) -> String {
+    text.nfkc()
+        .filter(|c| c.general_category() != GeneralCategory::Format)
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect()
 }
 
 fn is_group_separator(c: char) -> bool {
-    matches!(c, ' ' | '-' | '.' | '/' | '\u{3000}' | '\u{2013}' | '\u{2014}')
+    matches!(c, ' ' | '-' | '.' | '/' | '\u{2010}'..='\u{2015}' | '\u{2212}')
 }
+
+/// How many separators in a row may stand between the groups of one number ("4111 - 1111").
+const SEPARATOR_RUN_MAX: usize = 3;
 
 /// Each run of adjacent digit groups (joined) that is short enough to be an ID or card number.
 fn number_candidates(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().map(ascii_form).collect();
+    let chars: Vec<char> = text.chars().collect();
     let mut numbers: Vec<Vec<String>> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
     let mut current = String::new();
-    for (i, &c) in chars.iter().enumerate() {
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
         let next = chars.get(i + 1).copied();
         if c.is_ascii_digit() {
             current.push(c);
+            i += 1;
             continue;
         }
         // An ID's check character X ends its group.
         if (c == 'X' || c == 'x') && !current.is_empty() && !next.is_some_and(|n| n.is_alphanumeric()) {
             current.push('X');
+            i += 1;
             continue;
         }
         if !current.is_empty() {
             groups.push(std::mem::take(&mut current));
         }
-        let continues =
-            is_group_separator(c) && !groups.is_empty() && next.is_some_and(|n| ascii_form(n).is_ascii_digit());
-        if !continues && !groups.is_empty() {
+        let run = chars[i..]
+            .iter()
+            .take(SEPARATOR_RUN_MAX + 1)
+            .take_while(|c| is_group_separator(**c))
+            .count();
+        let continues = (1..=SEPARATOR_RUN_MAX).contains(&run)
+            && !groups.is_empty()
+            && chars.get(i + run).is_some_and(|n| n.is_ascii_digit());
+        if continues {
+            i += run;
+            continue;
+        }
+        if !groups.is_empty() {
             numbers.push(std::mem::take(&mut groups));
         }
+        i += 1;
     }
     if !current.is_empty() {
         groups.push(current);
@@ -213,6 +295,7 @@ pub fn slug(field: &str, value: &str) -> DomainResult<String> {
 }
 
 pub fn password(field: &str, value: &str) -> DomainResult<()> {
+    plain(field, value, 256, Lines::One)?;
     let n = value.chars().count();
     if n < 10 {
         return Err(DomainError::validation(field, "must be at least 10 characters"));
@@ -248,7 +331,16 @@ pub fn phone(field: &str, value: &str, region: &str) -> DomainResult<String> {
     if !number.is_valid() {
         return Err(invalid());
     }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    // Some odd inputs read as a valid number whose E.164 form is not one (a national
+    // leading zero lost on the way): what is stored and searched must read back as itself.
+    let reread = phonenumber::parse(region, &e164)
+        .ok()
+        .filter(phonenumber::PhoneNumber::is_valid);
+    if reread.is_none_or(|n| n.format().mode(phonenumber::Mode::E164).to_string() != e164) {
+        return Err(invalid());
+    }
+    Ok(e164)
 }
 
 /// WeChat ids: 6–20 characters, a letter first, then letters, digits, `_` or `-`; lower-cased.
@@ -331,6 +423,34 @@ mod tests {
     }
 
     #[test]
+    fn numbers_split_by_invisible_characters_or_any_white_space_are_found() {
+        for splitter in [
+            "\u{200B}", "\u{2060}", "\u{FEFF}", "\u{00AD}", "\u{00A0}", "\u{202F}", "\n", "\r\n", " - ",
+        ] {
+            let card = ["4111", "1111", "1111", "1111"].join(splitter);
+            assert!(pii_guard("notes", &card).is_err(), "{splitter:?}");
+            let id = ["110105", "19491231", "002X"].join(splitter);
+            assert!(pii_guard("notes", &id).is_err(), "{splitter:?}");
+        }
+        assert!(pii_guard("notes", "card ④①①①①①①①①①①①①①①①").is_err(), "circled digits");
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_line_breaks_only_in_multi_line_text() {
+        assert!(plain("f", "a\u{0}b", 10, Lines::Many).is_err());
+        assert!(plain("f", "a\u{1b}[2J", 10, Lines::Many).is_err());
+        assert!(plain("f", "a\nb\tc", 10, Lines::Many).is_ok());
+        assert!(plain("f", "a\nb", 10, Lines::One).is_err());
+        assert!(plain("f", "a\tb", 10, Lines::One).is_err());
+        assert!(search_term("q", Some(&"x".repeat(TERM_MAX + 1))).is_err());
+        assert_eq!(search_term("q", Some("  x ")).unwrap(), Some("x".into()));
+        assert_eq!(
+            field_of(required_line("name", Some("a\nb".into()), 10).unwrap_err()),
+            "name"
+        );
+    }
+
+    #[test]
     fn ordinary_numbers_pass_the_guard() {
         assert!(pii_guard("notes", "phones 13812345678 13912345678 and 010-12345678").is_ok());
         assert!(pii_guard("notes", "order 2026-11-25 total 1234567.89").is_ok());
@@ -392,6 +512,8 @@ mod tests {
         }
         assert_eq!(phone("phone", "(415) 555-0132", "US").unwrap(), "+14155550132");
         assert!(phone("phone", "12345", "CN").is_err());
+        // Found by fuzzing: read as valid, but its E.164 form was not.
+        assert!(phone("phone", "0051011[10BJ20", "CN").is_err());
         assert!(phone("phone", "not a number", "CN").is_err());
     }
 

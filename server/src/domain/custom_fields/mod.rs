@@ -133,7 +133,7 @@ fn key(value: &str) -> DomainResult<String> {
 }
 
 fn label(value: &str) -> DomainResult<String> {
-    super::validate::required_text("label", Some(value.to_owned()), LABEL_MAX)
+    super::validate::required_line("label", Some(value.to_owned()), LABEL_MAX)
 }
 
 fn options(field_type: FieldType, options: Option<Vec<String>>) -> DomainResult<Option<Json>> {
@@ -151,7 +151,7 @@ fn options(field_type: FieldType, options: Option<Vec<String>>) -> DomainResult<
             let mut seen = std::collections::HashSet::new();
             let mut out = Vec::with_capacity(list.len());
             for (i, option) in list.into_iter().enumerate() {
-                let option = super::validate::required_text(&format!("options.{i}"), Some(option), OPTION_MAX)?;
+                let option = super::validate::required_line(&format!("options.{i}"), Some(option), OPTION_MAX)?;
                 if !seen.insert(option.clone()) {
                     return Err(DomainError::validation(format!("options.{i}"), "is listed twice"));
                 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::values::{index_of, normalise};
 use super::{Carrier, Definition, FieldEntity, FieldType, definitions};
 use crate::domain::pagination::{Cursor, ExprSort, Page, PageArgs, PageRequest, SortKind, SortValue};
-use crate::domain::{DomainError, DomainResult, Store, TenantEntity, contacts};
+use crate::domain::{DomainError, DomainResult, Store, TenantEntity, contacts, validate};
 use crate::tenancy::{Role, TenantScope};
 
 /// How a filter compares.
@@ -41,6 +41,8 @@ pub struct FieldOrder {
 }
 
 const IN_MAX: usize = 100;
+/// Keys are snake_case of at most 64 characters (see the definitions).
+const KEY_MAX: usize = 64;
 
 fn column(table: &str, column: &str) -> String {
     format!("\"{table}\".\"{column}\"")
@@ -176,6 +178,7 @@ pub(crate) async fn conditions(
     let backend = tx.get_database_backend();
     let mut out = Vec::with_capacity(filters.len());
     for filter in filters {
+        validate::token("filter.customFields.key", &filter.key, KEY_MAX)?;
         let field = format!("filter.customFields.{}", filter.key);
         let def = active(&defs, entity, &filter.key, &field)?;
         let keys = if def.sensitive && def.searchable && filter.op != FilterOp::IsEmpty {
@@ -253,7 +256,7 @@ pub(crate) async fn conditions(
             FilterOp::Contains => match def.field_type {
                 FieldType::MultiSelect => one(has_option(backend, table, def, value()?, &field)?),
                 FieldType::Text | FieldType::LongText | FieldType::Email | FieldType::Url => {
-                    let Some(term) = value()?.as_str().map(str::trim).filter(|t| !t.is_empty()) else {
+                    let Some(term) = validate::search_term(&field, value()?.as_str())? else {
                         return Err(DomainError::validation(&field, "CONTAINS takes some text"));
                     };
                     let escaped = term
@@ -376,6 +379,7 @@ pub(crate) async fn sort(
     entity: FieldEntity,
     order: &FieldOrder,
 ) -> DomainResult<(Definition, ExprSort)> {
+    validate::token("orderByCustomField.key", &order.key, KEY_MAX)?;
     let defs = definitions(store, tx, scope).await?;
     let def = active(&defs, entity, &order.key, "orderByCustomField.key")?.clone();
     let backend = tx.get_database_backend();
@@ -417,6 +421,33 @@ pub(crate) async fn sort(
         if order.descending { "DESC" } else { "ASC" }
     );
     Ok((def, ExprSort { name, expr, param }))
+}
+
+/// Whether `value` is a sort value [`sort_value`] could have made for the field: a decimal
+/// in a string for numbers and amounts, a boolean for yes/no fields, text for the rest.
+pub fn cursor_fits(def: &Definition, value: &SortValue) -> bool {
+    let SortValue::Field(value) = value else { return false };
+    match (def.field_type, value) {
+        (_, None) => true,
+        (FieldType::Integer | FieldType::Decimal | FieldType::CurrencyAmount, Some(Json::String(s))) => {
+            is_plain_decimal(s)
+        }
+        (FieldType::Boolean, Some(Json::Bool(_))) => true,
+        (FieldType::Integer | FieldType::Decimal | FieldType::CurrencyAmount | FieldType::Boolean, _) => false,
+        (_, Some(Json::String(_))) => true,
+        _ => false,
+    }
+}
+
+/// `-?digits(.digits)?`, short enough for any stored number: what both databases cast.
+fn is_plain_decimal(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    s.len() <= 40
+        && !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A record's sort value for a cursor: what the sort expression computes for it.
@@ -499,6 +530,7 @@ pub(crate) async fn sorted_page<E: Carrying>(
 ) -> DomainResult<Page<E::Model>> {
     let (def, sort) = self::sort(store, tx, scope, E::ENTITY, by).await?;
     let request = PageRequest::of_kind(args, &sort.name, SortKind::Field, max_page_size)?;
+    request.check_values(|value| cursor_fits(&def, value))?;
     let rows = request
         .apply_nullable(select, &sort, E::id_column(), by.descending)
         .all(tx)

@@ -23,6 +23,7 @@ use crate::crypto::{Aad, mask};
 use crate::domain::contacts::ReencryptBatch;
 use crate::domain::keys::TenantKeys;
 use crate::domain::money::{Currency, Money};
+use crate::domain::validate::Lines;
 use crate::domain::{DomainError, DomainResult, Store, contacts, locks, validate};
 use crate::tenancy::TenantScope;
 
@@ -47,6 +48,11 @@ pub fn normalise(def: &Definition, value: &Json, region: &str) -> DomainResult<O
     if value.is_null() {
         return Ok(None);
     }
+    // Whatever the type, no string in the value may carry control characters (PostgreSQL
+    // refuses a NUL in JSON with an internal error); text fields tighten this below.
+    for s in strings_in(value) {
+        validate::plain(&name, s, LONG_TEXT_MAX, Lines::Many)?;
+    }
     let text = |what: &str| -> DomainResult<Option<String>> {
         match value {
             Json::String(s) if s.trim().is_empty() => Ok(None),
@@ -68,6 +74,12 @@ pub fn normalise(def: &Definition, value: &Json, region: &str) -> DomainResult<O
             if def.field_type == FieldType::Text && s.contains(['\n', '\r']) {
                 return Err(invalid(key, "must be one line; use a long text field for more"));
             }
+            let lines = if def.field_type == FieldType::Text {
+                Lines::One
+            } else {
+                Lines::Many
+            };
+            validate::plain(&name, &s, max, lines)?;
             if !def.sensitive {
                 validate::pii_guard(&name, &s)?;
             }
@@ -177,6 +189,24 @@ pub fn normalise(def: &Definition, value: &Json, region: &str) -> DomainResult<O
         }
     };
     Ok(Some(out))
+}
+
+/// Every string inside `value`, however deeply nested.
+fn strings_in(value: &Json) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        match v {
+            Json::String(s) => out.push(s.as_str()),
+            Json::Array(items) => pending.extend(items),
+            Json::Object(map) => {
+                out.extend(map.keys().map(String::as_str));
+                pending.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn options_of(def: &Definition) -> impl Iterator<Item = &str> {
