@@ -383,6 +383,9 @@ async fn check_limits(
     cost: u32,
 ) -> Result<Decision, Decision> {
     let limiter = &state.store.shared().limiter;
+    // An operation dearer than a whole burst costs the whole burst: refusing it forever would
+    // make the largest allowed operations impossible rather than merely slow.
+    let charge = |limit: Limit| cost.min(limit.burst.max(1));
     let decisions = match scope {
         Some(scope) => {
             let plan = tenants::limit_override(&state.store, scope.tenant_id)
@@ -391,21 +394,24 @@ async fn check_limits(
                     tracing::warn!(error = ?e, "could not read the tenant's plan; using the default limit");
                     None
                 });
+            let plan = plan.unwrap_or(state.tenant_limit);
             let tenant = limiter
-                .check(
-                    &format!("tenant:{}", scope.tenant_id),
-                    plan.unwrap_or(state.tenant_limit),
-                    cost,
-                )
+                .check(&format!("tenant:{}", scope.tenant_id), plan, charge(plan))
                 .await;
             let who = scope.actor.api_key_id.unwrap_or(scope.actor.user_id);
-            let actor = limiter.check(&format!("actor:{who}"), state.actor_limit, cost).await;
+            let actor = limiter
+                .check(&format!("actor:{who}"), state.actor_limit, charge(state.actor_limit))
+                .await;
             [tenant, actor]
         }
         None => {
             let address = client_ip.map_or_else(|| "unknown".to_owned(), crate::cache::limiter::address_key);
             let anonymous = limiter
-                .check(&format!("anonymous:{address}"), state.actor_limit, cost)
+                .check(
+                    &format!("anonymous:{address}"),
+                    state.actor_limit,
+                    charge(state.actor_limit),
+                )
                 .await;
             [anonymous, anonymous]
         }

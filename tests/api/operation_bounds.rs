@@ -168,3 +168,21 @@ async fn me_and_the_user_list_are_read_once_however_many_fields_ask() {
     assert_eq!(data["u9"].as_array().unwrap().len(), 1);
     assert_eq!(repeated, single, "ten of each run what one of each runs");
 }
+
+#[tokio::test]
+async fn an_operation_dearer_than_the_whole_burst_passes_on_a_full_budget_and_spends_it_all() {
+    let app = spawn_app_with(&[
+        ("DOSSIER_RATE_LIMIT_ACTOR_PER_SECOND", "0.01"),
+        ("DOSSIER_RATE_LIMIT_ACTOR_BURST", "10"),
+    ])
+    .await;
+    let tenant = app.signup(&slug("dear")).await;
+    let fields: String = (0..30).map(|i| format!("m{i}: me {{ role }} ")).collect();
+    let dear = format!("{{ {fields} }}");
+    let (status, headers, body) = post(&app, Some(&tenant.token), &dear).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["m29"]["role"], "OWNER");
+    assert_eq!(headers["ratelimit-remaining"], "0");
+    let (status, _, body) = post(&app, Some(&tenant.token), "{ me { role } }").await;
+    assert_eq!(status, 429, "{body}");
+}
