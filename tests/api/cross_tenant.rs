@@ -197,8 +197,14 @@ fn sample(schema: &Schema, name: &str, ty: &Value) -> Value {
     if is_list(ty) { json!([value]) } else { value }
 }
 
-/// The value of an argument: required parts filled in, ids from `own` (the caller's), and
-/// the one slot at `target` given `foreign`.
+/// What goes into the id slots of one call: `foreign` at `target`, the caller's own ids elsewhere.
+struct Fill<'a> {
+    target: &'a [String],
+    foreign: &'a str,
+    own: &'a Ids,
+}
+
+/// The value of an argument: required parts filled in, ids as `fill` says.
 fn build(
     schema: &Schema,
     operation: &str,
@@ -206,10 +212,9 @@ fn build(
     name: &str,
     ty: &Value,
     path: &mut Vec<String>,
-    target: &[String],
-    foreign: &str,
-    own: &Ids,
+    fill: &Fill<'_>,
 ) -> Option<Value> {
+    let (target, foreign, own) = (fill.target, fill.foreign, fill.own);
     path.push(name.to_owned());
     let on_target_path = target.starts_with(path);
     let required = ty["kind"] == "NON_NULL";
@@ -231,17 +236,7 @@ fn build(
                 let mut object = Map::new();
                 for field in schema.ty(type_name)["inputFields"].as_array().unwrap() {
                     let field_name = field["name"].as_str().unwrap();
-                    if let Some(v) = build(
-                        schema,
-                        operation,
-                        type_name,
-                        field_name,
-                        &field["type"],
-                        path,
-                        target,
-                        foreign,
-                        own,
-                    ) {
+                    if let Some(v) = build(schema, operation, type_name, field_name, &field["type"], path, fill) {
                         object.insert(field_name.to_owned(), v);
                     }
                 }
@@ -270,9 +265,7 @@ fn call(schema: &Schema, root: &str, field: &Value, target: &[String], foreign: 
             name,
             &arg["type"],
             &mut Vec::new(),
-            target,
-            foreign,
-            own,
+            &Fill { target, foreign, own },
         ) {
             definitions.push(format!("${name}: {}", type_string(&arg["type"])));
             arguments.push(format!("{name}: ${name}"));

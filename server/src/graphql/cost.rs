@@ -344,16 +344,13 @@ mod tests {
     #[test]
     fn aliases_and_root_fields_are_capped_and_priced() {
         let aliases: String = (0..51).map(|n| format!("a{n}: __typename ")).collect();
-        let refused = check(&format!("{{ {aliases} }}"), None, &BOUNDS)
-            .err()
-            .expect("refused");
+        let refused = check(&format!("{{ {aliases} }}"), None, &BOUNDS).expect_err("refused");
         assert!(refused.0.contains("51 aliases"), "{}", refused.0);
         let five = check(
             "mutation { a: __typename b: __typename c: __typename d: __typename e: __typename }",
             None,
             &BOUNDS,
         )
-        .ok()
         .expect("accepted");
         assert_eq!(five.cost.units(), 10);
         let roots: String = (0..21).map(|_| "__typename ").collect();
@@ -365,8 +362,7 @@ mod tests {
         let q = "{ ...A } fragment A on QueryRoot { ...B } fragment B on QueryRoot { ...A }";
         assert!(
             check(q, None, &BOUNDS)
-                .err()
-                .expect("refused")
+                .expect_err("refused")
                 .0
                 .contains("spreads itself")
         );
@@ -377,8 +373,7 @@ mod tests {
         assert!(check(&"{a}".repeat(30_000), None, &BOUNDS).is_err());
         assert!(
             check(&"a ".repeat(10_001), None, &BOUNDS)
-                .err()
-                .expect("refused")
+                .expect_err("refused")
                 .0
                 .contains("tokens")
         );
@@ -388,8 +383,7 @@ mod tests {
             .collect();
         assert!(
             check(&format!("{{ __typename }} {fragments}"), None, &BOUNDS)
-                .err()
-                .expect("refused")
+                .expect_err("refused")
                 .0
                 .contains("101 fragments")
         );
