@@ -327,12 +327,14 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
         .get(PLATFORM_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let reads = graphql::reads::Reads::for_operation(cost.mutation);
     let context = RequestContext {
         request_id,
         auth,
         platform_key,
         client_ip,
         facts: Default::default(),
+        reads: reads.clone(),
     };
     let execution = state.schema.execute(gql.data(context));
     // A read is cut off at the deadline; a mutation is not, since it may be committing: each of
@@ -353,6 +355,12 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
             }
         }
     };
+    if let Err(failed) = reads.finish().await {
+        // What was read may not be sent: its audit of decrypted data did not commit.
+        response = async_graphql::Response::from_errors(vec![
+            async_graphql::Error::from(failed).into_server_error(async_graphql::Pos::default()),
+        ]);
+    }
     graphql::errors::finalize(&mut response);
     let unavailable = graphql::errors::is_unavailable(&response);
     let mut http = GraphQLResponse(response).into_response();
@@ -388,7 +396,7 @@ async fn check_limits(
     let charge = |limit: Limit| cost.min(limit.burst.max(1));
     let decisions = match scope {
         Some(scope) => {
-            let plan = tenants::limit_override(&state.store, scope.tenant_id)
+            let plan = tenants::limit_override(&state.store, scope.tenant_id())
                 .await
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = ?e, "could not read the tenant's plan; using the default limit");
@@ -396,9 +404,9 @@ async fn check_limits(
                 });
             let plan = plan.unwrap_or(state.tenant_limit);
             let tenant = limiter
-                .check(&format!("tenant:{}", scope.tenant_id), plan, charge(plan))
+                .check(&format!("tenant:{}", scope.tenant_id()), plan, charge(plan))
                 .await;
-            let who = scope.actor.api_key_id.unwrap_or(scope.actor.user_id);
+            let who = scope.actor().api_key_id.unwrap_or(scope.actor().user_id);
             let actor = limiter
                 .check(&format!("actor:{who}"), state.actor_limit, charge(state.actor_limit))
                 .await;

@@ -12,7 +12,7 @@ use crate::tenancy::auth::new_api_key;
 
 /// Keys are managed by people: a leaked key must not be able to mint more keys that outlive it.
 fn require_admin(scope: &TenantScope) -> DomainResult<()> {
-    if scope.actor.api_key_id.is_some() {
+    if scope.actor().api_key_id.is_some() {
         return Err(DomainError::Forbidden(
             "API keys cannot manage API keys; sign in as an admin",
         ));
@@ -36,16 +36,16 @@ pub async fn create(
         return Err(DomainError::Forbidden("cannot grant a role above your own"));
     }
     let name = validate::required_line("name", Some(name), 200)?;
-    let key = new_api_key(scope.tenant_id);
+    let key = new_api_key(scope.tenant_id());
     let tx = store.begin_scoped(scope).await?;
     let created = api_key::Entity::insert(api_key::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id),
+        tenant_id: Set(scope.tenant_id()),
         name: Set(name),
         role: Set(role),
         prefix: Set(key.display_prefix),
         secret_hash: Set(key.secret_hash),
-        created_by: Set(scope.actor.user_id),
+        created_by: Set(scope.actor().user_id),
         created_at: Set(now()),
         last_used_at: Set(None),
         revoked_at: Set(None),

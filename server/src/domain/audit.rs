@@ -32,14 +32,14 @@ pub async fn record_with_subjects(
     let entity = action.split('.').next().unwrap_or(action);
     audit_log::Entity::insert(audit_log::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id),
-        actor_user_id: Set(Some(scope.actor.user_id)),
-        actor_api_key_id: Set(scope.actor.api_key_id),
+        tenant_id: Set(scope.tenant_id()),
+        actor_user_id: Set(Some(scope.actor().user_id)),
+        actor_api_key_id: Set(scope.actor().api_key_id),
         action: Set(action.to_owned()),
         entity: Set(entity.to_owned()),
         entity_id: Set(entity_id),
         changed_fields: Set(serde_json::json!(changed_fields)),
-        request_id: Set(scope.request_id.clone()),
+        request_id: Set(scope.request_id().map(str::to_owned)),
         subject_ids: Set((!subject_ids.is_empty()).then(|| serde_json::json!(subject_ids))),
         created_at: Set(now()),
     })

@@ -211,7 +211,7 @@ impl std::fmt::Debug for ContactView {
 
 /// Owner, admin and manager read plaintext; sales staff for their own customers; viewers never.
 pub fn may_read_plaintext(scope: &TenantScope, owner_id: Uuid) -> bool {
-    scope.is_at_least(Role::Manager) || (scope.role() == Role::Sales && owner_id == scope.actor.user_id)
+    scope.is_at_least(Role::Manager) || (scope.role() == Role::Sales && owner_id == scope.actor().user_id)
 }
 
 fn aad(tenant_id: Uuid, field: Field, row_id: Uuid) -> Aad<'static> {
@@ -292,7 +292,7 @@ fn new_row(scope: &TenantScope, keys: &TenantKeys, customer_id: Uuid) -> contact
     let at = now();
     contact::Model {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id,
+        tenant_id: scope.tenant_id(),
         customer_id,
         name: None,
         title: None,
@@ -441,12 +441,12 @@ pub(crate) async fn for_customers_in(
         .order_by_asc(contact::Column::Id)
         .all(tx)
         .await?;
-    let mut keys = store.vault.for_tenant(tx, scope.tenant_id).await?;
+    let mut keys = store.vault().for_tenant(tx, scope.tenant_id()).await?;
     if rows
         .iter()
         .any(|r| !keys.data.keys.contains_key(&(r.key_version as u32)))
     {
-        keys = store.vault.reload(tx, scope.tenant_id).await?;
+        keys = store.vault().reload(tx, scope.tenant_id()).await?;
     }
     let mut revealed_customers = BTreeSet::new();
     let mut revealed_fields = BTreeSet::new();
@@ -471,7 +471,7 @@ pub(crate) async fn for_customers_in(
 
 /// Region for reading phone numbers without a country code.
 pub(crate) async fn tenant_region(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
-    let tenant = entity::tenant::Entity::find_by_id(scope.tenant_id)
+    let tenant = entity::tenant::Entity::find_by_id(scope.tenant_id())
         .one(tx)
         .await?
         .ok_or(DomainError::NotFound("tenant"))?;
@@ -487,7 +487,7 @@ pub async fn add(
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let owner = writable_customer(&tx, scope, customer_id).await?;
-    let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
+    let keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
     let region = tenant_region(&tx, scope).await?;
     let mut row = build_row(scope, &keys, &region, customer_id, &input, "")?;
     let existing = scoped::<contact::Entity>(scope)
@@ -518,9 +518,9 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
     // Re-read under the customer's lock: a merge may have moved the contact meanwhile.
     let mut row = find(&tx, scope, id).await?;
     let read_at = row.updated_at;
-    let mut keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
+    let mut keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
     if !keys.data.keys.contains_key(&(row.key_version as u32)) {
-        keys = store.vault.reload(&tx, scope.tenant_id).await?;
+        keys = store.vault().reload(&tx, scope.tenant_id()).await?;
     }
     let region = tenant_region(&tx, scope).await?;
     let mut changed: Vec<&str> = Vec::new();
@@ -743,7 +743,7 @@ pub async fn encryption_status(store: &Store, scope: &TenantScope) -> DomainResu
         return Err(DomainError::Forbidden("only admins may see the encryption status"));
     }
     let tx = store.begin_scoped(scope).await?;
-    let keys = store.vault.reload(&tx, scope.tenant_id).await?;
+    let keys = store.vault().reload(&tx, scope.tenant_id()).await?;
     let current = keys.data.current_version as i32;
     let contacts = scoped::<contact::Entity>(scope).count(&tx).await?;
     let older = scoped::<contact::Entity>(scope)
@@ -762,15 +762,15 @@ pub async fn encryption_status(store: &Store, scope: &TenantScope) -> DomainResu
 
 /// Starts a new data key version for the tenant (admins); existing rows move to it in the background.
 pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResult<u32> {
-    if !scope.is_at_least(Role::Admin) || scope.actor.api_key_id.is_some() {
+    if !scope.is_at_least(Role::Admin) || scope.actor().api_key_id.is_some() {
         return Err(DomainError::Forbidden(
             "only an admin, signed in, may rotate the tenant's key",
         ));
     }
     let tx = store.begin_scoped(scope).await?;
     let version = store
-        .vault
-        .rotate_data_key(&tx, scope.tenant_id)
+        .vault()
+        .rotate_data_key(&tx, scope.tenant_id())
         .await
         .map_err(|e| match e {
             DomainError::Internal(cause)
@@ -786,13 +786,13 @@ pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResu
         &tx,
         scope,
         "tenant.rotate_key",
-        Some(scope.tenant_id),
+        Some(scope.tenant_id()),
         &["dataKeyVersion"],
     )
     .await?;
     tx.commit().await?;
     store
-        .invalidate(crate::cache::Invalidation::Tenant(scope.tenant_id))
+        .invalidate(crate::cache::Invalidation::Tenant(scope.tenant_id()))
         .await;
     store.reencrypt_wanted.notify_one();
     Ok(version)
@@ -814,8 +814,8 @@ pub struct ReencryptBatch {
 /// edit made meanwhile is never undone and its blind indexes stay right; any number of
 /// workers may run at once, and a crash loses nothing: the next run finds what is left.
 pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> DomainResult<ReencryptBatch> {
-    let tx = store.begin(tenant_id).await?;
-    let keys = store.vault.reload(&tx, tenant_id).await?;
+    let tx = store.begin_tenant_job(tenant_id).await?;
+    let keys = store.vault().reload(&tx, tenant_id).await?;
     let current = keys.data.current_version as i32;
     let rows = contact::Entity::find()
         .filter(contact::Column::TenantId.eq(tenant_id))

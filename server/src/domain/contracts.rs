@@ -413,7 +413,7 @@ pub struct Renewed {
 /// Reads what the answer shows of the contract (the calendar unless the write had it), then
 /// commits.
 async fn commit_answering(
-    tx: sea_orm::DatabaseTransaction,
+    tx: crate::domain::ScopedTx,
     store: &Store,
     scope: &TenantScope,
     contract: contract::Model,
@@ -470,7 +470,7 @@ pub async fn successors_of(
         .collect())
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> DomainResult<WrittenContract> {
     customers::require_writer(scope)?;
     let customer_id = input.customer_id;
@@ -480,7 +480,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
     let at = now();
     let mut draft = contract::Model {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id,
+        tenant_id: scope.tenant_id(),
         customer_id,
         number: String::new(),
         title: String::new(),
@@ -499,7 +499,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
         termination_reason: None,
         predecessor_id: None,
         version: 1,
-        created_by: scope.actor.user_id,
+        created_by: scope.actor().user_id,
         created_at: at,
         updated_at: at,
         custom_fields: serde_json::json!({}),
@@ -540,7 +540,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
 
 /// Applies `changes` if `version` is still current (else CONFLICT). A terminated contract
 /// is final; a renewed one keeps its end date and state, which its successor relies on.
-#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn update(
     store: &Store,
     scope: &TenantScope,
@@ -605,7 +605,7 @@ pub async fn update(
 }
 
 /// Ends a contract early. Its renewal state becomes CHURNED unless it was renewed.
-#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn terminate(
     store: &Store,
     scope: &TenantScope,
@@ -639,7 +639,7 @@ pub async fn terminate(
 }
 
 /// Creates the successor of a contract and marks the contract RENEWED. A contract is renewed at most once, and never once terminated.
-#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewal) -> DomainResult<Renewed> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
@@ -686,7 +686,7 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
     let at = now();
     let successor = contract::Model {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id,
+        tenant_id: scope.tenant_id(),
         customer_id: current.customer_id,
         number,
         title: current.title.clone(),
@@ -705,7 +705,7 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
         termination_reason: None,
         predecessor_id: Some(current.id),
         version: 1,
-        created_by: scope.actor.user_id,
+        created_by: scope.actor().user_id,
         created_at: at,
         updated_at: at,
         custom_fields: values::carried_over(store, &tx, scope, FieldEntity::Contract, &current.custom_fields).await?,
@@ -759,7 +759,7 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
 /// created at once do not draw the same number; each number drawn is held like a given one.
 /// (A lock on the tenant's row would also block every insert that checks its foreign key.)
 async fn next_contract_number(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
-    locks::hold(tx, scope.tenant_id, &[locks::Key::new("contract-number-generator", "")]).await?;
+    locks::hold(tx, scope.tenant_id(), &[locks::Key::new("contract-number-generator", "")]).await?;
     let mut seq = scoped::<contract::Entity>(scope).count(tx).await? + 1;
     for _ in 0..1000 {
         let number = format!("CT-{seq:06}");
@@ -1038,7 +1038,7 @@ async fn apply_changes(
 /// Holds a contract number until COMMIT, so that a number checked as free stays free. Lock
 /// order within a transaction: the customer's row, custom field values, then numbers.
 async fn hold_number(tx: &impl ConnectionTrait, scope: &TenantScope, number: &str) -> DomainResult<()> {
-    locks::hold(tx, scope.tenant_id, &[locks::Key::new("contract-number", number)]).await
+    locks::hold(tx, scope.tenant_id(), &[locks::Key::new("contract-number", number)]).await
 }
 
 /// A number in use is a DUPLICATE on `field`; only those who may see the holder learn its id.

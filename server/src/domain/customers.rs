@@ -32,20 +32,6 @@ use super::{
 };
 use crate::tenancy::TenantScope;
 
-/// A change to one field: leave it, clear it, or set it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum Patch<T> {
-    #[default]
-    Keep,
-    Clear,
-    Set(T),
-}
-
-/// VALIDATION for a `Patch::Clear` of a field that must keep a value.
-pub(crate) fn cannot_clear(field: &str) -> DomainError {
-    DomainError::validation(field, "is required and cannot be cleared")
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct BudgetInput {
     pub min: Option<String>,
@@ -192,6 +178,9 @@ impl MoneyInput {
     }
 }
 
+// PORT BRIDGE: the scope-taking helpers, until their callers use `access`.
+pub(crate) use super::patch::{Patch, assign, cannot_clear};
+
 pub(crate) fn require_writer(scope: &TenantScope) -> DomainResult<()> {
     if scope.is_at_least(Role::Sales) {
         Ok(())
@@ -204,7 +193,7 @@ pub(crate) fn require_writer(scope: &TenantScope) -> DomainResult<()> {
 pub(crate) fn visible(scope: &TenantScope) -> Select<customer::Entity> {
     let select = scoped::<customer::Entity>(scope);
     if scope.sees_only_own_customers() {
-        select.filter(customer::Column::OwnerId.eq(scope.actor.user_id))
+        select.filter(customer::Column::OwnerId.eq(scope.actor().user_id))
     } else {
         select
     }
@@ -344,14 +333,14 @@ pub async fn create(
     let at = now();
     let mut draft = customer::Model {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id,
+        tenant_id: scope.tenant_id(),
         code: String::new(),
         kind: CustomerKind::Individual,
         name: String::new(),
         company_name: None,
         source: CustomerSource::Other,
         first_contact_date: NaiveDate::MIN,
-        owner_id: scope.actor.user_id,
+        owner_id: scope.actor().user_id,
         status: status.unwrap_or(CustomerStatus::Potential),
         gender: None,
         birthday: None,
@@ -373,7 +362,7 @@ pub async fn create(
         archived_at: None,
         merged_into_id: None,
         version: 1,
-        created_by: scope.actor.user_id,
+        created_by: scope.actor().user_id,
         created_at: at,
         updated_at: at,
         custom_fields: serde_json::json!({}),
@@ -406,7 +395,7 @@ pub async fn create(
     if draft.code.is_empty() {
         draft.code = next_customer_code(&tx, scope).await?;
     }
-    let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
+    let keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
     let indexes = contacts::indexes_of(&keys, &region, &contact_inputs)?;
     if !allow_duplicate {
         // Held from before the check until COMMIT: a parallel create of the same person waits
@@ -417,7 +406,7 @@ pub async fn create(
             .map(|(f, bidx)| locks::Key::new(f.name(), bidx))
             .collect();
         held.push(locks::Key::new("customer-name", &name_key));
-        locks::hold(&tx, scope.tenant_id, &held).await?;
+        locks::hold(&tx, scope.tenant_id(), &held).await?;
         let found = duplicates_of(&tx, scope, &draft, &indexes).await?;
         if !found.is_empty() {
             return Err(DomainError::Duplicate {
@@ -496,7 +485,7 @@ pub async fn update(
     apply_changes(&tx, scope, changes, &mut next, &mut changed, today).await?;
     if let Some(inputs) = &new_contacts {
         // Replaced as a whole: validated and sealed before the old ones go.
-        let keys = store.vault.for_tenant(&tx, scope.tenant_id).await?;
+        let keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
         contacts::erase_for_customer(&tx, scope, id).await?;
         contacts::insert_for_new_customer(&tx, scope, &keys, &region, id, inputs).await?;
         changed.push("contacts");
@@ -732,7 +721,7 @@ async fn file_of(
 /// Reads the `parts` of the customer's file, then commits: the answer of a write that
 /// committed needs the database no more.
 async fn commit_answering(
-    tx: sea_orm::DatabaseTransaction,
+    tx: crate::domain::ScopedTx,
     store: &Store,
     scope: &TenantScope,
     customer: customer::Model,
@@ -814,7 +803,7 @@ async fn contact_search(
         // Enough guesses against a masked value would otherwise reveal it in full.
         return Err(DomainError::Forbidden("viewers cannot search by contact details"));
     }
-    let keys = store.vault.for_tenant(tx, scope.tenant_id).await?;
+    let keys = store.vault().for_tenant(tx, scope.tenant_id()).await?;
     let region = contacts::tenant_region(tx, scope).await?;
     wanted
         .into_iter()
@@ -966,11 +955,11 @@ async fn record_status(
 ) -> DomainResult<()> {
     customer_status_history::Entity::insert(customer_status_history::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id),
+        tenant_id: Set(scope.tenant_id()),
         customer_id: Set(customer_id),
         from_status: Set(from),
         to_status: Set(to),
-        actor_user_id: Set(Some(scope.actor.user_id)),
+        actor_user_id: Set(Some(scope.actor().user_id)),
         note: Set(note),
         changed_at: Set(now()),
     })
@@ -994,7 +983,7 @@ async fn set_tags(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: U
         return Ok(());
     }
     customer_tag::Entity::insert_many(ids.iter().map(|tag_id| customer_tag::ActiveModel {
-        tenant_id: Set(scope.tenant_id),
+        tenant_id: Set(scope.tenant_id()),
         customer_id: Set(customer_id),
         tag_id: Set(*tag_id),
     }))
@@ -1006,7 +995,7 @@ async fn set_tags(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: U
 /// Holds a customer code until COMMIT, so that a code checked as free stays free. Lock order
 /// within a transaction: custom field values, then codes, then the duplicate check.
 async fn hold_code(tx: &impl ConnectionTrait, scope: &TenantScope, code: &str) -> DomainResult<()> {
-    locks::hold(tx, scope.tenant_id, &[locks::Key::new("customer-code", code)]).await
+    locks::hold(tx, scope.tenant_id(), &[locks::Key::new("customer-code", code)]).await
 }
 
 /// What the duplicate check compares names by: the name in any letter case, and the company.
@@ -1026,10 +1015,10 @@ async fn next_customer_code(tx: &impl ConnectionTrait, scope: &TenantScope) -> D
                 tenant::Column::CustomerSeq,
                 Expr::col(tenant::Column::CustomerSeq).add(1),
             )
-            .filter(tenant::Column::Id.eq(scope.tenant_id))
+            .filter(tenant::Column::Id.eq(scope.tenant_id()))
             .exec(tx)
             .await?;
-        let seq = tenant::Entity::find_by_id(scope.tenant_id)
+        let seq = tenant::Entity::find_by_id(scope.tenant_id())
             .one(tx)
             .await?
             .ok_or(DomainError::NotFound("tenant"))?
@@ -1048,14 +1037,6 @@ async fn next_customer_code(tx: &impl ConnectionTrait, scope: &TenantScope) -> D
     Err(DomainError::Internal(anyhow::anyhow!(
         "no free customer code after 1000 tries"
     )))
-}
-
-/// Sets `target` to `value` and notes `field` if it differs.
-pub(crate) fn assign<T: PartialEq>(field: &'static str, target: &mut T, value: T, changed: &mut Vec<&'static str>) {
-    if *target != value {
-        *target = value;
-        changed.push(field);
-    }
 }
 
 fn text_patch(
@@ -1114,7 +1095,7 @@ fn date_patch(
 /// Today's date where the tenant is.
 /// Today's date where the tenant is, and the region its phone numbers are read in.
 async fn tenant_context(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<(NaiveDate, String)> {
-    let tenant = tenant::Entity::find_by_id(scope.tenant_id)
+    let tenant = tenant::Entity::find_by_id(scope.tenant_id())
         .one(tx)
         .await?
         .ok_or(DomainError::NotFound("tenant"))?;
@@ -1123,7 +1104,7 @@ async fn tenant_context(tx: &impl ConnectionTrait, scope: &TenantScope) -> Domai
 }
 
 fn visible_to(scope: &TenantScope, c: &customer::Model) -> bool {
-    !scope.sees_only_own_customers() || c.owner_id == scope.actor.user_id
+    !scope.sees_only_own_customers() || c.owner_id == scope.actor().user_id
 }
 
 /// Active customers other than `candidate` that share an e-mail or phone (by blind index) with
@@ -1272,7 +1253,7 @@ async fn apply_changes(
                     .await?;
                 if let Some(other) = clash {
                     // The code is taken tenant-wide, but only those who may see the other customer learn its id.
-                    let visible = !scope.sees_only_own_customers() || other.owner_id == scope.actor.user_id;
+                    let visible = !scope.sees_only_own_customers() || other.owner_id == scope.actor().user_id;
                     return Err(DomainError::Duplicate {
                         field: "code".into(),
                         message: format!("customer code {code} is already in use"),
@@ -1318,7 +1299,7 @@ async fn apply_changes(
         Patch::Keep => {}
         Patch::Clear => return Err(DomainError::validation("ownerId", "every customer needs an owner")),
         Patch::Set(owner) => {
-            if owner != c.owner_id && scope.sees_only_own_customers() && owner != scope.actor.user_id {
+            if owner != c.owner_id && scope.sees_only_own_customers() && owner != scope.actor().user_id {
                 return Err(DomainError::Forbidden(
                     "sales staff cannot give customers to someone else",
                 ));

@@ -58,7 +58,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewFeedback) -> D
     let customer = customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
     let model = feedback::Model {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id,
+        tenant_id: scope.tenant_id(),
         customer_id: customer.id,
         kind: input.kind,
         content,
@@ -67,7 +67,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewFeedback) -> D
         resolution: None,
         resolved_at: None,
         resolved_by: None,
-        created_by: scope.actor.user_id,
+        created_by: scope.actor().user_id,
         created_at: at,
     };
     let created = feedback::Entity::insert(model.into_active_model().reset_all())
@@ -104,7 +104,7 @@ pub async fn resolve(
     let mut next = current;
     next.resolution = Some(resolution);
     next.resolved_at = Some(now());
-    next.resolved_by = Some(scope.actor.user_id);
+    next.resolved_by = Some(scope.actor().user_id);
     // Only an unresolved row is written, so of two concurrent resolutions exactly one lands.
     let saved = scoped_update::<feedback::Entity>(scope)
         .filter(feedback::Column::Id.eq(id))

@@ -108,7 +108,7 @@ fn visible(scope: &TenantScope) -> Select<follow_up::Entity> {
         select.filter(
             Condition::any()
                 .add(follow_up::Column::CustomerId.in_subquery(customers::visible_ids(scope)))
-                .add(follow_up::Column::AssigneeId.eq(scope.actor.user_id)),
+                .add(follow_up::Column::AssigneeId.eq(scope.actor().user_id)),
         )
     } else {
         select
@@ -195,7 +195,7 @@ pub(crate) async fn insert(
     let model = follow_up::Model {
         remind_at: Some(reminders::remind_at(draft.due_at.trunc_subsecs(6), lead)),
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id,
+        tenant_id: scope.tenant_id(),
         customer_id: draft.customer_id,
         interaction_id: draft.interaction_id,
         assignee_id: draft.assignee_id,
@@ -205,7 +205,7 @@ pub(crate) async fn insert(
         completed_by: None,
         outcome: None,
         version: 1,
-        created_by: scope.actor.user_id,
+        created_by: scope.actor().user_id,
         created_at: at,
         updated_at: at,
     };
@@ -261,7 +261,7 @@ pub async fn complete(
     let read_version = check_open(&current, version)?;
     let mut next = current;
     next.completed_at = Some(now());
-    next.completed_by = Some(scope.actor.user_id);
+    next.completed_by = Some(scope.actor().user_id);
     next.outcome = outcome;
     next.remind_at = None;
     reminders::cancel_pending(&tx, scope, ReminderKind::FollowUp, id).await?;

@@ -144,13 +144,13 @@ pub async fn log(
     .await?;
     let draft = interaction::Model {
         id,
-        tenant_id: scope.tenant_id,
+        tenant_id: scope.tenant_id(),
         customer_id: customer.id,
         channel: input.channel,
         occurred_at,
         summary,
         outcome,
-        created_by: scope.actor.user_id,
+        created_by: scope.actor().user_id,
         created_at: at,
         custom_fields: custom.values.clone(),
         custom_field_index: custom.index.clone(),

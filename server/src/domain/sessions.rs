@@ -118,7 +118,7 @@ impl Authenticator {
         let tenant = tenants::find_by_slug(store, tenant_slug).await?;
         let user = match &tenant {
             Some(t) => {
-                let tx = store.begin(t.id).await?;
+                let tx = store.begin_tenant_job(t.id).await?;
                 let found = user::Entity::find()
                     .filter(user::Column::TenantId.eq(t.id))
                     .filter(user::Column::Email.eq(email.trim().to_lowercase()))
@@ -168,24 +168,20 @@ impl Authenticator {
         // Read before the database, so that a revocation landing meanwhile keeps the result out of the cache.
         let generation = self.recent.generation();
         if let Some((tenant_id, actor)) = self.recent.get(&cache_key) {
-            return Ok(TenantScope {
-                tenant_id,
-                actor,
-                request_id,
-            });
+            return Ok(TenantScope::new(tenant_id, actor, request_id));
         }
         let scope = match claims {
             None => authenticate_api_key(store, bearer, request_id).await?,
             Some(claims) => authenticate_user(store, &claims, request_id).await?,
         };
         self.recent
-            .insert_unless_invalidated(generation, cache_key, (scope.tenant_id, scope.actor.clone()));
+            .insert_unless_invalidated(generation, cache_key, (scope.tenant_id(), scope.actor().clone()));
         Ok(scope)
     }
 }
 
 async fn authenticate_user(store: &Store, claims: &Claims, request_id: Option<String>) -> DomainResult<TenantScope> {
-    let tx = store.begin(claims.tid).await?;
+    let tx = store.begin_tenant_job(claims.tid).await?;
     let user = user::Entity::find_by_id(claims.sub)
         .filter(user::Column::TenantId.eq(claims.tid))
         .filter(user::Column::Active.eq(true))
@@ -197,21 +193,30 @@ async fn authenticate_user(store: &Store, claims: &Claims, request_id: Option<St
 }
 
 fn scope_for_user(user: &user::Model, api_key_id: Option<uuid::Uuid>, request_id: Option<String>) -> TenantScope {
-    TenantScope {
-        tenant_id: user.tenant_id,
-        actor: Actor {
+    scope_with_role(user, api_key_id, user.role, request_id)
+}
+
+fn scope_with_role(
+    user: &user::Model,
+    api_key_id: Option<uuid::Uuid>,
+    role: entity::enums::Role,
+    request_id: Option<String>,
+) -> TenantScope {
+    TenantScope::new(
+        user.tenant_id,
+        Actor {
             user_id: user.id,
             api_key_id,
-            role: user.role,
+            role,
         },
         request_id,
-    }
+    )
 }
 
 async fn authenticate_api_key(store: &Store, secret: &str, request_id: Option<String>) -> DomainResult<TenantScope> {
     let invalid = DomainError::Unauthenticated("invalid API key");
     let tenant_id = auth::api_key_tenant(secret).ok_or(invalid)?;
-    let tx = store.begin(tenant_id).await?;
+    let tx = store.begin_tenant_job(tenant_id).await?;
     let key = api_key::Entity::find()
         .filter(api_key::Column::TenantId.eq(tenant_id))
         .filter(api_key::Column::SecretHash.eq(auth::sha256_hex(secret)))
@@ -232,8 +237,8 @@ async fn authenticate_api_key(store: &Store, secret: &str, request_id: Option<St
     // Note when a key was last used, at most once a minute per key.
     let at = now();
     if key.last_used_at.is_none_or(|t| at - t > chrono::Duration::minutes(1)) {
-        let mut scope = scope_for_user(&creator, Some(key.id), None);
-        scope.tenant_id = tenant_id;
+        // The creator was found in `tenant_id`, so this scope is that tenant's.
+        let scope = scope_for_user(&creator, Some(key.id), None);
         scoped_update::<api_key::Entity>(&scope)
             .filter(api_key::Column::Id.eq(key.id))
             .set(api_key::ActiveModel {
@@ -244,8 +249,6 @@ async fn authenticate_api_key(store: &Store, secret: &str, request_id: Option<St
             .await?;
     }
     tx.commit().await?;
-    let mut scope = scope_for_user(&creator, Some(key.id), request_id);
     // A key never acts above its creator's current role.
-    scope.actor.role = key.role.min(creator.role);
-    Ok(scope)
+    Ok(scope_with_role(&creator, Some(key.id), key.role.min(creator.role), request_id))
 }

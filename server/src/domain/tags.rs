@@ -32,7 +32,7 @@ pub async fn create(
     }
     let created = tag::Entity::insert(tag::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id),
+        tenant_id: Set(scope.tenant_id()),
         name: Set(name),
         color: Set(color),
         created_at: Set(now()),
@@ -140,7 +140,7 @@ fn require_tag_admin(scope: &TenantScope) -> DomainResult<()> {
 
 /// Holds a tag name until COMMIT, so that a name checked as free stays free.
 async fn hold_name(tx: &impl sea_orm::ConnectionTrait, scope: &TenantScope, name: &str) -> DomainResult<()> {
-    locks::hold(tx, scope.tenant_id, &[locks::Key::new("tag-name", name)]).await
+    locks::hold(tx, scope.tenant_id(), &[locks::Key::new("tag-name", name)]).await
 }
 
 fn name_taken(candidates: Vec<Uuid>) -> DomainError {
@@ -281,7 +281,7 @@ pub async fn retag(
                     changed.push(customer_id);
                 }
                 customer_tag::ActiveModel {
-                    tenant_id: Set(scope.tenant_id),
+                    tenant_id: Set(scope.tenant_id()),
                     customer_id: Set(customer_id),
                     tag_id: Set(tag_id),
                 }

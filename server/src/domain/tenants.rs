@@ -82,7 +82,7 @@ pub async fn create(
     let tenant_id = Uuid::now_v7();
     let user_id = Uuid::now_v7();
     let at = now();
-    let tx = store.begin(tenant_id).await?;
+    let tx = store.begin_tenant_job(tenant_id).await?;
     let inserted = tenant::Entity::insert(tenant::ActiveModel {
         id: Set(tenant_id),
         name: Set(name),
@@ -122,16 +122,16 @@ pub async fn create(
     })
     .exec_with_returning(&tx)
     .await?;
-    store.vault.create_for_tenant(&tx, tenant_id).await?;
-    let scope = TenantScope {
+    store.vault().create_for_tenant(&tx, tenant_id).await?;
+    let scope = TenantScope::new(
         tenant_id,
-        actor: Actor {
+        Actor {
             user_id,
             api_key_id: None,
             role: Role::Owner,
         },
         request_id,
-    };
+    );
     audit::record(
         &tx,
         &scope,
@@ -149,7 +149,7 @@ pub async fn create(
 /// The caller's own tenant.
 pub async fn current(store: &Store, scope: &TenantScope) -> DomainResult<tenant::Model> {
     let tx = store.begin_scoped(scope).await?;
-    let found = tenant::Entity::find_by_id(scope.tenant_id).one(&tx).await?;
+    let found = tenant::Entity::find_by_id(scope.tenant_id()).one(&tx).await?;
     tx.commit().await?;
     found.ok_or(DomainError::NotFound("tenant"))
 }
@@ -178,7 +178,7 @@ pub async fn update_settings(
         return Err(DomainError::Forbidden("only admins may change the tenant's settings"));
     }
     let tx = store.begin_scoped(scope).await?;
-    let current = tenant::Entity::find_by_id(scope.tenant_id)
+    let current = tenant::Entity::find_by_id(scope.tenant_id())
         .one(&tx)
         .await?
         .ok_or(DomainError::NotFound("tenant"))?;
@@ -284,9 +284,9 @@ pub async fn update_settings(
     if saved.follow_up_reminder_lead_minutes != current.follow_up_reminder_lead_minutes {
         super::follow_ups::follow_new_lead(&tx, scope, saved.follow_up_reminder_lead_minutes).await?;
     }
-    audit::record(&tx, scope, "tenant.update_settings", Some(scope.tenant_id), &changed).await?;
+    audit::record(&tx, scope, "tenant.update_settings", Some(scope.tenant_id()), &changed).await?;
     tx.commit().await?;
-    store.invalidate(Invalidation::Tenant(scope.tenant_id)).await;
+    store.invalidate(Invalidation::Tenant(scope.tenant_id())).await;
     Ok(saved)
 }
 
@@ -295,23 +295,16 @@ const MAX_LEAD_MINUTES: i32 = 7 * 24 * 60;
 
 /// The tenant's rate-limit plan, if it has one (cached briefly; a change invalidates it).
 pub async fn limit_override(store: &Store, tenant_id: Uuid) -> DomainResult<Option<Limit>> {
-    let generation = store.tenant_limits.generation();
-    if let Some(cached) = store.tenant_limits.get(&tenant_id) {
-        return Ok(cached);
+    if let Some(context) = store.cached_context(tenant_id) {
+        return Ok(context.limit);
     }
-    let tx = store.begin(tenant_id).await?;
-    let tenant = tenant::Entity::find_by_id(tenant_id).one(&tx).await?;
+    let tx = store.begin_tenant_job(tenant_id).await?;
+    let limit = match tx.context().await {
+        Ok(context) => context.limit,
+        Err(DomainError::NotFound(_)) => None,
+        Err(other) => return Err(other),
+    };
     tx.commit().await?;
-    let limit = tenant.and_then(|t| match (t.rate_limit_per_second, t.rate_limit_burst) {
-        (Some(rate), burst) => Some(Limit {
-            per_second: f64::from(rate.max(1)),
-            burst: burst.unwrap_or(rate * 2).max(1) as u32,
-        }),
-        _ => None,
-    });
-    store
-        .tenant_limits
-        .insert_unless_invalidated(generation, tenant_id, limit);
     Ok(limit)
 }
 
@@ -324,7 +317,7 @@ pub async fn set_limits(store: &Store, slug: &str, per_second: Option<u32>, burs
     };
     let tx = store.begin_scoped(&scope).await?;
     tenant::Entity::update_many()
-        .filter(tenant::Column::Id.eq(scope.tenant_id))
+        .filter(tenant::Column::Id.eq(scope.tenant_id()))
         .set(tenant::ActiveModel {
             rate_limit_per_second: Set(per_second.map(|v| v as i32)),
             rate_limit_burst: Set(burst.map(|v| v as i32)),
@@ -334,7 +327,7 @@ pub async fn set_limits(store: &Store, slug: &str, per_second: Option<u32>, burs
         .exec(&tx)
         .await?;
     tx.commit().await?;
-    Ok(store.invalidate(Invalidation::Tenant(scope.tenant_id)).await)
+    Ok(store.invalidate(Invalidation::Tenant(scope.tenant_id())).await)
 }
 
 /// Every tenant's id, for operator commands and background jobs that visit each tenant.
@@ -355,8 +348,8 @@ pub(crate) async fn all_ids(store: &Store) -> DomainResult<Vec<Uuid>> {
 pub async fn rewrap_all_keys(store: &Store) -> DomainResult<u64> {
     let mut count = 0;
     for tenant_id in all_ids(store).await? {
-        let tx = store.begin(tenant_id).await?;
-        count += store.vault.rewrap(&tx, tenant_id).await?;
+        let tx = store.begin_tenant_job(tenant_id).await?;
+        count += store.vault().rewrap(&tx, tenant_id).await?;
         tx.commit().await?;
     }
     Ok(count)
@@ -379,7 +372,7 @@ pub async fn owner_scope(store: &Store, slug: &str) -> DomainResult<Option<Tenan
     let Some(tenant) = find_by_slug(store, slug).await? else {
         return Ok(None);
     };
-    let tx = store.begin(tenant.id).await?;
+    let tx = store.begin_tenant_job(tenant.id).await?;
     let owner = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant.id))
         .filter(user::Column::Role.eq(Role::Owner))
@@ -387,14 +380,16 @@ pub async fn owner_scope(store: &Store, slug: &str) -> DomainResult<Option<Tenan
         .one(&tx)
         .await?;
     tx.commit().await?;
-    Ok(owner.map(|u| TenantScope {
-        tenant_id: tenant.id,
-        actor: Actor {
-            user_id: u.id,
-            api_key_id: None,
-            role: Role::Owner,
-        },
-        request_id: None,
+    Ok(owner.map(|u| {
+        TenantScope::new(
+            tenant.id,
+            Actor {
+                user_id: u.id,
+                api_key_id: None,
+                role: Role::Owner,
+            },
+            None,
+        )
     }))
 }
 
@@ -412,7 +407,7 @@ pub struct TenantCalendar {
 
 /// Reads the caller's tenant calendar inside the caller's transaction.
 pub(crate) async fn calendar(tx: &impl sea_orm::ConnectionTrait, scope: &TenantScope) -> DomainResult<TenantCalendar> {
-    let tenant = tenant::Entity::find_by_id(scope.tenant_id)
+    let tenant = tenant::Entity::find_by_id(scope.tenant_id())
         .one(tx)
         .await?
         .ok_or(DomainError::NotFound("tenant"))?;

@@ -239,7 +239,7 @@ pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<t
     found
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn record(
     store: &Store,
     scope: &TenantScope,
@@ -282,7 +282,7 @@ pub async fn record(
     let stamp = now();
     let created = transaction::Entity::insert(transaction::ActiveModel {
         id: Set(id),
-        tenant_id: Set(scope.tenant_id),
+        tenant_id: Set(scope.tenant_id()),
         customer_id: Set(input.customer_id),
         occurred_at: Set(at),
         product: Set(product),
@@ -295,7 +295,7 @@ pub async fn record(
         voided_at: Set(None),
         void_reason: Set(None),
         version: Set(1),
-        created_by: Set(scope.actor.user_id),
+        created_by: Set(scope.actor().user_id),
         created_at: Set(stamp),
         updated_at: Set(stamp),
         custom_fields: Set(custom.values.clone()),
@@ -316,7 +316,7 @@ pub async fn record(
 }
 
 /// Applies `changes` if `version` is still current (else CONFLICT). A voided sale is final.
-#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn update(
     store: &Store,
     scope: &TenantScope,
@@ -424,7 +424,7 @@ pub async fn update(
 }
 
 /// Flags a sale as void: it stays on file with the reason and leaves every total.
-#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn void(
     store: &Store,
     scope: &TenantScope,

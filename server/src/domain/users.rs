@@ -25,7 +25,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
     if !scope.is_at_least(Role::Admin) {
         return Err(DomainError::Forbidden("only admins may add users"));
     }
-    if scope.actor.api_key_id.is_some() {
+    if scope.actor().api_key_id.is_some() {
         // A leaked key must not be able to create password holders that outlive its revocation.
         return Err(DomainError::Forbidden("API keys cannot add users; sign in as an admin"));
     }
@@ -39,7 +39,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
 
     let tx = store.begin_scoped(scope).await?;
     // Held until COMMIT, so that an e-mail checked as free stays free.
-    locks::hold(&tx, scope.tenant_id, &[locks::Key::new("user-email", &email)]).await?;
+    locks::hold(&tx, scope.tenant_id(), &[locks::Key::new("user-email", &email)]).await?;
     if let Some(existing) = scoped::<user::Entity>(scope)
         .filter(user::Column::Email.eq(&email))
         .one(&tx)
@@ -50,7 +50,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
     let at = now();
     let inserted = user::Entity::insert(user::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id),
+        tenant_id: Set(scope.tenant_id()),
         email: Set(email),
         name: Set(name),
         role: Set(input.role),

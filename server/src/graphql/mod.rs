@@ -12,6 +12,7 @@ pub mod errors;
 mod feedback;
 mod follow_ups;
 mod interactions;
+pub mod reads;
 mod reminders;
 mod scalars;
 mod tags;
@@ -81,6 +82,8 @@ pub struct RequestContext {
     pub client_ip: Option<std::net::IpAddr>,
     /// Facts about the caller read at most once per request, however many fields ask.
     pub facts: RequestFacts,
+    /// The transaction (or transactions) the request's fields read through.
+    pub reads: reads::Reads,
 }
 
 /// What several fields of one request may ask for: loaded once, shared by all of them.

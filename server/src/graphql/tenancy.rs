@@ -176,7 +176,7 @@ impl TenancyQuery {
             .facts
             .me
             .get_or_try_init(|| async {
-                let user = users::get(store, scope, scope.actor.user_id).await?;
+                let user = users::get(store, scope, scope.actor().user_id).await?;
                 let tenant = tenants::current(store, scope).await?;
                 Ok::<_, crate::domain::DomainError>((user, tenant))
             })
@@ -186,7 +186,7 @@ impl TenancyQuery {
             user,
             tenant,
             role: scope.role(),
-            api_key_id: scope.actor.api_key_id,
+            api_key_id: scope.actor().api_key_id,
         })
     }
 

@@ -372,7 +372,7 @@ impl Postbox {
         let decision = store
             .shared()
             .limiter
-            .check(&format!("test-email:{}", scope.tenant_id), TEST_EMAILS, 1)
+            .check(&format!("test-email:{}", scope.tenant_id()), TEST_EMAILS, 1)
             .await;
         if !decision.allowed {
             return Err(DomainError::RateLimited {

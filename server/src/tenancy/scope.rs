@@ -12,14 +12,41 @@ pub struct Actor {
     pub role: Role,
 }
 
+/// Made only by authentication (and by the platform commands acting as a tenant's owner),
+/// so domain code cannot point a scope at another tenant.
 #[derive(Debug, Clone)]
 pub struct TenantScope {
-    pub tenant_id: Uuid,
-    pub actor: Actor,
-    pub request_id: Option<String>,
+    tenant_id: Uuid,
+    actor: Actor,
+    request_id: Option<String>,
 }
 
 impl TenantScope {
+    pub(crate) fn new(tenant_id: Uuid, actor: Actor, request_id: Option<String>) -> Self {
+        Self {
+            tenant_id,
+            actor,
+            request_id,
+        }
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The same caller, for a request with another id.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
     pub fn role(&self) -> Role {
         self.actor.role
     }

@@ -173,7 +173,7 @@ pub(crate) async fn definitions(
     tx: &impl ConnectionTrait,
     scope: &TenantScope,
 ) -> DomainResult<Arc<Vec<Definition>>> {
-    if let Some(found) = store.custom_fields.get(&scope.tenant_id) {
+    if let Some(found) = store.custom_fields.get(&scope.tenant_id()) {
         return Ok(found);
     }
     let generation = store.custom_fields.generation();
@@ -187,7 +187,7 @@ pub(crate) async fn definitions(
     );
     store
         .custom_fields
-        .insert_unless_invalidated(generation, scope.tenant_id, rows.clone());
+        .insert_unless_invalidated(generation, scope.tenant_id(), rows.clone());
     Ok(rows)
 }
 
@@ -209,8 +209,8 @@ pub async fn list(
 }
 
 async fn changed(store: &Store, scope: &TenantScope) {
-    store.custom_fields.remove_where(|tenant, _| *tenant == scope.tenant_id);
-    store.invalidate(Invalidation::CustomFields(scope.tenant_id)).await;
+    store.custom_fields.remove_where(|tenant, _| *tenant == scope.tenant_id());
+    store.invalidate(Invalidation::CustomFields(scope.tenant_id())).await;
 }
 
 pub async fn define(store: &Store, scope: &TenantScope, spec: FieldSpec) -> DomainResult<Definition> {
@@ -265,7 +265,7 @@ pub async fn define(store: &Store, scope: &TenantScope, spec: FieldSpec) -> Doma
     let at = now();
     let mut row = Definition {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id,
+        tenant_id: scope.tenant_id(),
         entity: spec.entity,
         key,
         label,
@@ -485,7 +485,7 @@ pub async fn purge(store: &Store, scope: &TenantScope, id: Uuid, confirm_key: &s
     let count = Query::select()
         .expr(Expr::cust("COUNT(*)"))
         .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id()))
         .and_where(holders.clone())
         .to_owned();
     let n: i64 = tx
@@ -504,7 +504,7 @@ pub async fn purge(store: &Store, scope: &TenantScope, id: Uuid, confirm_key: &s
             Alias::new("custom_field_index"),
             query::without_key(backend, "custom_field_index", &current.key),
         )
-        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id()))
         .and_where(holders)
         .to_owned();
     tx.execute(&strip).await?;

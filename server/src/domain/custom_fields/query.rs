@@ -186,7 +186,7 @@ pub(crate) async fn conditions(
                 // Enough guesses against a masked value would otherwise reveal it.
                 return Err(DomainError::Forbidden("viewers cannot search by sensitive fields"));
             }
-            Some(store.vault.for_tenant(tx, scope.tenant_id).await?)
+            Some(store.vault().for_tenant(tx, scope.tenant_id()).await?)
         } else {
             None
         };

@@ -423,7 +423,7 @@ pub(crate) async fn prepare(
         }
     }
     let keys = if wanted.iter().any(|(d, v)| d.sensitive && v.is_some()) {
-        Some(store.vault.for_tenant(tx, scope.tenant_id).await?)
+        Some(store.vault().for_tenant(tx, scope.tenant_id()).await?)
     } else {
         None
     };
@@ -448,7 +448,7 @@ pub(crate) async fn prepare(
             let unchanged = values.get(&key).is_some_and(|old| {
                 old.as_str().is_some_and(|ct| {
                     keys.data
-                        .decrypt(aad(scope.tenant_id, entity, &column, row_id), ct)
+                        .decrypt(aad(scope.tenant_id(), entity, &column, row_id), ct)
                         .is_ok_and(|p| p.expose() == plaintext_of(&value))
                 })
             });
@@ -457,7 +457,7 @@ pub(crate) async fn prepare(
             }
             Json::String(
                 keys.data
-                    .encrypt(aad(scope.tenant_id, entity, &column, row_id), &plaintext_of(&value)),
+                    .encrypt(aad(scope.tenant_id(), entity, &column, row_id), &plaintext_of(&value)),
             )
         } else {
             if values.get(&key) == Some(&value) {
@@ -513,7 +513,7 @@ async fn ensure_unique(
         .map(|(def, _)| format!("{}:{}", def.entity.table(), def.key))
         .collect();
     let keys: Vec<locks::Key<'_>> = fields.iter().map(|f| locks::Key::new("custom-field", f)).collect();
-    locks::hold(tx, scope.tenant_id, &keys).await?;
+    locks::hold(tx, scope.tenant_id(), &keys).await?;
     for (def, probe) in probes {
         ensure_unique_one(tx, scope, def, row_id, probe).await?;
     }
@@ -532,7 +532,7 @@ async fn ensure_unique_one(
     let clash = Query::select()
         .expr(Expr::cust("1"))
         .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id()))
         .and_where(Expr::col(Alias::new("id")).ne(row_id))
         .and_where(query::stored_equals(backend, table, def, probe))
         .limit(1)
@@ -613,8 +613,8 @@ pub async fn reencrypt_batches(store: &Store, tenant_id: Uuid, limit: u64) -> Do
 /// to the newest key. Like the contacts' batch, a record is written back only if its values are
 /// still those it read, so an edit made meanwhile is never undone.
 async fn reencrypt_batch<E: Carrying>(store: &Store, tenant_id: Uuid, limit: u64) -> DomainResult<ReencryptBatch> {
-    let tx = store.begin(tenant_id).await?;
-    let keys = store.vault.reload(&tx, tenant_id).await?;
+    let tx = store.begin_tenant_job(tenant_id).await?;
+    let keys = store.vault().reload(&tx, tenant_id).await?;
     let current = keys.data.current_version as i32;
     let sealed: Vec<String> = definition::Entity::find()
         .filter(definition::Column::TenantId.eq(tenant_id))
@@ -765,7 +765,7 @@ pub(crate) async fn written<M: CarriesFields>(
 
 /// `written`, then COMMIT.
 pub(crate) async fn commit_written<M: CarriesFields>(
-    tx: sea_orm::DatabaseTransaction,
+    tx: crate::domain::ScopedTx,
     store: &Store,
     scope: &TenantScope,
     record: M,
@@ -807,7 +807,7 @@ fn open(
                 let clear = ct
                     .as_str()
                     .ok_or(crate::crypto::CryptoError::Malformed)
-                    .and_then(|ct| keys.data.decrypt(aad(scope.tenant_id, entity, &column, row_id), ct))
+                    .and_then(|ct| keys.data.decrypt(aad(scope.tenant_id(), entity, &column, row_id), ct))
                     .map_err(|e| {
                         DomainError::Internal(anyhow::anyhow!(
                             "Failed to decrypt {}.custom_fields.{} of {row_id}: {e}",
@@ -847,11 +847,11 @@ async fn context(
     stored: &Json,
 ) -> DomainResult<(Arc<Vec<Definition>>, Option<Arc<TenantKeys>>)> {
     // A page of records reads its values one record at a time: both come from memory then.
-    if let Some(defs) = store.custom_fields.get(&scope.tenant_id) {
+    if let Some(defs) = store.custom_fields.get(&scope.tenant_id()) {
         if !needs_keys(&defs, entity, stored) {
             return Ok((defs, None));
         }
-        if let Some(keys) = store.vault.cached(scope.tenant_id) {
+        if let Some(keys) = store.vault().cached(scope.tenant_id()) {
             return Ok((defs, Some(keys)));
         }
     }
@@ -871,7 +871,7 @@ async fn context_in(
 ) -> DomainResult<(Arc<Vec<Definition>>, Option<Arc<TenantKeys>>)> {
     let defs = definitions(store, tx, scope).await?;
     let keys = match needs_keys(&defs, entity, stored) {
-        true => Some(store.vault.for_tenant(tx, scope.tenant_id).await?),
+        true => Some(store.vault().for_tenant(tx, scope.tenant_id()).await?),
         false => None,
     };
     Ok((defs, keys))

@@ -53,7 +53,7 @@ fn visible(scope: &TenantScope) -> Select<reminder::Entity> {
     if sees_all(scope) {
         select
     } else {
-        select.filter(reminder::Column::RecipientUserId.eq(scope.actor.user_id))
+        select.filter(reminder::Column::RecipientUserId.eq(scope.actor().user_id))
     }
 }
 
@@ -245,7 +245,7 @@ pub async fn stats(store: &Store, scope: &TenantScope) -> DomainResult<ReminderS
         return Err(DomainError::Forbidden("only managers and admins see delivery figures"));
     }
     let tx = store.begin_scoped(scope).await?;
-    let stats = gather(&tx, Some(scope.tenant_id), now()).await?;
+    let stats = gather(&tx, Some(scope.tenant_id()), now()).await?;
     tx.commit().await?;
     Ok(stats)
 }

@@ -125,7 +125,7 @@ pub fn contract_step(end: NaiveDate, offsets_desc: &[u16], today: NaiveDate) -> 
 /// has come in the tenant's time zone, and open follow-ups whose reminder time has come.
 /// Returns how many reminders it created (zero when every one existed already).
 pub async fn plan_tenant(store: &Store, tenant_id: Uuid, at: DateTime<Utc>) -> DomainResult<u64> {
-    let tx = store.begin(tenant_id).await?;
+    let tx = store.begin_tenant_job(tenant_id).await?;
     let tenant = tenant::Entity::find_by_id(tenant_id)
         .one(&tx)
         .await?
@@ -554,7 +554,7 @@ pub struct FollowUpFacts {
 pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<Letter>> {
     use entity::enums::Role;
     use entity::user;
-    let tx = store.begin(r.tenant_id).await?;
+    let tx = store.begin_tenant_job(r.tenant_id).await?;
     let Some(tenant) = tenant::Entity::find_by_id(r.tenant_id).one(&tx).await? else {
         return Ok(None);
     };
