@@ -30,10 +30,7 @@ pub(crate) fn customers(tx: &ScopedTx) -> Scoped<Select<customer::Entity>> {
 
 /// `SELECT id FROM customers` the caller may see, for use as a subquery.
 pub(crate) fn customer_ids(tx: &ScopedTx) -> SelectStatement {
-    customers(tx)
-        .select_only()
-        .column(customer::Column::Id)
-        .into_subquery()
+    customers(tx).select_only().column(customer::Column::Id).into_subquery()
 }
 
 /// Rows of a customer's history (`E`, linked through `customer_column`) the caller may see:

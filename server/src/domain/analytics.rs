@@ -3,6 +3,7 @@
 //!
 //! The scoring rules are pure functions below, so the tests can state the right answer by hand.
 
+use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -10,7 +11,7 @@ use chrono_tz::Tz;
 use entity::enums::{CustomerStatus, Role};
 use entity::{customer, customer_status_history, follow_up, transaction};
 use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
 use super::money::{Currency, Money};
@@ -231,7 +232,7 @@ pub async fn value_tiers(
     let (from_day, to_day) = parse_period(from, to)?;
     let currency = Currency::parse("currency", currency)?;
     let tx = store.begin_scoped(scope).await?;
-    let tz = tenants::calendar(&tx, scope).await?.timezone;
+    let tz = tenants::calendar(&tx).await?.timezone;
     let (start, end) = (
         start_of_day(tz, from_day),
         start_of_day(tz, to_day.succ_opt().unwrap_or(to_day)),
@@ -322,7 +323,7 @@ pub async fn revenue_by_month(
         months.push(next_month(months[months.len() - 1]));
     }
     let tx = store.begin_scoped(scope).await?;
-    let tz = tenants::calendar(&tx, scope).await?.timezone;
+    let tz = tenants::calendar(&tx).await?.timezone;
     let starts: Vec<DateTime<Utc>> = months.iter().map(|m| start_of_day(tz, *m)).collect();
     let end = start_of_day(tz, next_month(months[months.len() - 1]));
     // One statement: each transaction falls in the month whose local start it follows.
@@ -398,7 +399,7 @@ pub async fn pipeline(store: &Store, scope: &TenantScope, from: &str, to: &str) 
     require_manager(scope)?;
     let (from_day, to_day) = parse_period(from, to)?;
     let tx = store.begin_scoped(scope).await?;
-    let tz = tenants::calendar(&tx, scope).await?.timezone;
+    let tz = tenants::calendar(&tx).await?.timezone;
     let (start, end) = (
         start_of_day(tz, from_day),
         start_of_day(tz, to_day.succ_opt().unwrap_or(to_day)),
@@ -412,7 +413,7 @@ pub async fn pipeline(store: &Store, scope: &TenantScope, from: &str, to: &str) 
         .into_tuple()
         .all(&tx)
         .await?;
-    let history = status_changes_until(&tx, scope, end).await?;
+    let history = status_changes_until(&tx, end).await?;
     tx.commit().await?;
     let current: HashMap<CustomerStatus, u64> = current.into_iter().map(|(s, n)| (s, nonnegative(n))).collect();
     Ok(Pipeline {
@@ -425,10 +426,10 @@ pub async fn pipeline(store: &Store, scope: &TenantScope, from: &str, to: &str) 
 }
 
 async fn status_changes_until(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     end: DateTime<Utc>,
 ) -> DomainResult<Vec<(Uuid, Option<CustomerStatus>, CustomerStatus, DateTime<Utc>)>> {
+    let scope = tx.scope();
     Ok(scoped::<customer_status_history::Entity>(scope)
         .select_only()
         .column(customer_status_history::Column::CustomerId)
@@ -510,7 +511,7 @@ pub async fn follow_up_discipline(
         (Some(_), None) => return Err(DomainError::validation("to", "give both ends of the period or neither")),
     };
     let tx = store.begin_scoped(scope).await?;
-    let tz = tenants::calendar(&tx, scope).await?.timezone;
+    let tz = tenants::calendar(&tx).await?.timezone;
     let now = super::now();
     let done = follow_up::Column::CompletedAt.is_not_null();
     let count_where = |condition: Expr| {

@@ -52,7 +52,7 @@ pub async fn create(
     })
     .exec_with_returning(&tx)
     .await?;
-    audit::record(&tx, scope, "api_key.create", Some(created.id), &["name", "role"]).await?;
+    audit::record(&tx, "api_key.create", Some(created.id), &["name", "role"]).await?;
     tx.commit().await?;
     Ok((created, key.secret))
 }
@@ -79,7 +79,7 @@ pub async fn revoke(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
         .await?
         .pop()
         .ok_or(DomainError::NotFound("API key"))?;
-    audit::record(&tx, scope, "api_key.revoke", Some(id), &["revoked_at"]).await?;
+    audit::record(&tx, "api_key.revoke", Some(id), &["revoked_at"]).await?;
     tx.commit().await?;
     store.invalidate(crate::cache::Invalidation::ApiKey(id)).await;
     Ok(revoked)

@@ -1,8 +1,9 @@
 //! The audit trail: who did what to which record, and which fields changed — never their values.
 
+use crate::domain::ScopedTx;
 use chrono::{DateTime, Utc};
 use entity::audit_log;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
@@ -10,25 +11,20 @@ use super::{DomainError, DomainResult, Store, now, scoped};
 use crate::tenancy::{Role, TenantScope};
 
 /// Writes one audit row inside the caller's transaction, so it lands exactly when the change does.
-pub async fn record(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    action: &str,
-    entity_id: Option<Uuid>,
-    changed_fields: &[&str],
-) -> DomainResult<()> {
-    record_with_subjects(tx, scope, action, entity_id, changed_fields, &[]).await
+pub async fn record(tx: &ScopedTx, action: &str, entity_id: Option<Uuid>, changed_fields: &[&str]) -> DomainResult<()> {
+    let _scope = tx.scope();
+    record_with_subjects(tx, action, entity_id, changed_fields, &[]).await
 }
 
 /// Like `record`, for an action that concerned several records (`subject_ids`).
 pub async fn record_with_subjects(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     action: &str,
     entity_id: Option<Uuid>,
     changed_fields: &[&str],
     subject_ids: &[Uuid],
 ) -> DomainResult<()> {
+    let scope = tx.scope();
     let entity = action.split('.').next().unwrap_or(action);
     audit_log::Entity::insert(audit_log::ActiveModel {
         id: Set(Uuid::now_v7()),

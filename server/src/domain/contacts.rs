@@ -2,14 +2,15 @@
 //! address) are stored only as ciphertexts bound to their row, with blind indexes beside
 //! the searchable ones; callers without plaintext rights get masked values.
 
+use crate::domain::ScopedTx;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{ContactChannel, Role};
 use entity::{contact, customer};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -369,13 +370,13 @@ pub(crate) fn indexes_of(
 
 /// Inserts `inputs` as the contacts of a customer that has none (new, or replacing all).
 pub(crate) async fn insert_for_new_customer(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     keys: &TenantKeys,
     region: &str,
     customer_id: Uuid,
     inputs: &[ContactInput],
 ) -> DomainResult<()> {
+    let scope = tx.scope();
     let mut rows = inputs
         .iter()
         .enumerate()
@@ -425,7 +426,7 @@ pub async fn for_customers(
 
 /// `for_customers` inside the caller's transaction.
 pub(crate) async fn for_customers_in(
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     store: &Store,
     scope: &TenantScope,
     customers: &[customer::Model],
@@ -464,13 +465,14 @@ pub(crate) async fn for_customers_in(
     if !revealed_customers.is_empty() {
         let fields: Vec<&str> = revealed_fields.iter().map(|f| f.name()).collect();
         let ids: Vec<Uuid> = revealed_customers.into_iter().collect();
-        audit::record_with_subjects(tx, scope, "contact.decrypt", None, &fields, &ids).await?;
+        audit::record_with_subjects(tx, "contact.decrypt", None, &fields, &ids).await?;
     }
     Ok(out)
 }
 
 /// Region for reading phone numbers without a country code.
-pub(crate) async fn tenant_region(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
+pub(crate) async fn tenant_region(tx: &ScopedTx) -> DomainResult<String> {
+    let scope = tx.scope();
     let tenant = entity::tenant::Entity::find_by_id(scope.tenant_id())
         .one(tx)
         .await?
@@ -486,9 +488,9 @@ pub async fn add(
 ) -> DomainResult<ContactView> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let owner = writable_customer(&tx, scope, customer_id).await?;
+    let owner = writable_customer(&tx, customer_id).await?;
     let keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
-    let region = tenant_region(&tx, scope).await?;
+    let region = tenant_region(&tx).await?;
     let mut row = build_row(scope, &keys, &region, customer_id, &input, "")?;
     let existing = scoped::<contact::Entity>(scope)
         .filter(contact::Column::CustomerId.eq(customer_id))
@@ -497,15 +499,15 @@ pub async fn add(
     if existing == 0 {
         row.is_primary = true;
     } else if row.is_primary {
-        clear_primary(&tx, scope, customer_id).await?;
+        clear_primary(&tx, customer_id).await?;
     }
     let fields = filled_fields(&row);
     contact::Entity::insert(to_active(row.clone()))
         .exec_without_returning(&tx)
         .await?;
-    audit::record(&tx, scope, "contact.create", Some(row.id), &fields).await?;
+    audit::record(&tx, "contact.create", Some(row.id), &fields).await?;
     let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id), &Field::ALL)?;
-    audit_reveal(&tx, scope, &view).await?;
+    audit_reveal(&tx, &view).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -513,16 +515,16 @@ pub async fn add(
 pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: ContactPatch) -> DomainResult<ContactView> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let found = find(&tx, scope, id).await?;
-    let owner = writable_customer(&tx, scope, found.customer_id).await?;
+    let found = find(&tx, id).await?;
+    let owner = writable_customer(&tx, found.customer_id).await?;
     // Re-read under the customer's lock: a merge may have moved the contact meanwhile.
-    let mut row = find(&tx, scope, id).await?;
+    let mut row = find(&tx, id).await?;
     let read_at = row.updated_at;
     let mut keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
     if !keys.data.keys.contains_key(&(row.key_version as u32)) {
         keys = store.vault().reload(&tx, scope.tenant_id()).await?;
     }
-    let region = tenant_region(&tx, scope).await?;
+    let region = tenant_region(&tx).await?;
     let mut changed: Vec<&str> = Vec::new();
     apply_text(&mut row.name, patch.name, "name", 200, &mut changed)?;
     apply_text(&mut row.title, patch.title, "title", 100, &mut changed)?;
@@ -567,7 +569,7 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
         }
     }
     if patch.is_primary == Some(true) && !row.is_primary {
-        clear_primary(&tx, scope, row.customer_id).await?;
+        clear_primary(&tx, row.customer_id).await?;
         row.is_primary = true;
         changed.push("isPrimary");
     }
@@ -583,9 +585,9 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
             "the contact changed meanwhile; reload and retry".into(),
         ));
     }
-    audit::record(&tx, scope, "contact.update", Some(id), &changed).await?;
+    audit::record(&tx, "contact.update", Some(id), &changed).await?;
     let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id), &Field::ALL)?;
-    audit_reveal(&tx, scope, &view).await?;
+    audit_reveal(&tx, &view).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -594,24 +596,25 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
 pub async fn remove(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<Uuid> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let row = find(&tx, scope, id).await?;
-    lock_visible(&tx, scope, row.customer_id).await?;
+    let row = find(&tx, id).await?;
+    lock_visible(&tx, row.customer_id).await?;
     scoped_delete::<contact::Entity>(scope)
         .filter(contact::Column::Id.eq(id))
         .exec(&tx)
         .await?;
     if row.is_primary {
-        promote_oldest(&tx, scope, row.customer_id).await?;
+        promote_oldest(&tx, row.customer_id).await?;
     }
-    audit::record(&tx, scope, "contact.remove", Some(id), &[]).await?;
+    audit::record(&tx, "contact.remove", Some(id), &[]).await?;
     tx.commit().await?;
     Ok(row.customer_id)
 }
 
 /// The customer whose contacts are about to change, locked; archived (or erased) customers
 /// take no new contact data.
-async fn writable_customer(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
-    let customer = lock_visible(tx, scope, id).await?;
+async fn writable_customer(tx: &ScopedTx, id: Uuid) -> DomainResult<customer::Model> {
+    let _scope = tx.scope();
+    let customer = lock_visible(tx, id).await?;
     if customer.archived_at.is_some() {
         return Err(DomainError::Conflict(
             "the customer is archived; restore it before changing its contacts".into(),
@@ -631,23 +634,17 @@ pub(crate) fn revealed_fields(views: &[ContactView]) -> Vec<&'static str> {
 }
 
 /// Records that a response carries this contact's plaintext.
-async fn audit_reveal(tx: &impl ConnectionTrait, scope: &TenantScope, view: &ContactView) -> DomainResult<()> {
+async fn audit_reveal(tx: &ScopedTx, view: &ContactView) -> DomainResult<()> {
+    let _scope = tx.scope();
     let fields = revealed_fields(std::slice::from_ref(view));
     if fields.is_empty() {
         return Ok(());
     }
-    audit::record_with_subjects(
-        tx,
-        scope,
-        "contact.decrypt",
-        Some(view.id),
-        &fields,
-        &[view.customer_id],
-    )
-    .await
+    audit::record_with_subjects(tx, "contact.decrypt", Some(view.id), &fields, &[view.customer_id]).await
 }
 
-async fn find(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contact::Model> {
+async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<contact::Model> {
+    let scope = tx.scope();
     scoped::<contact::Entity>(scope)
         .filter(contact::Column::Id.eq(id))
         .one(tx)
@@ -655,7 +652,8 @@ async fn find(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> Domai
         .ok_or(DomainError::NotFound("contact"))
 }
 
-async fn clear_primary(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: Uuid) -> DomainResult<()> {
+async fn clear_primary(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<()> {
+    let scope = tx.scope();
     scoped_update::<contact::Entity>(scope)
         .filter(contact::Column::CustomerId.eq(customer_id))
         .set(contact::ActiveModel {
@@ -667,11 +665,8 @@ async fn clear_primary(tx: &impl ConnectionTrait, scope: &TenantScope, customer_
     Ok(())
 }
 
-pub(crate) async fn promote_oldest(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    customer_id: Uuid,
-) -> DomainResult<()> {
+pub(crate) async fn promote_oldest(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<()> {
+    let scope = tx.scope();
     let has_primary = scoped::<contact::Entity>(scope)
         .filter(contact::Column::CustomerId.eq(customer_id))
         .filter(contact::Column::IsPrimary.eq(true))
@@ -750,7 +745,7 @@ pub async fn encryption_status(store: &Store, scope: &TenantScope) -> DomainResu
         .filter(contact::Column::KeyVersion.lt(current))
         .count(&tx)
         .await?;
-    let custom_older = super::custom_fields::values::records_on_older_keys(&tx, scope, current).await?;
+    let custom_older = super::custom_fields::values::records_on_older_keys(&tx, current).await?;
     tx.commit().await?;
     Ok(EncryptionStatus {
         data_key_version: current as u32,
@@ -782,14 +777,7 @@ pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResu
             }
             other => other,
         })?;
-    audit::record(
-        &tx,
-        scope,
-        "tenant.rotate_key",
-        Some(scope.tenant_id()),
-        &["dataKeyVersion"],
-    )
-    .await?;
+    audit::record(&tx, "tenant.rotate_key", Some(scope.tenant_id()), &["dataKeyVersion"]).await?;
     tx.commit().await?;
     store
         .invalidate(crate::cache::Invalidation::Tenant(scope.tenant_id()))
@@ -869,11 +857,8 @@ pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> Doma
 }
 
 /// Deletes every contact of a customer: ciphertexts and blind indexes go with the rows.
-pub(crate) async fn erase_for_customer(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    customer_id: Uuid,
-) -> DomainResult<u64> {
+pub(crate) async fn erase_for_customer(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<u64> {
+    let scope = tx.scope();
     let result = scoped_delete::<contact::Entity>(scope)
         .filter(contact::Column::CustomerId.eq(customer_id))
         .exec(tx)

@@ -7,6 +7,7 @@
 //! `expiring_from` (end date minus the largest reminder offset in force), kept on every write
 //! so "expiring" is an indexed date comparison. Access follows the customer.
 
+use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use chrono::{Days, NaiveDate};
@@ -157,11 +158,8 @@ fn expiring_from(end: NaiveDate, offsets: &[u16]) -> NaiveDate {
 
 /// After the tenant's default offsets changed: contracts without offsets of their own start
 /// EXPIRING at their end minus the new largest offset. One UPDATE, whatever the number.
-pub(crate) async fn follow_new_default_offsets(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    offsets: &[u16],
-) -> DomainResult<u64> {
+pub(crate) async fn follow_new_default_offsets(tx: &ScopedTx, offsets: &[u16]) -> DomainResult<u64> {
+    let scope = tx.scope();
     let largest = i32::from(offsets.iter().copied().max().unwrap_or(0));
     let moved = if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
         Expr::cust_with_values("end_date - CAST($1 AS integer)", [largest])
@@ -343,7 +341,8 @@ fn visible(scope: &TenantScope) -> Select<contract::Entity> {
     customers::records_visible::<contract::Entity>(scope, contract::Column::CustomerId)
 }
 
-async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
+async fn find_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> {
+    let scope = tx.scope();
     visible(scope)
         .filter(contract::Column::Id.eq(id))
         .one(tx)
@@ -353,7 +352,8 @@ async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) 
 
 /// Like `find_visible`, holding the row until the transaction ends (renewals of one contract
 /// queue up behind each other on PostgreSQL; SQLite transactions are serialised anyway).
-async fn lock_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
+async fn lock_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> {
+    let scope = tx.scope();
     visible(scope)
         .filter(contract::Column::Id.eq(id))
         .lock_exclusive()
@@ -365,10 +365,11 @@ async fn lock_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) 
 /// The contract and its customer, both locked, the customer first as everywhere else (a
 /// merge locks customers, then moves their contracts): locking the other way round could
 /// deadlock with it. A contract moved by a merge meanwhile is a CONFLICT.
-async fn lock_with_customer(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
-    let seen = find_visible(tx, scope, id).await?;
-    customers::lock_writable(tx, scope, seen.customer_id, "id").await?;
-    let current = lock_visible(tx, scope, id).await?;
+async fn lock_with_customer(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> {
+    let _scope = tx.scope();
+    let seen = find_visible(tx, id).await?;
+    customers::lock_writable(tx, seen.customer_id, "id").await?;
+    let current = lock_visible(tx, id).await?;
     if current.customer_id != seen.customer_id {
         return Err(DomainError::Conflict(
             "the contract moved to another customer meanwhile; reload it".into(),
@@ -377,11 +378,8 @@ async fn lock_with_customer(tx: &impl ConnectionTrait, scope: &TenantScope, id: 
     Ok(current)
 }
 
-async fn successor_in(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    id: Uuid,
-) -> DomainResult<Option<contract::Model>> {
+async fn successor_in(tx: &ScopedTx, id: Uuid) -> DomainResult<Option<contract::Model>> {
+    let scope = tx.scope();
     Ok(scoped::<contract::Entity>(scope)
         .filter(contract::Column::PredecessorId.eq(id))
         .one(tx)
@@ -391,7 +389,7 @@ async fn successor_in(
 /// The tenant's today and default reminder offsets, which statuses are read against.
 pub async fn calendar(store: &Store, scope: &TenantScope) -> DomainResult<TenantCalendar> {
     let tx = store.begin_scoped(scope).await?;
-    let calendar = tenants::calendar(&tx, scope).await?;
+    let calendar = tenants::calendar(&tx).await?;
     tx.commit().await?;
     Ok(calendar)
 }
@@ -421,7 +419,7 @@ async fn commit_answering(
 ) -> DomainResult<WrittenContract> {
     let calendar = match calendar {
         Some(calendar) => calendar,
-        None => tenants::calendar(&tx, scope).await?,
+        None => tenants::calendar(&tx).await?,
     };
     let contract = values::written(&tx, store, scope, contract).await?;
     tx.commit().await?;
@@ -430,7 +428,7 @@ async fn commit_answering(
 
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
     let tx = store.begin_scoped(scope).await?;
-    let found = find_visible(&tx, scope, id).await;
+    let found = find_visible(&tx, id).await;
     tx.commit().await?;
     found
 }
@@ -475,8 +473,8 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
     customers::require_writer(scope)?;
     let customer_id = input.customer_id;
     let tx = store.begin_scoped(scope).await?;
-    let calendar = tenants::calendar(&tx, scope).await?;
-    customers::lock_writable(&tx, scope, customer_id, "customerId").await?;
+    let calendar = tenants::calendar(&tx).await?;
+    customers::lock_writable(&tx, customer_id, "customerId").await?;
     let at = now();
     let mut draft = contract::Model {
         id: Uuid::now_v7(),
@@ -519,22 +517,15 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
         changes.custom_fields.take().as_ref(),
     )
     .await?;
-    apply_changes(&tx, scope, changes, &mut draft, &mut changed, &calendar).await?;
+    apply_changes(&tx, changes, &mut draft, &mut changed, &calendar).await?;
     if generate_number {
-        draft.number = next_contract_number(&tx, scope).await?;
+        draft.number = next_contract_number(&tx).await?;
         changed.insert(1, "number");
     }
     (draft.custom_fields, draft.custom_field_index) = (custom.values.clone(), custom.index.clone());
     draft.custom_fields_key_version = custom.key_version;
     let created = insert(&tx, draft, "number").await?;
-    audit::record(
-        &tx,
-        scope,
-        "contract.create",
-        Some(created.id),
-        &custom.audit_fields(&changed),
-    )
-    .await?;
+    audit::record(&tx, "contract.create", Some(created.id), &custom.audit_fields(&changed)).await?;
     commit_answering(tx, store, scope, created, Some(calendar)).await
 }
 
@@ -550,15 +541,15 @@ pub async fn update(
 ) -> DomainResult<WrittenContract> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, scope, id).await?;
-    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
+    let current = find_visible(&tx, id).await?;
+    customers::lock_writable(&tx, current.customer_id, "id").await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is terminated and can no longer change"));
     }
     if current.version != version {
         return Err(versioned::stale::<contract::Entity>(&current));
     }
-    let calendar = tenants::calendar(&tx, scope).await?;
+    let calendar = tenants::calendar(&tx).await?;
     let mut next = current.clone();
     let mut changed = Vec::new();
     let mut changes = changes;
@@ -572,13 +563,13 @@ pub async fn update(
         changes.custom_fields.take().as_ref(),
     )
     .await?;
-    apply_changes(&tx, scope, changes, &mut next, &mut changed, &calendar).await?;
+    apply_changes(&tx, changes, &mut next, &mut changed, &calendar).await?;
     (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
     next.custom_fields_key_version = custom.key_version;
     if changed.is_empty() && custom.changed.is_empty() {
         return commit_answering(tx, store, scope, current, Some(calendar)).await;
     }
-    if successor_in(&tx, scope, id).await?.is_some() {
+    if successor_in(&tx, id).await?.is_some() {
         if next.end_date != current.end_date {
             return Err(DomainError::validation(
                 "endDate",
@@ -596,11 +587,11 @@ pub async fn update(
     let replan = next.end_date != current.end_date
         || next.reminder_offsets_days != current.reminder_offsets_days
         || !live(&next);
-    let saved = save_if_version(&tx, scope, next, version).await?;
+    let saved = save_if_version(&tx, next, version).await?;
     if replan {
-        reminders::cancel_pending(&tx, scope, ReminderKind::ContractExpiry, id).await?;
+        reminders::cancel_pending(&tx, ReminderKind::ContractExpiry, id).await?;
     }
-    audit::record(&tx, scope, "contract.update", Some(id), &custom.audit_fields(&changed)).await?;
+    audit::record(&tx, "contract.update", Some(id), &custom.audit_fields(&changed)).await?;
     commit_answering(tx, store, scope, saved, Some(calendar)).await
 }
 
@@ -615,7 +606,7 @@ pub async fn terminate(
     customers::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = lock_with_customer(&tx, scope, id).await?;
+    let current = lock_with_customer(&tx, id).await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is already terminated"));
     }
@@ -632,9 +623,9 @@ pub async fn terminate(
         changed.push("renewalState");
     }
     next.next_reminder_on = None;
-    let saved = save_if_version(&tx, scope, next, version).await?;
-    reminders::cancel_pending(&tx, scope, ReminderKind::ContractExpiry, id).await?;
-    audit::record(&tx, scope, "contract.terminate", Some(id), &changed).await?;
+    let saved = save_if_version(&tx, next, version).await?;
+    reminders::cancel_pending(&tx, ReminderKind::ContractExpiry, id).await?;
+    audit::record(&tx, "contract.terminate", Some(id), &changed).await?;
     commit_answering(tx, store, scope, saved, None).await
 }
 
@@ -643,11 +634,11 @@ pub async fn terminate(
 pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewal) -> DomainResult<Renewed> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = lock_with_customer(&tx, scope, id).await?;
+    let current = lock_with_customer(&tx, id).await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is terminated and cannot be renewed"));
     }
-    if successor_in(&tx, scope, id).await?.is_some() {
+    if successor_in(&tx, id).await?.is_some() {
         return Err(DomainError::validation("id", "was already renewed"));
     }
     let start = current
@@ -669,7 +660,7 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
     let number = match renewal.new_number {
         Some(n) => contract_number("newNumber", n)?,
         None => {
-            let (root, depth) = chain_root(&tx, scope, &current).await?;
+            let (root, depth) = chain_root(&tx, &current).await?;
             let generated = format!("{}-R{}", root.number, depth + 1);
             if generated.chars().count() > 64 {
                 return Err(DomainError::validation(
@@ -680,8 +671,8 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
             generated
         }
     };
-    ensure_number_free(&tx, scope, &number, "newNumber").await?;
-    let calendar = tenants::calendar(&tx, scope).await?;
+    ensure_number_free(&tx, &number, "newNumber").await?;
+    let calendar = tenants::calendar(&tx).await?;
     let offsets = own_offsets(&current).unwrap_or_else(|| calendar.contract_offsets_days.clone());
     let at = now();
     let successor = contract::Model {
@@ -717,20 +708,11 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
     let mut renewed = current;
     renewed.renewal_state = RenewalState::Renewed;
     renewed.next_reminder_on = None;
-    let renewed = save_if_version(&tx, scope, renewed, version).await?;
-    reminders::cancel_pending(&tx, scope, ReminderKind::ContractExpiry, renewed.id).await?;
-    audit::record_with_subjects(
-        &tx,
-        scope,
-        "contract.renew",
-        Some(id),
-        &["renewalState"],
-        &[successor.id],
-    )
-    .await?;
+    let renewed = save_if_version(&tx, renewed, version).await?;
+    reminders::cancel_pending(&tx, ReminderKind::ContractExpiry, renewed.id).await?;
+    audit::record_with_subjects(&tx, "contract.renew", Some(id), &["renewalState"], &[successor.id]).await?;
     audit::record(
         &tx,
-        scope,
         "contract.create",
         Some(successor.id),
         &[
@@ -758,12 +740,18 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
 /// The next free generated number `CT-000123`. Generators take turns, so two contracts
 /// created at once do not draw the same number; each number drawn is held like a given one.
 /// (A lock on the tenant's row would also block every insert that checks its foreign key.)
-async fn next_contract_number(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
-    locks::hold(tx, scope.tenant_id(), &[locks::Key::new("contract-number-generator", "")]).await?;
+async fn next_contract_number(tx: &ScopedTx) -> DomainResult<String> {
+    let scope = tx.scope();
+    locks::hold(
+        tx,
+        scope.tenant_id(),
+        &[locks::Key::new("contract-number-generator", "")],
+    )
+    .await?;
     let mut seq = scoped::<contract::Entity>(scope).count(tx).await? + 1;
     for _ in 0..1000 {
         let number = format!("CT-{seq:06}");
-        hold_number(tx, scope, &number).await?;
+        hold_number(tx, &number).await?;
         let taken = scoped::<contract::Entity>(scope)
             .filter(contract::Column::Number.eq(&number))
             .one(tx)
@@ -780,11 +768,8 @@ async fn next_contract_number(tx: &impl ConnectionTrait, scope: &TenantScope) ->
 }
 
 /// The first contract of `c`'s renewal chain and how many renewals lead from it to `c`.
-async fn chain_root(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    c: &contract::Model,
-) -> DomainResult<(contract::Model, u32)> {
+async fn chain_root(tx: &ScopedTx, c: &contract::Model) -> DomainResult<(contract::Model, u32)> {
+    let scope = tx.scope();
     let mut root = c.clone();
     let mut depth = 0;
     while let Some(previous) = root.predecessor_id {
@@ -840,11 +825,11 @@ pub async fn count(store: &Store, scope: &TenantScope, filter: &ContractFilter) 
 
 async fn matching(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     filter: &ContractFilter,
 ) -> DomainResult<Select<contract::Entity>> {
-    let today = tenants::calendar(tx, scope).await?.today;
+    let today = tenants::calendar(tx).await?.today;
     custom_query::narrowed(store, tx, scope, filtered(scope, filter, today)?, &filter.custom_fields).await
 }
 
@@ -931,20 +916,20 @@ fn of_customers(scope: &TenantScope) -> CustomerRecords<contract::Entity> {
 /// Validates `changes`, applies them to `c` noting each changed field by its API name, and
 /// re-derives `expiring_from`.
 async fn apply_changes(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     changes: ContractChanges,
     c: &mut contract::Model,
     changed: &mut Vec<&'static str>,
     calendar: &TenantCalendar,
 ) -> DomainResult<()> {
+    let _scope = tx.scope();
     match changes.number {
         Patch::Keep => {}
         Patch::Clear => return Err(cannot_clear("number")),
         Patch::Set(v) => {
             let number = contract_number("number", v)?;
             if number != c.number {
-                ensure_number_free(tx, scope, &number, "number").await?;
+                ensure_number_free(tx, &number, "number").await?;
             }
             assign("number", &mut c.number, number, changed);
         }
@@ -1037,18 +1022,15 @@ async fn apply_changes(
 
 /// Holds a contract number until COMMIT, so that a number checked as free stays free. Lock
 /// order within a transaction: the customer's row, custom field values, then numbers.
-async fn hold_number(tx: &impl ConnectionTrait, scope: &TenantScope, number: &str) -> DomainResult<()> {
+async fn hold_number(tx: &ScopedTx, number: &str) -> DomainResult<()> {
+    let scope = tx.scope();
     locks::hold(tx, scope.tenant_id(), &[locks::Key::new("contract-number", number)]).await
 }
 
 /// A number in use is a DUPLICATE on `field`; only those who may see the holder learn its id.
-async fn ensure_number_free(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    number: &str,
-    field: &str,
-) -> DomainResult<()> {
-    hold_number(tx, scope, number).await?;
+async fn ensure_number_free(tx: &ScopedTx, number: &str, field: &str) -> DomainResult<()> {
+    let scope = tx.scope();
+    hold_number(tx, number).await?;
     let Some(holder) = scoped::<contract::Entity>(scope)
         .filter(contract::Column::Number.eq(number))
         .one(tx)
@@ -1078,7 +1060,7 @@ fn number_taken(field: &str, number: &str, candidates: Vec<Uuid>) -> DomainError
 
 /// Inserts a contract; a lost race on the number is a DUPLICATE on `number_field`, on the
 /// one-successor index a CONFLICT.
-async fn insert(tx: &impl ConnectionTrait, c: contract::Model, number_field: &str) -> DomainResult<contract::Model> {
+async fn insert(tx: &ScopedTx, c: contract::Model, number_field: &str) -> DomainResult<contract::Model> {
     let number = c.number.clone();
     contract::Entity::insert(c.into_active_model().reset_all())
         .exec_with_returning(tx)
@@ -1093,14 +1075,10 @@ async fn insert(tx: &impl ConnectionTrait, c: contract::Model, number_field: &st
 }
 
 /// Writes `next` over `read_version` only (see `versioned`); a taken number is a DUPLICATE.
-async fn save_if_version(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    next: contract::Model,
-    read_version: i32,
-) -> DomainResult<contract::Model> {
+async fn save_if_version(tx: &ScopedTx, next: contract::Model, read_version: i32) -> DomainResult<contract::Model> {
+    let _scope = tx.scope();
     let number = next.number.clone();
-    versioned::save_if_version::<contract::Entity>(tx, scope, next, read_version, |e| {
+    versioned::save_if_version::<contract::Entity>(tx, next, read_version, |e| {
         if super::error::is_unique_violation(&e) {
             number_taken("number", &number, vec![])
         } else {

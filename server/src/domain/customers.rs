@@ -4,6 +4,7 @@
 //! book; viewers read only. A customer outside the caller's view is NOT_FOUND, whether it
 //! belongs to a colleague or to another tenant, so ids reveal nothing.
 
+use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,8 +16,8 @@ use entity::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
@@ -217,13 +218,9 @@ pub(crate) fn records_visible<E: super::TenantEntity>(scope: &TenantScope, custo
 
 /// The customer whose history is being added to or changed, locked for the transaction. An
 /// archived customer keeps its history readable but takes no changes, reported on `field`.
-pub(crate) async fn lock_writable(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    id: Uuid,
-    field: &str,
-) -> DomainResult<customer::Model> {
-    let c = lock_visible(tx, scope, id).await?;
+pub(crate) async fn lock_writable(tx: &ScopedTx, id: Uuid, field: &str) -> DomainResult<customer::Model> {
+    let _scope = tx.scope();
+    let c = lock_visible(tx, id).await?;
     if c.archived_at.is_some() {
         return Err(DomainError::validation(
             field,
@@ -237,11 +234,8 @@ fn one_visible(scope: &TenantScope, id: Uuid) -> Select<customer::Entity> {
     visible(scope).filter(customer::Column::Id.eq(id))
 }
 
-pub(crate) async fn find_visible(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    id: Uuid,
-) -> DomainResult<customer::Model> {
+pub(crate) async fn find_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<customer::Model> {
+    let scope = tx.scope();
     one_visible(scope, id)
         .one(tx)
         .await?
@@ -251,11 +245,8 @@ pub(crate) async fn find_visible(
 /// Like `find_visible`, and holds the customer's row lock until the transaction ends (on
 /// PostgreSQL; SQLite transactions are serialised anyway), so changes to its contacts, merges
 /// and erasure of the same customer happen one after the other.
-pub(crate) async fn lock_visible(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    id: Uuid,
-) -> DomainResult<customer::Model> {
+pub(crate) async fn lock_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<customer::Model> {
+    let scope = tx.scope();
     one_visible(scope, id)
         .lock_exclusive()
         .one(tx)
@@ -264,11 +255,8 @@ pub(crate) async fn lock_visible(
 }
 
 /// The customers of `ids` in the caller's view, locked like `lock_visible`.
-pub(crate) async fn lock_all_visible(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    ids: &[Uuid],
-) -> DomainResult<Vec<customer::Model>> {
+pub(crate) async fn lock_all_visible(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<Vec<customer::Model>> {
+    let scope = tx.scope();
     Ok(visible(scope)
         .filter(customer::Column::Id.is_in(ids.iter().copied()))
         .order_by_asc(customer::Column::Id)
@@ -279,7 +267,8 @@ pub(crate) async fn lock_all_visible(
 
 /// Marks customers as changed by something other than `update` (bulk tagging), so an update
 /// made from an earlier read of them is refused as stale.
-pub(crate) async fn bump_versions(tx: &impl ConnectionTrait, scope: &TenantScope, ids: &[Uuid]) -> DomainResult<()> {
+pub(crate) async fn bump_versions(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<()> {
+    let scope = tx.scope();
     scoped_update::<customer::Entity>(scope)
         .filter(customer::Column::Id.is_in(ids.iter().copied()))
         .col_expr(customer::Column::Version, Expr::col(customer::Column::Version).add(1))
@@ -305,7 +294,7 @@ pub async fn by_ids(store: &Store, scope: &TenantScope, ids: &[Uuid]) -> DomainR
 
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<customer::Model> {
     let tx = store.begin_scoped(scope).await?;
-    let found = find_visible(&tx, scope, id).await;
+    let found = find_visible(&tx, id).await;
     tx.commit().await?;
     found
 }
@@ -376,7 +365,7 @@ pub async fn create(
     let contact_inputs = changes.contacts.take().unwrap_or_default();
     let custom_input = changes.custom_fields.take();
     let tx = store.begin_scoped(scope).await?;
-    let (today, region) = tenant_context(&tx, scope).await?;
+    let (today, region) = tenant_context(&tx).await?;
     draft.first_contact_date = today;
     let custom = values::prepare(
         store,
@@ -391,9 +380,9 @@ pub async fn create(
     (draft.custom_fields, draft.custom_field_index) = (custom.values.clone(), custom.index.clone());
     draft.custom_fields_key_version = custom.key_version;
     let mut changed = Vec::new();
-    apply_changes(&tx, scope, changes, &mut draft, &mut changed, today).await?;
+    apply_changes(&tx, changes, &mut draft, &mut changed, today).await?;
     if draft.code.is_empty() {
-        draft.code = next_customer_code(&tx, scope).await?;
+        draft.code = next_customer_code(&tx).await?;
     }
     let keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
     let indexes = contacts::indexes_of(&keys, &region, &contact_inputs)?;
@@ -407,7 +396,7 @@ pub async fn create(
             .collect();
         held.push(locks::Key::new("customer-name", &name_key));
         locks::hold(&tx, scope.tenant_id(), &held).await?;
-        let found = duplicates_of(&tx, scope, &draft, &indexes).await?;
+        let found = duplicates_of(&tx, &draft, &indexes).await?;
         if !found.is_empty() {
             return Err(DomainError::Duplicate {
                 field: if indexes.is_empty() { "name" } else { "contacts" }.into(),
@@ -418,25 +407,18 @@ pub async fn create(
             });
         }
     }
-    tags::ensure_exist(&tx, scope, "tagIds", &tag_ids).await?;
+    tags::ensure_exist(&tx, "tagIds", &tag_ids).await?;
     let created = customer::Entity::insert(draft.clone().into_active_model().reset_all())
         .exec_with_returning(&tx)
         .await
         .map_err(|e| code_clash_or(e, draft.code.clone()))?;
-    record_status(&tx, scope, created.id, None, created.status, None).await?;
-    set_tags(&tx, scope, created.id, &tag_ids).await?;
-    contacts::insert_for_new_customer(&tx, scope, &keys, &region, created.id, &contact_inputs).await?;
+    record_status(&tx, created.id, None, created.status, None).await?;
+    set_tags(&tx, created.id, &tag_ids).await?;
+    contacts::insert_for_new_customer(&tx, &keys, &region, created.id, &contact_inputs).await?;
     if !contact_inputs.is_empty() {
         changed.push("contacts");
     }
-    audit::record(
-        &tx,
-        scope,
-        "customer.create",
-        Some(created.id),
-        &custom.audit_fields(&changed),
-    )
-    .await?;
+    audit::record(&tx, "customer.create", Some(created.id), &custom.audit_fields(&changed)).await?;
     commit_answering(tx, store, scope, created, parts).await
 }
 
@@ -451,7 +433,7 @@ pub async fn update(
 ) -> DomainResult<CustomerFile> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, scope, id).await?;
+    let current = find_visible(&tx, id).await?;
     if current.archived_at.is_some() {
         return Err(DomainError::Conflict(
             "the customer is archived; restore it before changing it".into(),
@@ -469,7 +451,7 @@ pub async fn update(
     let new_contacts = changes.contacts.take();
     let mut next = current.clone();
     let mut changed = Vec::new();
-    let (today, region) = tenant_context(&tx, scope).await?;
+    let (today, region) = tenant_context(&tx).await?;
     let custom = values::prepare(
         store,
         &tx,
@@ -482,17 +464,17 @@ pub async fn update(
     .await?;
     (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
     next.custom_fields_key_version = custom.key_version;
-    apply_changes(&tx, scope, changes, &mut next, &mut changed, today).await?;
+    apply_changes(&tx, changes, &mut next, &mut changed, today).await?;
     if let Some(inputs) = &new_contacts {
         // Replaced as a whole: validated and sealed before the old ones go.
         let keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
-        contacts::erase_for_customer(&tx, scope, id).await?;
-        contacts::insert_for_new_customer(&tx, scope, &keys, &region, id, inputs).await?;
+        contacts::erase_for_customer(&tx, id).await?;
+        contacts::insert_for_new_customer(&tx, &keys, &region, id, inputs).await?;
         changed.push("contacts");
     }
     if let Some(ids) = &new_tags {
-        tags::ensure_exist(&tx, scope, "tagIds", ids).await?;
-        let mut before = tag_ids_of(&tx, scope, id).await?;
+        tags::ensure_exist(&tx, "tagIds", ids).await?;
+        let mut before = tag_ids_of(&tx, id).await?;
         let mut after = ids.clone();
         before.sort();
         after.sort();
@@ -503,15 +485,15 @@ pub async fn update(
     if changed.is_empty() && custom.changed.is_empty() {
         return commit_answering(tx, store, scope, current, parts).await;
     }
-    let saved = save_if_version(&tx, scope, next, version).await?;
+    let saved = save_if_version(&tx, next, version).await?;
     if let Some(ids) = &new_tags {
         scoped_delete::<customer_tag::Entity>(scope)
             .filter(customer_tag::Column::CustomerId.eq(id))
             .exec(&tx)
             .await?;
-        set_tags(&tx, scope, id, ids).await?;
+        set_tags(&tx, id, ids).await?;
     }
-    audit::record(&tx, scope, "customer.update", Some(id), &custom.audit_fields(&changed)).await?;
+    audit::record(&tx, "customer.update", Some(id), &custom.audit_fields(&changed)).await?;
     commit_answering(tx, store, scope, saved, parts).await
 }
 
@@ -547,7 +529,7 @@ async fn set_archived(
 ) -> DomainResult<CustomerFile> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, scope, id).await?;
+    let current = find_visible(&tx, id).await?;
     if let Some(v) = version
         && v != current.version
     {
@@ -559,16 +541,16 @@ async fn set_archived(
     let version = current.version;
     let mut next = current;
     next.archived_at = if archive { Some(now()) } else { None };
-    let saved = save_if_version(&tx, scope, next, version).await?;
+    let saved = save_if_version(&tx, next, version).await?;
     if archive {
-        super::reminders::cancel_pending_for_customer(&tx, scope, id).await?;
+        super::reminders::cancel_pending_for_customer(&tx, id).await?;
     }
     let action = if archive {
         "customer.archive"
     } else {
         "customer.restore"
     };
-    audit::record(&tx, scope, action, Some(id), &["archivedAt"]).await?;
+    audit::record(&tx, action, Some(id), &["archivedAt"]).await?;
     commit_answering(tx, store, scope, saved, parts).await
 }
 
@@ -585,7 +567,7 @@ pub async fn change_status(
     require_writer(scope)?;
     let note = validate::optional_text("note", note, 1000)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, scope, id).await?;
+    let current = find_visible(&tx, id).await?;
     if let Some(v) = version
         && v != current.version
     {
@@ -602,9 +584,9 @@ pub async fn change_status(
     let (from, read_version) = (current.status, current.version);
     let mut next = current;
     next.status = status;
-    let saved = save_if_version(&tx, scope, next, read_version).await?;
-    record_status(&tx, scope, id, Some(from), status, note).await?;
-    audit::record(&tx, scope, "customer.change_status", Some(id), &["status"]).await?;
+    let saved = save_if_version(&tx, next, read_version).await?;
+    record_status(&tx, id, Some(from), status, note).await?;
+    audit::record(&tx, "customer.change_status", Some(id), &["status"]).await?;
     commit_answering(tx, store, scope, saved, parts).await
 }
 
@@ -617,17 +599,17 @@ pub async fn status_history(
         return Ok(HashMap::new());
     }
     let tx = store.begin_scoped(scope).await?;
-    let out = status_history_in(&tx, scope, customer_ids).await?;
+    let out = status_history_in(&tx, customer_ids).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// `status_history` inside the caller's transaction.
 async fn status_history_in(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, Vec<customer_status_history::Model>>> {
+    let scope = tx.scope();
     let mut out: HashMap<Uuid, Vec<customer_status_history::Model>> = HashMap::new();
     let rows = scoped::<customer_status_history::Entity>(scope)
         .filter(customer_status_history::Column::CustomerId.is_in(customer_ids.iter().copied()))
@@ -671,7 +653,7 @@ fn entry_of<T: Default>(mut loaded: HashMap<Uuid, T>, id: Uuid) -> T {
 
 /// Reads the `parts` of the customer's file inside the write's transaction.
 async fn file_of(
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     store: &Store,
     scope: &TenantScope,
     customer: customer::Model,
@@ -686,16 +668,16 @@ async fn file_of(
         None => None,
     };
     let tags = match parts.tags {
-        true => Some(entry_of(tags::for_customers_in(tx, scope, &[id]).await?, id)),
+        true => Some(entry_of(tags::for_customers_in(tx, &[id]).await?, id)),
         false => None,
     };
     let status_history = match parts.status_history {
-        true => Some(entry_of(status_history_in(tx, scope, &[id]).await?, id)),
+        true => Some(entry_of(status_history_in(tx, &[id]).await?, id)),
         false => None,
     };
     let owner = match parts.owner {
         true => Some(
-            super::users::by_ids_in(tx, scope, &[customer.owner_id])
+            super::users::by_ids_in(tx, &[customer.owner_id])
                 .await?
                 .remove(&customer.owner_id),
         ),
@@ -770,7 +752,7 @@ pub async fn count(store: &Store, scope: &TenantScope, filter: &CustomerFilter) 
 /// The customers `filter` selects, with contact and custom field searches resolved.
 async fn matching(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     filter: &CustomerFilter,
 ) -> DomainResult<Select<customer::Entity>> {
@@ -782,7 +764,7 @@ async fn matching(
 /// Blind indexes of the contact values the filter asks for.
 async fn contact_search(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     f: &CustomerFilter,
 ) -> DomainResult<Vec<(contact::Column, String)>> {
@@ -804,7 +786,7 @@ async fn contact_search(
         return Err(DomainError::Forbidden("viewers cannot search by contact details"));
     }
     let keys = store.vault().for_tenant(tx, scope.tenant_id()).await?;
-    let region = contacts::tenant_region(tx, scope).await?;
+    let region = contacts::tenant_region(tx).await?;
     wanted
         .into_iter()
         .map(|(field, name, value)| {
@@ -923,14 +905,10 @@ pub(crate) fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
 }
 
 /// Writes `next` over `read_version` only (see `versioned`); a taken code is a DUPLICATE.
-async fn save_if_version(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    next: customer::Model,
-    read_version: i32,
-) -> DomainResult<customer::Model> {
+async fn save_if_version(tx: &ScopedTx, next: customer::Model, read_version: i32) -> DomainResult<customer::Model> {
+    let _scope = tx.scope();
     let code = next.code.clone();
-    versioned::save_if_version::<customer::Entity>(tx, scope, next, read_version, |e| code_clash_or(e, code)).await
+    versioned::save_if_version::<customer::Entity>(tx, next, read_version, |e| code_clash_or(e, code)).await
 }
 
 fn code_clash_or(err: sea_orm::DbErr, code: String) -> DomainError {
@@ -946,13 +924,13 @@ fn code_clash_or(err: sea_orm::DbErr, code: String) -> DomainError {
 }
 
 async fn record_status(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     customer_id: Uuid,
     from: Option<CustomerStatus>,
     to: CustomerStatus,
     note: Option<String>,
 ) -> DomainResult<()> {
+    let scope = tx.scope();
     customer_status_history::Entity::insert(customer_status_history::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(scope.tenant_id()),
@@ -968,7 +946,8 @@ async fn record_status(
     Ok(())
 }
 
-async fn tag_ids_of(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: Uuid) -> DomainResult<Vec<Uuid>> {
+async fn tag_ids_of(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<Vec<Uuid>> {
+    let scope = tx.scope();
     Ok(scoped::<customer_tag::Entity>(scope)
         .filter(customer_tag::Column::CustomerId.eq(customer_id))
         .all(tx)
@@ -978,7 +957,8 @@ async fn tag_ids_of(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id:
         .collect())
 }
 
-async fn set_tags(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: Uuid, ids: &[Uuid]) -> DomainResult<()> {
+async fn set_tags(tx: &ScopedTx, customer_id: Uuid, ids: &[Uuid]) -> DomainResult<()> {
+    let scope = tx.scope();
     if ids.is_empty() {
         return Ok(());
     }
@@ -994,7 +974,8 @@ async fn set_tags(tx: &impl ConnectionTrait, scope: &TenantScope, customer_id: U
 
 /// Holds a customer code until COMMIT, so that a code checked as free stays free. Lock order
 /// within a transaction: custom field values, then codes, then the duplicate check.
-async fn hold_code(tx: &impl ConnectionTrait, scope: &TenantScope, code: &str) -> DomainResult<()> {
+async fn hold_code(tx: &ScopedTx, code: &str) -> DomainResult<()> {
+    let scope = tx.scope();
     locks::hold(tx, scope.tenant_id(), &[locks::Key::new("customer-code", code)]).await
 }
 
@@ -1008,7 +989,8 @@ fn name_key(c: &customer::Model) -> String {
 
 /// Next free generated code `C-000123`; skips numbers someone already used by hand. The
 /// tenant's sequence row stays locked until COMMIT, so generators take turns.
-async fn next_customer_code(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<String> {
+async fn next_customer_code(tx: &ScopedTx) -> DomainResult<String> {
+    let scope = tx.scope();
     for _ in 0..1000 {
         tenant::Entity::update_many()
             .col_expr(
@@ -1024,7 +1006,7 @@ async fn next_customer_code(tx: &impl ConnectionTrait, scope: &TenantScope) -> D
             .ok_or(DomainError::NotFound("tenant"))?
             .customer_seq;
         let code = format!("C-{seq:06}");
-        hold_code(tx, scope, &code).await?;
+        hold_code(tx, &code).await?;
         let taken = scoped::<customer::Entity>(scope)
             .filter(customer::Column::Code.eq(&code))
             .one(tx)
@@ -1094,7 +1076,8 @@ fn date_patch(
 
 /// Today's date where the tenant is.
 /// Today's date where the tenant is, and the region its phone numbers are read in.
-async fn tenant_context(tx: &impl ConnectionTrait, scope: &TenantScope) -> DomainResult<(NaiveDate, String)> {
+async fn tenant_context(tx: &ScopedTx) -> DomainResult<(NaiveDate, String)> {
+    let scope = tx.scope();
     let tenant = tenant::Entity::find_by_id(scope.tenant_id())
         .one(tx)
         .await?
@@ -1110,11 +1093,11 @@ fn visible_to(scope: &TenantScope, c: &customer::Model) -> bool {
 /// Active customers other than `candidate` that share an e-mail or phone (by blind index) with
 /// `indexes`, or its name and company.
 async fn duplicates_of(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     candidate: &customer::Model,
     indexes: &[(contacts::Field, String)],
 ) -> DomainResult<Vec<customer::Model>> {
+    let scope = tx.scope();
     let mut same_contact = Condition::any();
     for (field, bidx) in indexes {
         if let Some(column) = field.bidx_column() {
@@ -1156,7 +1139,7 @@ async fn duplicates_of(
 /// Customers that look like duplicates of `id`, among those the caller may see.
 pub async fn duplicate_candidates(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<Vec<customer::Model>> {
     let tx = store.begin_scoped(scope).await?;
-    let customer = find_visible(&tx, scope, id).await?;
+    let customer = find_visible(&tx, id).await?;
     let mut indexes = Vec::new();
     for row in scoped::<contact::Entity>(scope)
         .filter(contact::Column::CustomerId.eq(id))
@@ -1166,7 +1149,7 @@ pub async fn duplicate_candidates(store: &Store, scope: &TenantScope, id: Uuid) 
         indexes.extend(row.email_bidx.map(|b| (contacts::Field::Email, b)));
         indexes.extend(row.phone_bidx.map(|b| (contacts::Field::Phone, b)));
     }
-    let found = duplicates_of(&tx, scope, &customer, &indexes).await?;
+    let found = duplicates_of(&tx, &customer, &indexes).await?;
     tx.commit().await?;
     Ok(found.into_iter().filter(|c| visible_to(scope, c)).collect())
 }
@@ -1233,20 +1216,20 @@ fn budget(input: BudgetInput) -> DomainResult<(Option<i64>, Option<i64>, Currenc
 
 /// Validates `changes` and applies them to `c`, noting each changed field by its API name.
 async fn apply_changes(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     changes: CustomerChanges,
     c: &mut customer::Model,
     changed: &mut Vec<&'static str>,
     today: NaiveDate,
 ) -> DomainResult<()> {
+    let scope = tx.scope();
     match changes.code {
         Patch::Keep => {}
         Patch::Clear => return Err(DomainError::validation("code", "cannot be cleared")),
         Patch::Set(v) => {
             let code = customer_code(&v)?;
             if code != c.code {
-                hold_code(tx, scope, &code).await?;
+                hold_code(tx, &code).await?;
                 let clash = scoped::<customer::Entity>(scope)
                     .filter(customer::Column::Code.eq(&code))
                     .one(tx)
@@ -1436,7 +1419,7 @@ pub async fn merge(
     // same customers (A into B, B into A) queue up instead of deadlocking.
     let mut touched = duplicate_ids.clone();
     touched.push(primary_id);
-    let mut locked: HashMap<Uuid, customer::Model> = lock_all_visible(&tx, scope, &dedup(&touched))
+    let mut locked: HashMap<Uuid, customer::Model> = lock_all_visible(&tx, &dedup(&touched))
         .await?
         .into_iter()
         .map(|c| (c.id, c))
@@ -1468,24 +1451,23 @@ pub async fn merge(
         // The duplicate's whole history joins the primary's file.
         move_rows::<customer_status_history::Entity>(
             &tx,
-            scope,
             customer_status_history::Column::CustomerId,
             &dup,
             primary_id,
         )
         .await?;
-        move_rows::<transaction::Entity>(&tx, scope, transaction::Column::CustomerId, &dup, primary_id).await?;
-        move_rows::<contract::Entity>(&tx, scope, contract::Column::CustomerId, &dup, primary_id).await?;
-        move_rows::<interaction::Entity>(&tx, scope, interaction::Column::CustomerId, &dup, primary_id).await?;
-        move_rows::<follow_up::Entity>(&tx, scope, follow_up::Column::CustomerId, &dup, primary_id).await?;
-        move_rows::<feedback::Entity>(&tx, scope, feedback::Column::CustomerId, &dup, primary_id).await?;
-        let mut tags = tag_ids_of(&tx, scope, primary_id).await?;
-        let new_tags: Vec<Uuid> = tag_ids_of(&tx, scope, dup.id)
+        move_rows::<transaction::Entity>(&tx, transaction::Column::CustomerId, &dup, primary_id).await?;
+        move_rows::<contract::Entity>(&tx, contract::Column::CustomerId, &dup, primary_id).await?;
+        move_rows::<interaction::Entity>(&tx, interaction::Column::CustomerId, &dup, primary_id).await?;
+        move_rows::<follow_up::Entity>(&tx, follow_up::Column::CustomerId, &dup, primary_id).await?;
+        move_rows::<feedback::Entity>(&tx, feedback::Column::CustomerId, &dup, primary_id).await?;
+        let mut tags = tag_ids_of(&tx, primary_id).await?;
+        let new_tags: Vec<Uuid> = tag_ids_of(&tx, dup.id)
             .await?
             .into_iter()
             .filter(|t| !tags.contains(t))
             .collect();
-        set_tags(&tx, scope, primary_id, &new_tags).await?;
+        set_tags(&tx, primary_id, &new_tags).await?;
         tags.extend(new_tags);
         scoped_delete::<customer_tag::Entity>(scope)
             .filter(customer_tag::Column::CustomerId.eq(dup.id))
@@ -1495,13 +1477,13 @@ pub async fn merge(
         let mut archived = dup;
         archived.archived_at = Some(now());
         archived.merged_into_id = Some(primary_id);
-        save_if_version(&tx, scope, archived, dup_version).await?;
+        save_if_version(&tx, archived, dup_version).await?;
     }
-    contacts::promote_oldest(&tx, scope, primary_id).await?;
-    let saved = save_if_version(&tx, scope, merged, read_version).await?;
+    contacts::promote_oldest(&tx, primary_id).await?;
+    let saved = save_if_version(&tx, merged, read_version).await?;
     filled.sort();
     filled.dedup();
-    audit::record_with_subjects(&tx, scope, "customer.merge", Some(primary_id), &filled, &duplicate_ids).await?;
+    audit::record_with_subjects(&tx, "customer.merge", Some(primary_id), &filled, &duplicate_ids).await?;
     let outcome = MergeOutcome {
         file: file_of(&tx, store, scope, saved, parts).await?,
         merged_ids: duplicate_ids,
@@ -1512,7 +1494,7 @@ pub async fn merge(
         let shown: Vec<&str> = contacts::revealed_fields(outcome.file.contacts.as_deref().unwrap_or_default());
         if !shown.is_empty() {
             let tx = store.begin_scoped(scope).await?;
-            audit::record_with_subjects(&tx, scope, "contact.decrypt", None, &shown, &[primary_id]).await?;
+            audit::record_with_subjects(&tx, "contact.decrypt", None, &shown, &[primary_id]).await?;
             tx.commit().await?;
         }
     } else {
@@ -1524,12 +1506,12 @@ pub async fn merge(
 /// Takes each optional field of `from` that `into` lacks.
 /// Points the rows of `from` at customer `to`.
 async fn move_rows<E: super::TenantEntity>(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     customer_column: E::Column,
     from: &customer::Model,
     to: Uuid,
 ) -> DomainResult<()> {
+    let scope = tx.scope();
     super::scoped_update::<E>(scope)
         .filter(customer_column.eq(from.id))
         .col_expr(customer_column, Expr::value(to))
@@ -1567,7 +1549,8 @@ fn fill_empty_fields(into: &mut customer::Model, from: &customer::Model, filled:
 /// audit log keeps a tombstone without values. Admins only.
 /// Clears the free text of a customer's history, which may speak of the person; amounts,
 /// dates and numbers stay, as the business's own records.
-async fn erase_history_text(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<()> {
+async fn erase_history_text(tx: &ScopedTx, id: Uuid) -> DomainResult<()> {
+    let scope = tx.scope();
     let erased = || Expr::value("(erased)");
     let cleared = || Expr::value(Option::<String>::None);
     let no_fields = || Expr::value(serde_json::json!({}));
@@ -1627,7 +1610,7 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
         return Err(DomainError::Forbidden("only admins may erase a customer's data"));
     }
     let tx = store.begin_scoped(scope).await?;
-    lock_visible(&tx, scope, id).await?;
+    lock_visible(&tx, id).await?;
     // Customers merged into this one (directly or through a chain) hold the same person's data.
     let mut targets = vec![id];
     let mut frontier = vec![id];
@@ -1644,8 +1627,8 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
         frontier = merged;
     }
     for target in &targets {
-        let current = lock_visible(&tx, scope, *target).await?;
-        let removed = contacts::erase_for_customer(&tx, scope, *target).await?;
+        let current = lock_visible(&tx, *target).await?;
+        let removed = contacts::erase_for_customer(&tx, *target).await?;
         let version = current.version;
         let mut erased = current;
         erased.name = "(erased)".into();
@@ -1673,7 +1656,7 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
         erased.custom_field_index = serde_json::json!({});
         erased.custom_fields_key_version = None;
         erased.archived_at = erased.archived_at.or(Some(now()));
-        save_if_version(&tx, scope, erased, version).await?;
+        save_if_version(&tx, erased, version).await?;
         scoped_update::<customer_status_history::Entity>(scope)
             .filter(customer_status_history::Column::CustomerId.eq(*target))
             .set(customer_status_history::ActiveModel {
@@ -1682,13 +1665,13 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
             })
             .exec(&tx)
             .await?;
-        erase_history_text(&tx, scope, *target).await?;
+        erase_history_text(&tx, *target).await?;
         let fields: &[&str] = if removed > 0 {
             &["contacts", "profile", "name", "history_text"]
         } else {
             &["profile", "name", "history_text"]
         };
-        audit::record(&tx, scope, "customer.erase", Some(*target), fields).await?;
+        audit::record(&tx, "customer.erase", Some(*target), fields).await?;
     }
     tx.commit().await?;
     Ok(id)

@@ -55,7 +55,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewFeedback) -> D
     let content = validate::required_text("content", Some(input.content), CONTENT_MAX)?;
     let score = score(input.score)?;
     let tx = store.begin_scoped(scope).await?;
-    let customer = customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
+    let customer = customers::lock_writable(&tx, input.customer_id, "customerId").await?;
     let model = feedback::Model {
         id: Uuid::now_v7(),
         tenant_id: scope.tenant_id(),
@@ -77,7 +77,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewFeedback) -> D
     if created.score.is_some() {
         fields.push("score");
     }
-    audit::record(&tx, scope, "feedback.record", Some(created.id), &fields).await?;
+    audit::record(&tx, "feedback.record", Some(created.id), &fields).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -115,7 +115,7 @@ pub async fn resolve(
         .into_iter()
         .next()
         .ok_or_else(already_resolved)?;
-    audit::record(&tx, scope, "feedback.resolve", Some(id), &["resolution", "resolvedAt"]).await?;
+    audit::record(&tx, "feedback.resolve", Some(id), &["resolution", "resolvedAt"]).await?;
     tx.commit().await?;
     Ok(saved)
 }

@@ -3,14 +3,14 @@
 //! access every record has, a sales user also sees and works the follow-ups assigned to them
 //! on a colleague's customer (without seeing that customer).
 
+use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::enums::{ReminderKind, Role};
 use entity::{follow_up, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait,
-    QueryFilter, Select,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, Select,
 };
 use uuid::Uuid;
 
@@ -115,11 +115,7 @@ fn visible(scope: &TenantScope) -> Select<follow_up::Entity> {
     }
 }
 
-async fn find(
-    tx: &impl ConnectionTrait,
-    select: Select<follow_up::Entity>,
-    id: Uuid,
-) -> DomainResult<follow_up::Model> {
+async fn find(tx: &ScopedTx, select: Select<follow_up::Entity>, id: Uuid) -> DomainResult<follow_up::Model> {
     select
         .filter(follow_up::Column::Id.eq(id))
         .one(tx)
@@ -131,12 +127,12 @@ async fn find(
 /// active user of the tenant who may work customers (not a viewer); a user the tenant does
 /// not have is NOT_FOUND.
 pub(crate) async fn assignee_for(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     customer: &entity::customer::Model,
     requested: Option<Uuid>,
     field: &str,
 ) -> DomainResult<Uuid> {
+    let scope = tx.scope();
     let id = requested.unwrap_or(customer.owner_id);
     let user = scoped::<user::Entity>(scope)
         .filter(user::Column::Id.eq(id))
@@ -165,7 +161,8 @@ pub(crate) async fn assignee_for(
 
 /// After the tenant's lead time changed: open follow-ups whose reminder is still to be
 /// planned are announced at their due time minus the new lead.
-pub(crate) async fn follow_new_lead(tx: &impl ConnectionTrait, scope: &TenantScope, lead: i32) -> DomainResult<u64> {
+pub(crate) async fn follow_new_lead(tx: &ScopedTx, lead: i32) -> DomainResult<u64> {
+    let scope = tx.scope();
     let waiting = scoped::<follow_up::Entity>(scope)
         .filter(follow_up::Column::RemindAt.is_not_null())
         .filter(follow_up::Column::CompletedAt.is_null())
@@ -185,13 +182,9 @@ pub(crate) async fn follow_new_lead(tx: &impl ConnectionTrait, scope: &TenantSco
 }
 
 /// Inserts and audits a follow-up inside the caller's transaction.
-pub(crate) async fn insert(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    draft: Draft,
-    at: DateTime<Utc>,
-) -> DomainResult<follow_up::Model> {
-    let lead = tenants::calendar(tx, scope).await?.follow_up_lead_minutes;
+pub(crate) async fn insert(tx: &ScopedTx, draft: Draft, at: DateTime<Utc>) -> DomainResult<follow_up::Model> {
+    let scope = tx.scope();
+    let lead = tenants::calendar(tx).await?.follow_up_lead_minutes;
     let model = follow_up::Model {
         remind_at: Some(reminders::remind_at(draft.due_at.trunc_subsecs(6), lead)),
         id: Uuid::now_v7(),
@@ -219,7 +212,7 @@ pub(crate) async fn insert(
     if created.note.is_some() {
         fields.push("note");
     }
-    audit::record(tx, scope, "follow_up.schedule", Some(created.id), &fields).await?;
+    audit::record(tx, "follow_up.schedule", Some(created.id), &fields).await?;
     Ok(created)
 }
 
@@ -231,8 +224,8 @@ pub async fn schedule(store: &Store, scope: &TenantScope, input: NewFollowUp) ->
     within_horizon("dueAt", input.due_at, at)?;
     let note = validate::optional_text("note", input.note, NOTE_MAX)?;
     let tx = store.begin_scoped(scope).await?;
-    let customer = customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
-    let assignee_id = assignee_for(&tx, scope, &customer, input.assignee_id, "assigneeId").await?;
+    let customer = customers::lock_writable(&tx, input.customer_id, "customerId").await?;
+    let assignee_id = assignee_for(&tx, &customer, input.assignee_id, "assigneeId").await?;
     let draft = Draft {
         customer_id: customer.id,
         interaction_id: None,
@@ -240,7 +233,7 @@ pub async fn schedule(store: &Store, scope: &TenantScope, input: NewFollowUp) ->
         due_at: input.due_at,
         note,
     };
-    let created = insert(&tx, scope, draft, at).await?;
+    let created = insert(&tx, draft, at).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -264,13 +257,13 @@ pub async fn complete(
     next.completed_by = Some(scope.actor().user_id);
     next.outcome = outcome;
     next.remind_at = None;
-    reminders::cancel_pending(&tx, scope, ReminderKind::FollowUp, id).await?;
+    reminders::cancel_pending(&tx, ReminderKind::FollowUp, id).await?;
     let mut fields = vec!["completedAt"];
     if next.outcome.is_some() {
         fields.push("outcome");
     }
-    let saved = save_if_version(&tx, scope, next, read_version).await?;
-    audit::record(&tx, scope, "follow_up.complete", Some(id), &fields).await?;
+    let saved = save_if_version(&tx, next, read_version).await?;
+    audit::record(&tx, "follow_up.complete", Some(id), &fields).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -300,7 +293,7 @@ pub async fn reschedule(
     let mut next = current;
     let mut fields = vec!["dueAt"];
     if let Some(reason) = reason {
-        let tz = tenants::calendar(&tx, scope).await?.timezone;
+        let tz = tenants::calendar(&tx).await?.timezone;
         let line = format!(
             "Rescheduled from {} ({}): {reason}",
             next.due_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
@@ -321,11 +314,11 @@ pub async fn reschedule(
     }
     next.due_at = due_at;
     // The reminder of the old due time goes; the new one is planned when its time comes.
-    let lead = tenants::calendar(&tx, scope).await?.follow_up_lead_minutes;
+    let lead = tenants::calendar(&tx).await?.follow_up_lead_minutes;
     next.remind_at = Some(reminders::remind_at(due_at, lead));
-    reminders::cancel_pending(&tx, scope, ReminderKind::FollowUp, id).await?;
-    let saved = save_if_version(&tx, scope, next, read_version).await?;
-    audit::record(&tx, scope, "follow_up.reschedule", Some(id), &fields).await?;
+    reminders::cancel_pending(&tx, ReminderKind::FollowUp, id).await?;
+    let saved = save_if_version(&tx, next, read_version).await?;
+    audit::record(&tx, "follow_up.reschedule", Some(id), &fields).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -348,16 +341,16 @@ pub async fn reassign(
     )
     .await?;
     let read_version = check_open(&current, version)?;
-    let customer = find_visible(&tx, scope, current.customer_id).await?;
-    let assignee = assignee_for(&tx, scope, &customer, Some(assignee_id), "assigneeId").await?;
+    let customer = find_visible(&tx, current.customer_id).await?;
+    let assignee = assignee_for(&tx, &customer, Some(assignee_id), "assigneeId").await?;
     if assignee == current.assignee_id {
         tx.commit().await?;
         return Ok(current);
     }
     let mut next = current;
     next.assignee_id = assignee;
-    let saved = save_if_version(&tx, scope, next, read_version).await?;
-    audit::record(&tx, scope, "follow_up.reassign", Some(id), &["assigneeId"]).await?;
+    let saved = save_if_version(&tx, next, read_version).await?;
+    audit::record(&tx, "follow_up.reassign", Some(id), &["assigneeId"]).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -382,13 +375,9 @@ fn already_completed() -> DomainError {
 
 /// Writes `next` over `read_version` only (see `versioned`); if someone completed the
 /// follow-up in between, that is what the caller is told.
-async fn save_if_version(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    next: follow_up::Model,
-    read_version: i32,
-) -> DomainResult<follow_up::Model> {
-    versioned::save_if_version_or::<follow_up::Entity>(tx, scope, next, read_version, DomainError::from, |current| {
+async fn save_if_version(tx: &ScopedTx, next: follow_up::Model, read_version: i32) -> DomainResult<follow_up::Model> {
+    let _scope = tx.scope();
+    versioned::save_if_version_or::<follow_up::Entity>(tx, next, read_version, DomainError::from, |current| {
         if current.completed_at.is_some() {
             already_completed()
         } else {

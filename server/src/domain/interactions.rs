@@ -130,7 +130,7 @@ pub async fn log(
     }
 
     let tx = store.begin_scoped(scope).await?;
-    let customer = customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
+    let customer = customers::lock_writable(&tx, input.customer_id, "customerId").await?;
     let id = Uuid::now_v7();
     let custom = values::prepare(
         store,
@@ -163,17 +163,10 @@ pub async fn log(
     if created.outcome.is_some() {
         fields.push("outcome");
     }
-    audit::record(
-        &tx,
-        scope,
-        "interaction.log",
-        Some(created.id),
-        &custom.audit_fields(&fields),
-    )
-    .await?;
+    audit::record(&tx, "interaction.log", Some(created.id), &custom.audit_fields(&fields)).await?;
     let opened = match input.next_follow_up_at {
         Some(due) => {
-            let assignee = follow_ups::assignee_for(&tx, scope, &customer, input.assignee_id, "assigneeId").await?;
+            let assignee = follow_ups::assignee_for(&tx, &customer, input.assignee_id, "assigneeId").await?;
             let draft = follow_ups::Draft {
                 customer_id: customer.id,
                 interaction_id: Some(created.id),
@@ -181,7 +174,7 @@ pub async fn log(
                 due_at: due,
                 note,
             };
-            Some(follow_ups::insert(&tx, scope, draft, at).await?)
+            Some(follow_ups::insert(&tx, draft, at).await?)
         }
         None => None,
     };

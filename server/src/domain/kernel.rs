@@ -112,7 +112,8 @@ impl Store {
         let tenant_contexts = Arc::new(TtlMap::new(Duration::from_secs(30)));
         let custom_fields = Arc::new(TtlMap::new(Duration::from_secs(30)));
         {
-            let (vault, tenant_contexts, custom_fields) = (vault.clone(), tenant_contexts.clone(), custom_fields.clone());
+            let (vault, tenant_contexts, custom_fields) =
+                (vault.clone(), tenant_contexts.clone(), custom_fields.clone());
             shared.invalidations.listen(move |change| match change {
                 Invalidation::Tenant(id) => {
                     vault.forget(*id);
@@ -196,7 +197,10 @@ impl Store {
 
     /// A transaction of the caller's tenant, for the caller's work.
     pub async fn begin_scoped(&self, scope: &TenantScope) -> DomainResult<ScopedTx> {
-        Ok(ScopedTx::new(self.begin_tenant_job(scope.tenant_id()).await?, scope.clone()))
+        Ok(ScopedTx::new(
+            self.begin_tenant_job(scope.tenant_id()).await?,
+            scope.clone(),
+        ))
     }
 
     /// The transaction one GraphQL query reads through. On SQLite it takes the write lock

@@ -140,7 +140,7 @@ impl Authenticator {
         };
         let scope = scope_for_user(&user, None, request_id);
         let tx = store.begin_scoped(&scope).await?;
-        audit::record(&tx, &scope, "user.login", Some(user.id), &[]).await?;
+        audit::record(&tx, "user.login", Some(user.id), &[]).await?;
         tx.commit().await?;
         Ok((self.issue(&user), user))
     }
@@ -250,5 +250,10 @@ async fn authenticate_api_key(store: &Store, secret: &str, request_id: Option<St
     }
     tx.commit().await?;
     // A key never acts above its creator's current role.
-    Ok(scope_with_role(&creator, Some(key.id), key.role.min(creator.role), request_id))
+    Ok(scope_with_role(
+        &creator,
+        Some(key.id),
+        key.role.min(creator.role),
+        request_id,
+    ))
 }

@@ -1,5 +1,6 @@
 //! Tenant-defined tags ("key account", "high intent") and which customers carry them.
 
+use crate::domain::ScopedTx;
 use std::collections::{HashMap, HashSet};
 
 use entity::enums::Role;
@@ -22,7 +23,7 @@ pub async fn create(
     let name = validate::required_line("name", Some(name), 64)?;
     let color = validate::color("color", color.as_deref().unwrap_or("#808080"))?;
     let tx = store.begin_scoped(scope).await?;
-    hold_name(&tx, scope, &name).await?;
+    hold_name(&tx, &name).await?;
     if let Some(existing) = scoped::<tag::Entity>(scope)
         .filter(tag::Column::Name.eq(&name))
         .one(&tx)
@@ -46,7 +47,7 @@ pub async fn create(
             e.into()
         }
     })?;
-    audit::record(&tx, scope, "tag.create", Some(created.id), &["name", "color"]).await?;
+    audit::record(&tx, "tag.create", Some(created.id), &["name", "color"]).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -71,17 +72,17 @@ pub async fn for_customers(
         return Ok(HashMap::new());
     }
     let tx = store.begin_scoped(scope).await?;
-    let out = for_customers_in(&tx, scope, customer_ids).await?;
+    let out = for_customers_in(&tx, customer_ids).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// `for_customers` inside the caller's transaction.
 pub(crate) async fn for_customers_in(
-    tx: &impl sea_orm::ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     customer_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, Vec<tag::Model>>> {
+    let scope = tx.scope();
     let mut out: HashMap<Uuid, Vec<tag::Model>> = HashMap::new();
     let links = scoped::<customer_tag::Entity>(scope)
         .filter(customer_tag::Column::CustomerId.is_in(customer_ids.iter().copied()))
@@ -111,12 +112,8 @@ pub(crate) async fn for_customers_in(
 }
 
 /// Checks that every id names a tag of this tenant; unknown ids are a validation error on `field`.
-pub(crate) async fn ensure_exist(
-    tx: &impl sea_orm::ConnectionTrait,
-    scope: &TenantScope,
-    field: &str,
-    ids: &[Uuid],
-) -> DomainResult<()> {
+pub(crate) async fn ensure_exist(tx: &ScopedTx, field: &str, ids: &[Uuid]) -> DomainResult<()> {
+    let scope = tx.scope();
     if ids.is_empty() {
         return Ok(());
     }
@@ -139,7 +136,8 @@ fn require_tag_admin(scope: &TenantScope) -> DomainResult<()> {
 }
 
 /// Holds a tag name until COMMIT, so that a name checked as free stays free.
-async fn hold_name(tx: &impl sea_orm::ConnectionTrait, scope: &TenantScope, name: &str) -> DomainResult<()> {
+async fn hold_name(tx: &ScopedTx, name: &str) -> DomainResult<()> {
+    let scope = tx.scope();
     locks::hold(tx, scope.tenant_id(), &[locks::Key::new("tag-name", name)]).await
 }
 
@@ -151,7 +149,8 @@ fn name_taken(candidates: Vec<Uuid>) -> DomainError {
     }
 }
 
-async fn find(tx: &impl sea_orm::ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<tag::Model> {
+async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<tag::Model> {
+    let scope = tx.scope();
     scoped::<tag::Entity>(scope)
         .filter(tag::Column::Id.eq(id))
         .one(tx)
@@ -171,10 +170,10 @@ pub async fn rename(
     let name = name.map(|n| validate::required_line("name", Some(n), 64)).transpose()?;
     let color = color.map(|c| validate::color("color", &c)).transpose()?;
     let tx = store.begin_scoped(scope).await?;
-    let mut current = find(&tx, scope, id).await?;
+    let mut current = find(&tx, id).await?;
     let mut changed = Vec::new();
     if let Some(name) = name.filter(|n| *n != current.name) {
-        hold_name(&tx, scope, &name).await?;
+        hold_name(&tx, &name).await?;
         if let Some(other) = scoped::<tag::Entity>(scope)
             .filter(tag::Column::Name.eq(&name))
             .one(&tx)
@@ -200,7 +199,7 @@ pub async fn rename(
             e.into()
         }
     })?;
-    audit::record(&tx, scope, "tag.update", Some(id), &changed).await?;
+    audit::record(&tx, "tag.update", Some(id), &changed).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -209,7 +208,7 @@ pub async fn rename(
 pub async fn delete(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<u64> {
     require_tag_admin(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    find(&tx, scope, id).await?;
+    find(&tx, id).await?;
     let untagged = scoped_delete::<customer_tag::Entity>(scope)
         .filter(customer_tag::Column::TagId.eq(id))
         .exec(&tx)
@@ -219,7 +218,7 @@ pub async fn delete(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
         .filter(tag::Column::Id.eq(id))
         .exec(&tx)
         .await?;
-    audit::record(&tx, scope, "tag.delete", Some(id), &["name"]).await?;
+    audit::record(&tx, "tag.delete", Some(id), &["name"]).await?;
     tx.commit().await?;
     Ok(untagged)
 }
@@ -257,8 +256,8 @@ pub async fn retag(
         ));
     }
     let tx = store.begin_scoped(scope).await?;
-    ensure_exist(&tx, scope, "tagIds", &tag_ids).await?;
-    let visible = super::customers::lock_all_visible(&tx, scope, &customer_ids).await?;
+    ensure_exist(&tx, "tagIds", &tag_ids).await?;
+    let visible = super::customers::lock_all_visible(&tx, &customer_ids).await?;
     if visible.len() != customer_ids.len() {
         return Err(DomainError::NotFound("customer"));
     }
@@ -303,9 +302,9 @@ pub async fn retag(
         }
     }
     if !changed.is_empty() {
-        super::customers::bump_versions(&tx, scope, &changed).await?;
+        super::customers::bump_versions(&tx, &changed).await?;
         let action = if attach { "customer.tag" } else { "customer.untag" };
-        audit::record_with_subjects(&tx, scope, action, None, &["tags"], &changed).await?;
+        audit::record_with_subjects(&tx, action, None, &["tags"], &changed).await?;
     }
     tx.commit().await?;
     Ok(changed)

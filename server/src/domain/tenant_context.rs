@@ -50,9 +50,10 @@ impl TenantContext {
 
     fn of(tenant: entity::tenant::Model) -> DomainResult<Self> {
         // A zone that no longer parses is a broken row, not a reason to run on UTC.
-        let timezone: Tz = tenant.timezone.parse().map_err(|_| {
-            DomainError::Internal(anyhow::anyhow!("tenant {} has an unknown time zone", tenant.id))
-        })?;
+        let timezone: Tz = tenant
+            .timezone
+            .parse()
+            .map_err(|_| DomainError::Internal(anyhow::anyhow!("tenant {} has an unknown time zone", tenant.id)))?;
         let mut contract_offsets_days: Vec<u16> =
             serde_json::from_value(tenant.contract_reminder_offsets_days).unwrap_or_default();
         if contract_offsets_days.is_empty() {

@@ -1,5 +1,6 @@
 //! Tenants: signup creates the tenant and its owner in one transaction.
 
+use crate::domain::ScopedTx;
 use entity::enums::{Locale, Role};
 use entity::{tenant, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
@@ -82,7 +83,17 @@ pub async fn create(
     let tenant_id = Uuid::now_v7();
     let user_id = Uuid::now_v7();
     let at = now();
-    let tx = store.begin_tenant_job(tenant_id).await?;
+    // The new owner acts from the start: the tenant's first rows are theirs.
+    let scope = TenantScope::new(
+        tenant_id,
+        Actor {
+            user_id,
+            api_key_id: None,
+            role: Role::Owner,
+        },
+        request_id,
+    );
+    let tx = store.begin_scoped(&scope).await?;
     let inserted = tenant::Entity::insert(tenant::ActiveModel {
         id: Set(tenant_id),
         name: Set(name),
@@ -123,24 +134,14 @@ pub async fn create(
     .exec_with_returning(&tx)
     .await?;
     store.vault().create_for_tenant(&tx, tenant_id).await?;
-    let scope = TenantScope::new(
-        tenant_id,
-        Actor {
-            user_id,
-            api_key_id: None,
-            role: Role::Owner,
-        },
-        request_id,
-    );
     audit::record(
         &tx,
-        &scope,
         "tenant.create",
         Some(tenant_id),
         &["name", "slug", "timezone", "locale"],
     )
     .await?;
-    audit::record(&tx, &scope, "user.create", Some(user_id), &["email", "name", "role"]).await?;
+    audit::record(&tx, "user.create", Some(user_id), &["email", "name", "role"]).await?;
     tx.commit().await?;
     tracing::info!(%tenant_id, "tenant created");
     Ok((tenant, owner))
@@ -279,12 +280,12 @@ pub async fn update_settings(
     next.updated_at = now();
     let saved = next.into_active_model().reset_all().update(&tx).await?;
     if let Some(days) = new_offsets {
-        contracts::follow_new_default_offsets(&tx, scope, &days).await?;
+        contracts::follow_new_default_offsets(&tx, &days).await?;
     }
     if saved.follow_up_reminder_lead_minutes != current.follow_up_reminder_lead_minutes {
-        super::follow_ups::follow_new_lead(&tx, scope, saved.follow_up_reminder_lead_minutes).await?;
+        super::follow_ups::follow_new_lead(&tx, saved.follow_up_reminder_lead_minutes).await?;
     }
-    audit::record(&tx, scope, "tenant.update_settings", Some(scope.tenant_id()), &changed).await?;
+    audit::record(&tx, "tenant.update_settings", Some(scope.tenant_id()), &changed).await?;
     tx.commit().await?;
     store.invalidate(Invalidation::Tenant(scope.tenant_id())).await;
     Ok(saved)
@@ -406,7 +407,8 @@ pub struct TenantCalendar {
 }
 
 /// Reads the caller's tenant calendar inside the caller's transaction.
-pub(crate) async fn calendar(tx: &impl sea_orm::ConnectionTrait, scope: &TenantScope) -> DomainResult<TenantCalendar> {
+pub(crate) async fn calendar(tx: &ScopedTx) -> DomainResult<TenantCalendar> {
+    let scope = tx.scope();
     let tenant = tenant::Entity::find_by_id(scope.tenant_id())
         .one(tx)
         .await?

@@ -6,15 +6,14 @@
 //! the row stays on file and counts in no total. Access follows the customer: sales staff
 //! reach only the transactions of customers they own.
 
+use crate::domain::ScopedTx;
 use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::enums::PaymentMethod;
 use entity::transaction;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, Select,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, Select};
 use uuid::Uuid;
 
 use super::batch::CustomerRecords;
@@ -215,7 +214,8 @@ fn visible(scope: &TenantScope) -> Select<transaction::Entity> {
     customers::records_visible::<transaction::Entity>(scope, transaction::Column::CustomerId)
 }
 
-async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<transaction::Model> {
+async fn find_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<transaction::Model> {
+    let scope = tx.scope();
     visible(scope)
         .filter(transaction::Column::Id.eq(id))
         .one(tx)
@@ -224,8 +224,9 @@ async fn find_visible(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) 
 }
 
 /// An occurrence no later than today in the tenant's time zone.
-async fn occurred_at(tx: &impl ConnectionTrait, scope: &TenantScope, at: DateTime<Utc>) -> DomainResult<DateTime<Utc>> {
-    let calendar = tenants::calendar(tx, scope).await?;
+async fn occurred_at(tx: &ScopedTx, at: DateTime<Utc>) -> DomainResult<DateTime<Utc>> {
+    let _scope = tx.scope();
+    let calendar = tenants::calendar(tx).await?;
     if at.with_timezone(&calendar.timezone).date_naive() > calendar.today {
         return Err(DomainError::validation("occurredAt", "cannot be in the future"));
     }
@@ -234,7 +235,7 @@ async fn occurred_at(tx: &impl ConnectionTrait, scope: &TenantScope, at: DateTim
 
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<transaction::Model> {
     let tx = store.begin_scoped(scope).await?;
-    let found = find_visible(&tx, scope, id).await;
+    let found = find_visible(&tx, id).await;
     tx.commit().await?;
     found
 }
@@ -266,8 +267,8 @@ pub async fn record(
         changed.push("afterSalesNotes");
     }
     let tx = store.begin_scoped(scope).await?;
-    let at = occurred_at(&tx, scope, input.occurred_at).await?;
-    customers::lock_writable(&tx, scope, input.customer_id, "customerId").await?;
+    let at = occurred_at(&tx, input.occurred_at).await?;
+    customers::lock_writable(&tx, input.customer_id, "customerId").await?;
     let id = Uuid::now_v7();
     let custom = values::prepare(
         store,
@@ -306,7 +307,6 @@ pub async fn record(
     .await?;
     audit::record(
         &tx,
-        scope,
         "transaction.record",
         Some(created.id),
         &custom.audit_fields(&changed),
@@ -326,8 +326,8 @@ pub async fn update(
 ) -> DomainResult<Written<transaction::Model>> {
     customers::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, scope, id).await?;
-    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
+    let current = find_visible(&tx, id).await?;
+    customers::lock_writable(&tx, current.customer_id, "id").await?;
     if current.voided_at.is_some() {
         return Err(DomainError::validation("id", "is voided and can no longer change"));
     }
@@ -354,7 +354,7 @@ pub async fn update(
         Patch::Set(at) => assign(
             "occurredAt",
             &mut next.occurred_at,
-            occurred_at(&tx, scope, at).await?,
+            occurred_at(&tx, at).await?,
             &mut changed,
         ),
     }
@@ -411,15 +411,8 @@ pub async fn update(
     if changed.is_empty() && custom.changed.is_empty() {
         return values::commit_written(tx, store, scope, current).await;
     }
-    let saved = save_if_version(&tx, scope, next, version).await?;
-    audit::record(
-        &tx,
-        scope,
-        "transaction.update",
-        Some(id),
-        &custom.audit_fields(&changed),
-    )
-    .await?;
+    let saved = save_if_version(&tx, next, version).await?;
+    audit::record(&tx, "transaction.update", Some(id), &custom.audit_fields(&changed)).await?;
     values::commit_written(tx, store, scope, saved).await
 }
 
@@ -434,8 +427,8 @@ pub async fn void(
     customers::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, scope, id).await?;
-    customers::lock_writable(&tx, scope, current.customer_id, "id").await?;
+    let current = find_visible(&tx, id).await?;
+    customers::lock_writable(&tx, current.customer_id, "id").await?;
     if current.voided_at.is_some() {
         return Err(DomainError::validation("id", "is already voided"));
     }
@@ -447,8 +440,8 @@ pub async fn void(
     if next.void_reason.is_some() {
         changed.push("voidReason");
     }
-    let saved = save_if_version(&tx, scope, next, version).await?;
-    audit::record(&tx, scope, "transaction.void", Some(id), &changed).await?;
+    let saved = save_if_version(&tx, next, version).await?;
+    audit::record(&tx, "transaction.void", Some(id), &changed).await?;
     values::commit_written(tx, store, scope, saved).await
 }
 
@@ -566,12 +559,12 @@ fn of_customers(scope: &TenantScope) -> CustomerRecords<transaction::Entity> {
 }
 
 async fn save_if_version(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     next: transaction::Model,
     read_version: i32,
 ) -> DomainResult<transaction::Model> {
-    versioned::save_if_version::<transaction::Entity>(tx, scope, next, read_version, DomainError::from).await
+    let _scope = tx.scope();
+    versioned::save_if_version::<transaction::Entity>(tx, next, read_version, DomainError::from).await
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! Users of a tenant and their roles.
 
+use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use entity::enums::Role;
 use entity::user;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::error::is_unique_violation;
@@ -66,7 +67,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
         Err(e) if is_unique_violation(&e) => return Err(duplicate_email(Uuid::nil())),
         Err(e) => return Err(e.into()),
     };
-    audit::record(&tx, scope, "user.create", Some(created.id), &["email", "name", "role"]).await?;
+    audit::record(&tx, "user.create", Some(created.id), &["email", "name", "role"]).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -95,17 +96,14 @@ pub async fn by_ids(store: &Store, scope: &TenantScope, ids: &[Uuid]) -> DomainR
         return Ok(HashMap::new());
     }
     let tx = store.begin_scoped(scope).await?;
-    let users = by_ids_in(&tx, scope, ids).await?;
+    let users = by_ids_in(&tx, ids).await?;
     tx.commit().await?;
     Ok(users)
 }
 
 /// `by_ids` inside the caller's transaction.
-pub(crate) async fn by_ids_in(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, user::Model>> {
+pub(crate) async fn by_ids_in(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, user::Model>> {
+    let scope = tx.scope();
     let users = scoped::<user::Entity>(scope)
         .filter(user::Column::Id.is_in(ids.iter().copied()))
         .all(tx)

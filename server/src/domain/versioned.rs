@@ -1,12 +1,12 @@
 //! Optimistic concurrency: a change is written only over the version it was read at, so two
 //! people editing the same record cannot silently undo each other.
 
+use crate::domain::ScopedTx;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, IntoActiveModel, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
 use super::{DomainError, DomainResult, TenantEntity, now, scoped, scoped_update};
-use crate::tenancy::TenantScope;
 
 /// Tables whose rows carry a `version` bumped by every change.
 pub(crate) trait Versioned: TenantEntity {
@@ -65,8 +65,7 @@ pub(crate) fn stale<E: Versioned>(current: &E::Model) -> DomainError {
 /// `read_version`. A failed write (a unique key, say) goes through `write_error`; when someone
 /// saved in between, the answer is CONFLICT naming the version they left.
 pub(crate) async fn save_if_version<E>(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     next: E::Model,
     read_version: i32,
     write_error: impl FnOnce(DbErr) -> DomainError,
@@ -76,16 +75,13 @@ where
     E::Model: IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
-    save_if_version_or::<E>(tx, scope, next, read_version, write_error, |current| {
-        stale::<E>(&current)
-    })
-    .await
+    let _scope = tx.scope();
+    save_if_version_or::<E>(tx, next, read_version, write_error, |current| stale::<E>(&current)).await
 }
 
 /// `save_if_version`, with `explain` saying what the row someone else saved means.
 pub(crate) async fn save_if_version_or<E>(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     mut next: E::Model,
     read_version: i32,
     write_error: impl FnOnce(DbErr) -> DomainError,
@@ -96,6 +92,7 @@ where
     E::Model: IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
+    let scope = tx.scope();
     E::stamp(&mut next, read_version + 1, now());
     let id = E::id_of(&next);
     let saved = scoped_update::<E>(scope)

@@ -80,9 +80,7 @@ pub(crate) async fn read_tx<'a>(ctx: &Context<'a>) -> Result<ReadTx<'a>> {
     let scope = scope(ctx)?;
     let store = &api(ctx).store;
     match &request(ctx).reads {
-        Reads::Shared(cell) => Ok(ReadTx::Shared(
-            cell.get_or_try_init(|| store.begin_read(scope)).await?,
-        )),
+        Reads::Shared(cell) => Ok(ReadTx::Shared(cell.get_or_try_init(|| store.begin_read(scope)).await?)),
         Reads::PerRead => Ok(ReadTx::Own(store.begin_scoped(scope).await?)),
     }
 }

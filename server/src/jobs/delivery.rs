@@ -393,7 +393,7 @@ impl Postbox {
             Err(SendError::Permanent(e) | SendError::Transient(e)) => Some(e),
         };
         let tx = store.begin_scoped(scope).await?;
-        audit::record(&tx, scope, "tenant.test_email_sent", None, &[]).await?;
+        audit::record(&tx, "tenant.test_email_sent", None, &[]).await?;
         tx.commit().await?;
         Ok(TestEmail {
             message_id: envelope.message_id,

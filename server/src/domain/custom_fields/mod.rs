@@ -6,6 +6,7 @@
 pub mod query;
 pub mod values;
 
+use crate::domain::ScopedTx;
 use std::sync::Arc;
 
 use entity::custom_field_definition as definition;
@@ -170,7 +171,7 @@ fn help_text(value: Option<String>) -> DomainResult<Option<String>> {
 /// Cached per tenant; a change on any replica drops the cached copy on all of them.
 pub(crate) async fn definitions(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
 ) -> DomainResult<Arc<Vec<Definition>>> {
     if let Some(found) = store.custom_fields.get(&scope.tenant_id()) {
@@ -209,7 +210,9 @@ pub async fn list(
 }
 
 async fn changed(store: &Store, scope: &TenantScope) {
-    store.custom_fields.remove_where(|tenant, _| *tenant == scope.tenant_id());
+    store
+        .custom_fields
+        .remove_where(|tenant, _| *tenant == scope.tenant_id());
     store.invalidate(Invalidation::CustomFields(scope.tenant_id())).await;
 }
 
@@ -304,13 +307,14 @@ pub async fn define(store: &Store, scope: &TenantScope, spec: FieldSpec) -> Doma
                 e.into()
             }
         })?;
-    audit::record(&tx, scope, "custom_field.define", Some(saved.id), &[saved.key.as_str()]).await?;
+    audit::record(&tx, "custom_field.define", Some(saved.id), &[saved.key.as_str()]).await?;
     tx.commit().await?;
     changed(store, scope).await;
     Ok(saved)
 }
 
-async fn find(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<Definition> {
+async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<Definition> {
+    let scope = tx.scope();
     scoped::<definition::Entity>(scope)
         .filter(definition::Column::Id.eq(id))
         .one(tx)
@@ -327,7 +331,7 @@ pub async fn update(
 ) -> DomainResult<Definition> {
     require_admin(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find(&tx, scope, id).await?;
+    let current = find(&tx, id).await?;
     if current.version != version {
         return Err(versioned::stale::<definition::Entity>(&current));
     }
@@ -379,8 +383,8 @@ pub async fn update(
         tx.commit().await?;
         return Ok(current);
     }
-    let saved = versioned::save_if_version::<definition::Entity>(&tx, scope, next, version, DomainError::from).await?;
-    audit::record(&tx, scope, "custom_field.update", Some(id), &touched).await?;
+    let saved = versioned::save_if_version::<definition::Entity>(&tx, next, version, DomainError::from).await?;
+    audit::record(&tx, "custom_field.update", Some(id), &touched).await?;
     tx.commit().await?;
     changed(store, scope).await;
     Ok(saved)
@@ -425,7 +429,7 @@ pub async fn reorder(
             active.update(&tx).await?;
         }
     }
-    audit::record_with_subjects(&tx, scope, "custom_field.reorder", None, &["position"], ids).await?;
+    audit::record_with_subjects(&tx, "custom_field.reorder", None, &["position"], ids).await?;
     tx.commit().await?;
     changed(store, scope).await;
     Ok(rows)
@@ -444,21 +448,20 @@ pub async fn restore(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResu
 async fn set_archived(store: &Store, scope: &TenantScope, id: Uuid, archived: bool) -> DomainResult<Definition> {
     require_admin(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find(&tx, scope, id).await?;
+    let current = find(&tx, id).await?;
     if current.archived_at.is_some() == archived {
         tx.commit().await?;
         return Ok(current);
     }
     let mut next = current.clone();
     next.archived_at = archived.then(now);
-    let saved =
-        versioned::save_if_version::<definition::Entity>(&tx, scope, next, current.version, DomainError::from).await?;
+    let saved = versioned::save_if_version::<definition::Entity>(&tx, next, current.version, DomainError::from).await?;
     let action = if archived {
         "custom_field.archive"
     } else {
         "custom_field.restore"
     };
-    audit::record(&tx, scope, action, Some(id), &["archivedAt"]).await?;
+    audit::record(&tx, action, Some(id), &["archivedAt"]).await?;
     tx.commit().await?;
     changed(store, scope).await;
     Ok(saved)
@@ -469,7 +472,7 @@ async fn set_archived(store: &Store, scope: &TenantScope, id: Uuid, archived: bo
 pub async fn purge(store: &Store, scope: &TenantScope, id: Uuid, confirm_key: &str) -> DomainResult<u64> {
     require_admin(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find(&tx, scope, id).await?;
+    let current = find(&tx, id).await?;
     if confirm_key != current.key {
         return Err(DomainError::validation(
             "confirmKey",
@@ -512,7 +515,7 @@ pub async fn purge(store: &Store, scope: &TenantScope, id: Uuid, confirm_key: &s
         .filter(definition::Column::Id.eq(id))
         .exec(&tx)
         .await?;
-    audit::record(&tx, scope, "custom_field.purge", Some(id), &[current.key.as_str()]).await?;
+    audit::record(&tx, "custom_field.purge", Some(id), &[current.key.as_str()]).await?;
     tx.commit().await?;
     changed(store, scope).await;
     Ok(n as u64)

@@ -2,6 +2,7 @@
 //! operators on PostgreSQL (equality as containment, which the GIN index serves), JSON
 //! functions on SQLite. Keys come from definitions (validated snake_case), never from input.
 
+use crate::domain::ScopedTx;
 use sea_orm::sea_query::{Condition, Expr, SimpleExpr, Value};
 use sea_orm::{ConnectionTrait, DbBackend, QueryFilter, Select};
 use serde_json::{Value as Json, json};
@@ -165,7 +166,7 @@ fn active<'a>(defs: &'a [Definition], entity: FieldEntity, key: &str, field: &st
 /// The SQL conditions of `filters` on `entity`'s table, all of which must hold.
 pub(crate) async fn conditions(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     entity: FieldEntity,
     filters: &[FieldFilter],
@@ -174,7 +175,7 @@ pub(crate) async fn conditions(
         return Ok(Vec::new());
     }
     let defs = definitions(store, tx, scope).await?;
-    let region = contacts::tenant_region(tx, scope).await?;
+    let region = contacts::tenant_region(tx).await?;
     let backend = tx.get_database_backend();
     let mut out = Vec::with_capacity(filters.len());
     for filter in filters {
@@ -374,7 +375,7 @@ fn range(
 /// How to sort by a custom field: the SQL of its value and of a cursor's value.
 pub(crate) async fn sort(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     entity: FieldEntity,
     order: &FieldOrder,
@@ -507,7 +508,7 @@ carrying!(
 /// `select` narrowed to the records that meet every custom field filter.
 pub(crate) async fn narrowed<E: Carrying>(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     mut select: Select<E>,
     filters: &[FieldFilter],
@@ -521,7 +522,7 @@ pub(crate) async fn narrowed<E: Carrying>(
 /// One page of `select` in the order of a custom field (records without a value last).
 pub(crate) async fn sorted_page<E: Carrying>(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     select: Select<E>,
     by: &FieldOrder,

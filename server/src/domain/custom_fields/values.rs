@@ -7,6 +7,7 @@
 //! amounts `{"amount": "12.50", "currency": "CNY"}`. A sensitive value is the ciphertext of
 //! that shape, and its blind index (when searchable) sits in `custom_field_index`.
 
+use crate::domain::ScopedTx;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -351,7 +352,7 @@ impl Prepared {
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn prepare(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     entity: FieldEntity,
     row_id: Uuid,
@@ -386,7 +387,7 @@ pub(crate) async fn prepare(
         defs.iter()
             .any(|d| d.entity == entity && &d.key == k && d.field_type == FieldType::Phone)
     }) {
-        contacts::tenant_region(tx, scope).await?
+        contacts::tenant_region(tx).await?
     } else {
         String::new()
     };
@@ -476,7 +477,7 @@ pub(crate) async fn prepare(
         values.insert(key.clone(), stored);
         changed.push(field_name(&key));
     }
-    ensure_unique(tx, scope, &unique, row_id).await?;
+    ensure_unique(tx, &unique, row_id).await?;
     Ok(Prepared {
         key_version: oldest_key(&defs, entity, &values),
         values: Json::Object(values),
@@ -499,12 +500,8 @@ fn oldest_key(defs: &[Definition], entity: FieldEntity, values: &Map<String, Jso
 /// VALIDATION when another record of the tenant holds the same value of a unique field.
 /// Each field is held until COMMIT (all of them in one call, so writers of several unique
 /// fields never wait crosswise): two writers of one value would each see no clash otherwise.
-async fn ensure_unique(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    probes: &[(&Definition, Json)],
-    row_id: Uuid,
-) -> DomainResult<()> {
+async fn ensure_unique(tx: &ScopedTx, probes: &[(&Definition, Json)], row_id: Uuid) -> DomainResult<()> {
+    let scope = tx.scope();
     if probes.is_empty() {
         return Ok(());
     }
@@ -515,18 +512,13 @@ async fn ensure_unique(
     let keys: Vec<locks::Key<'_>> = fields.iter().map(|f| locks::Key::new("custom-field", f)).collect();
     locks::hold(tx, scope.tenant_id(), &keys).await?;
     for (def, probe) in probes {
-        ensure_unique_one(tx, scope, def, row_id, probe).await?;
+        ensure_unique_one(tx, def, row_id, probe).await?;
     }
     Ok(())
 }
 
-async fn ensure_unique_one(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    def: &Definition,
-    row_id: Uuid,
-    probe: &Json,
-) -> DomainResult<()> {
+async fn ensure_unique_one(tx: &ScopedTx, def: &Definition, row_id: Uuid, probe: &Json) -> DomainResult<()> {
+    let scope = tx.scope();
     let backend = tx.get_database_backend();
     let table = def.entity.table();
     let clash = Query::select()
@@ -553,7 +545,7 @@ async fn ensure_unique_one(
 /// value is sealed to its own row and is entered again if still wanted).
 pub(crate) async fn carried_over(
     store: &Store,
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     scope: &TenantScope,
     entity: FieldEntity,
     stored: &Json,
@@ -573,24 +565,22 @@ pub(crate) async fn carried_over(
 }
 
 /// How many records of any kind hold sensitive custom values under a key older than `current`.
-pub(crate) async fn records_on_older_keys(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    current: i32,
-) -> DomainResult<u64> {
-    async fn older<E: Carrying>(tx: &impl ConnectionTrait, scope: &TenantScope, current: i32) -> DomainResult<u64>
+pub(crate) async fn records_on_older_keys(tx: &ScopedTx, current: i32) -> DomainResult<u64> {
+    let _scope = tx.scope();
+    async fn older<E: Carrying>(tx: &ScopedTx, current: i32) -> DomainResult<u64>
     where
         E::Model: Sync,
     {
+        let scope = tx.scope();
         Ok(crate::domain::scoped::<E>(scope)
             .filter(E::key_version_column().lt(current))
             .count(tx)
             .await?)
     }
-    Ok(older::<entity::customer::Entity>(tx, scope, current).await?
-        + older::<entity::contract::Entity>(tx, scope, current).await?
-        + older::<entity::transaction::Entity>(tx, scope, current).await?
-        + older::<entity::interaction::Entity>(tx, scope, current).await?)
+    Ok(older::<entity::customer::Entity>(tx, current).await?
+        + older::<entity::contract::Entity>(tx, current).await?
+        + older::<entity::transaction::Entity>(tx, current).await?
+        + older::<entity::interaction::Entity>(tx, current).await?)
 }
 
 /// One re-encryption batch (up to `limit` records) for each kind of record, summed.
@@ -695,7 +685,7 @@ pub async fn read(
 
 /// `read` of a record inside the caller's transaction, for the answer of a write before its COMMIT.
 pub(crate) async fn read_in<M: CarriesFields>(
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     store: &Store,
     scope: &TenantScope,
     record: &M,
@@ -754,7 +744,7 @@ pub struct Written<M> {
 /// `record` with its values, read inside the write's transaction. The definitions and keys
 /// are those the write itself used, from memory, so this seldom costs a statement.
 pub(crate) async fn written<M: CarriesFields>(
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     store: &Store,
     scope: &TenantScope,
     record: M,
@@ -863,7 +853,7 @@ async fn context(
 
 /// The definitions, and the keys when `stored` holds a sensitive value, read in `tx`.
 async fn context_in(
-    tx: &impl ConnectionTrait,
+    tx: &ScopedTx,
     store: &Store,
     scope: &TenantScope,
     entity: FieldEntity,

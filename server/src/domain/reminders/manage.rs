@@ -2,13 +2,12 @@
 //! cancel one. Admins and managers see every reminder of the tenant; others the ones addressed
 //! to them.
 
+use crate::domain::ScopedTx;
 use chrono::{DateTime, Utc};
 use entity::enums::{ReminderKind, ReminderStatus};
 use entity::reminder;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect, Select,
-};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect, Select};
 use uuid::Uuid;
 
 use crate::domain::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
@@ -121,12 +120,13 @@ pub async fn count(store: &Store, scope: &TenantScope, filter: &ReminderFilter) 
 
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<reminder::Model> {
     let tx = store.begin_scoped(scope).await?;
-    let row = find(&tx, scope, id).await?;
+    let row = find(&tx, id).await?;
     tx.commit().await?;
     Ok(row)
 }
 
-async fn find(tx: &impl ConnectionTrait, scope: &TenantScope, id: Uuid) -> DomainResult<reminder::Model> {
+async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<reminder::Model> {
+    let scope = tx.scope();
     visible(scope)
         .filter(reminder::Column::Id.eq(id))
         .one(tx)
@@ -175,7 +175,7 @@ async fn change_status(
         return Err(DomainError::Forbidden("viewers cannot change reminders"));
     }
     let tx = store.begin_scoped(scope).await?;
-    let current = find(&tx, scope, id).await?;
+    let current = find(&tx, id).await?;
     allowed(&current)?;
     let stamp = now();
     let mut update = scoped_update::<reminder::Entity>(scope)
@@ -205,8 +205,8 @@ async fn change_status(
         Change::Retry => "reminder.retried",
         Change::Cancel => "reminder.cancelled",
     };
-    audit::record(&tx, scope, action, Some(id), &["status"]).await?;
-    let row = find(&tx, scope, id).await?;
+    audit::record(&tx, action, Some(id), &["status"]).await?;
+    let row = find(&tx, id).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -258,7 +258,11 @@ pub async fn installation_stats(store: &Store) -> DomainResult<ReminderStats> {
     Ok(stats)
 }
 
-async fn gather(tx: &impl ConnectionTrait, tenant: Option<Uuid>, at: DateTime<Utc>) -> DomainResult<ReminderStats> {
+async fn gather(
+    tx: &impl sea_orm::ConnectionTrait,
+    tenant: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> DomainResult<ReminderStats> {
     let mut select = reminder::Entity::find()
         .select_only()
         .column(reminder::Column::Status)

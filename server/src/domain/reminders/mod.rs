@@ -7,6 +7,7 @@
 
 pub mod manage;
 
+use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
@@ -18,7 +19,6 @@ use uuid::Uuid;
 
 use super::tenants::DEFAULT_CONTRACT_REMINDER_OFFSETS;
 use super::{DomainError, DomainResult, Store, now, scoped_update};
-use crate::tenancy::TenantScope;
 
 /// Subjects planned per tenant and pass; what is left waits for the next pass.
 const PLAN_BATCH: u64 = 1000;
@@ -41,33 +41,22 @@ pub(crate) fn remind_at(due_at: DateTime<Utc>, lead_minutes: i32) -> DateTime<Ut
 
 /// Cancels the reminders of a subject still waiting to go out (one being sent right now
 /// finishes). Returns how many were cancelled.
-pub(crate) async fn cancel_pending(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    kind: ReminderKind,
-    subject_id: Uuid,
-) -> DomainResult<u64> {
+pub(crate) async fn cancel_pending(tx: &ScopedTx, kind: ReminderKind, subject_id: Uuid) -> DomainResult<u64> {
+    let _scope = tx.scope();
     let of_subject = Condition::all()
         .add(reminder::Column::Kind.eq(kind))
         .add(reminder::Column::SubjectId.eq(subject_id));
-    cancel_waiting(tx, scope, of_subject).await
+    cancel_waiting(tx, of_subject).await
 }
 
 /// Cancels the waiting reminders of every subject of a customer (archived customers get none).
-pub(crate) async fn cancel_pending_for_customer(
-    tx: &impl ConnectionTrait,
-    scope: &TenantScope,
-    customer_id: Uuid,
-) -> DomainResult<u64> {
-    cancel_waiting(
-        tx,
-        scope,
-        Condition::all().add(reminder::Column::CustomerId.eq(customer_id)),
-    )
-    .await
+pub(crate) async fn cancel_pending_for_customer(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<u64> {
+    let _scope = tx.scope();
+    cancel_waiting(tx, Condition::all().add(reminder::Column::CustomerId.eq(customer_id))).await
 }
 
-async fn cancel_waiting(tx: &impl ConnectionTrait, scope: &TenantScope, which: Condition) -> DomainResult<u64> {
+async fn cancel_waiting(tx: &ScopedTx, which: Condition) -> DomainResult<u64> {
+    let scope = tx.scope();
     let result = scoped_update::<reminder::Entity>(scope)
         .filter(which)
         .filter(reminder::Column::Status.eq(ReminderStatus::Pending))
