@@ -187,13 +187,11 @@ impl PageRequest {
     }
 
     /// Adds the cursor bounds, the ordering (reversed when paging backwards) and the limit.
-    pub fn apply<E: EntityTrait>(
-        &self,
-        mut select: Select<E>,
-        sort: E::Column,
-        id: E::Column,
-        descending: bool,
-    ) -> Select<E> {
+    pub fn apply<S, C>(&self, mut select: S, sort: C, id: C, descending: bool) -> S
+    where
+        S: QueryFilter + QueryOrder + QuerySelect,
+        C: ColumnTrait,
+    {
         if let Some(after) = &self.after {
             select = select.filter(beyond(sort, id, after, descending));
         }
@@ -209,13 +207,11 @@ impl PageRequest {
     }
 
     /// Like `apply`, ordering by `sort.expr`, nulls last: `(expr IS NULL), expr, id`.
-    pub fn apply_nullable<E: EntityTrait>(
-        &self,
-        mut select: Select<E>,
-        sort: &ExprSort,
-        id: E::Column,
-        descending: bool,
-    ) -> Select<E> {
+    pub fn apply_nullable<S, C>(&self, mut select: S, sort: &ExprSort, id: C, descending: bool) -> S
+    where
+        S: QueryFilter + QueryOrder + QuerySelect,
+        C: ColumnTrait,
+    {
         if let Some(after) = &self.after {
             select = select.filter(past_nullable(sort, id, after, descending, true));
         }
