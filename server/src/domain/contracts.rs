@@ -7,29 +7,29 @@
 //! `expiring_from` (end date minus the largest reminder offset in force), kept on every write
 //! so "expiring" is an indexed date comparison. Access follows the customer.
 
-use crate::domain::ScopedTx;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
 use entity::enums::{ReminderKind, RenewalState};
 use entity::{contract, customer};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter,
-    QuerySelect, QueryTrait, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QuerySelect, Select,
 };
 use uuid::Uuid;
 
-use super::batch::CustomerRecords;
-use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
+use super::custom_fields::query::{self as custom_query, FieldFilter};
 use super::custom_fields::values::Written;
 use super::custom_fields::{FieldEntity, values};
-use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
-use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
+use super::pagination::{SortKind, SortValue};
+use super::patch::{Patch, assign, cannot_clear};
+use super::records::{self, CustomerRecord, RecordOrder};
 use super::reminders;
-use super::tenants::{self, TenantCalendar};
-use super::{DomainError, DomainResult, Store, audit, locks, now, scoped, scoped_update, validate, versioned};
+use super::tenant_context::TenantContext;
+use super::{DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, locks, now, validate, versioned};
 use crate::tenancy::TenantScope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,7 +133,7 @@ pub fn days_until_end(c: &contract::Model, today: NaiveDate) -> i64 {
 }
 
 /// Reminder offsets in force, largest first: the contract's own, else the tenant's default.
-pub fn reminder_offsets(c: &contract::Model, calendar: &TenantCalendar) -> Vec<u16> {
+pub fn reminder_offsets(c: &contract::Model, calendar: &TenantContext) -> Vec<u16> {
     own_offsets(c).unwrap_or_else(|| calendar.contract_offsets_days.clone())
 }
 
@@ -159,26 +159,27 @@ fn expiring_from(end: NaiveDate, offsets: &[u16]) -> NaiveDate {
 /// After the tenant's default offsets changed: contracts without offsets of their own start
 /// EXPIRING at their end minus the new largest offset. One UPDATE, whatever the number.
 pub(crate) async fn follow_new_default_offsets(tx: &ScopedTx, offsets: &[u16]) -> DomainResult<u64> {
-    let scope = tx.scope();
+    let _scope = tx.scope();
     let largest = i32::from(offsets.iter().copied().max().unwrap_or(0));
     let moved = if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
         Expr::cust_with_values("end_date - CAST($1 AS integer)", [largest])
     } else {
         Expr::cust_with_values("date(end_date, '-' || ? || ' days')", [largest])
     };
-    let result = scoped_update::<contract::Entity>(scope)
+    let result = tx
+        .update::<contract::Entity>()
         .filter(contract::Column::ReminderOffsetsDays.is_null())
         .col_expr(contract::Column::ExpiringFrom, moved.clone())
         .exec(tx)
         .await?;
-    scoped_update::<contract::Entity>(scope)
+    tx.update::<contract::Entity>()
         .filter(contract::Column::ReminderOffsetsDays.is_null())
         .filter(contract::Column::TerminatedAt.is_null())
         .filter(contract::Column::RenewalState.ne(RenewalState::Renewed))
         .col_expr(contract::Column::NextReminderOn, moved)
         .exec(tx)
         .await?;
-    Ok(result.rows_affected)
+    Ok(result)
 }
 
 /// Checked offsets: 0–365 days each, at most 10 distinct, stored largest first.
@@ -287,7 +288,7 @@ pub enum ContractOrder {
     CreatedAtDesc,
 }
 
-impl ContractOrder {
+impl RecordOrder<contract::Entity> for ContractOrder {
     fn key(self) -> &'static str {
         match self {
             Self::EndDateAsc => "END_DATE_ASC",
@@ -335,26 +336,10 @@ pub struct ContractFilter {
     pub custom_fields: Vec<FieldFilter>,
 }
 
-/// Ids of the customers the caller may see, for `customer_id IN (…)`.
-/// The tenant's contracts with customers the caller may see.
-fn visible(scope: &TenantScope) -> Select<contract::Entity> {
-    customers::records_visible::<contract::Entity>(scope, contract::Column::CustomerId)
-}
-
-async fn find_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> {
-    let scope = tx.scope();
-    visible(scope)
-        .filter(contract::Column::Id.eq(id))
-        .one(tx)
-        .await?
-        .ok_or(DomainError::NotFound("contract"))
-}
-
-/// Like `find_visible`, holding the row until the transaction ends (renewals of one contract
-/// queue up behind each other on PostgreSQL; SQLite transactions are serialised anyway).
+/// A contract the caller may see, holding the row until the transaction ends (renewals of one
+/// contract queue up behind each other on PostgreSQL; SQLite transactions are serialised anyway).
 async fn lock_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> {
-    let scope = tx.scope();
-    visible(scope)
+    contract::Entity::visible(tx)
         .filter(contract::Column::Id.eq(id))
         .lock_exclusive()
         .one(tx)
@@ -367,8 +352,8 @@ async fn lock_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> 
 /// deadlock with it. A contract moved by a merge meanwhile is a CONFLICT.
 async fn lock_with_customer(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> {
     let _scope = tx.scope();
-    let seen = find_visible(tx, id).await?;
-    customers::lock_writable(tx, seen.customer_id, "id").await?;
+    let seen = records::get::<contract::Entity>(tx, id).await?;
+    access::lock_writable(tx, seen.customer_id, "id").await?;
     let current = lock_visible(tx, id).await?;
     if current.customer_id != seen.customer_id {
         return Err(DomainError::Conflict(
@@ -379,33 +364,24 @@ async fn lock_with_customer(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::M
 }
 
 async fn successor_in(tx: &ScopedTx, id: Uuid) -> DomainResult<Option<contract::Model>> {
-    let scope = tx.scope();
-    Ok(scoped::<contract::Entity>(scope)
+    tx.select::<contract::Entity>()
         .filter(contract::Column::PredecessorId.eq(id))
         .one(tx)
-        .await?)
-}
-
-/// The tenant's today and default reminder offsets, which statuses are read against.
-pub async fn calendar(store: &Store, scope: &TenantScope) -> DomainResult<TenantCalendar> {
-    let tx = store.begin_scoped(scope).await?;
-    let calendar = tenants::calendar(&tx).await?;
-    tx.commit().await?;
-    Ok(calendar)
+        .await
 }
 
 /// A contract as a write left it, with what its answer shows read before COMMIT: its custom
 /// field values, and the tenant's calendar on which its status and reminder days depend.
 pub struct WrittenContract {
     pub contract: Written<contract::Model>,
-    pub calendar: TenantCalendar,
+    pub calendar: Arc<TenantContext>,
 }
 
 /// A renewal as written: the new contract and the one it renewed, now RENEWED.
 pub struct Renewed {
     pub successor: Written<contract::Model>,
     pub predecessor: Written<contract::Model>,
-    pub calendar: TenantCalendar,
+    pub calendar: Arc<TenantContext>,
 }
 
 /// Reads what the answer shows of the contract (the calendar unless the write had it), then
@@ -415,53 +391,38 @@ async fn commit_answering(
     store: &Store,
     scope: &TenantScope,
     contract: contract::Model,
-    calendar: Option<TenantCalendar>,
+    calendar: Option<Arc<TenantContext>>,
 ) -> DomainResult<WrittenContract> {
     let calendar = match calendar {
         Some(calendar) => calendar,
-        None => tenants::calendar(&tx).await?,
+        None => tx.context().await?.clone(),
     };
     let contract = values::written(&tx, store, scope, contract).await?;
     tx.commit().await?;
     Ok(WrittenContract { contract, calendar })
 }
 
-pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<contract::Model> {
-    let tx = store.begin_scoped(scope).await?;
-    let found = find_visible(&tx, id).await;
-    tx.commit().await?;
-    found
-}
-
 /// Visible contracts among `ids`.
-pub async fn by_ids(store: &Store, scope: &TenantScope, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, contract::Model>> {
+pub async fn by_ids(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, contract::Model>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let tx = store.begin_scoped(scope).await?;
-    let rows = visible(scope)
+    let rows = contract::Entity::visible(tx)
         .filter(contract::Column::Id.is_in(ids.iter().copied()))
-        .all(&tx)
+        .all(tx)
         .await?;
-    tx.commit().await?;
     Ok(rows.into_iter().map(|c| (c.id, c)).collect())
 }
 
 /// The renewal of each of `ids` that has one, keyed by the renewed contract's id.
-pub async fn successors_of(
-    store: &Store,
-    scope: &TenantScope,
-    ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, contract::Model>> {
+pub async fn successors_of(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, contract::Model>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let tx = store.begin_scoped(scope).await?;
-    let rows = visible(scope)
+    let rows = contract::Entity::visible(tx)
         .filter(contract::Column::PredecessorId.is_in(ids.iter().copied()))
-        .all(&tx)
+        .all(tx)
         .await?;
-    tx.commit().await?;
     Ok(rows
         .into_iter()
         .filter_map(|c| c.predecessor_id.map(|p| (p, c)))
@@ -470,11 +431,11 @@ pub async fn successors_of(
 
 #[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> DomainResult<WrittenContract> {
-    customers::require_writer(scope)?;
+    access::require_writer(scope)?;
     let customer_id = input.customer_id;
     let tx = store.begin_scoped(scope).await?;
-    let calendar = tenants::calendar(&tx).await?;
-    customers::lock_writable(&tx, customer_id, "customerId").await?;
+    let calendar = tx.context().await?.clone();
+    access::lock_writable(&tx, customer_id, "customerId").await?;
     let at = now();
     let mut draft = contract::Model {
         id: Uuid::now_v7(),
@@ -539,17 +500,17 @@ pub async fn update(
     version: i32,
     changes: ContractChanges,
 ) -> DomainResult<WrittenContract> {
-    customers::require_writer(scope)?;
+    access::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, id).await?;
-    customers::lock_writable(&tx, current.customer_id, "id").await?;
+    let current = records::get::<contract::Entity>(&tx, id).await?;
+    access::lock_writable(&tx, current.customer_id, "id").await?;
     if current.terminated_at.is_some() {
         return Err(DomainError::validation("id", "is terminated and can no longer change"));
     }
     if current.version != version {
         return Err(versioned::stale::<contract::Entity>(&current));
     }
-    let calendar = tenants::calendar(&tx).await?;
+    let calendar = tx.context().await?.clone();
     let mut next = current.clone();
     let mut changed = Vec::new();
     let mut changes = changes;
@@ -603,7 +564,7 @@ pub async fn terminate(
     id: Uuid,
     reason: Option<String>,
 ) -> DomainResult<WrittenContract> {
-    customers::require_writer(scope)?;
+    access::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
     let current = lock_with_customer(&tx, id).await?;
@@ -632,7 +593,7 @@ pub async fn terminate(
 /// Creates the successor of a contract and marks the contract RENEWED. A contract is renewed at most once, and never once terminated.
 #[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
 pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewal) -> DomainResult<Renewed> {
-    customers::require_writer(scope)?;
+    access::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let current = lock_with_customer(&tx, id).await?;
     if current.terminated_at.is_some() {
@@ -672,7 +633,7 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
         }
     };
     ensure_number_free(&tx, &number, "newNumber").await?;
-    let calendar = tenants::calendar(&tx).await?;
+    let calendar = tx.context().await?.clone();
     let offsets = own_offsets(&current).unwrap_or_else(|| calendar.contract_offsets_days.clone());
     let at = now();
     let successor = contract::Model {
@@ -748,11 +709,12 @@ async fn next_contract_number(tx: &ScopedTx) -> DomainResult<String> {
         &[locks::Key::new("contract-number-generator", "")],
     )
     .await?;
-    let mut seq = scoped::<contract::Entity>(scope).count(tx).await? + 1;
+    let mut seq = tx.select::<contract::Entity>().count(tx).await? + 1;
     for _ in 0..1000 {
         let number = format!("CT-{seq:06}");
         hold_number(tx, &number).await?;
-        let taken = scoped::<contract::Entity>(scope)
+        let taken = tx
+            .select::<contract::Entity>()
             .filter(contract::Column::Number.eq(&number))
             .one(tx)
             .await?
@@ -769,11 +731,12 @@ async fn next_contract_number(tx: &ScopedTx) -> DomainResult<String> {
 
 /// The first contract of `c`'s renewal chain and how many renewals lead from it to `c`.
 async fn chain_root(tx: &ScopedTx, c: &contract::Model) -> DomainResult<(contract::Model, u32)> {
-    let scope = tx.scope();
+    let _scope = tx.scope();
     let mut root = c.clone();
     let mut depth = 0;
     while let Some(previous) = root.predecessor_id {
-        let Some(found) = scoped::<contract::Entity>(scope)
+        let Some(found) = tx
+            .select::<contract::Entity>()
             .filter(contract::Column::Id.eq(previous))
             .one(tx)
             .await?
@@ -792,124 +755,68 @@ async fn chain_root(tx: &ScopedTx, c: &contract::Model) -> DomainResult<(contrac
     Ok((root, depth))
 }
 
-/// A page of contracts; `by_custom_field`, when given, sorts instead of `order`.
-pub async fn list(
-    store: &Store,
-    scope: &TenantScope,
-    filter: &ContractFilter,
-    order: ContractOrder,
-    by_custom_field: Option<&FieldOrder>,
-    args: &PageArgs,
-    max_page_size: u64,
-) -> DomainResult<Page<contract::Model>> {
-    let tx = store.begin_scoped(scope).await?;
-    let select = matching(store, &tx, scope, filter).await?;
-    if let Some(by) = by_custom_field {
-        let page = custom_query::sorted_page(store, &tx, scope, select, by, args, max_page_size).await?;
-        tx.commit().await?;
-        return Ok(page);
+impl CustomerRecord for contract::Entity {
+    const NOUN: &'static str = "contract";
+    type Filter = ContractFilter;
+    type Order = ContractOrder;
+
+    fn id_column() -> contract::Column {
+        contract::Column::Id
     }
-    let request = PageRequest::of_kind(args, order.key(), order.kind(), max_page_size)?;
-    let select = request.apply(select, order.column(), contract::Column::Id, order.descending());
-    let rows = select.all(&tx).await?;
-    tx.commit().await?;
-    Ok(request.finish(rows, |c| cursor(c, order)))
-}
+    fn customer_column() -> contract::Column {
+        contract::Column::CustomerId
+    }
+    fn id_of(row: &contract::Model) -> Uuid {
+        row.id
+    }
+    fn customer_of(row: &contract::Model) -> Uuid {
+        row.customer_id
+    }
 
-pub async fn count(store: &Store, scope: &TenantScope, filter: &ContractFilter) -> DomainResult<u64> {
-    let tx = store.begin_scoped(scope).await?;
-    let n = matching(store, &tx, scope, filter).await?.count(&tx).await?;
-    tx.commit().await?;
-    Ok(n)
-}
-
-async fn matching(
-    store: &Store,
-    tx: &ScopedTx,
-    scope: &TenantScope,
-    filter: &ContractFilter,
-) -> DomainResult<Select<contract::Entity>> {
-    let today = tenants::calendar(tx).await?.today;
-    custom_query::narrowed(store, tx, scope, filtered(scope, filter, today)?, &filter.custom_fields).await
-}
-
-fn filtered(scope: &TenantScope, f: &ContractFilter, today: NaiveDate) -> DomainResult<Select<contract::Entity>> {
-    let mut select = visible(scope);
-    if let Some(days) = f.expiring_within_days {
-        if !(0..=3650).contains(&days) {
-            return Err(DomainError::validation(
-                "filter.expiringWithinDays",
-                "must be between 0 and 3650",
-            ));
+    async fn narrow(
+        tx: &ScopedTx,
+        select: Scoped<Select<Self>>,
+        f: &ContractFilter,
+    ) -> DomainResult<Scoped<Select<Self>>> {
+        let mut select = select;
+        let today = tx.context().await?.today();
+        if let Some(days) = f.expiring_within_days {
+            if !(0..=3650).contains(&days) {
+                return Err(DomainError::validation(
+                    "filter.expiringWithinDays",
+                    "must be between 0 and 3650",
+                ));
+            }
+            let until = today.checked_add_days(Days::new(days as u64)).unwrap_or(NaiveDate::MAX);
+            select = select
+                .filter(contract::Column::EndDate.gte(today))
+                .filter(contract::Column::EndDate.lte(until))
+                .filter(contract::Column::TerminatedAt.is_null())
+                .filter(contract::Column::RenewalState.ne(RenewalState::Renewed));
         }
-        let until = today.checked_add_days(Days::new(days as u64)).unwrap_or(NaiveDate::MAX);
-        select = select
-            .filter(contract::Column::EndDate.gte(today))
-            .filter(contract::Column::EndDate.lte(until))
-            .filter(contract::Column::TerminatedAt.is_null())
-            .filter(contract::Column::RenewalState.ne(RenewalState::Renewed));
+        if let Some(status) = f.status {
+            select = select.filter(status_condition(status, today));
+        }
+        if let Some(owner) = f.owner_id {
+            let owned = tx
+                .select::<customer::Entity>()
+                .select_only()
+                .column(customer::Column::Id)
+                .filter(customer::Column::OwnerId.eq(owner))
+                .into_subquery();
+            select = select.filter(contract::Column::CustomerId.in_subquery(owned));
+        }
+        if let Some(customer) = f.customer_id {
+            select = select.filter(contract::Column::CustomerId.eq(customer));
+        }
+        custom_query::narrowed::<Self, _>(tx, select, &f.custom_fields).await
     }
-    if let Some(status) = f.status {
-        select = select.filter(status_condition(status, today));
-    }
-    if let Some(owner) = f.owner_id {
-        let owned = scoped::<customer::Entity>(scope)
-            .select_only()
-            .column(customer::Column::Id)
-            .filter(customer::Column::OwnerId.eq(owner))
-            .into_query();
-        select = select.filter(contract::Column::CustomerId.in_subquery(owned));
-    }
-    if let Some(customer) = f.customer_id {
-        select = select.filter(contract::Column::CustomerId.eq(customer));
-    }
-    Ok(select)
-}
 
-/// Where `c` stands in a list ordered by `order`.
-pub fn cursor(c: &contract::Model, order: ContractOrder) -> Cursor {
-    Cursor {
-        sort: order.key().into(),
-        value: order.value(c),
-        id: c.id,
-    }
-}
-
-/// Each customer's first `per_customer` contracts by end date, in one statement.
-pub async fn for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-    per_customer: u64,
-) -> DomainResult<HashMap<Uuid, Vec<contract::Model>>> {
-    of_customers(scope)
-        .first(
-            store,
-            scope,
-            customer_ids,
-            &[
-                (contract::Column::EndDate, Order::Asc),
-                (contract::Column::Id, Order::Asc),
-            ],
-            per_customer,
-            |row| row.customer_id,
-        )
-        .await
-}
-
-pub async fn count_for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, u64>> {
-    of_customers(scope).count(store, scope, customer_ids).await
-}
-
-/// This kind of record as the caller may see it, loaded for a page of customers at once.
-fn of_customers(scope: &TenantScope) -> CustomerRecords<contract::Entity> {
-    CustomerRecords {
-        records: visible(scope),
-        customer: contract::Column::CustomerId,
+    fn file_filter(customer_id: Uuid) -> ContractFilter {
+        ContractFilter {
+            customer_id: Some(customer_id),
+            ..Default::default()
+        }
     }
 }
 
@@ -920,7 +827,7 @@ async fn apply_changes(
     changes: ContractChanges,
     c: &mut contract::Model,
     changed: &mut Vec<&'static str>,
-    calendar: &TenantCalendar,
+    calendar: &TenantContext,
 ) -> DomainResult<()> {
     let _scope = tx.scope();
     match changes.number {
@@ -1029,16 +936,17 @@ async fn hold_number(tx: &ScopedTx, number: &str) -> DomainResult<()> {
 
 /// A number in use is a DUPLICATE on `field`; only those who may see the holder learn its id.
 async fn ensure_number_free(tx: &ScopedTx, number: &str, field: &str) -> DomainResult<()> {
-    let scope = tx.scope();
+    let _scope = tx.scope();
     hold_number(tx, number).await?;
-    let Some(holder) = scoped::<contract::Entity>(scope)
+    let Some(holder) = tx
+        .select::<contract::Entity>()
         .filter(contract::Column::Number.eq(number))
         .one(tx)
         .await?
     else {
         return Ok(());
     };
-    let visible = visible(scope)
+    let visible = contract::Entity::visible(tx)
         .filter(contract::Column::Id.eq(holder.id))
         .one(tx)
         .await?
@@ -1062,8 +970,7 @@ fn number_taken(field: &str, number: &str, candidates: Vec<Uuid>) -> DomainError
 /// one-successor index a CONFLICT.
 async fn insert(tx: &ScopedTx, c: contract::Model, number_field: &str) -> DomainResult<contract::Model> {
     let number = c.number.clone();
-    contract::Entity::insert(c.into_active_model().reset_all())
-        .exec_with_returning(tx)
+    tx.try_insert(c.into_active_model().reset_all())
         .await
         .map_err(|e| match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(m)) if m.contains("predecessor_id") => {

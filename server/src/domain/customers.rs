@@ -727,7 +727,7 @@ pub async fn list(
     let tx = store.begin_scoped(scope).await?;
     let select = matching(store, &tx, scope, filter).await?;
     if let Some(by) = by_custom_field {
-        let page = custom_query::sorted_page(store, &tx, scope, select, by, args, max_page_size).await?;
+        let page = custom_query::sorted_page(&tx, select, by, args, max_page_size).await?;
         tx.commit().await?;
         return Ok(page);
     }
@@ -755,10 +755,10 @@ async fn matching(
     tx: &ScopedTx,
     scope: &TenantScope,
     filter: &CustomerFilter,
-) -> DomainResult<Select<customer::Entity>> {
+) -> DomainResult<crate::domain::Scoped<Select<customer::Entity>>> {
     let contact_search = contact_search(store, tx, scope, filter).await?;
-    let select = filtered(scope, filter, &contact_search)?;
-    custom_query::narrowed(store, tx, scope, select, &filter.custom_fields).await
+    let select = filtered(tx, filter, &contact_search)?;
+    custom_query::narrowed::<customer::Entity, _>(tx, select, &filter.custom_fields).await
 }
 
 /// Blind indexes of the contact values the filter asks for.
@@ -797,17 +797,19 @@ async fn contact_search(
 }
 
 fn filtered(
-    scope: &TenantScope,
+    tx: &ScopedTx,
     f: &CustomerFilter,
     contact_search: &[(contact::Column, String)],
-) -> DomainResult<Select<customer::Entity>> {
-    let mut select = visible(scope);
+) -> DomainResult<crate::domain::Scoped<Select<customer::Entity>>> {
+    let scope = tx.scope();
+    let mut select = super::access::customers(tx);
     for (column, bidx) in contact_search {
-        let matching = scoped::<contact::Entity>(scope)
+        let matching = tx
+            .select::<contact::Entity>()
             .select_only()
             .column(contact::Column::CustomerId)
             .filter(column.eq(bidx.clone()))
-            .into_query();
+            .into_subquery();
         select = select.filter(customer::Column::Id.in_subquery(matching));
     }
     select = if f.archived {
@@ -846,11 +848,12 @@ fn filtered(
         select = select.filter(customer::Column::UpdatedAt.lt(v));
     }
     if let Some(tag_id) = f.tag_id {
-        let tagged = scoped::<customer_tag::Entity>(scope)
+        let tagged = tx
+            .select::<customer_tag::Entity>()
             .select_only()
             .column(customer_tag::Column::CustomerId)
             .filter(customer_tag::Column::TagId.eq(tag_id))
-            .into_query();
+            .into_subquery();
         select = select.filter(customer::Column::Id.in_subquery(tagged));
     }
     if let Some(term) = validate::search_term("filter.search", f.search.as_deref())? {

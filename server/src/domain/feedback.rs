@@ -1,26 +1,21 @@
 //! Feedback: praise, suggestions and complaints a customer gave, with a 1–5 score and how
 //! each was resolved. Access follows the customer, like every record of its file.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::enums::FeedbackKind;
 use entity::feedback;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, Select,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Select};
 use uuid::Uuid;
 
-use super::batch::CustomerRecords;
-use super::customers::{self, require_writer};
+use super::access::{self, require_writer};
 use super::interactions::not_in_future;
-use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, now, scoped_update, validate};
+use super::pagination::{SortKind, SortValue};
+use super::records::{self, CustomerRecord, RecordOrder};
+use super::{DomainError, DomainResult, Scoped, ScopedTx, Store, audit, now, validate};
 use crate::tenancy::TenantScope;
 
 const CONTENT_MAX: usize = 5000;
 const RESOLUTION_MAX: usize = 2000;
-const SORT: &str = "RECEIVED_AT_DESC";
 
 pub struct NewFeedback {
     pub customer_id: Uuid,
@@ -55,7 +50,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewFeedback) -> D
     let content = validate::required_text("content", Some(input.content), CONTENT_MAX)?;
     let score = score(input.score)?;
     let tx = store.begin_scoped(scope).await?;
-    let customer = customers::lock_writable(&tx, input.customer_id, "customerId").await?;
+    let customer = access::lock_writable(&tx, input.customer_id, "customerId").await?;
     let model = feedback::Model {
         id: Uuid::now_v7(),
         tenant_id: scope.tenant_id(),
@@ -70,9 +65,7 @@ pub async fn record(store: &Store, scope: &TenantScope, input: NewFeedback) -> D
         created_by: scope.actor().user_id,
         created_at: at,
     };
-    let created = feedback::Entity::insert(model.into_active_model().reset_all())
-        .exec_with_returning(&tx)
-        .await?;
+    let created = tx.insert(model.into_active_model().reset_all()).await?;
     let mut fields = vec!["customerId", "kind", "content", "receivedAt"];
     if created.score.is_some() {
         fields.push("score");
@@ -93,11 +86,7 @@ pub async fn resolve(
     require_writer(scope)?;
     let resolution = validate::required_text("resolution", Some(resolution), RESOLUTION_MAX)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = customers::records_visible::<feedback::Entity>(scope, feedback::Column::CustomerId)
-        .filter(feedback::Column::Id.eq(id))
-        .one(&tx)
-        .await?
-        .ok_or(DomainError::NotFound("feedback"))?;
+    let current = records::get::<feedback::Entity>(&tx, id).await?;
     if current.resolved_at.is_some() {
         return Err(already_resolved());
     }
@@ -106,7 +95,8 @@ pub async fn resolve(
     next.resolved_at = Some(now());
     next.resolved_by = Some(scope.actor().user_id);
     // Only an unresolved row is written, so of two concurrent resolutions exactly one lands.
-    let saved = scoped_update::<feedback::Entity>(scope)
+    let saved = tx
+        .update::<feedback::Entity>()
         .filter(feedback::Column::Id.eq(id))
         .filter(feedback::Column::ResolvedAt.is_null())
         .set(next.into_active_model().reset_all())
@@ -124,100 +114,72 @@ fn already_resolved() -> DomainError {
     DomainError::validation("id", "the feedback is already resolved")
 }
 
-pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<feedback::Model> {
-    let tx = store.begin_scoped(scope).await?;
-    let found = customers::records_visible::<feedback::Entity>(scope, feedback::Column::CustomerId)
-        .filter(feedback::Column::Id.eq(id))
-        .one(&tx)
-        .await?;
-    tx.commit().await?;
-    found.ok_or(DomainError::NotFound("feedback"))
-}
+/// Feedback is listed newest first, by when it was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeedbackOrder;
 
-fn filtered(scope: &TenantScope, f: &FeedbackFilter) -> Select<feedback::Entity> {
-    let mut select = customers::records_visible::<feedback::Entity>(scope, feedback::Column::CustomerId);
-    if let Some(id) = f.customer_id {
-        select = select.filter(feedback::Column::CustomerId.eq(id));
+impl RecordOrder<feedback::Entity> for FeedbackOrder {
+    fn key(self) -> &'static str {
+        "RECEIVED_AT_DESC"
     }
-    if let Some(kind) = f.kind {
-        select = select.filter(feedback::Column::Kind.eq(kind));
+    fn column(self) -> feedback::Column {
+        feedback::Column::ReceivedAt
     }
-    match f.resolved {
-        Some(true) => select = select.filter(feedback::Column::ResolvedAt.is_not_null()),
-        Some(false) => select = select.filter(feedback::Column::ResolvedAt.is_null()),
-        None => {}
+    fn kind(self) -> SortKind {
+        SortKind::Time
     }
-    select
-}
-
-/// Newest first (by when the feedback was received).
-pub async fn list(
-    store: &Store,
-    scope: &TenantScope,
-    filter: &FeedbackFilter,
-    args: &PageArgs,
-    max_page_size: u64,
-) -> DomainResult<Page<feedback::Model>> {
-    let request = PageRequest::new(args, SORT, true, max_page_size)?;
-    let select = request.apply(
-        filtered(scope, filter),
-        feedback::Column::ReceivedAt,
-        feedback::Column::Id,
-        true,
-    );
-    let tx = store.begin_scoped(scope).await?;
-    let rows = select.all(&tx).await?;
-    tx.commit().await?;
-    Ok(request.finish(rows, |row| Cursor {
-        sort: SORT.into(),
-        value: SortValue::Time(row.received_at),
-        id: row.id,
-    }))
-}
-
-pub async fn count(store: &Store, scope: &TenantScope, filter: &FeedbackFilter) -> DomainResult<u64> {
-    let tx = store.begin_scoped(scope).await?;
-    let n = filtered(scope, filter).count(&tx).await?;
-    tx.commit().await?;
-    Ok(n)
-}
-
-/// This kind of record as the caller may see it, loaded for a page of customers at once.
-fn of_customers(scope: &TenantScope) -> CustomerRecords<feedback::Entity> {
-    CustomerRecords {
-        records: customers::records_visible::<feedback::Entity>(scope, feedback::Column::CustomerId),
-        customer: feedback::Column::CustomerId,
+    fn descending(self) -> bool {
+        true
+    }
+    fn value(self, row: &feedback::Model) -> SortValue {
+        SortValue::Time(row.received_at)
     }
 }
 
-/// The latest `per_customer` feedback of each customer, newest first, in one statement.
-pub async fn for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-    per_customer: u64,
-) -> DomainResult<HashMap<Uuid, Vec<feedback::Model>>> {
-    of_customers(scope)
-        .first(
-            store,
-            scope,
-            customer_ids,
-            &[
-                (feedback::Column::ReceivedAt, Order::Desc),
-                (feedback::Column::Id, Order::Desc),
-            ],
-            per_customer,
-            |row| row.customer_id,
-        )
-        .await
-}
+impl CustomerRecord for feedback::Entity {
+    const NOUN: &'static str = "feedback";
+    type Filter = FeedbackFilter;
+    type Order = FeedbackOrder;
 
-pub async fn count_for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, u64>> {
-    of_customers(scope).count(store, scope, customer_ids).await
+    fn id_column() -> feedback::Column {
+        feedback::Column::Id
+    }
+    fn customer_column() -> feedback::Column {
+        feedback::Column::CustomerId
+    }
+    fn id_of(row: &feedback::Model) -> Uuid {
+        row.id
+    }
+    fn customer_of(row: &feedback::Model) -> Uuid {
+        row.customer_id
+    }
+
+    async fn narrow(
+        _tx: &ScopedTx,
+        select: Scoped<Select<Self>>,
+        f: &FeedbackFilter,
+    ) -> DomainResult<Scoped<Select<Self>>> {
+        let mut select = select;
+        if let Some(id) = f.customer_id {
+            select = select.filter(feedback::Column::CustomerId.eq(id));
+        }
+        if let Some(kind) = f.kind {
+            select = select.filter(feedback::Column::Kind.eq(kind));
+        }
+        match f.resolved {
+            Some(true) => select = select.filter(feedback::Column::ResolvedAt.is_not_null()),
+            Some(false) => select = select.filter(feedback::Column::ResolvedAt.is_null()),
+            None => {}
+        }
+        Ok(select)
+    }
+
+    fn file_filter(customer_id: Uuid) -> FeedbackFilter {
+        FeedbackFilter {
+            customer_id: Some(customer_id),
+            ..Default::default()
+        }
+    }
 }
 
 #[cfg(test)]

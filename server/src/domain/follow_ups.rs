@@ -3,22 +3,19 @@
 //! access every record has, a sales user also sees and works the follow-ups assigned to them
 //! on a colleague's customer (without seeing that customer).
 
-use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::enums::{ReminderKind, Role};
 use entity::{follow_up, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, Select,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, Select};
 use uuid::Uuid;
 
-use super::batch::CustomerRecords;
-use super::customers::{self, find_visible, require_writer};
+use super::access::{self, require_writer};
 use super::interactions::{CLOCK_TOLERANCE, OUTCOME_MAX, earliest};
-use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, now, reminders, scoped, tenants, validate, versioned};
+use super::pagination::{SortKind, SortValue};
+use super::records::{self, CustomerRecord, RecordOrder};
+use super::{DomainError, DomainResult, Scoped, ScopedTx, Store, audit, now, reminders, validate, versioned};
 use crate::tenancy::TenantScope;
 
 pub(crate) const NOTE_MAX: usize = 2000;
@@ -68,12 +65,24 @@ pub enum FollowUpOrder {
     DueAtDesc,
 }
 
-impl FollowUpOrder {
+impl RecordOrder<follow_up::Entity> for FollowUpOrder {
     fn key(self) -> &'static str {
         match self {
             Self::DueAtAsc => "DUE_AT_ASC",
             Self::DueAtDesc => "DUE_AT_DESC",
         }
+    }
+    fn column(self) -> follow_up::Column {
+        follow_up::Column::DueAt
+    }
+    fn kind(self) -> SortKind {
+        SortKind::Time
+    }
+    fn descending(self) -> bool {
+        self == Self::DueAtDesc
+    }
+    fn value(self, row: &follow_up::Model) -> SortValue {
+        SortValue::Time(row.due_at)
     }
 }
 
@@ -100,29 +109,6 @@ fn within_horizon(field: &str, due: DateTime<Utc>, now: DateTime<Utc>) -> Domain
     Ok(())
 }
 
-/// Follow-ups the caller may see: those of visible customers and, for sales staff, also
-/// those assigned to them.
-fn visible(scope: &TenantScope) -> Select<follow_up::Entity> {
-    let select = scoped::<follow_up::Entity>(scope);
-    if scope.sees_only_own_customers() {
-        select.filter(
-            Condition::any()
-                .add(follow_up::Column::CustomerId.in_subquery(customers::visible_ids(scope)))
-                .add(follow_up::Column::AssigneeId.eq(scope.actor().user_id)),
-        )
-    } else {
-        select
-    }
-}
-
-async fn find(tx: &ScopedTx, select: Select<follow_up::Entity>, id: Uuid) -> DomainResult<follow_up::Model> {
-    select
-        .filter(follow_up::Column::Id.eq(id))
-        .one(tx)
-        .await?
-        .ok_or(DomainError::NotFound("follow-up"))
-}
-
 /// The assignee of a new follow-up: `requested`, or the customer's owner. It must be an
 /// active user of the tenant who may work customers (not a viewer); a user the tenant does
 /// not have is NOT_FOUND.
@@ -132,9 +118,10 @@ pub(crate) async fn assignee_for(
     requested: Option<Uuid>,
     field: &str,
 ) -> DomainResult<Uuid> {
-    let scope = tx.scope();
+    let _scope = tx.scope();
     let id = requested.unwrap_or(customer.owner_id);
-    let user = scoped::<user::Entity>(scope)
+    let user = tx
+        .select::<user::Entity>()
         .filter(user::Column::Id.eq(id))
         .one(tx)
         .await?
@@ -162,14 +149,15 @@ pub(crate) async fn assignee_for(
 /// After the tenant's lead time changed: open follow-ups whose reminder is still to be
 /// planned are announced at their due time minus the new lead.
 pub(crate) async fn follow_new_lead(tx: &ScopedTx, lead: i32) -> DomainResult<u64> {
-    let scope = tx.scope();
-    let waiting = scoped::<follow_up::Entity>(scope)
+    let _scope = tx.scope();
+    let waiting = tx
+        .select::<follow_up::Entity>()
         .filter(follow_up::Column::RemindAt.is_not_null())
         .filter(follow_up::Column::CompletedAt.is_null())
         .all(tx)
         .await?;
     for f in &waiting {
-        super::scoped_update::<follow_up::Entity>(scope)
+        tx.update::<follow_up::Entity>()
             .filter(follow_up::Column::Id.eq(f.id))
             .col_expr(
                 follow_up::Column::RemindAt,
@@ -184,7 +172,7 @@ pub(crate) async fn follow_new_lead(tx: &ScopedTx, lead: i32) -> DomainResult<u6
 /// Inserts and audits a follow-up inside the caller's transaction.
 pub(crate) async fn insert(tx: &ScopedTx, draft: Draft, at: DateTime<Utc>) -> DomainResult<follow_up::Model> {
     let scope = tx.scope();
-    let lead = tenants::calendar(tx).await?.follow_up_lead_minutes;
+    let lead = tx.context().await?.follow_up_lead_minutes;
     let model = follow_up::Model {
         remind_at: Some(reminders::remind_at(draft.due_at.trunc_subsecs(6), lead)),
         id: Uuid::now_v7(),
@@ -202,9 +190,7 @@ pub(crate) async fn insert(tx: &ScopedTx, draft: Draft, at: DateTime<Utc>) -> Do
         created_at: at,
         updated_at: at,
     };
-    let created = follow_up::Entity::insert(model.into_active_model().reset_all())
-        .exec_with_returning(tx)
-        .await?;
+    let created = tx.insert(model.into_active_model().reset_all()).await?;
     let mut fields = vec!["customerId", "assigneeId", "dueAt"];
     if created.interaction_id.is_some() {
         fields.push("interactionId");
@@ -224,7 +210,7 @@ pub async fn schedule(store: &Store, scope: &TenantScope, input: NewFollowUp) ->
     within_horizon("dueAt", input.due_at, at)?;
     let note = validate::optional_text("note", input.note, NOTE_MAX)?;
     let tx = store.begin_scoped(scope).await?;
-    let customer = customers::lock_writable(&tx, input.customer_id, "customerId").await?;
+    let customer = access::lock_writable(&tx, input.customer_id, "customerId").await?;
     let assignee_id = assignee_for(&tx, &customer, input.assignee_id, "assigneeId").await?;
     let draft = Draft {
         customer_id: customer.id,
@@ -250,7 +236,7 @@ pub async fn complete(
     require_writer(scope)?;
     let outcome = validate::optional_text("outcome", outcome, OUTCOME_MAX)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find(&tx, visible(scope), id).await?;
+    let current = records::get::<follow_up::Entity>(&tx, id).await?;
     let read_version = check_open(&current, version)?;
     let mut next = current;
     next.completed_at = Some(now());
@@ -284,7 +270,7 @@ pub async fn reschedule(
     upcoming("dueAt", due_at, at)?;
     let reason = validate::optional_text("reason", reason, REASON_MAX)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find(&tx, visible(scope), id).await?;
+    let current = records::get::<follow_up::Entity>(&tx, id).await?;
     let read_version = check_open(&current, version)?;
     if current.due_at == due_at {
         tx.commit().await?;
@@ -293,7 +279,7 @@ pub async fn reschedule(
     let mut next = current;
     let mut fields = vec!["dueAt"];
     if let Some(reason) = reason {
-        let tz = tenants::calendar(&tx).await?.timezone;
+        let tz = tx.context().await?.timezone;
         let line = format!(
             "Rescheduled from {} ({}): {reason}",
             next.due_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
@@ -314,7 +300,7 @@ pub async fn reschedule(
     }
     next.due_at = due_at;
     // The reminder of the old due time goes; the new one is planned when its time comes.
-    let lead = tenants::calendar(&tx).await?.follow_up_lead_minutes;
+    let lead = tx.context().await?.follow_up_lead_minutes;
     next.remind_at = Some(reminders::remind_at(due_at, lead));
     reminders::cancel_pending(&tx, ReminderKind::FollowUp, id).await?;
     let saved = save_if_version(&tx, next, read_version).await?;
@@ -334,14 +320,14 @@ pub async fn reassign(
 ) -> DomainResult<follow_up::Model> {
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find(
-        &tx,
-        customers::records_visible::<follow_up::Entity>(scope, follow_up::Column::CustomerId),
-        id,
-    )
-    .await?;
+    // Reassigning is the customer's owner's business: the assignee's own access is not enough.
+    let current = access::records::<follow_up::Entity>(&tx, follow_up::Column::CustomerId)
+        .filter(follow_up::Column::Id.eq(id))
+        .one(&tx)
+        .await?
+        .ok_or(DomainError::NotFound("follow-up"))?;
     let read_version = check_open(&current, version)?;
-    let customer = find_visible(&tx, current.customer_id).await?;
+    let customer = access::find_customer(&tx, current.customer_id).await?;
     let assignee = assignee_for(&tx, &customer, Some(assignee_id), "assigneeId").await?;
     if assignee == current.assignee_id {
         tx.commit().await?;
@@ -387,141 +373,113 @@ async fn save_if_version(tx: &ScopedTx, next: follow_up::Model, read_version: i3
     .await
 }
 
-pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<follow_up::Model> {
-    let tx = store.begin_scoped(scope).await?;
-    let found = find(&tx, visible(scope), id).await;
-    tx.commit().await?;
-    found
-}
+impl CustomerRecord for follow_up::Entity {
+    const NOUN: &'static str = "follow-up";
+    type Filter = FollowUpFilter;
+    type Order = FollowUpOrder;
 
-fn filtered(scope: &TenantScope, f: &FollowUpFilter) -> Select<follow_up::Entity> {
-    let mut select = visible(scope);
-    if let Some(id) = f.assignee_id {
-        select = select.filter(follow_up::Column::AssigneeId.eq(id));
+    fn id_column() -> follow_up::Column {
+        follow_up::Column::Id
     }
-    if let Some(id) = f.customer_id {
-        select = select.filter(follow_up::Column::CustomerId.eq(id));
+    fn customer_column() -> follow_up::Column {
+        follow_up::Column::CustomerId
     }
-    if let Some(before) = f.due_before {
-        select = select.filter(follow_up::Column::DueAt.lt(before));
+    fn id_of(row: &follow_up::Model) -> Uuid {
+        row.id
     }
-    if let Some(after) = f.due_after {
-        select = select.filter(follow_up::Column::DueAt.gte(after));
+    fn customer_of(row: &follow_up::Model) -> Uuid {
+        row.customer_id
     }
-    match f.open {
-        Some(true) => select = select.filter(follow_up::Column::CompletedAt.is_null()),
-        Some(false) => select = select.filter(follow_up::Column::CompletedAt.is_not_null()),
-        None => {}
-    }
-    let as_of = f.as_of.unwrap_or_else(now);
-    match f.overdue {
-        Some(true) => {
-            select = select
-                .filter(follow_up::Column::CompletedAt.is_null())
-                .filter(follow_up::Column::DueAt.lt(as_of));
-        }
-        Some(false) => {
-            select = select.filter(
+
+    /// Those of the customers the caller may see and, for sales staff, also those assigned
+    /// to them.
+    fn visible(tx: &ScopedTx) -> Scoped<Select<Self>> {
+        let select = tx.select::<follow_up::Entity>();
+        let scope = tx.scope();
+        if scope.sees_only_own_customers() {
+            select.filter(
                 Condition::any()
-                    .add(follow_up::Column::CompletedAt.is_not_null())
-                    .add(follow_up::Column::DueAt.gte(as_of)),
-            );
+                    .add(follow_up::Column::CustomerId.in_subquery(access::customer_ids(tx)))
+                    .add(follow_up::Column::AssigneeId.eq(scope.actor().user_id)),
+            )
+        } else {
+            select
         }
-        None => {}
     }
-    select
-}
 
-pub async fn list(
-    store: &Store,
-    scope: &TenantScope,
-    filter: &FollowUpFilter,
-    order: FollowUpOrder,
-    args: &PageArgs,
-    max_page_size: u64,
-) -> DomainResult<Page<follow_up::Model>> {
-    let request = PageRequest::new(args, order.key(), true, max_page_size)?;
-    let select = request.apply(
-        filtered(scope, filter),
-        follow_up::Column::DueAt,
-        follow_up::Column::Id,
-        order == FollowUpOrder::DueAtDesc,
-    );
-    let tx = store.begin_scoped(scope).await?;
-    let rows = select.all(&tx).await?;
-    tx.commit().await?;
-    Ok(request.finish(rows, |row| Cursor {
-        sort: order.key().into(),
-        value: SortValue::Time(row.due_at),
-        id: row.id,
-    }))
-}
+    async fn narrow(
+        _tx: &ScopedTx,
+        select: Scoped<Select<Self>>,
+        f: &FollowUpFilter,
+    ) -> DomainResult<Scoped<Select<Self>>> {
+        let mut select = select;
+        if let Some(id) = f.assignee_id {
+            select = select.filter(follow_up::Column::AssigneeId.eq(id));
+        }
+        if let Some(id) = f.customer_id {
+            select = select.filter(follow_up::Column::CustomerId.eq(id));
+        }
+        if let Some(before) = f.due_before {
+            select = select.filter(follow_up::Column::DueAt.lt(before));
+        }
+        if let Some(after) = f.due_after {
+            select = select.filter(follow_up::Column::DueAt.gte(after));
+        }
+        match f.open {
+            Some(true) => select = select.filter(follow_up::Column::CompletedAt.is_null()),
+            Some(false) => select = select.filter(follow_up::Column::CompletedAt.is_not_null()),
+            None => {}
+        }
+        let as_of = f.as_of.unwrap_or_else(now);
+        match f.overdue {
+            Some(true) => {
+                select = select
+                    .filter(follow_up::Column::CompletedAt.is_null())
+                    .filter(follow_up::Column::DueAt.lt(as_of));
+            }
+            Some(false) => {
+                select = select.filter(
+                    Condition::any()
+                        .add(follow_up::Column::CompletedAt.is_not_null())
+                        .add(follow_up::Column::DueAt.gte(as_of)),
+                );
+            }
+            None => {}
+        }
+        Ok(select)
+    }
 
-pub async fn count(store: &Store, scope: &TenantScope, filter: &FollowUpFilter) -> DomainResult<u64> {
-    let tx = store.begin_scoped(scope).await?;
-    let n = filtered(scope, filter).count(&tx).await?;
-    tx.commit().await?;
-    Ok(n)
+    /// A customer's file lists the follow-ups still open, of the customer's own (not those
+    /// a sales user sees only as assignee on a colleague's customer).
+    fn in_file(select: Scoped<Select<Self>>) -> Scoped<Select<Self>> {
+        select.filter(follow_up::Column::CompletedAt.is_null())
+    }
+
+    fn file_filter(customer_id: Uuid) -> FollowUpFilter {
+        FollowUpFilter {
+            customer_id: Some(customer_id),
+            open: Some(true),
+            ..Default::default()
+        }
+    }
 }
 
 /// The follow-up each interaction opened, by interaction id.
 pub async fn for_interactions(
-    store: &Store,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     interaction_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, follow_up::Model>> {
     if interaction_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let tx = store.begin_scoped(scope).await?;
-    let rows = visible(scope)
+    let rows = follow_up::Entity::visible(tx)
         .filter(follow_up::Column::InteractionId.is_in(interaction_ids.iter().copied()))
-        .all(&tx)
+        .all(tx)
         .await?;
-    tx.commit().await?;
     Ok(rows
         .into_iter()
         .filter_map(|f| f.interaction_id.map(|i| (i, f)))
         .collect())
-}
-
-/// This kind of record as the caller may see it, loaded for a page of customers at once.
-fn open_of_customers(scope: &TenantScope) -> CustomerRecords<follow_up::Entity> {
-    CustomerRecords {
-        records: customers::records_visible::<follow_up::Entity>(scope, follow_up::Column::CustomerId)
-            .filter(follow_up::Column::CompletedAt.is_null()),
-        customer: follow_up::Column::CustomerId,
-    }
-}
-
-/// Up to `per_customer` open follow-ups of each customer, soonest due first, in one statement.
-pub async fn open_for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-    per_customer: u64,
-) -> DomainResult<HashMap<Uuid, Vec<follow_up::Model>>> {
-    open_of_customers(scope)
-        .first(
-            store,
-            scope,
-            customer_ids,
-            &[
-                (follow_up::Column::DueAt, Order::Asc),
-                (follow_up::Column::Id, Order::Asc),
-            ],
-            per_customer,
-            |row| row.customer_id,
-        )
-        .await
-}
-
-pub async fn count_open_for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, u64>> {
-    open_of_customers(scope).count(store, scope, customer_ids).await
 }
 
 #[cfg(test)]

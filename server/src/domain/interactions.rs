@@ -5,23 +5,18 @@
 //! (sales staff: their own customers only; `follow_ups` adds the assignee's own access);
 //! anything else is NOT_FOUND. The helpers shared by those three record kinds live here.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::enums::InteractionChannel;
 use entity::{follow_up, interaction};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, Select,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Select};
 use uuid::Uuid;
 
-use super::batch::CustomerRecords;
-use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
+use super::access::require_writer;
+use super::custom_fields::query::{self as custom_query, FieldFilter};
 use super::custom_fields::values::Written;
 use super::custom_fields::{FieldEntity, values};
-use super::customers::{self, require_writer};
-use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, follow_ups, now, validate};
+use super::records::{self, CustomerRecord};
+use super::{DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, follow_ups, now, validate};
 use crate::tenancy::TenantScope;
 
 /// Clocks of phones and laptops drift; a time this little ahead of ours still counts as "now".
@@ -57,21 +52,8 @@ pub struct InteractionFilter {
     pub custom_fields: Vec<FieldFilter>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InteractionOrder {
-    #[default]
-    OccurredAtDesc,
-    OccurredAtAsc,
-}
-
-impl InteractionOrder {
-    fn key(self) -> &'static str {
-        match self {
-            Self::OccurredAtDesc => "OCCURRED_AT_DESC",
-            Self::OccurredAtAsc => "OCCURRED_AT_ASC",
-        }
-    }
-}
+/// Interactions are listed by when they happened.
+pub type InteractionOrder = records::OccurredAtOrder;
 
 /// A moment that has already happened (give or take the clock tolerance).
 pub(crate) fn not_in_future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> DomainResult<()> {
@@ -130,7 +112,7 @@ pub async fn log(
     }
 
     let tx = store.begin_scoped(scope).await?;
-    let customer = customers::lock_writable(&tx, input.customer_id, "customerId").await?;
+    let customer = access::lock_writable(&tx, input.customer_id, "customerId").await?;
     let id = Uuid::now_v7();
     let custom = values::prepare(
         store,
@@ -156,9 +138,7 @@ pub async fn log(
         custom_field_index: custom.index.clone(),
         custom_fields_key_version: custom.key_version,
     };
-    let created = interaction::Entity::insert(draft.into_active_model().reset_all())
-        .exec_with_returning(&tx)
-        .await?;
+    let created = tx.insert(draft.into_active_model().reset_all()).await?;
     let mut fields = vec!["customerId", "channel", "occurredAt", "summary"];
     if created.outcome.is_some() {
         fields.push("outcome");
@@ -181,109 +161,50 @@ pub async fn log(
     Ok((values::commit_written(tx, store, scope, created).await?, opened))
 }
 
-pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<interaction::Model> {
-    let tx = store.begin_scoped(scope).await?;
-    let found = customers::records_visible::<interaction::Entity>(scope, interaction::Column::CustomerId)
-        .filter(interaction::Column::Id.eq(id))
-        .one(&tx)
-        .await?;
-    tx.commit().await?;
-    found.ok_or(DomainError::NotFound("interaction"))
-}
+impl CustomerRecord for interaction::Entity {
+    const NOUN: &'static str = "interaction";
+    type Filter = InteractionFilter;
+    type Order = InteractionOrder;
 
-fn filtered(scope: &TenantScope, f: &InteractionFilter) -> Select<interaction::Entity> {
-    let mut select = customers::records_visible::<interaction::Entity>(scope, interaction::Column::CustomerId);
-    if let Some(id) = f.customer_id {
-        select = select.filter(interaction::Column::CustomerId.eq(id));
+    fn id_column() -> interaction::Column {
+        interaction::Column::Id
     }
-    if let Some(channel) = f.channel {
-        select = select.filter(interaction::Column::Channel.eq(channel));
+    fn customer_column() -> interaction::Column {
+        interaction::Column::CustomerId
     }
-    if let Some(from) = f.from {
-        select = select.filter(interaction::Column::OccurredAt.gte(from));
+    fn id_of(row: &interaction::Model) -> Uuid {
+        row.id
     }
-    if let Some(to) = f.to {
-        select = select.filter(interaction::Column::OccurredAt.lt(to));
+    fn customer_of(row: &interaction::Model) -> Uuid {
+        row.customer_id
     }
-    select
-}
 
-/// A page of interactions; `by_custom_field`, when given, sorts instead of `order`.
-pub async fn list(
-    store: &Store,
-    scope: &TenantScope,
-    filter: &InteractionFilter,
-    order: InteractionOrder,
-    by_custom_field: Option<&FieldOrder>,
-    args: &PageArgs,
-    max_page_size: u64,
-) -> DomainResult<Page<interaction::Model>> {
-    let tx = store.begin_scoped(scope).await?;
-    let select = custom_query::narrowed(store, &tx, scope, filtered(scope, filter), &filter.custom_fields).await?;
-    if let Some(by) = by_custom_field {
-        let page = custom_query::sorted_page(store, &tx, scope, select, by, args, max_page_size).await?;
-        tx.commit().await?;
-        return Ok(page);
+    async fn narrow(
+        tx: &ScopedTx,
+        select: Scoped<Select<Self>>,
+        f: &InteractionFilter,
+    ) -> DomainResult<Scoped<Select<Self>>> {
+        let mut select = select;
+        if let Some(id) = f.customer_id {
+            select = select.filter(interaction::Column::CustomerId.eq(id));
+        }
+        if let Some(channel) = f.channel {
+            select = select.filter(interaction::Column::Channel.eq(channel));
+        }
+        if let Some(from) = f.from {
+            select = select.filter(interaction::Column::OccurredAt.gte(from));
+        }
+        if let Some(to) = f.to {
+            select = select.filter(interaction::Column::OccurredAt.lt(to));
+        }
+        custom_query::narrowed::<Self, _>(tx, select, &f.custom_fields).await
     }
-    let request = PageRequest::new(args, order.key(), true, max_page_size)?;
-    let select = request.apply(
-        select,
-        interaction::Column::OccurredAt,
-        interaction::Column::Id,
-        order == InteractionOrder::OccurredAtDesc,
-    );
-    let rows = select.all(&tx).await?;
-    tx.commit().await?;
-    Ok(request.finish(rows, |row| Cursor {
-        sort: order.key().into(),
-        value: SortValue::Time(row.occurred_at),
-        id: row.id,
-    }))
-}
 
-pub async fn count(store: &Store, scope: &TenantScope, filter: &InteractionFilter) -> DomainResult<u64> {
-    let tx = store.begin_scoped(scope).await?;
-    let select = custom_query::narrowed(store, &tx, scope, filtered(scope, filter), &filter.custom_fields).await?;
-    let n = select.count(&tx).await?;
-    tx.commit().await?;
-    Ok(n)
-}
-
-/// The latest `per_customer` interactions of each customer, newest first, in one statement.
-pub async fn for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-    per_customer: u64,
-) -> DomainResult<HashMap<Uuid, Vec<interaction::Model>>> {
-    of_customers(scope)
-        .first(
-            store,
-            scope,
-            customer_ids,
-            &[
-                (interaction::Column::OccurredAt, Order::Desc),
-                (interaction::Column::Id, Order::Desc),
-            ],
-            per_customer,
-            |row| row.customer_id,
-        )
-        .await
-}
-
-pub async fn count_for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, u64>> {
-    of_customers(scope).count(store, scope, customer_ids).await
-}
-
-/// This kind of record as the caller may see it, loaded for a page of customers at once.
-fn of_customers(scope: &TenantScope) -> CustomerRecords<interaction::Entity> {
-    CustomerRecords {
-        records: customers::records_visible::<interaction::Entity>(scope, interaction::Column::CustomerId),
-        customer: interaction::Column::CustomerId,
+    fn file_filter(customer_id: Uuid) -> InteractionFilter {
+        InteractionFilter {
+            customer_id: Some(customer_id),
+            ..Default::default()
+        }
     }
 }
 

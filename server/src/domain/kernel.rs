@@ -23,11 +23,11 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use sea_orm::sea_query::{OnConflict, SelectStatement};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DeleteMany, EntityTrait,
-    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    Statement, TryGetableMany, UpdateMany, Value,
+    FromQueryResult, IdenStatic, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Statement, TryGetableMany, UpdateMany, Value,
 };
 use uuid::Uuid;
 
@@ -475,9 +475,20 @@ impl TenantTx {
         A::Entity: TenantEntity,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
     {
-        Ok(<A::Entity as EntityTrait>::insert(self.stamped(row))
+        Ok(self.try_insert(row).await?)
+    }
+
+    /// Like `insert`, with the database's own error, for a caller that tells a unique
+    /// violation apart.
+    pub async fn try_insert<A>(&self, row: A) -> Result<<A::Entity as EntityTrait>::Model, sea_orm::DbErr>
+    where
+        A: ActiveModelTrait + Send,
+        A::Entity: TenantEntity,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        <A::Entity as EntityTrait>::insert(self.stamped(row))
             .exec_with_returning(&self.conn)
-            .await?)
+            .await
     }
 
     /// Inserts `rows` as this tenant's; with `on_conflict`, rows that clash are handled by it.
@@ -647,6 +658,60 @@ impl<E: EntityTrait> Scoped<Select<E>> {
     {
         let statement = tx.backend().build(&wrap(self.0.into_query()));
         Ok(E::find().from_raw_sql(statement).all(&tx.conn).await?)
+    }
+}
+
+impl<E: EntityTrait> Scoped<Select<E>>
+where
+    E::Model: FromQueryResult,
+{
+    /// Up to `per_parent` rows of each parent in `order`, each with how many rows its parent
+    /// has in all, in one statement (`ROW_NUMBER()` and `COUNT(*)` over `PARTITION BY parent`,
+    /// which SQLite and PostgreSQL both run). `order` must end with a unique column so the
+    /// cut between rows is stable.
+    pub async fn first_per_parent(
+        self,
+        tx: &TenantTx,
+        parent: E::Column,
+        order: &[(E::Column, Order)],
+        per_parent: u64,
+    ) -> DomainResult<Vec<(E::Model, u64)>> {
+        let window_order = order
+            .iter()
+            .map(|(column, direction)| {
+                let direction = if matches!(direction, Order::Desc) {
+                    "DESC"
+                } else {
+                    "ASC"
+                };
+                format!("\"{}\" {direction}", column.as_str())
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let partition = format!("PARTITION BY \"{}\"", parent.as_str());
+        let mut ranked = self.0.into_query();
+        ranked
+            .expr_as(
+                Expr::cust(format!("ROW_NUMBER() OVER ({partition} ORDER BY {window_order})")),
+                Alias::new("row_in_parent"),
+            )
+            .expr_as(
+                Expr::cust(format!("COUNT(*) OVER ({partition})")),
+                Alias::new("rows_of_parent"),
+            );
+        let outer = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(Alias::new("row_in_parent")).lte(per_parent as i64))
+            .order_by(Alias::new("row_in_parent"), Order::Asc)
+            .to_owned();
+        let rows = tx.conn.query_all_raw(tx.backend().build(&outer)).await?;
+        rows.iter()
+            .map(|row| {
+                let total: i64 = row.try_get("", "rows_of_parent")?;
+                Ok((E::Model::from_query_result(row, "")?, u64::try_from(total).unwrap_or(0)))
+            })
+            .collect()
     }
 }
 

@@ -7,23 +7,21 @@
 //! reach only the transactions of customers they own.
 
 use crate::domain::ScopedTx;
-use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::enums::PaymentMethod;
 use entity::transaction;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, Select};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select};
 use uuid::Uuid;
 
-use super::batch::CustomerRecords;
 use super::custom_fields::FieldEntity;
-use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
+use super::custom_fields::query::{self as custom_query, FieldFilter};
 use super::custom_fields::values::{self, Written};
-use super::customers::{self, Patch, assign, cannot_clear};
 use super::money::{Currency, Money};
-use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, audit, now, tenants, validate, versioned};
+use super::patch::{Patch, assign, cannot_clear};
+use super::records::{self, CustomerRecord};
+use super::{DomainError, DomainResult, Scoped, Store, access, audit, now, validate, versioned};
 use crate::tenancy::TenantScope;
 
 /// A positive quantity with at most three decimal places, held in thousandths.
@@ -139,25 +137,8 @@ pub struct TransactionChanges {
     pub custom_fields: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TransactionOrder {
-    #[default]
-    OccurredAtDesc,
-    OccurredAtAsc,
-}
-
-impl TransactionOrder {
-    fn key(self) -> &'static str {
-        match self {
-            Self::OccurredAtDesc => "OCCURRED_AT_DESC",
-            Self::OccurredAtAsc => "OCCURRED_AT_ASC",
-        }
-    }
-
-    fn descending(self) -> bool {
-        self == Self::OccurredAtDesc
-    }
-}
+/// Sales are listed by when they happened.
+pub type TransactionOrder = records::OccurredAtOrder;
 
 #[derive(Debug, Clone, Default)]
 pub struct TransactionFilter {
@@ -208,36 +189,75 @@ impl TransactionFilter {
     }
 }
 
-/// Ids of the customers the caller may see, for `customer_id IN (…)`.
-/// The tenant's transactions of customers the caller may see.
-fn visible(scope: &TenantScope) -> Select<transaction::Entity> {
-    customers::records_visible::<transaction::Entity>(scope, transaction::Column::CustomerId)
-}
+impl CustomerRecord for transaction::Entity {
+    const NOUN: &'static str = "transaction";
+    type Filter = TransactionFilter;
+    type Order = TransactionOrder;
 
-async fn find_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<transaction::Model> {
-    let scope = tx.scope();
-    visible(scope)
-        .filter(transaction::Column::Id.eq(id))
-        .one(tx)
-        .await?
-        .ok_or(DomainError::NotFound("transaction"))
+    fn id_column() -> transaction::Column {
+        transaction::Column::Id
+    }
+    fn customer_column() -> transaction::Column {
+        transaction::Column::CustomerId
+    }
+    fn id_of(row: &transaction::Model) -> Uuid {
+        row.id
+    }
+    fn customer_of(row: &transaction::Model) -> Uuid {
+        row.customer_id
+    }
+
+    async fn narrow(
+        tx: &ScopedTx,
+        select: Scoped<Select<Self>>,
+        f: &TransactionFilter,
+    ) -> DomainResult<Scoped<Select<Self>>> {
+        let bounds = f.bounds()?;
+        let mut select = select;
+        if !f.include_voided {
+            select = select.filter(transaction::Column::VoidedAt.is_null());
+        }
+        if let Some(v) = f.from {
+            select = select.filter(transaction::Column::OccurredAt.gte(v));
+        }
+        if let Some(v) = f.to {
+            select = select.filter(transaction::Column::OccurredAt.lt(v));
+        }
+        if let Some(v) = f.customer_id {
+            select = select.filter(transaction::Column::CustomerId.eq(v));
+        }
+        if let Some(c) = bounds.currency {
+            select = select.filter(transaction::Column::Currency.eq(c.code()));
+        }
+        if let Some(v) = bounds.min {
+            select = select.filter(transaction::Column::AmountMinor.gte(v));
+        }
+        if let Some(v) = bounds.max {
+            select = select.filter(transaction::Column::AmountMinor.lte(v));
+        }
+        custom_query::narrowed::<Self, _>(tx, select, &f.custom_fields).await
+    }
+
+    /// A customer's file lists the sales that count.
+    fn in_file(select: Scoped<Select<Self>>) -> Scoped<Select<Self>> {
+        select.filter(transaction::Column::VoidedAt.is_null())
+    }
+
+    fn file_filter(customer_id: Uuid) -> TransactionFilter {
+        TransactionFilter {
+            customer_id: Some(customer_id),
+            ..Default::default()
+        }
+    }
 }
 
 /// An occurrence no later than today in the tenant's time zone.
 async fn occurred_at(tx: &ScopedTx, at: DateTime<Utc>) -> DomainResult<DateTime<Utc>> {
-    let _scope = tx.scope();
-    let calendar = tenants::calendar(tx).await?;
-    if at.with_timezone(&calendar.timezone).date_naive() > calendar.today {
+    let context = tx.context().await?;
+    if at.with_timezone(&context.timezone).date_naive() > context.today() {
         return Err(DomainError::validation("occurredAt", "cannot be in the future"));
     }
     Ok(at.trunc_subsecs(6))
-}
-
-pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<transaction::Model> {
-    let tx = store.begin_scoped(scope).await?;
-    let found = find_visible(&tx, id).await;
-    tx.commit().await?;
-    found
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
@@ -246,7 +266,7 @@ pub async fn record(
     scope: &TenantScope,
     input: NewTransaction,
 ) -> DomainResult<Written<transaction::Model>> {
-    customers::require_writer(scope)?;
+    access::require_writer(scope)?;
     let product = validate::required_line("product", Some(input.product), 200)?;
     let quantity = Quantity::parse("quantity", &input.quantity)?;
     let currency = Currency::parse("currency", &input.currency)?;
@@ -268,7 +288,7 @@ pub async fn record(
     }
     let tx = store.begin_scoped(scope).await?;
     let at = occurred_at(&tx, input.occurred_at).await?;
-    customers::lock_writable(&tx, input.customer_id, "customerId").await?;
+    access::lock_writable(&tx, input.customer_id, "customerId").await?;
     let id = Uuid::now_v7();
     let custom = values::prepare(
         store,
@@ -281,30 +301,30 @@ pub async fn record(
     )
     .await?;
     let stamp = now();
-    let created = transaction::Entity::insert(transaction::ActiveModel {
-        id: Set(id),
-        tenant_id: Set(scope.tenant_id()),
-        customer_id: Set(input.customer_id),
-        occurred_at: Set(at),
-        product: Set(product),
-        quantity_milli: Set(quantity.milli()),
-        unit_price_minor: Set(unit_price.minor),
-        amount_minor: Set(amount),
-        currency: Set(currency.code().to_owned()),
-        payment_method: Set(input.payment_method),
-        after_sales_notes: Set(notes),
-        voided_at: Set(None),
-        void_reason: Set(None),
-        version: Set(1),
-        created_by: Set(scope.actor().user_id),
-        created_at: Set(stamp),
-        updated_at: Set(stamp),
-        custom_fields: Set(custom.values.clone()),
-        custom_field_index: Set(custom.index.clone()),
-        custom_fields_key_version: Set(custom.key_version),
-    })
-    .exec_with_returning(&tx)
-    .await?;
+    let created = tx
+        .insert(transaction::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(scope.tenant_id()),
+            customer_id: Set(input.customer_id),
+            occurred_at: Set(at),
+            product: Set(product),
+            quantity_milli: Set(quantity.milli()),
+            unit_price_minor: Set(unit_price.minor),
+            amount_minor: Set(amount),
+            currency: Set(currency.code().to_owned()),
+            payment_method: Set(input.payment_method),
+            after_sales_notes: Set(notes),
+            voided_at: Set(None),
+            void_reason: Set(None),
+            version: Set(1),
+            created_by: Set(scope.actor().user_id),
+            created_at: Set(stamp),
+            updated_at: Set(stamp),
+            custom_fields: Set(custom.values.clone()),
+            custom_field_index: Set(custom.index.clone()),
+            custom_fields_key_version: Set(custom.key_version),
+        })
+        .await?;
     audit::record(
         &tx,
         "transaction.record",
@@ -324,10 +344,10 @@ pub async fn update(
     version: i32,
     changes: TransactionChanges,
 ) -> DomainResult<Written<transaction::Model>> {
-    customers::require_writer(scope)?;
+    access::require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, id).await?;
-    customers::lock_writable(&tx, current.customer_id, "id").await?;
+    let current = records::get::<transaction::Entity>(&tx, id).await?;
+    access::lock_writable(&tx, current.customer_id, "id").await?;
     if current.voided_at.is_some() {
         return Err(DomainError::validation("id", "is voided and can no longer change"));
     }
@@ -424,11 +444,11 @@ pub async fn void(
     id: Uuid,
     reason: Option<String>,
 ) -> DomainResult<Written<transaction::Model>> {
-    customers::require_writer(scope)?;
+    access::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = find_visible(&tx, id).await?;
-    customers::lock_writable(&tx, current.customer_id, "id").await?;
+    let current = records::get::<transaction::Entity>(&tx, id).await?;
+    access::lock_writable(&tx, current.customer_id, "id").await?;
     if current.voided_at.is_some() {
         return Err(DomainError::validation("id", "is already voided"));
     }
@@ -445,125 +465,11 @@ pub async fn void(
     values::commit_written(tx, store, scope, saved).await
 }
 
-/// A page of sales; `by_custom_field`, when given, sorts instead of `order`.
-pub async fn list(
-    store: &Store,
-    scope: &TenantScope,
-    filter: &TransactionFilter,
-    order: TransactionOrder,
-    by_custom_field: Option<&FieldOrder>,
-    args: &PageArgs,
-    max_page_size: u64,
-) -> DomainResult<Page<transaction::Model>> {
-    let tx = store.begin_scoped(scope).await?;
-    let select = custom_query::narrowed(store, &tx, scope, filtered(scope, filter)?, &filter.custom_fields).await?;
-    if let Some(by) = by_custom_field {
-        let page = custom_query::sorted_page(store, &tx, scope, select, by, args, max_page_size).await?;
-        tx.commit().await?;
-        return Ok(page);
-    }
-    let request = PageRequest::new(args, order.key(), true, max_page_size)?;
-    let select = request.apply(
-        select,
-        transaction::Column::OccurredAt,
-        transaction::Column::Id,
-        order.descending(),
-    );
-    let rows = select.all(&tx).await?;
-    tx.commit().await?;
-    Ok(request.finish(rows, |t| cursor(t, order)))
-}
-
-pub async fn count(store: &Store, scope: &TenantScope, filter: &TransactionFilter) -> DomainResult<u64> {
-    let tx = store.begin_scoped(scope).await?;
-    let select = custom_query::narrowed(store, &tx, scope, filtered(scope, filter)?, &filter.custom_fields).await?;
-    let n = select.count(&tx).await?;
-    tx.commit().await?;
-    Ok(n)
-}
-
-fn filtered(scope: &TenantScope, f: &TransactionFilter) -> DomainResult<Select<transaction::Entity>> {
-    let bounds = f.bounds()?;
-    let mut select = visible(scope);
-    if !f.include_voided {
-        select = select.filter(transaction::Column::VoidedAt.is_null());
-    }
-    if let Some(v) = f.from {
-        select = select.filter(transaction::Column::OccurredAt.gte(v));
-    }
-    if let Some(v) = f.to {
-        select = select.filter(transaction::Column::OccurredAt.lt(v));
-    }
-    if let Some(v) = f.customer_id {
-        select = select.filter(transaction::Column::CustomerId.eq(v));
-    }
-    if let Some(c) = bounds.currency {
-        select = select.filter(transaction::Column::Currency.eq(c.code()));
-    }
-    if let Some(v) = bounds.min {
-        select = select.filter(transaction::Column::AmountMinor.gte(v));
-    }
-    if let Some(v) = bounds.max {
-        select = select.filter(transaction::Column::AmountMinor.lte(v));
-    }
-    Ok(select)
-}
-
-/// Where `t` stands in a list ordered by `order`.
-pub fn cursor(t: &transaction::Model, order: TransactionOrder) -> Cursor {
-    Cursor {
-        sort: order.key().into(),
-        value: SortValue::Time(t.occurred_at),
-        id: t.id,
-    }
-}
-
-/// Each customer's latest `per_customer` sales that count (not voided), newest first, in
-/// one statement for the whole page of customers.
-pub async fn for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-    per_customer: u64,
-) -> DomainResult<HashMap<Uuid, Vec<transaction::Model>>> {
-    of_customers(scope)
-        .first(
-            store,
-            scope,
-            customer_ids,
-            &[
-                (transaction::Column::OccurredAt, Order::Desc),
-                (transaction::Column::Id, Order::Desc),
-            ],
-            per_customer,
-            |row| row.customer_id,
-        )
-        .await
-}
-
-/// How many sales that count (not voided) each customer has.
-pub async fn count_for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, u64>> {
-    of_customers(scope).count(store, scope, customer_ids).await
-}
-
-/// This kind of record as the caller may see it, loaded for a page of customers at once.
-fn of_customers(scope: &TenantScope) -> CustomerRecords<transaction::Entity> {
-    CustomerRecords {
-        records: visible(scope).filter(transaction::Column::VoidedAt.is_null()),
-        customer: transaction::Column::CustomerId,
-    }
-}
-
 async fn save_if_version(
     tx: &ScopedTx,
     next: transaction::Model,
     read_version: i32,
 ) -> DomainResult<transaction::Model> {
-    let _scope = tx.scope();
     versioned::save_if_version::<transaction::Entity>(tx, next, read_version, DomainError::from).await
 }
 

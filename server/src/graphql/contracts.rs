@@ -1,26 +1,27 @@
 //! Contracts in the API: their terms, derived status, renewal chain and lists.
 
 use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
-use crate::domain::custom_fields::query::FieldOrder;
 use crate::domain::custom_fields::values::{FieldValue, Written};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::contract;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+use super::loading::Batch;
+use super::reads::reading;
+use super::records::{self, list_info};
 use super::scalars::{Date, Decimal, Money};
 use super::{api, parse_id, parse_optional_id, patch, scope};
 use crate::domain::contracts::{self as service, ContractChanges, NewContract, Renewal, WrittenContract};
 use crate::domain::money::{Currency, Money as Exact};
 use crate::domain::pagination::PageArgs;
-use crate::domain::tenants::TenantCalendar;
-use crate::tenancy::TenantScope;
+use crate::domain::tenant_context::TenantContext;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "entity::enums::RenewalState")]
@@ -60,20 +61,19 @@ pub enum ContractOrder {
 /// not one per contract: the tenant's calendar, and the renewal neighbours of every member,
 /// each read on first use.
 struct Shared {
-    calendar: Arc<OnceCell<TenantCalendar>>,
-    /// (id, predecessor id) of each contract of the batch.
-    members: Vec<(Uuid, Option<Uuid>)>,
-    predecessors: OnceCell<HashMap<Uuid, contract::Model>>,
-    successors: OnceCell<HashMap<Uuid, contract::Model>>,
+    context: OnceCell<Arc<TenantContext>>,
+    /// By the id of the contract they were renewed by.
+    predecessors: Batch<contract::Model>,
+    /// By the id of the contract they renew.
+    successors: Batch<contract::Model>,
 }
 
 impl Shared {
-    fn of(models: &[contract::Model], calendar: Arc<OnceCell<TenantCalendar>>) -> Arc<Self> {
+    fn of(models: &[contract::Model], context: Option<Arc<TenantContext>>) -> Arc<Self> {
         Arc::new(Self {
-            calendar,
-            members: models.iter().map(|m| (m.id, m.predecessor_id)).collect(),
-            predecessors: OnceCell::new(),
-            successors: OnceCell::new(),
+            context: OnceCell::new_with(context),
+            predecessors: Batch::over(models.iter().filter_map(|m| m.predecessor_id)),
+            successors: Batch::over(models.iter().map(|m| m.id)),
         })
     }
 }
@@ -86,19 +86,14 @@ pub struct Contract {
 }
 
 impl Contract {
-    pub fn new(model: contract::Model) -> Self {
-        Self::alone(model, Arc::default())
-    }
-
     /// Contracts loaded together (a page, a customer's list): their nested fields are read
     /// for all of them at once.
     pub fn batch(models: Vec<contract::Model>) -> Vec<Self> {
-        Self::batch_sharing(models, Arc::default())
+        Self::batch_with(models, None)
     }
 
-    /// Like `batch`, with a tenant calendar shared beyond the batch.
-    pub fn batch_sharing(models: Vec<contract::Model>, calendar: Arc<OnceCell<TenantCalendar>>) -> Vec<Self> {
-        let shared = Shared::of(&models, calendar);
+    fn batch_with(models: Vec<contract::Model>, context: Option<Arc<TenantContext>>) -> Vec<Self> {
+        let shared = Shared::of(&models, context);
         models
             .into_iter()
             .map(|model| Self {
@@ -109,36 +104,30 @@ impl Contract {
             .collect()
     }
 
-    fn alone(model: contract::Model, calendar: Arc<OnceCell<TenantCalendar>>) -> Self {
-        let shared = Shared::of(std::slice::from_ref(&model), calendar);
-        Self {
-            model,
-            shared,
-            answered_fields: None,
-        }
-    }
-
     /// A contract as a write answered it: its custom field values and the tenant's calendar
     /// were read before the write's COMMIT.
-    fn answered(written: Written<contract::Model>, calendar: &Arc<OnceCell<TenantCalendar>>) -> Self {
-        Self {
-            answered_fields: Some(written.custom_fields),
-            ..Self::alone(written.record, calendar.clone())
-        }
+    fn answered(written: Written<contract::Model>, context: &Arc<TenantContext>) -> Self {
+        let mut batch = Self::batch_with(vec![written.record], Some(context.clone()));
+        let mut contract = batch.remove(0);
+        contract.answered_fields = Some(written.custom_fields);
+        contract
     }
 
     /// A related contract, sharing this one's calendar.
     fn neighbour(&self, model: contract::Model) -> Self {
-        Self::alone(model, self.shared.calendar.clone())
+        let mut batch = Self::batch_with(vec![model], self.shared.context.get().cloned());
+        batch.remove(0)
     }
 
-    async fn calendar<'a>(&'a self, ctx: &Context<'_>) -> Result<&'a TenantCalendar> {
-        let (store, scope) = (&api(ctx).store, scope(ctx)?);
-        Ok(self
+    async fn context<'a>(&'a self, ctx: &Context<'_>) -> Result<&'a TenantContext> {
+        let context = self
             .shared
-            .calendar
-            .get_or_try_init(|| service::calendar(store, scope))
-            .await?)
+            .context
+            .get_or_try_init(|| async {
+                Ok::<_, async_graphql::Error>(reading!(ctx, |tx| tx.context().await?.clone()))
+            })
+            .await?;
+        Ok(context)
     }
 }
 
@@ -180,8 +169,8 @@ impl Contract {
     /// Days before the end date on which reminders go out, largest first: the contract's
     /// own, else the tenant's default.
     async fn reminder_offsets_days(&self, ctx: &Context<'_>) -> Result<Vec<i32>> {
-        let calendar = self.calendar(ctx).await?;
-        Ok(service::reminder_offsets(&self.model, calendar)
+        let context = self.context(ctx).await?;
+        Ok(service::reminder_offsets(&self.model, context)
             .into_iter()
             .map(i32::from)
             .collect())
@@ -191,12 +180,12 @@ impl Contract {
         self.model.expiring_from.into()
     }
     async fn status(&self, ctx: &Context<'_>) -> Result<ContractStatus> {
-        let today = self.calendar(ctx).await?.today;
+        let today = self.context(ctx).await?.today();
         Ok(service::status_of(&self.model, today).into())
     }
     /// End date minus today in the tenant's time zone; negative once the end has passed.
     async fn days_until_end(&self, ctx: &Context<'_>) -> Result<i32> {
-        let today = self.calendar(ctx).await?.today;
+        let today = self.context(ctx).await?.today();
         let days = service::days_until_end(&self.model, today);
         Ok(i32::try_from(days).unwrap_or(if days < 0 { i32::MIN } else { i32::MAX }))
     }
@@ -219,31 +208,23 @@ impl Contract {
         let Some(id) = self.model.predecessor_id else {
             return Ok(None);
         };
-        let (store, scope) = (&api(ctx).store, scope(ctx)?);
         let found = self
             .shared
             .predecessors
-            .get_or_try_init(|| {
-                let ids: Vec<Uuid> = self.shared.members.iter().filter_map(|(_, p)| *p).collect();
-                async move { service::by_ids(store, scope, &ids).await }
-            })
+            .get(&id, |ids| neighbours(ctx, ids, false))
             .await?;
-        Ok(found.get(&id).cloned().map(|m| self.neighbour(m)))
+        Ok(found.map(|m| self.neighbour(m)))
     }
     /// The contract that renewed this one.
     /// In a mutation's answer (but renewContract's) this is read after the write committed:
     /// an error at this field does not mean the write failed.
     async fn successor(&self, ctx: &Context<'_>) -> Result<Option<Contract>> {
-        let (store, scope) = (&api(ctx).store, scope(ctx)?);
         let found = self
             .shared
             .successors
-            .get_or_try_init(|| {
-                let ids: Vec<Uuid> = self.shared.members.iter().map(|(id, _)| *id).collect();
-                async move { service::successors_of(store, scope, &ids).await }
-            })
+            .get(&self.model.id, |ids| neighbours(ctx, ids, true))
             .await?;
-        Ok(found.get(&self.model.id).cloned().map(|m| self.neighbour(m)))
+        Ok(found.map(|m| self.neighbour(m)))
     }
     /// The tenant's custom fields of this kind of record, key → value.
     async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json> {
@@ -292,24 +273,11 @@ impl ContractFilter {
     }
 }
 
-/// Extra fields of a contract list.
-pub struct ContractListInfo {
-    scope: TenantScope,
-    filter: service::ContractFilter,
-    /// Known already when the list was loaded for a page of customers.
-    known_total: Option<u64>,
-}
-
-#[Object]
-impl ContractListInfo {
-    /// Contracts matching the filter, over all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        if let Some(n) = self.known_total {
-            return Ok(n);
-        }
-        Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
-    }
-}
+list_info!(
+    ContractListInfo,
+    contract::Entity,
+    "Contracts matching the filter, over all pages."
+);
 
 pub type ContractConnection = Connection<String, Contract, ContractListInfo>;
 
@@ -320,7 +288,7 @@ pub struct ContractQuery;
 impl ContractQuery {
     async fn contract(&self, ctx: &Context<'_>, id: ID) -> Result<Contract> {
         let id = parse_id("id", &id)?;
-        Ok(Contract::new(service::get(&api(ctx).store, scope(ctx)?, id).await?))
+        Ok(Contract::batch(vec![records::get::<contract::Entity>(ctx, id).await?]).remove(0))
     }
 
     /// Relay connection over the contracts of customers the caller may see.
@@ -339,8 +307,6 @@ impl ContractQuery {
             CustomFieldOrder,
         >,
     ) -> Result<ContractConnection> {
-        let api = api(ctx);
-        let scope = scope(ctx)?;
         let filter = filter.unwrap_or_default().into_domain()?;
         let args = PageArgs {
             first,
@@ -348,35 +314,15 @@ impl ContractQuery {
             last,
             before,
         };
-        let by_custom_field = order_by_custom_field.map(FieldOrder::from);
-        let page = service::list(
-            &api.store,
-            scope,
-            &filter,
+        records::list_by::<contract::Entity, _, _>(
+            ctx,
+            args,
+            filter,
             order_by.into(),
-            by_custom_field.as_ref(),
-            &args,
-            api.max_page_size,
+            order_by_custom_field,
+            Contract::batch,
         )
-        .await?;
-
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
-            ContractListInfo {
-                scope: scope.clone(),
-                filter,
-                known_total: None,
-            },
-        );
-        let (cursors, models): (Vec<String>, Vec<contract::Model>) = page.items.into_iter().unzip();
-        connection.edges.extend(
-            cursors
-                .into_iter()
-                .zip(Contract::batch(models))
-                .map(|(cursor, node)| Edge::new(cursor, node)),
-        );
-        Ok(connection)
+        .await
     }
 }
 
@@ -461,9 +407,8 @@ pub struct RenewContractPayload {
 }
 
 fn payload(written: WrittenContract) -> ContractPayload {
-    let calendar = Arc::new(OnceCell::new_with(Some(written.calendar)));
     ContractPayload {
-        contract: Contract::answered(written.contract, &calendar),
+        contract: Contract::answered(written.contract, &written.calendar),
     }
 }
 
@@ -530,19 +475,23 @@ impl ContractMutation {
             new_number: input.new_number,
         };
         let renewed = service::renew(&api(ctx).store, scope(ctx)?, id, renewal).await?;
-        let calendar = Arc::new(OnceCell::new_with(Some(renewed.calendar)));
         let (successor, predecessor) = (renewed.successor.record.clone(), renewed.predecessor.record.clone());
-        let contract = Contract::answered(renewed.successor, &calendar);
-        let predecessor_contract = Contract::answered(renewed.predecessor, &calendar);
         // Each is the other's neighbour: known already, not read again.
-        let _ = contract
-            .shared
-            .predecessors
-            .set(HashMap::from([(predecessor.id, predecessor)]));
-        let _ = predecessor_contract
-            .shared
-            .successors
-            .set(HashMap::from([(predecessor_contract.model.id, successor)]));
+        let shared = |predecessors, successors| {
+            Arc::new(Shared {
+                context: OnceCell::new_with(Some(renewed.calendar.clone())),
+                predecessors: Batch::known(predecessors),
+                successors: Batch::known(successors),
+            })
+        };
+        let contract = Contract {
+            shared: shared(HashMap::from([(predecessor.id, predecessor.clone())]), HashMap::new()),
+            ..Contract::answered(renewed.successor, &renewed.calendar)
+        };
+        let predecessor_contract = Contract {
+            shared: shared(HashMap::new(), HashMap::from([(predecessor.id, successor)])),
+            ..Contract::answered(renewed.predecessor, &renewed.calendar)
+        };
         Ok(RenewContractPayload {
             contract,
             predecessor: predecessor_contract,
@@ -550,32 +499,11 @@ impl ContractMutation {
     }
 }
 
-/// One customer's first contracts, loaded with the rest of a page of customers; `calendar`
-/// is shared by the whole page so the status costs one query however many customers.
-pub(crate) fn nested_connection(
-    scope: &TenantScope,
-    filter: service::ContractFilter,
-    rows: Vec<contract::Model>,
-    first: usize,
-    total: u64,
-    calendar: Arc<OnceCell<TenantCalendar>>,
-) -> ContractConnection {
-    let order = service::ContractOrder::default();
-    let cursors: Vec<String> = rows.iter().map(|row| service::cursor(row, order).encode()).collect();
-    // The contracts of one customer are built together so they share their neighbours' lookups.
-    let nodes: Vec<(String, Contract)> = cursors
-        .into_iter()
-        .zip(Contract::batch_sharing(rows, calendar))
-        .collect();
-    super::first_rows_connection(
-        nodes,
-        first,
-        ContractListInfo {
-            scope: scope.clone(),
-            filter,
-            known_total: Some(total),
-        },
-        |(cursor, _)| cursor.clone(),
-        |(_, node)| node,
-    )
+/// The renewal neighbours of `ids`: their successors, or their predecessors.
+async fn neighbours(ctx: &Context<'_>, ids: Vec<Uuid>, successors: bool) -> Result<HashMap<Uuid, contract::Model>> {
+    Ok(reading!(ctx, |tx| if successors {
+        service::successors_of(&tx, &ids).await?
+    } else {
+        service::by_ids(&tx, &ids).await?
+    }))
 }

@@ -16,6 +16,7 @@ use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFiel
 use super::feedback::FeedbackConnection;
 use super::follow_ups::FollowUpConnection;
 use super::interactions::InteractionConnection;
+use super::records::{self, CustomerFiles};
 use super::scalars::{Date, Decimal, Money};
 use super::tags::Tag;
 use super::tenancy::User;
@@ -28,7 +29,7 @@ use crate::domain::custom_fields::query::FieldOrder;
 use crate::domain::custom_fields::values::FieldValue;
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
-use crate::domain::{contracts, feedback, follow_ups, interactions, tags as tag_service, transactions, users};
+use crate::domain::{tags as tag_service, users};
 use crate::tenancy::TenantScope;
 
 macro_rules! remote_enum {
@@ -124,61 +125,6 @@ struct Preloaded {
     history: Option<HashMap<Uuid, Vec<customer_status_history::Model>>>,
     custom_fields: Option<HashMap<Uuid, Vec<FieldValue>>>,
     activity: Option<HashMap<Uuid, Activity>>,
-    transactions: Option<FirstRows<entity::transaction::Model>>,
-    contracts: Option<FirstRows<entity::contract::Model>>,
-    /// The tenant's calendar, read once for the status of every contract of the page.
-    calendar: Arc<tokio::sync::OnceCell<crate::domain::tenants::TenantCalendar>>,
-    interactions: Option<FirstRows<entity::interaction::Model>>,
-    open_follow_ups: Option<FirstRows<entity::follow_up::Model>>,
-    feedback: Option<FirstRows<entity::feedback::Model>>,
-}
-
-/// Nested lists show this many rows unless the query asks for another number.
-const NESTED_FIRST: usize = 10;
-/// And at most this many.
-const NESTED_MAX: usize = 100;
-
-/// The first rows of one nested list for every customer of a page (one more than shown, to
-/// know whether a next page exists), with each customer's total.
-struct FirstRows<M> {
-    first: usize,
-    rows: HashMap<Uuid, Vec<M>>,
-    totals: HashMap<Uuid, u64>,
-}
-
-impl<M: Clone> FirstRows<M> {
-    /// This customer's rows and total, when the page loaded them for the same `first` and
-    /// the client asks for the first page (a cursor means a page further on, loaded alone).
-    fn of(this: &Option<Self>, id: Uuid, first: usize, after: &Option<String>) -> Option<(Vec<M>, u64)> {
-        let loaded = this.as_ref().filter(|l| l.first == first && after.is_none())?;
-        Some((
-            loaded.rows.get(&id).cloned().unwrap_or_default(),
-            loaded.totals.get(&id).copied().unwrap_or(0),
-        ))
-    }
-}
-
-/// The `first` argument of a nested list, checked.
-fn nested_first(first: i32) -> Result<usize> {
-    match usize::try_from(first) {
-        Ok(n) if (1..=NESTED_MAX).contains(&n) => Ok(n),
-        _ => Err(crate::domain::DomainError::validation("first", format!("must be between 1 and {NESTED_MAX}")).into()),
-    }
-}
-
-/// The `first` a nested list field of the page's nodes asks for (literal or variable).
-fn first_asked(field: async_graphql::Lookahead<'_>) -> usize {
-    field
-        .selection_fields()
-        .iter()
-        .filter_map(|f| f.arguments().ok())
-        .flatten()
-        .find(|(name, _)| name.as_str() == "first")
-        .and_then(|(_, value)| match value {
-            async_graphql::Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
-            _ => None,
-        })
-        .unwrap_or(NESTED_FIRST)
 }
 
 /// One customer's entry of a preloaded map.
@@ -202,6 +148,8 @@ fn selected_parts(ctx: &Context<'_>) -> service::FileParts {
 pub struct Customer {
     model: customer::Model,
     preloaded: Arc<Preloaded>,
+    /// The first rows of the nested record lists, loaded for the whole page on first use.
+    files: Arc<CustomerFiles>,
     /// Loaded on first use when the page did not preload it; shared by the fields using it.
     activity: tokio::sync::OnceCell<Activity>,
 }
@@ -242,9 +190,15 @@ impl Customer {
     }
 
     fn with(model: customer::Model, preloaded: Arc<Preloaded>) -> Self {
+        let files = CustomerFiles::over(vec![model.id]);
+        Self::in_page(model, preloaded, files)
+    }
+
+    fn in_page(model: customer::Model, preloaded: Arc<Preloaded>, files: Arc<CustomerFiles>) -> Self {
         Self {
             model,
             preloaded,
+            files,
             activity: tokio::sync::OnceCell::new(),
         }
     }
@@ -400,36 +354,10 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<TransactionConnection> {
-        let first = nested_first(first)?;
-        let filter = crate::domain::transactions::TransactionFilter {
-            customer_id: Some(self.model.id),
-            ..Default::default()
-        };
-        if let Some((rows, total)) = FirstRows::of(&self.preloaded.transactions, self.model.id, first, &after) {
-            return Ok(super::transactions::nested_connection(
-                scope(ctx)?,
-                filter,
-                rows,
-                first,
-                total,
-            ));
-        }
-        let filter = super::transactions::TransactionFilter {
-            customer_id: Some(ID(self.model.id.to_string())),
-            ..Default::default()
-        };
-        super::transactions::TransactionQuery
-            .transactions(
-                ctx,
-                Some(first as i32),
-                after,
-                None,
-                None,
-                Some(filter),
-                Default::default(),
-                None,
-            )
-            .await
+        records::file(ctx, &self.files.transactions, self.model.id, first, after, |rows| {
+            rows.into_iter().map(super::transactions::Transaction::new).collect()
+        })
+        .await
     }
     /// Contracts by end date, soonest first, whatever their status.
     /// In a mutation's answer this is read after the write committed: an error at this
@@ -440,38 +368,15 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<ContractConnection> {
-        let first = nested_first(first)?;
-        let filter = crate::domain::contracts::ContractFilter {
-            customer_id: Some(self.model.id),
-            ..Default::default()
-        };
-        if let Some((rows, total)) = FirstRows::of(&self.preloaded.contracts, self.model.id, first, &after) {
-            let calendar = self.preloaded.calendar.clone();
-            return Ok(super::contracts::nested_connection(
-                scope(ctx)?,
-                filter,
-                rows,
-                first,
-                total,
-                calendar,
-            ));
-        }
-        let filter = super::contracts::ContractFilter {
-            customer_id: Some(ID(self.model.id.to_string())),
-            ..Default::default()
-        };
-        super::contracts::ContractQuery
-            .contracts(
-                ctx,
-                Some(first as i32),
-                after,
-                None,
-                None,
-                Some(filter),
-                Default::default(),
-                None,
-            )
-            .await
+        records::file(
+            ctx,
+            &self.files.contracts,
+            self.model.id,
+            first,
+            after,
+            super::contracts::Contract::batch,
+        )
+        .await
     }
     /// Conversations with the customer, newest first.
     /// In a mutation's answer this is read after the write committed: an error at this
@@ -482,36 +387,15 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<InteractionConnection> {
-        let first = nested_first(first)?;
-        let filter = crate::domain::interactions::InteractionFilter {
-            customer_id: Some(self.model.id),
-            ..Default::default()
-        };
-        if let Some((rows, total)) = FirstRows::of(&self.preloaded.interactions, self.model.id, first, &after) {
-            return Ok(super::interactions::nested_connection(
-                scope(ctx)?,
-                filter,
-                rows,
-                first,
-                total,
-            ));
-        }
-        let filter = super::interactions::InteractionFilter {
-            customer_id: Some(ID(self.model.id.to_string())),
-            ..Default::default()
-        };
-        super::interactions::InteractionQuery
-            .interactions(
-                ctx,
-                Some(first as i32),
-                after,
-                None,
-                None,
-                Some(filter),
-                Default::default(),
-                None,
-            )
-            .await
+        records::file(
+            ctx,
+            &self.files.interactions,
+            self.model.id,
+            first,
+            after,
+            super::interactions::Interaction::batch,
+        )
+        .await
     }
     /// Follow-ups not done yet, soonest due first.
     /// In a mutation's answer this is read after the write committed: an error at this
@@ -522,37 +406,15 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<FollowUpConnection> {
-        let first = nested_first(first)?;
-        let filter = crate::domain::follow_ups::FollowUpFilter {
-            customer_id: Some(self.model.id),
-            open: Some(true),
-            ..Default::default()
-        };
-        if let Some((rows, total)) = FirstRows::of(&self.preloaded.open_follow_ups, self.model.id, first, &after) {
-            return Ok(super::follow_ups::nested_connection(
-                scope(ctx)?,
-                filter,
-                rows,
-                first,
-                total,
-            ));
-        }
-        let filter = super::follow_ups::FollowUpFilter {
-            customer_id: Some(ID(self.model.id.to_string())),
-            open: Some(true),
-            ..Default::default()
-        };
-        super::follow_ups::FollowUpQuery
-            .follow_ups(
-                ctx,
-                Some(first as i32),
-                after,
-                None,
-                None,
-                Some(filter),
-                Default::default(),
-            )
-            .await
+        records::file(
+            ctx,
+            &self.files.follow_ups,
+            self.model.id,
+            first,
+            after,
+            super::follow_ups::FollowUp::batch,
+        )
+        .await
     }
     /// Praise, suggestions and complaints, newest first.
     /// In a mutation's answer this is read after the write committed: an error at this
@@ -563,27 +425,15 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<FeedbackConnection> {
-        let first = nested_first(first)?;
-        let filter = crate::domain::feedback::FeedbackFilter {
-            customer_id: Some(self.model.id),
-            ..Default::default()
-        };
-        if let Some((rows, total)) = FirstRows::of(&self.preloaded.feedback, self.model.id, first, &after) {
-            return Ok(super::feedback::nested_connection(
-                scope(ctx)?,
-                filter,
-                rows,
-                first,
-                total,
-            ));
-        }
-        let filter = super::feedback::FeedbackFilter {
-            customer_id: Some(ID(self.model.id.to_string())),
-            ..Default::default()
-        };
-        super::feedback::FeedbackQuery
-            .feedback(ctx, Some(first as i32), after, None, None, Some(filter))
-            .await
+        records::file(
+            ctx,
+            &self.files.feedback,
+            self.model.id,
+            first,
+            after,
+            super::feedback::Feedback::batch,
+        )
+        .await
     }
     /// What the customer bought, per currency: the sum of transactions not voided.
     /// In a mutation's answer this is read after the write committed: an error at this
@@ -812,55 +662,6 @@ impl CustomerQuery {
         if wants("statusHistory") {
             preloaded.history = Some(service::status_history(&api.store, scope, &ids).await?);
         }
-        let nested = |field: &str| {
-            let look = ctx.look_ahead();
-            let (edges, nodes) = (
-                look.field("edges").field("node").field(field),
-                look.field("nodes").field(field),
-            );
-            if edges.exists() {
-                Some(first_asked(edges))
-            } else if nodes.exists() {
-                Some(first_asked(nodes))
-            } else {
-                None
-            }
-        };
-        if let Some(first) = nested("transactions") {
-            preloaded.transactions = Some(FirstRows {
-                first,
-                rows: transactions::for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
-                totals: transactions::count_for_customers(&api.store, scope, &ids).await?,
-            });
-        }
-        if let Some(first) = nested("contracts") {
-            preloaded.contracts = Some(FirstRows {
-                first,
-                rows: contracts::for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
-                totals: contracts::count_for_customers(&api.store, scope, &ids).await?,
-            });
-        }
-        if let Some(first) = nested("interactions") {
-            preloaded.interactions = Some(FirstRows {
-                first,
-                rows: interactions::for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
-                totals: interactions::count_for_customers(&api.store, scope, &ids).await?,
-            });
-        }
-        if let Some(first) = nested("openFollowUps") {
-            preloaded.open_follow_ups = Some(FirstRows {
-                first,
-                rows: follow_ups::open_for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
-                totals: follow_ups::count_open_for_customers(&api.store, scope, &ids).await?,
-            });
-        }
-        if let Some(first) = nested("feedback") {
-            preloaded.feedback = Some(FirstRows {
-                first,
-                rows: feedback::for_customers(&api.store, scope, &ids, first as u64 + 1).await?,
-                totals: feedback::count_for_customers(&api.store, scope, &ids).await?,
-            });
-        }
         if ["lifetimeValue", "lastInteractionAt", "nextFollowUpAt"]
             .into_iter()
             .any(wants)
@@ -868,6 +669,7 @@ impl CustomerQuery {
             preloaded.activity = Some(activity::for_customers(&api.store, scope, &ids).await?);
         }
         let preloaded = Arc::new(preloaded);
+        let files = CustomerFiles::over(ids);
 
         Ok(super::page_connection(
             page,
@@ -875,7 +677,7 @@ impl CustomerQuery {
                 scope: scope.clone(),
                 filter,
             },
-            |model| Customer::with(model, preloaded.clone()),
+            |model| Customer::in_page(model, preloaded.clone(), files.clone()),
         ))
     }
 }

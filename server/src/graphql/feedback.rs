@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use entity::feedback;
 
 use super::customers::Customer;
-use super::interactions::{Related, Selection, gql_id};
+use super::interactions::gql_id;
+use super::loading::Related;
+use super::records::{self, list_info};
 use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::feedback::{self as service, FeedbackFilter as DomainFilter, NewFeedback};
 use crate::domain::pagination::PageArgs;
-use crate::tenancy::TenantScope;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "entity::enums::FeedbackKind")]
@@ -29,14 +30,16 @@ pub struct Feedback {
 }
 
 impl Feedback {
-    /// One of a page whose related rows `related` holds (see `Related::for_page`).
-    pub fn new(model: feedback::Model, related: Arc<Related>) -> Self {
-        Self { model, related }
-    }
-
-    /// A lone feedback entry; its nested fields load on their own.
-    pub fn from_model(model: feedback::Model) -> Self {
-        Self::new(model, Arc::default())
+    /// Feedback loaded together: their customers load once for all of them.
+    pub fn batch(models: Vec<feedback::Model>) -> Vec<Self> {
+        let related = Related::of(models.iter().map(|f| f.customer_id).collect(), Vec::new(), Vec::new());
+        models
+            .into_iter()
+            .map(|model| Self {
+                model,
+                related: related.clone(),
+            })
+            .collect()
     }
 }
 
@@ -105,24 +108,11 @@ impl FeedbackFilter {
     }
 }
 
-/// Extra fields of a feedback list.
-pub struct FeedbackListInfo {
-    scope: TenantScope,
-    filter: DomainFilter,
-    /// Known already when the list was loaded for a page of customers.
-    known_total: Option<u64>,
-}
-
-#[Object]
-impl FeedbackListInfo {
-    /// Feedback matching the filter, over all pages (counted only when asked).
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        if let Some(n) = self.known_total {
-            return Ok(n);
-        }
-        Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
-    }
-}
+list_info!(
+    FeedbackListInfo,
+    feedback::Entity,
+    "Feedback matching the filter, over all pages (counted only when asked)."
+);
 
 pub type FeedbackConnection = Connection<String, Feedback, FeedbackListInfo>;
 
@@ -134,9 +124,7 @@ impl FeedbackQuery {
     /// One feedback entry by id.
     async fn feedback_entry(&self, ctx: &Context<'_>, id: ID) -> Result<Feedback> {
         let id = parse_id("id", &id)?;
-        Ok(Feedback::from_model(
-            service::get(&api(ctx).store, scope(ctx)?, id).await?,
-        ))
+        Ok(Feedback::batch(vec![records::get::<feedback::Entity>(ctx, id).await?]).remove(0))
     }
 
     /// Feedback of the customers the caller may see, newest first.
@@ -150,8 +138,6 @@ impl FeedbackQuery {
         before: Option<String>,
         filter: Option<FeedbackFilter>,
     ) -> Result<FeedbackConnection> {
-        let api = api(ctx);
-        let scope = scope(ctx)?;
         let filter = filter.unwrap_or_default().into_domain()?;
         let args = PageArgs {
             first,
@@ -159,24 +145,7 @@ impl FeedbackQuery {
             last,
             before,
         };
-        let page = service::list(&api.store, scope, &filter, &args, api.max_page_size).await?;
-        let related = Related::for_page(
-            ctx,
-            &Selection::nodes(ctx.look_ahead()),
-            page.items.iter().map(|(_, f)| f.customer_id).collect(),
-            Vec::new(),
-            Vec::new(),
-        )
-        .await?;
-        Ok(super::page_connection(
-            page,
-            FeedbackListInfo {
-                scope: scope.clone(),
-                filter,
-                known_total: None,
-            },
-            |model| Feedback::new(model, related.clone()),
-        ))
+        records::list::<feedback::Entity, _, _>(ctx, args, filter, Default::default(), Feedback::batch).await
     }
 }
 
@@ -218,7 +187,7 @@ impl FeedbackMutation {
         };
         let created = service::record(&api(ctx).store, scope(ctx)?, new).await?;
         Ok(FeedbackPayload {
-            feedback: Feedback::from_model(created),
+            feedback: Feedback::batch(vec![created]).remove(0),
         })
     }
 
@@ -227,35 +196,7 @@ impl FeedbackMutation {
         let id = parse_id("id", &input.id)?;
         let resolved = service::resolve(&api(ctx).store, scope(ctx)?, id, input.resolution).await?;
         Ok(FeedbackPayload {
-            feedback: Feedback::from_model(resolved),
+            feedback: Feedback::batch(vec![resolved]).remove(0),
         })
     }
-}
-
-/// One customer's first rows, loaded with the rest of a page of customers.
-pub(crate) fn nested_connection(
-    scope: &TenantScope,
-    filter: DomainFilter,
-    rows: Vec<feedback::Model>,
-    first: usize,
-    total: u64,
-) -> Connection<String, Feedback, FeedbackListInfo> {
-    super::first_rows_connection(
-        rows,
-        first,
-        FeedbackListInfo {
-            scope: scope.clone(),
-            filter,
-            known_total: Some(total),
-        },
-        |row| {
-            crate::domain::pagination::Cursor {
-                sort: "RECEIVED_AT_DESC".into(),
-                value: crate::domain::pagination::SortValue::Time(row.received_at),
-                id: row.id,
-            }
-            .encode()
-        },
-        Feedback::from_model,
-    )
 }

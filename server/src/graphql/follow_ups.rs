@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 use entity::follow_up;
 
 use super::customers::Customer;
-use super::interactions::{Related, Selection, gql_id};
+use super::interactions::gql_id;
+use super::loading::Related;
+use super::records::{self, list_info};
 use super::tenancy::User;
 use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::follow_ups::{self as service, FollowUpFilter as DomainFilter, NewFollowUp};
 use crate::domain::now;
 use crate::domain::pagination::PageArgs;
-use crate::tenancy::TenantScope;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
 #[graphql(remote = "crate::domain::follow_ups::FollowUpOrder")]
@@ -31,14 +32,19 @@ pub struct FollowUp {
 }
 
 impl FollowUp {
-    /// One of a page whose related rows `related` holds (see `Related::for_page`).
-    pub fn new(model: follow_up::Model, related: Arc<Related>) -> Self {
+    /// One of a batch whose related rows `related` loads.
+    pub(crate) fn new(model: follow_up::Model, related: Arc<Related>) -> Self {
         Self { model, related }
     }
 
-    /// A lone follow-up; its nested fields load on their own.
-    pub fn from_model(model: follow_up::Model) -> Self {
-        Self::new(model, Arc::default())
+    /// Follow-ups loaded together: their customers and assignees load once for all of them.
+    pub fn batch(models: Vec<follow_up::Model>) -> Vec<Self> {
+        let related = Related::of(
+            models.iter().map(|f| f.customer_id).collect(),
+            models.iter().map(|f| f.assignee_id).collect(),
+            Vec::new(),
+        );
+        models.into_iter().map(|m| Self::new(m, related.clone())).collect()
     }
 }
 
@@ -135,24 +141,11 @@ impl FollowUpFilter {
     }
 }
 
-/// Extra fields of a follow-up list.
-pub struct FollowUpListInfo {
-    scope: TenantScope,
-    filter: DomainFilter,
-    /// Known already when the list was loaded for a page of customers.
-    known_total: Option<u64>,
-}
-
-#[Object]
-impl FollowUpListInfo {
-    /// Follow-ups matching the filter, over all pages (counted only when asked).
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        if let Some(n) = self.known_total {
-            return Ok(n);
-        }
-        Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
-    }
-}
+list_info!(
+    FollowUpListInfo,
+    follow_up::Entity,
+    "Follow-ups matching the filter, over all pages (counted only when asked)."
+);
 
 pub type FollowUpConnection = Connection<String, FollowUp, FollowUpListInfo>;
 
@@ -163,9 +156,7 @@ pub struct FollowUpQuery;
 impl FollowUpQuery {
     async fn follow_up(&self, ctx: &Context<'_>, id: ID) -> Result<FollowUp> {
         let id = parse_id("id", &id)?;
-        Ok(FollowUp::from_model(
-            service::get(&api(ctx).store, scope(ctx)?, id).await?,
-        ))
+        Ok(FollowUp::batch(vec![records::get::<follow_up::Entity>(ctx, id).await?]).remove(0))
     }
 
     /// Follow-ups of the customers the caller may see, and for sales staff also those
@@ -182,8 +173,6 @@ impl FollowUpQuery {
         filter: Option<FollowUpFilter>,
         #[graphql(default)] order_by: FollowUpOrder,
     ) -> Result<FollowUpConnection> {
-        let api = api(ctx);
-        let scope = scope(ctx)?;
         let filter = filter.unwrap_or_default().into_domain()?;
         let args = PageArgs {
             first,
@@ -191,24 +180,7 @@ impl FollowUpQuery {
             last,
             before,
         };
-        let page = service::list(&api.store, scope, &filter, order_by.into(), &args, api.max_page_size).await?;
-        let related = Related::for_page(
-            ctx,
-            &Selection::nodes(ctx.look_ahead()),
-            page.items.iter().map(|(_, f)| f.customer_id).collect(),
-            page.items.iter().map(|(_, f)| f.assignee_id).collect(),
-            Vec::new(),
-        )
-        .await?;
-        Ok(super::page_connection(
-            page,
-            FollowUpListInfo {
-                scope: scope.clone(),
-                filter,
-                known_total: None,
-            },
-            |model| FollowUp::new(model, related.clone()),
-        ))
+        records::list::<follow_up::Entity, _, _>(ctx, args, filter, order_by.into(), FollowUp::batch).await
     }
 }
 
@@ -258,7 +230,7 @@ pub struct FollowUpPayload {
 
 fn payload(model: follow_up::Model) -> FollowUpPayload {
     FollowUpPayload {
-        follow_up: FollowUp::from_model(model),
+        follow_up: FollowUp::batch(vec![model]).remove(0),
     }
 }
 
@@ -311,32 +283,4 @@ impl FollowUpMutation {
             service::reassign(&api(ctx).store, scope(ctx)?, id, assignee, input.version).await?,
         ))
     }
-}
-
-/// One customer's first rows, loaded with the rest of a page of customers.
-pub(crate) fn nested_connection(
-    scope: &TenantScope,
-    filter: DomainFilter,
-    rows: Vec<follow_up::Model>,
-    first: usize,
-    total: u64,
-) -> Connection<String, FollowUp, FollowUpListInfo> {
-    super::first_rows_connection(
-        rows,
-        first,
-        FollowUpListInfo {
-            scope: scope.clone(),
-            filter,
-            known_total: Some(total),
-        },
-        |row| {
-            crate::domain::pagination::Cursor {
-                sort: "DUE_AT_ASC".into(),
-                value: crate::domain::pagination::SortValue::Time(row.due_at),
-                id: row.id,
-            }
-            .encode()
-        },
-        FollowUp::from_model,
-    )
 }

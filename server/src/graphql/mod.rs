@@ -12,7 +12,9 @@ pub mod errors;
 mod feedback;
 mod follow_ups;
 mod interactions;
+mod loading;
 pub mod reads;
+mod records;
 mod reminders;
 mod scalars;
 mod tags;
@@ -186,29 +188,6 @@ where
         page.items
             .into_iter()
             .map(|(cursor, model)| async_graphql::connection::Edge::new(cursor, node(model))),
-    );
-    connection
-}
-
-/// A connection over the first rows of a list loaded ahead (one more than `first` was loaded,
-/// to know whether there is a next page).
-fn first_rows_connection<M, T, I>(
-    rows: Vec<M>,
-    first: usize,
-    info: I,
-    cursor: impl Fn(&M) -> String,
-    node: impl Fn(M) -> T,
-) -> async_graphql::connection::Connection<String, T, I>
-where
-    T: async_graphql::OutputType,
-    I: async_graphql::ObjectType,
-{
-    let has_next = rows.len() > first;
-    let mut connection = async_graphql::connection::Connection::with_additional_fields(false, has_next, info);
-    connection.edges.extend(
-        rows.into_iter()
-            .take(first)
-            .map(|row| async_graphql::connection::Edge::new(cursor(&row), node(row))),
     );
     connection
 }

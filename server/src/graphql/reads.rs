@@ -84,3 +84,15 @@ pub(crate) async fn read_tx<'a>(ctx: &Context<'a>) -> Result<ReadTx<'a>> {
         Reads::PerRead => Ok(ReadTx::Own(store.begin_scoped(scope).await?)),
     }
 }
+
+/// Runs `body` with `tx`, the calling field's read transaction, and ends it:
+/// `reading!(ctx, |tx| service::get(&tx, id).await?)`.
+macro_rules! reading {
+    ($ctx:expr, |$tx:ident| $body:expr) => {{
+        let $tx = $crate::graphql::reads::read_tx($ctx).await?;
+        let out = $body;
+        $tx.done().await?;
+        out
+    }};
+}
+pub(crate) use reading;

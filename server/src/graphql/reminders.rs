@@ -10,7 +10,8 @@ use entity::enums::ReminderKind as Kind;
 use entity::reminder;
 
 use super::customers::Customer;
-use super::interactions::{Related, Selection, gql_id};
+use super::interactions::gql_id;
+use super::loading::Related;
 use super::tenancy::User;
 use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::pagination::PageArgs;
@@ -241,14 +242,11 @@ impl ReminderQuery {
             before,
         };
         let page = service::list(&api.store, scope, &filter, order_by.into(), &args, api.max_page_size).await?;
-        let related = Related::for_page(
-            ctx,
-            &Selection::nodes(ctx.look_ahead()),
+        let related = Related::of(
             page.items.iter().map(|(_, r)| r.customer_id).collect(),
             page.items.iter().filter_map(|(_, r)| r.recipient_user_id).collect(),
             Vec::new(),
-        )
-        .await?;
+        );
         let info = ReminderListInfo {
             scope: scope.clone(),
             filter,

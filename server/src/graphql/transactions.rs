@@ -1,7 +1,6 @@
 //! Sales history in the API: recording, correcting and voiding sales, and listing them.
 
 use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFieldValue};
-use crate::domain::custom_fields::query::FieldOrder;
 use crate::domain::custom_fields::values::{FieldValue, Written};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
@@ -9,12 +8,12 @@ use chrono::{DateTime, Utc};
 use entity::transaction;
 use serde_json::Value as Json;
 
+use super::records::{self, list_info};
 use super::scalars::{Decimal, Money};
 use super::{api, parse_id, parse_optional_id, patch, scope};
 use crate::domain::money::{Currency, Money as Exact};
 use crate::domain::pagination::PageArgs;
 use crate::domain::transactions::{self as service, NewTransaction, Quantity, TransactionChanges};
-use crate::tenancy::TenantScope;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "entity::enums::PaymentMethod")]
@@ -148,24 +147,11 @@ impl TransactionFilter {
     }
 }
 
-/// Extra fields of a transaction list.
-pub struct TransactionListInfo {
-    scope: TenantScope,
-    filter: service::TransactionFilter,
-    /// Known already when the list was loaded for a page of customers.
-    known_total: Option<u64>,
-}
-
-#[Object]
-impl TransactionListInfo {
-    /// Sales matching the filter, over all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        if let Some(n) = self.known_total {
-            return Ok(n);
-        }
-        Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
-    }
-}
+list_info!(
+    TransactionListInfo,
+    transaction::Entity,
+    "Sales matching the filter, over all pages."
+);
 
 pub type TransactionConnection = Connection<String, Transaction, TransactionListInfo>;
 
@@ -176,7 +162,7 @@ pub struct TransactionQuery;
 impl TransactionQuery {
     async fn transaction(&self, ctx: &Context<'_>, id: ID) -> Result<Transaction> {
         let id = parse_id("id", &id)?;
-        Ok(Transaction::new(service::get(&api(ctx).store, scope(ctx)?, id).await?))
+        Ok(Transaction::new(records::get::<transaction::Entity>(ctx, id).await?))
     }
 
     /// Relay connection over the sales of customers the caller may see; voided sales only
@@ -196,8 +182,6 @@ impl TransactionQuery {
             CustomFieldOrder,
         >,
     ) -> Result<TransactionConnection> {
-        let api = api(ctx);
-        let scope = scope(ctx)?;
         let filter = filter.unwrap_or_default().into_domain()?;
         let args = PageArgs {
             first,
@@ -205,26 +189,15 @@ impl TransactionQuery {
             last,
             before,
         };
-        let by_custom_field = order_by_custom_field.map(FieldOrder::from);
-        let page = service::list(
-            &api.store,
-            scope,
-            &filter,
+        records::list_by::<transaction::Entity, _, _>(
+            ctx,
+            args,
+            filter,
             order_by.into(),
-            by_custom_field.as_ref(),
-            &args,
-            api.max_page_size,
+            order_by_custom_field,
+            |rows| rows.into_iter().map(Transaction::new).collect(),
         )
-        .await?;
-        Ok(super::page_connection(
-            page,
-            TransactionListInfo {
-                scope: scope.clone(),
-                filter,
-                known_total: None,
-            },
-            Transaction::new,
-        ))
+        .await
     }
 }
 
@@ -333,25 +306,4 @@ impl TransactionMutation {
             service::void(&api(ctx).store, scope(ctx)?, id, input.reason).await?,
         ))
     }
-}
-
-/// One customer's first sales, loaded with the rest of a page of customers.
-pub(crate) fn nested_connection(
-    scope: &TenantScope,
-    filter: service::TransactionFilter,
-    rows: Vec<transaction::Model>,
-    first: usize,
-    total: u64,
-) -> TransactionConnection {
-    super::first_rows_connection(
-        rows,
-        first,
-        TransactionListInfo {
-            scope: scope.clone(),
-            filter,
-            known_total: Some(total),
-        },
-        |row| service::cursor(row, service::TransactionOrder::default()).encode(),
-        Transaction::new,
-    )
 }

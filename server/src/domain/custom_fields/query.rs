@@ -506,14 +506,12 @@ carrying!(
 );
 
 /// `select` narrowed to the records that meet every custom field filter.
-pub(crate) async fn narrowed<E: Carrying>(
-    store: &Store,
+pub(crate) async fn narrowed<E: Carrying, S: QueryFilter>(
     tx: &ScopedTx,
-    scope: &TenantScope,
-    mut select: Select<E>,
+    mut select: S,
     filters: &[FieldFilter],
-) -> DomainResult<Select<E>> {
-    for condition in conditions(store, tx, scope, E::ENTITY, filters).await? {
+) -> DomainResult<S> {
+    for condition in conditions(tx.store(), tx, tx.scope(), E::ENTITY, filters).await? {
         select = select.filter(condition);
     }
     Ok(select)
@@ -521,15 +519,13 @@ pub(crate) async fn narrowed<E: Carrying>(
 
 /// One page of `select` in the order of a custom field (records without a value last).
 pub(crate) async fn sorted_page<E: Carrying>(
-    store: &Store,
     tx: &ScopedTx,
-    scope: &TenantScope,
-    select: Select<E>,
+    select: crate::domain::Scoped<Select<E>>,
     by: &FieldOrder,
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<E::Model>> {
-    let (def, sort) = self::sort(store, tx, scope, E::ENTITY, by).await?;
+    let (def, sort) = self::sort(tx.store(), tx, tx.scope(), E::ENTITY, by).await?;
     let request = PageRequest::of_kind(args, &sort.name, SortKind::Field, max_page_size)?;
     request.check_values(|value| cursor_fits(&def, value))?;
     let rows = request

@@ -1,0 +1,279 @@
+//! The kinds of record that hang off a customer (sales, contracts, interactions, follow-ups,
+//! feedback). Each kind says only what differs — its filter, its orders, its customer column —
+//! and gets one generic get / list / count / first-per-customer. `RecordKind` registers every
+//! kind for the work that spans them (merge, erasure, custom fields): those match on it
+//! exhaustively, so a kind added here and forgotten there does not compile.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use sea_orm::{ColumnTrait, FromQueryResult, Order, QueryFilter, Select};
+use uuid::Uuid;
+
+use super::custom_fields::FieldEntity;
+use super::custom_fields::query::{self as custom_query, Carrying, FieldOrder};
+use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
+use super::{DomainError, DomainResult, Scoped, ScopedTx, TenantEntity, access};
+
+/// One way of ordering a kind's list.
+pub trait RecordOrder<E: TenantEntity>: Copy + Default + Send + Sync {
+    /// Its name in cursors (a cursor of one order is refused by another).
+    fn key(self) -> &'static str;
+    fn column(self) -> E::Column;
+    fn kind(self) -> SortKind;
+    fn descending(self) -> bool;
+    fn value(self, row: &E::Model) -> SortValue;
+}
+
+/// The order of the kinds listed by when they happened: newest first unless asked otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OccurredAtOrder {
+    #[default]
+    OccurredAtDesc,
+    OccurredAtAsc,
+}
+
+macro_rules! occurred_at_order {
+    ($($module:ident),*) => {$(
+        impl RecordOrder<entity::$module::Entity> for OccurredAtOrder {
+            fn key(self) -> &'static str {
+                match self {
+                    Self::OccurredAtDesc => "OCCURRED_AT_DESC",
+                    Self::OccurredAtAsc => "OCCURRED_AT_ASC",
+                }
+            }
+            fn column(self) -> entity::$module::Column {
+                entity::$module::Column::OccurredAt
+            }
+            fn kind(self) -> SortKind {
+                SortKind::Time
+            }
+            fn descending(self) -> bool {
+                self == Self::OccurredAtDesc
+            }
+            fn value(self, row: &entity::$module::Model) -> SortValue {
+                SortValue::Time(row.occurred_at)
+            }
+        }
+    )*};
+}
+
+occurred_at_order!(transaction, interaction);
+
+/// A kind of record in customers' files.
+pub trait CustomerRecord: TenantEntity
+where
+    Self::Model: FromQueryResult + Clone + Send + Sync,
+{
+    /// How errors name a row of this kind, e.g. "transaction".
+    const NOUN: &'static str;
+    type Filter: Default + Clone + Send + Sync;
+    type Order: RecordOrder<Self>;
+
+    fn id_column() -> Self::Column;
+    fn customer_column() -> Self::Column;
+    fn id_of(row: &Self::Model) -> Uuid;
+    fn customer_of(row: &Self::Model) -> Uuid;
+
+    /// The rows the caller may see: those of the customers they may see.
+    fn visible(tx: &ScopedTx) -> Scoped<Select<Self>> {
+        access::records::<Self>(tx, Self::customer_column())
+    }
+
+    /// `select` narrowed by `filter`.
+    fn narrow(
+        tx: &ScopedTx,
+        select: Scoped<Select<Self>>,
+        filter: &Self::Filter,
+    ) -> impl Future<Output = DomainResult<Scoped<Select<Self>>>> + Send;
+
+    /// What a customer's file lists of this kind (e.g. only sales that count).
+    fn in_file(select: Scoped<Select<Self>>) -> Scoped<Select<Self>> {
+        select
+    }
+
+    /// The filter of one customer's file list, for paging past its first rows.
+    fn file_filter(customer_id: Uuid) -> Self::Filter;
+}
+
+/// Where `row` stands in a list ordered by `order`.
+pub fn cursor<K: CustomerRecord>(row: &K::Model, order: K::Order) -> Cursor
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    Cursor {
+        sort: order.key().into(),
+        value: order.value(row),
+        id: K::id_of(row),
+    }
+}
+
+/// One record the caller may see, or NOT_FOUND.
+pub async fn get<K: CustomerRecord>(tx: &ScopedTx, id: Uuid) -> DomainResult<K::Model>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    K::visible(tx)
+        .filter(K::id_column().eq(id))
+        .one(tx)
+        .await?
+        .ok_or(DomainError::NotFound(K::NOUN))
+}
+
+/// The records matching `filter`, before paging.
+pub async fn matching<K: CustomerRecord>(tx: &ScopedTx, filter: &K::Filter) -> DomainResult<Scoped<Select<K>>>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    K::narrow(tx, K::visible(tx), filter).await
+}
+
+/// A page of the records matching `filter` in `order`.
+pub async fn list<K: CustomerRecord>(
+    tx: &ScopedTx,
+    filter: &K::Filter,
+    order: K::Order,
+    args: &PageArgs,
+    max_page_size: u64,
+) -> DomainResult<Page<K::Model>>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    let request = PageRequest::of_kind(args, order.key(), order.kind(), max_page_size)?;
+    let select = request.apply(
+        matching::<K>(tx, filter).await?,
+        order.column(),
+        K::id_column(),
+        order.descending(),
+    );
+    let rows = select.all(tx).await?;
+    Ok(request.finish(rows, |row| cursor::<K>(row, order)))
+}
+
+/// Like `list`, or in the order of a custom field when `by_custom_field` is given, for the
+/// kinds that carry custom fields.
+pub(crate) async fn list_by<K: CustomerRecord + Carrying>(
+    tx: &ScopedTx,
+    filter: &K::Filter,
+    order: K::Order,
+    by_custom_field: Option<&FieldOrder>,
+    args: &PageArgs,
+    max_page_size: u64,
+) -> DomainResult<Page<K::Model>>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    match by_custom_field {
+        Some(by) => {
+            let select = matching::<K>(tx, filter).await?;
+            custom_query::sorted_page(tx, select, by, args, max_page_size).await
+        }
+        None => list::<K>(tx, filter, order, args, max_page_size).await,
+    }
+}
+
+/// How many records match `filter`.
+pub async fn count<K: CustomerRecord>(tx: &ScopedTx, filter: &K::Filter) -> DomainResult<u64>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    matching::<K>(tx, filter).await?.count(tx).await
+}
+
+/// The first rows of each customer's file list of this kind, with how many it holds in all.
+pub struct FileRows<M> {
+    pub rows: Vec<M>,
+    pub total: u64,
+}
+
+impl<M> Default for FileRows<M> {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            total: 0,
+        }
+    }
+}
+
+/// Each customer's first `per_customer` records of their file list in the default order, and
+/// how many there are, for a whole page of customers in one statement.
+pub async fn first_per_customer<K: CustomerRecord>(
+    tx: &ScopedTx,
+    customer_ids: &[Uuid],
+    per_customer: u64,
+) -> DomainResult<HashMap<Uuid, FileRows<K::Model>>>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    if customer_ids.is_empty() || per_customer == 0 {
+        return Ok(HashMap::new());
+    }
+    let order = K::Order::default();
+    let direction = if order.descending() { Order::Desc } else { Order::Asc };
+    let rows = K::in_file(K::visible(tx))
+        .filter(K::customer_column().is_in(customer_ids.iter().copied()))
+        .first_per_parent(
+            tx,
+            K::customer_column(),
+            &[(order.column(), direction.clone()), (K::id_column(), direction)],
+            per_customer,
+        )
+        .await?;
+    let mut files: HashMap<Uuid, FileRows<K::Model>> = HashMap::new();
+    for (row, total) in rows {
+        let file = files.entry(K::customer_of(&row)).or_default();
+        file.total = total;
+        file.rows.push(row);
+    }
+    Ok(files)
+}
+
+/// Every kind of record in a customer's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Transaction,
+    Contract,
+    Interaction,
+    FollowUp,
+    Feedback,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 5] = [
+        Self::Transaction,
+        Self::Contract,
+        Self::Interaction,
+        Self::FollowUp,
+        Self::Feedback,
+    ];
+
+    /// The custom fields this kind carries, if tenants may define any for it.
+    pub fn custom_fields(self) -> Option<FieldEntity> {
+        match self {
+            Self::Transaction => Some(FieldEntity::Transaction),
+            Self::Contract => Some(FieldEntity::Contract),
+            Self::Interaction => Some(FieldEntity::Interaction),
+            Self::FollowUp | Self::Feedback => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once() {
+        for (n, kind) in RecordKind::ALL.into_iter().enumerate() {
+            // Exhaustive: a new kind must be given a place here and in `ALL`.
+            let place = match kind {
+                RecordKind::Transaction => 0,
+                RecordKind::Contract => 1,
+                RecordKind::Interaction => 2,
+                RecordKind::FollowUp => 3,
+                RecordKind::Feedback => 4,
+            };
+            assert_eq!(place, n, "{kind:?}");
+        }
+    }
+}
