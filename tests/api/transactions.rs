@@ -713,3 +713,48 @@ async fn the_customer_page_loads_each_customers_latest_sales_at_once() {
     assert_eq!(counts.get(&ids[2]), None);
     assert_eq!(counts.get(&ids[3]), None);
 }
+
+#[tokio::test]
+async fn currencies_come_from_iso_4217_with_their_own_minor_units() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("sales")).await;
+    let c = customer_id(&app, &t.token, "Buyer").await;
+
+    let refused = [
+        (json!({ "currency": "XYZ" }), "currency"),
+        (json!({ "currency": "XAU" }), "currency"),
+        (json!({ "currency": "JPY", "unitPrice": "1.5" }), "unitPrice"),
+        (json!({ "currency": "KWD", "unitPrice": "1.0005" }), "unitPrice"),
+    ];
+    for (extra, field) in refused {
+        let body = app
+            .gql(
+                Some(&t.token),
+                &record_mutation(),
+                json!({ "input": sale(&c, extra.clone()) }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "VALIDATION", "{extra}");
+        assert_eq!(error_field(&body), field, "{extra}");
+    }
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM transactions").await,
+        0,
+        "nothing stored"
+    );
+
+    let dinar = record(&app, &t.token, &c, json!({ "currency": "kwd", "unitPrice": "1.005" })).await;
+    assert_eq!(dinar["unitPrice"], json!({ "amount": "1.005", "currency": "KWD" }));
+    assert_eq!(dinar["amount"], json!({ "amount": "1.005", "currency": "KWD" }));
+    let yen = record(&app, &t.token, &c, json!({ "currency": "JPY", "unitPrice": "1500" })).await;
+    assert_eq!(yen["amount"], json!({ "amount": "1500", "currency": "JPY" }));
+    assert_eq!(
+        app.raw_count(
+            "SELECT COUNT(*) FROM transactions WHERE (currency = 'KWD' AND unit_price_minor = 1005) \
+             OR (currency = 'JPY' AND unit_price_minor = 1500)"
+        )
+        .await,
+        2,
+        "fils and yen are the minor units"
+    );
+}

@@ -20,7 +20,10 @@ impl EmailAddress {
         }
         let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
         let labels_ok = domain.split('.').all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
         if local.is_empty() || local.len() > 64 || local.contains('@') || !domain.contains('.') || !labels_ok {
             return Err(invalid());
@@ -76,7 +79,9 @@ mod tests {
             "李@例子.中国"
         );
         assert_eq!(
-            EmailAddress::parse("email", "a.b+tag@mail.example-co.cn").unwrap().into_string(),
+            EmailAddress::parse("email", "a.b+tag@mail.example-co.cn")
+                .unwrap()
+                .into_string(),
             "a.b+tag@mail.example-co.cn"
         );
     }

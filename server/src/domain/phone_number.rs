@@ -90,7 +90,11 @@ mod tests {
             assert_eq!(e164(written, "CN"), "+8613800138000", "{written}");
         }
         assert_eq!(e164("(415) 555-0132", "US"), "+14155550132");
-        assert_eq!(e164("+14155550132", "CN"), "+14155550132", "a country code wins over the region");
+        assert_eq!(
+            e164("+14155550132", "CN"),
+            "+14155550132",
+            "a country code wins over the region"
+        );
     }
 
     #[test]
@@ -110,7 +114,11 @@ mod tests {
 
     #[test]
     fn an_accepted_number_reads_back_as_itself() {
-        for (text, region) in [("138 0013 8000", "CN"), ("(415) 555-0132", "US"), ("020 7946 0958", "GB")] {
+        for (text, region) in [
+            ("138 0013 8000", "CN"),
+            ("(415) 555-0132", "US"),
+            ("020 7946 0958", "GB"),
+        ] {
             let once = PhoneNumber::parse("phone", text, region).unwrap();
             assert_eq!(PhoneNumber::parse("phone", once.as_str(), region).unwrap(), once);
         }

@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn the_zone_keeps_its_rules() {
         let zone = TimeZone::parse("timezone", "Asia/Shanghai").unwrap();
-        let noon = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
+        let noon = NaiveDate::from_ymd_opt(2026, 7, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
         let offset = zone.tz().from_local_datetime(&noon).unwrap().offset().fix();
         assert_eq!(offset.local_minus_utc(), 8 * 3600);
     }

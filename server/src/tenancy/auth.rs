@@ -227,7 +227,10 @@ mod tests {
     #[test]
     fn only_hs256_is_accepted_whatever_the_header_claims() {
         let c = claims(2_000);
-        assert_eq!(verify_token(&secret(), &token_with_header("HS256", &c), 1_000), Ok(c.clone()));
+        assert_eq!(
+            verify_token(&secret(), &token_with_header("HS256", &c), 1_000),
+            Ok(c.clone())
+        );
         for alg in ["none", "None", "HS512", "RS256", "ES256", "EdDSA"] {
             assert_eq!(
                 verify_token(&secret(), &token_with_header(alg, &c), 1_000),
@@ -251,7 +254,10 @@ mod tests {
         assert!(verify_token(&secret(), &token, 999).is_ok());
         // Far past and far future for the wall clock alike: only `now` decides.
         let future = issue_token(&secret(), &claims(32_503_680_000));
-        assert_eq!(verify_token(&secret(), &future, 32_503_680_000), Err(TokenError::Expired));
+        assert_eq!(
+            verify_token(&secret(), &future, 32_503_680_000),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
