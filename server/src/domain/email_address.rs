@@ -46,18 +46,6 @@ impl fmt::Display for EmailAddress {
     }
 }
 
-impl AsRef<str> for EmailAddress {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<EmailAddress> for String {
-    fn from(address: EmailAddress) -> Self {
-        address.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
