@@ -687,3 +687,52 @@ async fn the_customer_page_loads_each_customers_latest_sales_at_once() {
     let all = page(&t.token).await;
     assert_eq!(file_of(&all, &other), Some((vec!["hidden".to_owned()], 1)));
 }
+
+#[tokio::test]
+async fn currencies_come_from_iso_4217_with_their_own_minor_units() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("sales")).await;
+    let c = customer_id(&app, &t.token, "Buyer").await;
+
+    let mut refusals = Vec::new();
+    for extra in [
+        json!({ "currency": "XYZ" }),
+        json!({ "currency": "XAU" }),
+        json!({ "currency": "JPY", "unitPrice": "1.5" }),
+        json!({ "currency": "KWD", "unitPrice": "1.0005" }),
+    ] {
+        let input = json!({ "input": sale(&c, extra) });
+        let body = app.gql(Some(&t.token), &record_mutation(), input).await;
+        refusals.push((error_code(&body), error_field(&body)));
+    }
+    let validation = |field: &str| ("VALIDATION".to_owned(), field.to_owned());
+    assert_eq!(
+        refusals,
+        [
+            validation("currency"),
+            validation("currency"),
+            validation("unitPrice"),
+            validation("unitPrice")
+        ]
+    );
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM transactions").await,
+        0,
+        "nothing stored"
+    );
+
+    let dinar = record(&app, &t.token, &c, json!({ "currency": "kwd", "unitPrice": "1.005" })).await;
+    assert_eq!(dinar["unitPrice"], json!({ "amount": "1.005", "currency": "KWD" }));
+    assert_eq!(dinar["amount"], json!({ "amount": "1.005", "currency": "KWD" }));
+    let yen = record(&app, &t.token, &c, json!({ "currency": "JPY", "unitPrice": "1500" })).await;
+    assert_eq!(yen["amount"], json!({ "amount": "1500", "currency": "JPY" }));
+    assert_eq!(
+        app.raw_count(
+            "SELECT COUNT(*) FROM transactions WHERE (currency = 'KWD' AND unit_price_minor = 1005) \
+             OR (currency = 'JPY' AND unit_price_minor = 1500)"
+        )
+        .await,
+        2,
+        "fils and yen are the minor units"
+    );
+}

@@ -1,5 +1,6 @@
-//! Domain services: the rules of the customer file. Every function takes the caller's
-//! `TenantScope` first and reaches the database only through the scoped helpers here.
+//! Domain services: the rules of the customer file. Every function works through the
+//! caller's `ScopedTx` (or, for a write, opens one from the caller's `TenantScope`); the
+//! kernel is the only module that holds a connection.
 
 pub(crate) mod access;
 pub mod activity;
@@ -10,6 +11,7 @@ pub mod contacts;
 pub mod contracts;
 pub mod custom_fields;
 pub mod customers;
+pub mod email_address;
 pub mod error;
 pub mod feedback;
 pub mod follow_ups;
@@ -20,6 +22,7 @@ pub(crate) mod locks;
 pub mod money;
 pub mod pagination;
 pub mod patch;
+pub mod phone_number;
 pub mod records;
 pub mod reminders;
 pub mod sessions;
@@ -27,6 +30,7 @@ mod single_process;
 pub mod tags;
 pub mod tenant_context;
 pub mod tenants;
+pub mod time_zone;
 pub mod transactions;
 pub mod users;
 pub mod validate;

@@ -5,35 +5,41 @@ use std::fmt;
 
 use super::{DomainError, DomainResult};
 
+/// A currency of the ISO 4217 table that has a minor unit. Codes outside the table, and
+/// units the table gives no minor unit (gold, SDRs, the testing code XTS, "no currency"
+/// XXX), cannot be counted in minor units and are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Currency([u8; 3]);
+pub struct Currency {
+    iso: iso_currency::Currency,
+    exponent: u8,
+}
 
 impl Currency {
     pub fn parse(field: &str, code: &str) -> DomainResult<Self> {
         let code = code.trim().to_ascii_uppercase();
-        let bytes = code.as_bytes();
-        if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
-            return Err(DomainError::validation(
-                field,
-                "must be a three-letter ISO 4217 currency code",
-            ));
-        }
-        Ok(Self([bytes[0], bytes[1], bytes[2]]))
+        let iso = iso_currency::Currency::from_code(&code)
+            .ok_or_else(|| DomainError::validation(field, "is not an ISO 4217 currency code"))?;
+        let exponent = iso
+            .exponent()
+            .and_then(|e| u8::try_from(e).ok())
+            .filter(|e| u32::from(*e) <= MAX_EXPONENT)
+            .ok_or_else(|| DomainError::validation(field, "has no minor unit, so it cannot hold an amount"))?;
+        Ok(Self { iso, exponent })
     }
 
     pub fn code(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("currency codes are ASCII")
+        self.iso.code()
     }
 
     /// Digits after the decimal point (ISO 4217 minor unit).
     pub fn exponent(&self) -> u32 {
-        match self.code() {
-            "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" | "RWF" => 0,
-            "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD" => 3,
-            _ => 2,
-        }
+        u32::from(self.exponent)
     }
 }
+
+/// ISO 4217 has at most 4 places today (CLF, UYW); past 18, `10^exponent` would overflow
+/// the `i64` arithmetic on minor units.
+const MAX_EXPONENT: u32 = 18;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money {
@@ -145,6 +151,68 @@ mod tests {
         assert!(Money::parse("a", "", cny()).is_err());
         assert!(Money::parse("a", "99999999999999999999", cny()).is_err());
         assert!(Currency::parse("c", "RMB1").is_err());
+    }
+
+    fn places(code: &str) -> u32 {
+        Currency::parse("c", code).unwrap().exponent()
+    }
+
+    fn refusal(code: &str) -> (String, String) {
+        match Currency::parse("currency", code).unwrap_err() {
+            DomainError::Validation { field, message } => (field, message),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_iso_4217_codes_are_currencies() {
+        let (field, message) = refusal("XYZ");
+        assert_eq!(field, "currency");
+        assert!(message.contains("ISO 4217"), "{message}");
+        for bad in ["", "US", "USDX", "U$D", "€"] {
+            assert_eq!(refusal(bad).0, "currency", "{bad:?}");
+        }
+        assert_eq!(Currency::parse("c", " usd ").unwrap().code(), "USD");
+    }
+
+    #[test]
+    fn units_without_a_minor_unit_cannot_hold_money() {
+        for code in ["XAU", "XXX", "XDR", "XTS"] {
+            let (field, message) = refusal(code);
+            assert_eq!(field, "currency");
+            assert!(message.contains("minor unit"), "{code}: {message}");
+        }
+    }
+
+    #[test]
+    fn minor_units_come_from_the_iso_table() {
+        for code in ["JPY", "KRW", "ISK", "XPF", "VUV"] {
+            assert_eq!(places(code), 0, "{code}");
+        }
+        for code in ["BHD", "KWD", "TND", "OMR", "IQD"] {
+            assert_eq!(places(code), 3, "{code}");
+        }
+        for code in ["CNY", "USD", "EUR", "GBP"] {
+            assert_eq!(places(code), 2, "{code}");
+        }
+        assert_eq!(places("CLF"), 4);
+    }
+
+    #[test]
+    fn four_place_currencies_parse_print_and_convert() {
+        let clf = Currency::parse("c", "CLF").unwrap();
+        let m = Money::parse("a", "1.2345", clf).unwrap();
+        assert_eq!(m.minor, 12_345);
+        assert_eq!(m.to_string(), "1.2345");
+        assert_eq!(Money::parse("a", "-7.5", clf).unwrap().to_string(), "-7.5000");
+        assert!(Money::parse("a", "1.23456", clf).is_err());
+        assert!(m.in_currency("a", cny()).is_err(), "four places do not fit in two");
+        let whole = Money::parse("a", "12", cny()).unwrap();
+        assert_eq!(whole.in_currency("a", clf).unwrap().to_string(), "12.0000");
+        let kwd = Currency::parse("c", "KWD").unwrap();
+        assert_eq!(Money::parse("a", "1.005", kwd).unwrap().minor, 1_005);
+        let jpy = Currency::parse("c", "JPY").unwrap();
+        assert!(Money::parse("a", "1.5", jpy).is_err());
     }
 
     #[test]

@@ -10,6 +10,9 @@ use chrono::NaiveDate;
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
+use super::email_address::EmailAddress;
+use super::phone_number::PhoneNumber;
+use super::time_zone::TimeZone;
 use super::{DomainError, DomainResult};
 
 /// Whether a text may span lines (notes, terms) or is one line (names, titles, keys).
@@ -258,21 +261,10 @@ pub fn optional_date(field: &str, value: Option<&str>) -> DomainResult<Option<Na
     }
 }
 
-/// Lower-cases and checks an e-mail address for a plausible `local@domain.tld` shape.
+/// Lower-cases and checks an e-mail address for a plausible `local@domain.tld` shape; see
+/// [`EmailAddress::parse`].
 pub fn email(field: &str, value: &str) -> DomainResult<String> {
-    let value = value.trim().to_lowercase();
-    let invalid = || DomainError::validation(field, "must be an e-mail address");
-    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid());
-    }
-    let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
-    let labels_ok = domain.split('.').all(|l| {
-        !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-    });
-    if local.is_empty() || local.len() > 64 || local.contains('@') || !domain.contains('.') || !labels_ok {
-        return Err(invalid());
-    }
-    Ok(value)
+    EmailAddress::parse(field, value).map(EmailAddress::into_string)
 }
 
 /// Tenant slugs: 3–40 of `a-z 0-9 -`, not starting or ending with a hyphen.
@@ -306,12 +298,9 @@ pub fn password(field: &str, value: &str) -> DomainResult<()> {
     Ok(())
 }
 
+/// The IANA name of a time zone; see [`TimeZone::parse`].
 pub fn timezone(field: &str, value: &str) -> DomainResult<String> {
-    let value = value.trim();
-    value
-        .parse::<chrono_tz::Tz>()
-        .map(|tz| tz.name().to_owned())
-        .map_err(|_| DomainError::validation(field, "must be an IANA time zone such as Asia/Shanghai"))
+    TimeZone::parse(field, value).map(|zone| zone.name().to_owned())
 }
 
 /// An ISO 3166 region that phone numbers can be read in, e.g. `CN`.
@@ -323,24 +312,10 @@ pub fn phone_region(field: &str, value: &str) -> DomainResult<String> {
         .map_err(|_| DomainError::validation(field, "must be a two-letter region code such as CN"))
 }
 
-/// A phone number in E.164 (`+8613800138000`), read in `region` when it has no country code.
+/// A phone number in E.164 (`+8613800138000`), read in `region` when it has no country
+/// code; see [`PhoneNumber::parse`].
 pub fn phone(field: &str, value: &str, region: &str) -> DomainResult<String> {
-    let invalid = || DomainError::validation(field, "must be a valid phone number");
-    let region = region.parse::<phonenumber::country::Id>().ok();
-    let number = phonenumber::parse(region, value.trim()).map_err(|_| invalid())?;
-    if !number.is_valid() {
-        return Err(invalid());
-    }
-    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-    // Some odd inputs read as a valid number whose E.164 form is not one (a national
-    // leading zero lost on the way): what is stored and searched must read back as itself.
-    let reread = phonenumber::parse(region, &e164)
-        .ok()
-        .filter(phonenumber::PhoneNumber::is_valid);
-    if reread.is_none_or(|n| n.format().mode(phonenumber::Mode::E164).to_string() != e164) {
-        return Err(invalid());
-    }
-    Ok(e164)
+    PhoneNumber::parse(field, value, region).map(PhoneNumber::into_string)
 }
 
 /// WeChat ids: 6–20 characters, a letter first, then letters, digits, `_` or `-`; lower-cased.
@@ -500,21 +475,10 @@ mod tests {
     }
 
     #[test]
-    fn phone_numbers_in_any_common_format_become_e164() {
-        for written in [
-            "+86 138-0013-8000",
-            "13800138000",
-            "138 0013 8000",
-            "+8613800138000",
-            "0086 138 0013 8000",
-        ] {
-            assert_eq!(phone("phone", written, "CN").unwrap(), "+8613800138000", "{written}");
-        }
+    fn phone_numbers_become_e164() {
+        assert_eq!(phone("phone", "138 0013 8000", "CN").unwrap(), "+8613800138000");
         assert_eq!(phone("phone", "(415) 555-0132", "US").unwrap(), "+14155550132");
-        assert!(phone("phone", "12345", "CN").is_err());
-        // Found by fuzzing: read as valid, but its E.164 form was not.
-        assert!(phone("phone", "0051011[10BJ20", "CN").is_err());
-        assert!(phone("phone", "not a number", "CN").is_err());
+        assert_eq!(field_of(phone("mobile", "12345", "CN").unwrap_err()), "mobile");
     }
 
     #[test]

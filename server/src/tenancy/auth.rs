@@ -1,4 +1,4 @@
-//! Credentials: argon2id passwords, HS256 login tokens and `dsk_` API keys.
+//! Credentials: argon2id passwords, HS256 login tokens (JWT) and `dsk_` API keys.
 //!
 //! Tokens carry only who and which tenant; the role is read from the database on every
 //! request so a demotion or deactivation takes effect at once.
@@ -7,7 +7,8 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -93,41 +94,35 @@ pub enum TokenError {
     Expired,
 }
 
-const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-fn mac(secret: &Secret) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC accepts keys of any length")
-}
+/// HS256 only: the algorithm is fixed here, never taken from the token's header, so `none`
+/// and other algorithms (and an HMAC keyed with a public key) are refused before any check.
+const ALGORITHM: Algorithm = Algorithm::HS256;
 
 pub fn issue_token(secret: &Secret, claims: &Claims) -> String {
-    let header = URL_SAFE_NO_PAD.encode(JWT_HEADER);
-    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
-    let signing_input = format!("{header}.{body}");
-    let mut mac = mac(secret);
-    mac.update(signing_input.as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{signing_input}.{signature}")
+    // Signing fails only for an empty key, and the configuration refuses secrets shorter
+    // than 32 characters; the claims are plain numbers and UUIDs.
+    EncodingKey::from_secret(secret.expose().as_bytes())
+        .and_then(|key| jsonwebtoken::encode(&Header::new(ALGORITHM), claims, &key))
+        .expect("HS256 signs plain claims with any non-empty key")
 }
 
+/// The claims of a token this server signed with `secret`, unless it expired by `now` (Unix
+/// seconds). The library's own expiry check reads the wall clock and allows leeway, so it is
+/// off and `exp` is checked here against `now`, as the caller sees time.
 pub fn verify_token(secret: &Secret, token: &str, now: i64) -> Result<Claims, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(body), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    // Only our own header is accepted: no algorithm negotiation, no `none`.
-    let header_json = URL_SAFE_NO_PAD.decode(header).map_err(|_| TokenError::Malformed)?;
-    if header_json != JWT_HEADER.as_bytes() {
-        return Err(TokenError::Malformed);
-    }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-    let mut mac = mac(secret);
-    mac.update(header.as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
-    mac.verify_slice(&signature).map_err(|_| TokenError::BadSignature)?;
-    let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).map_err(|_| TokenError::Malformed)?)
-        .map_err(|_| TokenError::Malformed)?;
+    let mut validation = Validation::new(ALGORITHM);
+    validation.set_required_spec_claims(&["exp"]);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.leeway = 0;
+    // No token was signed with an empty key.
+    let key = DecodingKey::from_secret(secret.expose().as_bytes()).map_err(|_| TokenError::BadSignature)?;
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => TokenError::BadSignature,
+            _ => TokenError::Malformed,
+        })?
+        .claims;
     if claims.exp <= now {
         return Err(TokenError::Expired);
     }
@@ -212,6 +207,72 @@ mod tests {
         let unsigned = format!("{}.{}.", none_header, parts[1]);
         assert_eq!(verify_token(&secret(), &unsigned, 1_000), Err(TokenError::Malformed));
         assert_eq!(verify_token(&secret(), "a.b", 1_000), Err(TokenError::Malformed));
+    }
+
+    /// A token for `c` whose header names `alg` and whose signature is HMAC-SHA256 or -SHA512
+    /// under the right secret, or empty.
+    fn token_with_header(alg: &str, c: &Claims) -> String {
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(c).unwrap());
+        let signing_input = format!("{header}.{body}");
+        let key = EncodingKey::from_secret(secret().expose().as_bytes()).unwrap();
+        let signature = match alg {
+            "HS256" => jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::HS256).unwrap(),
+            "HS512" => jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::HS512).unwrap(),
+            _ => String::new(),
+        };
+        format!("{signing_input}.{signature}")
+    }
+
+    #[test]
+    fn only_hs256_is_accepted_whatever_the_header_claims() {
+        let c = claims(2_000);
+        assert_eq!(
+            verify_token(&secret(), &token_with_header("HS256", &c), 1_000),
+            Ok(c.clone())
+        );
+        for alg in ["none", "None", "HS512", "RS256", "ES256", "EdDSA"] {
+            assert_eq!(
+                verify_token(&secret(), &token_with_header(alg, &c), 1_000),
+                Err(TokenError::Malformed),
+                "{alg}"
+            );
+        }
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &c,
+            &EncodingKey::from_secret(secret().expose().as_bytes()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(verify_token(&secret(), &hs512, 1_000), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn expiry_is_checked_against_the_given_time_without_leeway() {
+        let token = issue_token(&secret(), &claims(1_000));
+        assert_eq!(verify_token(&secret(), &token, 1_000), Err(TokenError::Expired));
+        assert!(verify_token(&secret(), &token, 999).is_ok());
+        // Far past and far future for the wall clock alike: only `now` decides.
+        let future = issue_token(&secret(), &claims(32_503_680_000));
+        assert_eq!(
+            verify_token(&secret(), &future, 32_503_680_000),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_token_without_exp_is_refused() {
+        let body = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":"{}","tid":"{}","iat":0}}"#,
+            Uuid::now_v7(),
+            Uuid::now_v7()
+        ));
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+        let signing_input = format!("{header}.{body}");
+        let key = EncodingKey::from_secret(secret().expose().as_bytes()).unwrap();
+        let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::HS256).unwrap();
+        let token = format!("{signing_input}.{signature}");
+        assert_eq!(verify_token(&secret(), &token, 1_000), Err(TokenError::Malformed));
     }
 
     #[test]
