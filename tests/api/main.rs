@@ -28,5 +28,6 @@ mod schema;
 mod tags;
 mod tenancy;
 mod tenant_settings;
+mod tenant_wall;
 mod transactions;
 mod validation;

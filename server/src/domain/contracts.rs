@@ -759,6 +759,7 @@ impl CustomerRecord for contract::Entity {
     const NOUN: &'static str = "contract";
     type Filter = ContractFilter;
     type Order = ContractOrder;
+    const CARRIES: Option<records::CarriedColumns<Self>> = records::carried_columns!(contract);
 
     fn id_column() -> contract::Column {
         contract::Column::Id

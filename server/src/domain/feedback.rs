@@ -140,6 +140,7 @@ impl CustomerRecord for feedback::Entity {
     const NOUN: &'static str = "feedback";
     type Filter = FeedbackFilter;
     type Order = FeedbackOrder;
+    const CARRIES: Option<records::CarriedColumns<Self>> = None;
 
     fn id_column() -> feedback::Column {
         feedback::Column::Id

@@ -377,6 +377,7 @@ impl CustomerRecord for follow_up::Entity {
     const NOUN: &'static str = "follow-up";
     type Filter = FollowUpFilter;
     type Order = FollowUpOrder;
+    const CARRIES: Option<records::CarriedColumns<Self>> = None;
 
     fn id_column() -> follow_up::Column {
         follow_up::Column::Id

@@ -165,6 +165,7 @@ impl CustomerRecord for interaction::Entity {
     const NOUN: &'static str = "interaction";
     type Filter = InteractionFilter;
     type Order = InteractionOrder;
+    const CARRIES: Option<records::CarriedColumns<Self>> = records::carried_columns!(interaction);
 
     fn id_column() -> interaction::Column {
         interaction::Column::Id

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use sea_orm::{ColumnTrait, FromQueryResult, Order, QueryFilter, Select};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, FromQueryResult, Order, QueryFilter, Select, UpdateMany};
 use uuid::Uuid;
 
 use super::custom_fields::FieldEntity;
@@ -60,6 +61,25 @@ macro_rules! occurred_at_order {
 
 occurred_at_order!(transaction, interaction);
 
+/// Where a kind keeps its custom field values.
+pub struct CarriedColumns<E: sea_orm::EntityTrait> {
+    pub values: E::Column,
+    pub index: E::Column,
+    pub key_version: E::Column,
+}
+
+/// The custom field columns of `$module`, which every carrying table names alike.
+macro_rules! carried_columns {
+    ($module:ident) => {
+        Some($crate::domain::records::CarriedColumns {
+            values: entity::$module::Column::CustomFields,
+            index: entity::$module::Column::CustomFieldIndex,
+            key_version: entity::$module::Column::CustomFieldsKeyVersion,
+        })
+    };
+}
+pub(crate) use carried_columns;
+
 /// A kind of record in customers' files.
 pub trait CustomerRecord: TenantEntity
 where
@@ -69,6 +89,8 @@ where
     const NOUN: &'static str;
     type Filter: Default + Clone + Send + Sync;
     type Order: RecordOrder<Self>;
+    /// The columns holding its custom field values, for the kinds that carry some.
+    const CARRIES: Option<CarriedColumns<Self>>;
 
     fn id_column() -> Self::Column;
     fn customer_column() -> Self::Column;
@@ -247,6 +269,63 @@ impl RecordKind {
         Self::Feedback,
     ];
 
+    /// Points every record of this kind of customer `from` at customer `to` (a merge).
+    pub(crate) async fn move_records(self, tx: &ScopedTx, from: Uuid, to: Uuid) -> DomainResult<()> {
+        match self {
+            Self::Transaction => move_records::<entity::transaction::Entity>(tx, from, to).await,
+            Self::Contract => move_records::<entity::contract::Entity>(tx, from, to).await,
+            Self::Interaction => move_records::<entity::interaction::Entity>(tx, from, to).await,
+            Self::FollowUp => move_records::<entity::follow_up::Entity>(tx, from, to).await,
+            Self::Feedback => move_records::<entity::feedback::Entity>(tx, from, to).await,
+        }
+    }
+
+    /// Clears the free text of this kind of the customer's records, which may speak of the
+    /// person (an erasure); amounts, dates and numbers stay, as the business's own records.
+    pub(crate) async fn erase_text(self, tx: &ScopedTx, customer: Uuid) -> DomainResult<()> {
+        use entity::{contract, feedback, follow_up, interaction, transaction};
+        let erased = || Expr::value("(erased)");
+        let cleared = || Expr::value(Option::<String>::None);
+        match self {
+            Self::Transaction => {
+                erase_fields::<transaction::Entity>(tx, customer)
+                    .col_expr(transaction::Column::AfterSalesNotes, cleared())
+                    .col_expr(transaction::Column::VoidReason, cleared())
+                    .exec(tx)
+                    .await?
+            }
+            Self::Contract => {
+                erase_fields::<contract::Entity>(tx, customer)
+                    .col_expr(contract::Column::Terms, cleared())
+                    .col_expr(contract::Column::TerminationReason, cleared())
+                    .exec(tx)
+                    .await?
+            }
+            Self::Interaction => {
+                erase_fields::<interaction::Entity>(tx, customer)
+                    .col_expr(interaction::Column::Summary, erased())
+                    .col_expr(interaction::Column::Outcome, cleared())
+                    .exec(tx)
+                    .await?
+            }
+            Self::FollowUp => {
+                erase_fields::<follow_up::Entity>(tx, customer)
+                    .col_expr(follow_up::Column::Note, cleared())
+                    .col_expr(follow_up::Column::Outcome, cleared())
+                    .exec(tx)
+                    .await?
+            }
+            Self::Feedback => {
+                erase_fields::<feedback::Entity>(tx, customer)
+                    .col_expr(feedback::Column::Content, erased())
+                    .col_expr(feedback::Column::Resolution, cleared())
+                    .exec(tx)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
     /// The custom fields this kind carries, if tenants may define any for it.
     pub fn custom_fields(self) -> Option<FieldEntity> {
         match self {
@@ -255,6 +334,34 @@ impl RecordKind {
             Self::Interaction => Some(FieldEntity::Interaction),
             Self::FollowUp | Self::Feedback => None,
         }
+    }
+}
+
+async fn move_records<K: CustomerRecord>(tx: &ScopedTx, from: Uuid, to: Uuid) -> DomainResult<()>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    tx.update::<K>()
+        .filter(K::customer_column().eq(from))
+        .col_expr(K::customer_column(), Expr::value(to))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// An update of the customer's records of kind `K` that also empties their custom fields,
+/// when the kind carries any.
+fn erase_fields<K: CustomerRecord>(tx: &ScopedTx, customer: Uuid) -> Scoped<UpdateMany<K>>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
+    let update = tx.update::<K>().filter(K::customer_column().eq(customer));
+    match K::CARRIES {
+        Some(columns) => update
+            .col_expr(columns.values, Expr::value(serde_json::json!({})))
+            .col_expr(columns.index, Expr::value(serde_json::json!({})))
+            .col_expr(columns.key_version, Expr::value(Option::<i32>::None)),
+        None => update,
     }
 }
 

@@ -193,6 +193,7 @@ impl CustomerRecord for transaction::Entity {
     const NOUN: &'static str = "transaction";
     type Filter = TransactionFilter;
     type Order = TransactionOrder;
+    const CARRIES: Option<records::CarriedColumns<Self>> = records::carried_columns!(transaction);
 
     fn id_column() -> transaction::Column {
         transaction::Column::Id
