@@ -2,40 +2,19 @@
 //! With nothing set, Dossier runs embedded: SQLite in the data directory, signup open.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cache::Limit;
-use crate::crypto::MasterKeyRing;
+pub use crate::secret::Secret;
 
-/// A string that never shows itself in logs, panics or error messages.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
+/// A rate limit: tokens per second and the burst a bucket holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    pub per_second: f64,
+    pub burst: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,9 +365,6 @@ impl Config {
             bail!("DOSSIER_JWT_SECRET is required when DOSSIER_DATABASE_URL is not SQLite");
         }
         let master_keys = get("DOSSIER_MASTER_KEYS").map(Secret::new);
-        if let Some(keys) = &master_keys {
-            MasterKeyRing::parse(keys.expose()).map_err(|e| anyhow::anyhow!("DOSSIER_MASTER_KEYS: {e}"))?;
-        }
         if !embedded && master_keys.is_none() {
             bail!("DOSSIER_MASTER_KEYS is required when DOSSIER_DATABASE_URL is not SQLite");
         }
@@ -502,20 +478,17 @@ impl Config {
             return Ok(secret.clone());
         }
         load_or_create_secret_file(&self.data_dir.join("dossier.jwt-secret"), || {
-            crate::tenancy::auth::random_token(32)
+            crate::secret::random_token(32)
         })
     }
 
-    /// The master key ring: configured, or (embedded mode only) generated once into the data
-    /// dir. Losing that file loses every tenant's contact data, hence the loud warning.
-    pub fn master_key_ring(&self) -> anyhow::Result<MasterKeyRing> {
-        let spec = match &self.master_keys {
-            Some(keys) => keys.clone(),
-            None => {
-                load_or_create_secret_file(&self.data_dir.join("dossier.master-key"), MasterKeyRing::generate_spec)?
-            }
-        };
-        MasterKeyRing::parse(spec.expose()).map_err(|e| anyhow::anyhow!("master key file: {e}"))
+    /// The master keys as configured, or (embedded mode only) generated once with `generate`
+    /// into the data dir. Losing that file loses every tenant's contact data.
+    pub fn master_key_spec(&self, generate: impl FnOnce() -> String) -> anyhow::Result<Secret> {
+        match &self.master_keys {
+            Some(keys) => Ok(keys.clone()),
+            None => load_or_create_secret_file(&self.data_dir.join("dossier.master-key"), generate),
+        }
     }
 }
 
@@ -624,7 +597,7 @@ mod tests {
         let config = Config::from_vars(&vars(&[
             ("DOSSIER_DATABASE_URL", "postgres://u:pw@h/db"),
             ("DOSSIER_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
-            ("DOSSIER_MASTER_KEYS", &MasterKeyRing::generate_spec()),
+            ("DOSSIER_MASTER_KEYS", &crate::crypto::MasterKeyRing::generate_spec()),
         ]))
         .unwrap();
         assert!(!config.allow_signup);

@@ -3,10 +3,10 @@
 
 use entity::enums::{CustomerKind, CustomerSource, CustomerStatus, Role};
 
-use crate::config::Secret;
 use crate::domain::customers::{self, BudgetInput, CustomerChanges, Patch};
 use crate::domain::{DomainResult, Store, api_keys, tags, tenants, users};
-use crate::tenancy::auth::random_token;
+use crate::secret::Secret;
+use crate::secret::random_token;
 
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_ADMIN: &str = "admin@demo.example.com";

@@ -24,7 +24,10 @@ async fn every_table_with_a_tenant_column_is_a_tenant_entity_and_under_forced_ro
     let mut known = dossier::domain::kernel::tenant_tables();
     known.sort();
     assert!(!known.is_empty());
-    assert_eq!(with_tenant_column, known, "tables with tenant_id vs TenantEntity implementations");
+    assert_eq!(
+        with_tenant_column, known,
+        "tables with tenant_id vs TenantEntity implementations"
+    );
 
     if app.is_postgres() {
         let mut unguarded = app
@@ -37,6 +40,9 @@ async fn every_table_with_a_tenant_column_is_a_tenant_entity_and_under_forced_ro
             )
             .await;
         unguarded.sort();
-        assert!(unguarded.is_empty(), "tenant tables without forced row-level security: {unguarded:?}");
+        assert!(
+            unguarded.is_empty(),
+            "tenant tables without forced row-level security: {unguarded:?}"
+        );
     }
 }

@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 
 use super::RedisLink;
 
-/// `per_second` requests on average, up to `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limit {
-    pub per_second: f64,
-    pub burst: u32,
+pub use crate::config::Limit;
+
+/// A limit as the generic cell rate algorithm reads it.
+trait Cells {
+    fn interval_us(&self) -> f64;
+    fn tolerance_us(&self) -> f64;
 }
 
-impl Limit {
+impl Cells for Limit {
     fn interval_us(&self) -> f64 {
         1_000_000.0 / self.per_second.max(0.001)
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::RwLock;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 pub struct RedisLink {
     client: redis::Client,

@@ -38,3 +38,16 @@ impl fmt::Display for Plaintext {
         f.write_str("[redacted]")
     }
 }
+
+impl MasterKeyRing {
+    /// The ring the configuration names (or, embedded, the one generated into the data dir).
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        let spec = config.master_key_spec(Self::generate_spec)?;
+        let source = if config.master_keys.is_some() {
+            "DOSSIER_MASTER_KEYS"
+        } else {
+            "master key file"
+        };
+        Self::parse(spec.expose()).map_err(|e| anyhow::anyhow!("{source}: {e}"))
+    }
+}

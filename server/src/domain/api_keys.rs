@@ -6,7 +6,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use uuid::Uuid;
 
 use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, validate};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::tenancy::TenantScope;
 use crate::tenancy::auth::new_api_key;
 

@@ -107,7 +107,7 @@ impl Store {
             .map_sqlx_sqlite_pool_opts(|pool| pool.after_release(|conn, _| Box::pin(sqlite_connection_is_clean(conn))));
         let mut db = connect_within(config.db_connect_timeout, options).await?;
         db.set_metric_callback(|info| statements::count_one(&info.statement.sql));
-        let vault = Arc::new(KeyVault::new(config.master_key_ring()?));
+        let vault = Arc::new(KeyVault::new(crate::crypto::MasterKeyRing::from_config(config)?));
         let shared = Arc::new(Shared::from_config(config)?);
         let tenant_contexts = Arc::new(TtlMap::new(Duration::from_secs(30)));
         let custom_fields = Arc::new(TtlMap::new(Duration::from_secs(30)));

@@ -13,7 +13,7 @@ use entity::{api_key, user};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{DomainError, DomainResult, Store, audit, now, scoped_update, tenants, validate};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::tenancy::auth::{self, Claims};
 use crate::tenancy::{Actor, TenantScope};
 

@@ -10,7 +10,7 @@ use super::customers::{Patch, assign};
 use super::error::is_unique_violation;
 use super::{DomainError, DomainResult, Store, audit, contracts, now, validate};
 use crate::cache::{Invalidation, Limit};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::tenancy::auth::{hash_password, sha256_hex};
 use crate::tenancy::{Actor, TenantScope};
 

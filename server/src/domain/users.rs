@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::error::is_unique_violation;
 use super::{DomainError, DomainResult, Store, audit, locks, now, scoped, validate};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::tenancy::TenantScope;
 use crate::tenancy::auth::hash_password;
 

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use entity::{api_key, tenant, user};
 
 use super::{api, parse_id, patch, request, scope};
-use crate::config::Secret;
 use crate::domain::{api_keys, tenants, users};
+use crate::secret::Secret;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "entity::enums::Role")]
