@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{follow_up, interaction, transaction};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::money::{Currency, Money};
-use super::{DomainResult, Store, scoped};
-use crate::tenancy::TenantScope;
+use super::{DomainResult, ScopedTx};
 
 #[derive(Debug, Clone, Default)]
 pub struct Activity {
@@ -23,18 +22,14 @@ pub struct Activity {
 }
 
 /// The activity of each customer in `customer_ids`, in three grouped statements.
-pub async fn for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, Activity>> {
+pub async fn for_customers(tx: &ScopedTx, customer_ids: &[Uuid]) -> DomainResult<HashMap<Uuid, Activity>> {
     let mut out: HashMap<Uuid, Activity> = HashMap::new();
     if customer_ids.is_empty() {
         return Ok(out);
     }
-    let tx = store.begin_scoped(scope).await?;
     let ids = || customer_ids.iter().copied();
-    let totals: Vec<(Uuid, String, i64)> = scoped::<transaction::Entity>(scope)
+    let totals: Vec<(Uuid, String, i64)> = tx
+        .select::<transaction::Entity>()
         .select_only()
         .column(transaction::Column::CustomerId)
         .column(transaction::Column::Currency)
@@ -44,30 +39,27 @@ pub async fn for_customers(
         .group_by(transaction::Column::CustomerId)
         .group_by(transaction::Column::Currency)
         .order_by_asc(transaction::Column::Currency)
-        .into_tuple()
-        .all(&tx)
+        .tuples(tx)
         .await?;
-    let last_interactions: Vec<(Uuid, Option<DateTime<Utc>>)> = scoped::<interaction::Entity>(scope)
+    let last_interactions: Vec<(Uuid, Option<DateTime<Utc>>)> = tx
+        .select::<interaction::Entity>()
         .select_only()
         .column(interaction::Column::CustomerId)
         .column_as(Expr::col(interaction::Column::OccurredAt).max(), "last")
         .filter(interaction::Column::CustomerId.is_in(ids()))
         .group_by(interaction::Column::CustomerId)
-        .into_tuple()
-        .all(&tx)
+        .tuples(tx)
         .await?;
-    let next_follow_ups: Vec<(Uuid, Option<DateTime<Utc>>)> = scoped::<follow_up::Entity>(scope)
+    let next_follow_ups: Vec<(Uuid, Option<DateTime<Utc>>)> = tx
+        .select::<follow_up::Entity>()
         .select_only()
         .column(follow_up::Column::CustomerId)
         .column_as(Expr::col(follow_up::Column::DueAt).min(), "next")
         .filter(follow_up::Column::CustomerId.is_in(ids()))
         .filter(follow_up::Column::CompletedAt.is_null())
         .group_by(follow_up::Column::CustomerId)
-        .into_tuple()
-        .all(&tx)
+        .tuples(tx)
         .await?;
-    tx.commit().await?;
-
     for (customer_id, currency, total) in totals {
         // Stored currencies were validated on the way in.
         if let Ok(currency) = Currency::parse("currency", &currency) {
@@ -95,37 +87,32 @@ pub(crate) fn total_minor() -> Expr {
 
 /// Ids of the tenant's customers whose non-voided transactions in `currency` sum to more
 /// than `above` (or at least `above` when `inclusive`), for customer filters.
-pub(crate) fn customers_with_value(
-    scope: &TenantScope,
-    currency: Currency,
-    above: i64,
-    inclusive: bool,
-) -> SelectStatement {
+pub(crate) fn customers_with_value(tx: &ScopedTx, currency: Currency, above: i64, inclusive: bool) -> SelectStatement {
     let total = total_minor();
-    scoped::<transaction::Entity>(scope)
+    tx.select::<transaction::Entity>()
         .select_only()
         .column(transaction::Column::CustomerId)
         .filter(transaction::Column::Currency.eq(currency.code()))
         .filter(transaction::Column::VoidedAt.is_null())
         .group_by(transaction::Column::CustomerId)
         .having(if inclusive { total.gte(above) } else { total.gt(above) })
-        .into_query()
+        .into_subquery()
 }
 
 /// Ids of the tenant's customers with an interaction at or after `since`.
-pub(crate) fn customers_contacted_since(scope: &TenantScope, since: DateTime<Utc>) -> SelectStatement {
-    scoped::<interaction::Entity>(scope)
+pub(crate) fn customers_contacted_since(tx: &ScopedTx, since: DateTime<Utc>) -> SelectStatement {
+    tx.select::<interaction::Entity>()
         .select_only()
         .column(interaction::Column::CustomerId)
         .filter(interaction::Column::OccurredAt.gte(since))
-        .into_query()
+        .into_subquery()
 }
 
 /// Ids of the tenant's customers with at least one open follow-up.
-pub(crate) fn customers_with_open_follow_up(scope: &TenantScope) -> SelectStatement {
-    scoped::<follow_up::Entity>(scope)
+pub(crate) fn customers_with_open_follow_up(tx: &ScopedTx) -> SelectStatement {
+    tx.select::<follow_up::Entity>()
         .select_only()
         .column(follow_up::Column::CustomerId)
         .filter(follow_up::Column::CompletedAt.is_null())
-        .into_query()
+        .into_subquery()
 }

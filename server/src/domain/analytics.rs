@@ -3,7 +3,6 @@
 //!
 //! The scoring rules are pure functions below, so the tests can state the right answer by hand.
 
-use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -11,11 +10,11 @@ use chrono_tz::Tz;
 use entity::enums::{CustomerStatus, Role};
 use entity::{customer, customer_status_history, follow_up, transaction};
 use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::money::{Currency, Money};
-use super::{DomainError, DomainResult, Store, activity, scoped, tenants};
+use super::{DomainError, DomainResult, ScopedTx, activity};
 use crate::tenancy::TenantScope;
 
 /// Longest period `revenue_by_month` reports on.
@@ -171,13 +170,18 @@ fn parse_period(from: &str, to: &str) -> DomainResult<(NaiveDate, NaiveDate)> {
     Ok((from_day, to_day))
 }
 
-/// Active customers (not archived) the caller may see, as a subquery of ids.
-fn active_customer_ids(scope: &TenantScope) -> sea_orm::sea_query::SelectStatement {
-    scoped::<customer::Entity>(scope)
+/// Active customers (not archived) of the tenant, as a subquery of ids.
+fn active_customer_ids(tx: &ScopedTx) -> sea_orm::sea_query::SelectStatement {
+    tx.select::<customer::Entity>()
         .select_only()
         .column(customer::Column::Id)
         .filter(customer::Column::ArchivedAt.is_null())
-        .into_query()
+        .into_subquery()
+}
+
+/// The tenant's time zone: analytics count whole days and months there.
+async fn timezone(tx: &ScopedTx) -> DomainResult<Tz> {
+    Ok(tx.context().await?.timezone)
 }
 
 pub struct ValueTiers {
@@ -221,23 +225,17 @@ pub fn percent(part: i64, whole: i64) -> String {
 
 /// RFM and ABC over the non-voided transactions in `currency` between `from` and `to`
 /// (whole days in the tenant's time zone, both included), for active customers.
-pub async fn value_tiers(
-    store: &Store,
-    scope: &TenantScope,
-    from: &str,
-    to: &str,
-    currency: &str,
-) -> DomainResult<ValueTiers> {
-    require_manager(scope)?;
+pub async fn value_tiers(tx: &ScopedTx, from: &str, to: &str, currency: &str) -> DomainResult<ValueTiers> {
+    require_manager(tx.scope())?;
     let (from_day, to_day) = parse_period(from, to)?;
     let currency = Currency::parse("currency", currency)?;
-    let tx = store.begin_scoped(scope).await?;
-    let tz = tenants::calendar(&tx).await?.timezone;
+    let tz = timezone(tx).await?;
     let (start, end) = (
         start_of_day(tz, from_day),
         start_of_day(tz, to_day.succ_opt().unwrap_or(to_day)),
     );
-    let rows: Vec<(Uuid, Option<DateTime<Utc>>, i64, i64)> = scoped::<transaction::Entity>(scope)
+    let rows: Vec<(Uuid, Option<DateTime<Utc>>, i64, i64)> = tx
+        .select::<transaction::Entity>()
         .select_only()
         .column(transaction::Column::CustomerId)
         .column_as(Expr::col(transaction::Column::OccurredAt).max(), "last")
@@ -247,12 +245,10 @@ pub async fn value_tiers(
         .filter(transaction::Column::VoidedAt.is_null())
         .filter(transaction::Column::OccurredAt.gte(start))
         .filter(transaction::Column::OccurredAt.lt(end))
-        .filter(transaction::Column::CustomerId.in_subquery(active_customer_ids(scope)))
+        .filter(transaction::Column::CustomerId.in_subquery(active_customer_ids(tx)))
         .group_by(transaction::Column::CustomerId)
-        .into_tuple()
-        .all(&tx)
+        .tuples(tx)
         .await?;
-    tx.commit().await?;
     let purchases: Vec<Purchases> = rows
         .into_iter()
         .filter_map(|(customer_id, last, n, total)| {
@@ -302,14 +298,8 @@ fn next_month(d: NaiveDate) -> NaiveDate {
 
 /// Revenue (non-voided transactions in `currency`) per calendar month of the tenant's time
 /// zone, every month from `from`'s to `to`'s included, months without sales as zero.
-pub async fn revenue_by_month(
-    store: &Store,
-    scope: &TenantScope,
-    from: &str,
-    to: &str,
-    currency: &str,
-) -> DomainResult<Vec<MonthRevenue>> {
-    require_manager(scope)?;
+pub async fn revenue_by_month(tx: &ScopedTx, from: &str, to: &str, currency: &str) -> DomainResult<Vec<MonthRevenue>> {
+    require_manager(tx.scope())?;
     let (from_day, to_day) = parse_period(from, to)?;
     let currency = Currency::parse("currency", currency)?;
     let mut months = vec![first_of_month(from_day)];
@@ -322,8 +312,7 @@ pub async fn revenue_by_month(
         }
         months.push(next_month(months[months.len() - 1]));
     }
-    let tx = store.begin_scoped(scope).await?;
-    let tz = tenants::calendar(&tx).await?.timezone;
+    let tz = timezone(tx).await?;
     let starts: Vec<DateTime<Utc>> = months.iter().map(|m| start_of_day(tz, *m)).collect();
     let end = start_of_day(tz, next_month(months[months.len() - 1]));
     // One statement: each transaction falls in the month whose local start it follows.
@@ -332,7 +321,8 @@ pub async fn revenue_by_month(
         bucket = bucket.case(transaction::Column::OccurredAt.gte(*start), i as i64);
     }
     let bucket: Expr = bucket.finally(0i64).into();
-    let rows: Vec<(i64, i64, i64)> = scoped::<transaction::Entity>(scope)
+    let rows: Vec<(i64, i64, i64)> = tx
+        .select::<transaction::Entity>()
         .select_only()
         .column_as(bucket, "bucket")
         .column_as(activity::total_minor(), "total")
@@ -342,10 +332,8 @@ pub async fn revenue_by_month(
         .filter(transaction::Column::OccurredAt.gte(starts[0]))
         .filter(transaction::Column::OccurredAt.lt(end))
         .group_by(Expr::col(Alias::new("bucket")))
-        .into_tuple()
-        .all(&tx)
+        .tuples(tx)
         .await?;
-    tx.commit().await?;
     let by_bucket: HashMap<i64, (i64, i64)> = rows.into_iter().map(|(b, total, n)| (b, (total, n))).collect();
     Ok(months
         .into_iter()
@@ -395,26 +383,24 @@ const STATUSES: [CustomerStatus; 4] = [
 
 /// Counts per status now, and the conversions between statuses from `from` to `to` (whole
 /// days in the tenant's time zone, both included), for active customers.
-pub async fn pipeline(store: &Store, scope: &TenantScope, from: &str, to: &str) -> DomainResult<Pipeline> {
-    require_manager(scope)?;
+pub async fn pipeline(tx: &ScopedTx, from: &str, to: &str) -> DomainResult<Pipeline> {
+    require_manager(tx.scope())?;
     let (from_day, to_day) = parse_period(from, to)?;
-    let tx = store.begin_scoped(scope).await?;
-    let tz = tenants::calendar(&tx).await?.timezone;
+    let tz = timezone(tx).await?;
     let (start, end) = (
         start_of_day(tz, from_day),
         start_of_day(tz, to_day.succ_opt().unwrap_or(to_day)),
     );
-    let current: Vec<(CustomerStatus, i64)> = scoped::<customer::Entity>(scope)
+    let current: Vec<(CustomerStatus, i64)> = tx
+        .select::<customer::Entity>()
         .select_only()
         .column(customer::Column::Status)
         .column_as(Expr::col(customer::Column::Id).count(), "n")
         .filter(customer::Column::ArchivedAt.is_null())
         .group_by(customer::Column::Status)
-        .into_tuple()
-        .all(&tx)
+        .tuples(tx)
         .await?;
-    let history = status_changes_until(&tx, end).await?;
-    tx.commit().await?;
+    let history = status_changes_until(tx, end).await?;
     let current: HashMap<CustomerStatus, u64> = current.into_iter().map(|(s, n)| (s, nonnegative(n))).collect();
     Ok(Pipeline {
         current: STATUSES
@@ -429,20 +415,18 @@ async fn status_changes_until(
     tx: &ScopedTx,
     end: DateTime<Utc>,
 ) -> DomainResult<Vec<(Uuid, Option<CustomerStatus>, CustomerStatus, DateTime<Utc>)>> {
-    let scope = tx.scope();
-    Ok(scoped::<customer_status_history::Entity>(scope)
+    tx.select::<customer_status_history::Entity>()
         .select_only()
         .column(customer_status_history::Column::CustomerId)
         .column(customer_status_history::Column::FromStatus)
         .column(customer_status_history::Column::ToStatus)
         .column(customer_status_history::Column::ChangedAt)
         .filter(customer_status_history::Column::ChangedAt.lt(end))
-        .filter(customer_status_history::Column::CustomerId.in_subquery(active_customer_ids(scope)))
+        .filter(customer_status_history::Column::CustomerId.in_subquery(active_customer_ids(tx)))
         .order_by_asc(customer_status_history::Column::ChangedAt)
         .order_by_asc(customer_status_history::Column::Id)
-        .into_tuple()
-        .all(tx)
-        .await?)
+        .tuples(tx)
+        .await
 }
 
 /// Replays each customer's status changes (oldest first, all before the period's end).
@@ -493,12 +477,11 @@ pub struct Discipline {
 /// With a period (both ends or neither), only follow-ups due in it (whole days in the
 /// tenant's time zone).
 pub async fn follow_up_discipline(
-    store: &Store,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     from: Option<&str>,
     to: Option<&str>,
 ) -> DomainResult<Vec<Discipline>> {
-    require_manager(scope)?;
+    require_manager(tx.scope())?;
     let period = match (from, to) {
         (Some(from), Some(to)) => Some(parse_period(from, to)?),
         (None, None) => None,
@@ -510,15 +493,15 @@ pub async fn follow_up_discipline(
         }
         (Some(_), None) => return Err(DomainError::validation("to", "give both ends of the period or neither")),
     };
-    let tx = store.begin_scoped(scope).await?;
-    let tz = tenants::calendar(&tx).await?.timezone;
+    let tz = timezone(tx).await?;
     let now = super::now();
     let done = follow_up::Column::CompletedAt.is_not_null();
     let count_where = |condition: Expr| {
         let one_if: Expr = CaseStatement::new().case(condition, 1i64).finally(0i64).into();
         one_if.sum().cast_as(Alias::new("BIGINT"))
     };
-    let mut select = scoped::<follow_up::Entity>(scope)
+    let mut select = tx
+        .select::<follow_up::Entity>()
         .select_only()
         .column(follow_up::Column::AssigneeId)
         .column_as(count_where(follow_up::Column::CompletedAt.is_null()), "open")
@@ -541,15 +524,14 @@ pub async fn follow_up_discipline(
             count_where(done.and(Expr::col(follow_up::Column::CompletedAt).gt(Expr::col(follow_up::Column::DueAt)))),
             "late",
         )
-        .filter(follow_up::Column::CustomerId.in_subquery(active_customer_ids(scope)))
+        .filter(follow_up::Column::CustomerId.in_subquery(active_customer_ids(tx)))
         .group_by(follow_up::Column::AssigneeId);
     if let Some((from_day, to_day)) = period {
         select = select
             .filter(follow_up::Column::DueAt.gte(start_of_day(tz, from_day)))
             .filter(follow_up::Column::DueAt.lt(start_of_day(tz, to_day.succ_opt().unwrap_or(to_day))));
     }
-    let rows: Vec<(Uuid, i64, i64, i64, i64)> = select.into_tuple().all(&tx).await?;
-    tx.commit().await?;
+    let rows: Vec<(Uuid, i64, i64, i64, i64)> = select.tuples(tx).await?;
     let count = |n: i64| nonnegative(n);
     let mut out: Vec<Discipline> = rows
         .into_iter()

@@ -2,21 +2,18 @@
 //! address) are stored only as ciphertexts bound to their row, with blind indexes beside
 //! the searchable ones; callers without plaintext rights get masked values.
 
-use crate::domain::ScopedTx;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{ContactChannel, Role};
 use entity::{contact, customer};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::customers::{Patch, lock_visible, require_writer};
+use super::access::{self, require_writer};
 use super::keys::TenantKeys;
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, scoped_update, validate};
+use super::patch::Patch;
+use super::{DomainError, DomainResult, ScopedTx, Store, audit, now, validate};
 use crate::crypto::blind_index::blind_index;
 use crate::crypto::{Aad, CryptoError, Plaintext, mask};
 use crate::tenancy::TenantScope;
@@ -289,11 +286,11 @@ fn open(keys: &TenantKeys, row: &contact::Model, plaintext: bool, wanted: &[Fiel
 }
 
 /// A blank contact row for `customer_id`, sealed with the tenant's current data key.
-fn new_row(scope: &TenantScope, keys: &TenantKeys, customer_id: Uuid) -> contact::Model {
+fn new_row(tenant_id: Uuid, keys: &TenantKeys, customer_id: Uuid) -> contact::Model {
     let at = now();
     contact::Model {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id(),
+        tenant_id,
         customer_id,
         name: None,
         title: None,
@@ -317,14 +314,14 @@ fn new_row(scope: &TenantScope, keys: &TenantKeys, customer_id: Uuid) -> contact
 
 /// Validates a new contact into a sealed row. `prefix` names fields in errors (`contacts.0.`).
 fn build_row(
-    scope: &TenantScope,
+    tenant_id: Uuid,
     keys: &TenantKeys,
     region: &str,
     customer_id: Uuid,
     input: &ContactInput,
     prefix: &str,
 ) -> DomainResult<contact::Model> {
-    let mut row = new_row(scope, keys, customer_id);
+    let mut row = new_row(tenant_id, keys, customer_id);
     row.name = validate::optional_line(&format!("{prefix}name"), input.name.clone(), 200)?;
     row.title = validate::optional_line(&format!("{prefix}title"), input.title.clone(), 100)?;
     row.is_decision_maker = input.is_decision_maker.unwrap_or(false);
@@ -376,11 +373,19 @@ pub(crate) async fn insert_for_new_customer(
     customer_id: Uuid,
     inputs: &[ContactInput],
 ) -> DomainResult<()> {
-    let scope = tx.scope();
     let mut rows = inputs
         .iter()
         .enumerate()
-        .map(|(i, input)| build_row(scope, keys, region, customer_id, input, &format!("contacts.{i}.")))
+        .map(|(i, input)| {
+            build_row(
+                tx.tenant_id(),
+                keys,
+                region,
+                customer_id,
+                input,
+                &format!("contacts.{i}."),
+            )
+        })
         .collect::<DomainResult<Vec<_>>>()?;
     if rows.iter().filter(|r| r.is_primary).count() > 1 {
         return Err(DomainError::validation(
@@ -393,13 +398,7 @@ pub(crate) async fn insert_for_new_customer(
     {
         first.is_primary = true;
     }
-    if rows.is_empty() {
-        return Ok(());
-    }
-    contact::Entity::insert_many(rows.into_iter().map(to_active))
-        .exec_without_returning(tx)
-        .await?;
-    Ok(())
+    tx.insert_many(rows.into_iter().map(to_active).collect(), None).await
 }
 
 fn to_active(row: contact::Model) -> contact::ActiveModel {
@@ -410,31 +409,17 @@ fn to_active(row: contact::Model) -> contact::ActiveModel {
 /// audit row naming the customers whose plaintext contact data was returned.
 /// Only the `wanted` fields are decrypted (and audited): what the client asked for.
 pub async fn for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customers: &[customer::Model],
-    wanted: &[Field],
-) -> DomainResult<HashMap<Uuid, Vec<ContactView>>> {
-    if customers.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = for_customers_in(&tx, store, scope, customers, wanted).await?;
-    tx.commit().await?;
-    Ok(out)
-}
-
-/// `for_customers` inside the caller's transaction.
-pub(crate) async fn for_customers_in(
     tx: &ScopedTx,
-    store: &Store,
-    scope: &TenantScope,
     customers: &[customer::Model],
     wanted: &[Field],
 ) -> DomainResult<HashMap<Uuid, Vec<ContactView>>> {
     let mut out: HashMap<Uuid, Vec<ContactView>> = HashMap::new();
+    if customers.is_empty() {
+        return Ok(out);
+    }
     let owners: HashMap<Uuid, Uuid> = customers.iter().map(|c| (c.id, c.owner_id)).collect();
-    let rows = scoped::<contact::Entity>(scope)
+    let rows = tx
+        .select::<contact::Entity>()
         .filter(contact::Column::CustomerId.is_in(owners.keys().copied()))
         .order_by_asc(contact::Column::CustomerId)
         .order_by_desc(contact::Column::IsPrimary)
@@ -442,19 +427,13 @@ pub(crate) async fn for_customers_in(
         .order_by_asc(contact::Column::Id)
         .all(tx)
         .await?;
-    let mut keys = store.vault().for_tenant(tx, scope.tenant_id()).await?;
-    if rows
-        .iter()
-        .any(|r| !keys.data.keys.contains_key(&(r.key_version as u32)))
-    {
-        keys = store.vault().reload(tx, scope.tenant_id()).await?;
-    }
+    let keys = keys_for(tx, &rows).await?;
     let mut revealed_customers = BTreeSet::new();
     let mut revealed_fields = BTreeSet::new();
     for row in &rows {
         let plaintext = owners
             .get(&row.customer_id)
-            .is_some_and(|owner| may_read_plaintext(scope, *owner));
+            .is_some_and(|owner| may_read_plaintext(tx.scope(), *owner));
         let view = open(&keys, row, plaintext, wanted)?;
         if plaintext && !view.values.is_empty() {
             revealed_customers.insert(row.customer_id);
@@ -470,14 +449,23 @@ pub(crate) async fn for_customers_in(
     Ok(out)
 }
 
+/// The tenant's keys, reloaded when a row is sealed with a version this process has not
+/// seen yet (rotated on another replica).
+async fn keys_for(tx: &ScopedTx, rows: &[contact::Model]) -> DomainResult<std::sync::Arc<TenantKeys>> {
+    let vault = tx.store().vault();
+    let keys = vault.for_tenant(tx, tx.tenant_id()).await?;
+    if rows
+        .iter()
+        .all(|r| keys.data.keys.contains_key(&(r.key_version as u32)))
+    {
+        return Ok(keys);
+    }
+    vault.reload(tx, tx.tenant_id()).await
+}
+
 /// Region for reading phone numbers without a country code.
 pub(crate) async fn tenant_region(tx: &ScopedTx) -> DomainResult<String> {
-    let scope = tx.scope();
-    let tenant = entity::tenant::Entity::find_by_id(scope.tenant_id())
-        .one(tx)
-        .await?
-        .ok_or(DomainError::NotFound("tenant"))?;
-    Ok(tenant.phone_region)
+    Ok(tx.context().await?.phone_region.clone())
 }
 
 pub async fn add(
@@ -489,10 +477,11 @@ pub async fn add(
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let owner = writable_customer(&tx, customer_id).await?;
-    let keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
-    let region = tenant_region(&tx).await?;
-    let mut row = build_row(scope, &keys, &region, customer_id, &input, "")?;
-    let existing = scoped::<contact::Entity>(scope)
+    let keys = store.vault().for_tenant(&tx, tx.tenant_id()).await?;
+    let region = &tx.context().await?.phone_region;
+    let mut row = build_row(tx.tenant_id(), &keys, region, customer_id, &input, "")?;
+    let existing = tx
+        .select::<contact::Entity>()
         .filter(contact::Column::CustomerId.eq(customer_id))
         .count(&tx)
         .await?;
@@ -502,9 +491,7 @@ pub async fn add(
         clear_primary(&tx, customer_id).await?;
     }
     let fields = filled_fields(&row);
-    contact::Entity::insert(to_active(row.clone()))
-        .exec_without_returning(&tx)
-        .await?;
+    let row = tx.insert(to_active(row)).await?;
     audit::record(&tx, "contact.create", Some(row.id), &fields).await?;
     let view = open(&keys, &row, may_read_plaintext(scope, owner.owner_id), &Field::ALL)?;
     audit_reveal(&tx, &view).await?;
@@ -520,11 +507,8 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
     // Re-read under the customer's lock: a merge may have moved the contact meanwhile.
     let mut row = find(&tx, id).await?;
     let read_at = row.updated_at;
-    let mut keys = store.vault().for_tenant(&tx, scope.tenant_id()).await?;
-    if !keys.data.keys.contains_key(&(row.key_version as u32)) {
-        keys = store.vault().reload(&tx, scope.tenant_id()).await?;
-    }
-    let region = tenant_region(&tx).await?;
+    let keys = keys_for(&tx, std::slice::from_ref(&row)).await?;
+    let region = &tx.context().await?.phone_region;
     let mut changed: Vec<&str> = Vec::new();
     apply_text(&mut row.name, patch.name, "name", 200, &mut changed)?;
     apply_text(&mut row.title, patch.title, "title", 100, &mut changed)?;
@@ -561,7 +545,7 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
                 }
             }
             Patch::Set(value) => {
-                let normalised = field.normalise(field.name(), &value, &region)?;
+                let normalised = field.normalise(field.name(), &value, region)?;
                 let sealed = seal(&keys, &row, field, &normalised);
                 field.set(&mut row, Some(sealed));
                 changed.push(field.name());
@@ -574,13 +558,14 @@ pub async fn update(store: &Store, scope: &TenantScope, id: Uuid, patch: Contact
         changed.push("isPrimary");
     }
     row.updated_at = now();
-    let written = scoped_update::<contact::Entity>(scope)
+    let written = tx
+        .update::<contact::Entity>()
         .filter(contact::Column::Id.eq(id))
         .filter(contact::Column::UpdatedAt.eq(read_at))
         .set(to_active(row.clone()))
         .exec(&tx)
         .await?;
-    if written.rows_affected == 0 {
+    if written == 0 {
         return Err(DomainError::Conflict(
             "the contact changed meanwhile; reload and retry".into(),
         ));
@@ -597,8 +582,8 @@ pub async fn remove(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
     require_writer(scope)?;
     let tx = store.begin_scoped(scope).await?;
     let row = find(&tx, id).await?;
-    lock_visible(&tx, row.customer_id).await?;
-    scoped_delete::<contact::Entity>(scope)
+    access::lock_customer(&tx, row.customer_id).await?;
+    tx.delete::<contact::Entity>()
         .filter(contact::Column::Id.eq(id))
         .exec(&tx)
         .await?;
@@ -613,8 +598,7 @@ pub async fn remove(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
 /// The customer whose contacts are about to change, locked; archived (or erased) customers
 /// take no new contact data.
 async fn writable_customer(tx: &ScopedTx, id: Uuid) -> DomainResult<customer::Model> {
-    let _scope = tx.scope();
-    let customer = lock_visible(tx, id).await?;
+    let customer = access::lock_customer(tx, id).await?;
     if customer.archived_at.is_some() {
         return Err(DomainError::Conflict(
             "the customer is archived; restore it before changing its contacts".into(),
@@ -635,7 +619,6 @@ pub(crate) fn revealed_fields(views: &[ContactView]) -> Vec<&'static str> {
 
 /// Records that a response carries this contact's plaintext.
 async fn audit_reveal(tx: &ScopedTx, view: &ContactView) -> DomainResult<()> {
-    let _scope = tx.scope();
     let fields = revealed_fields(std::slice::from_ref(view));
     if fields.is_empty() {
         return Ok(());
@@ -644,8 +627,7 @@ async fn audit_reveal(tx: &ScopedTx, view: &ContactView) -> DomainResult<()> {
 }
 
 async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<contact::Model> {
-    let scope = tx.scope();
-    scoped::<contact::Entity>(scope)
+    tx.select::<contact::Entity>()
         .filter(contact::Column::Id.eq(id))
         .one(tx)
         .await?
@@ -653,8 +635,7 @@ async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<contact::Model> {
 }
 
 async fn clear_primary(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<()> {
-    let scope = tx.scope();
-    scoped_update::<contact::Entity>(scope)
+    tx.update::<contact::Entity>()
         .filter(contact::Column::CustomerId.eq(customer_id))
         .set(contact::ActiveModel {
             is_primary: Set(false),
@@ -666,8 +647,8 @@ async fn clear_primary(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<()> {
 }
 
 pub(crate) async fn promote_oldest(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<()> {
-    let scope = tx.scope();
-    let has_primary = scoped::<contact::Entity>(scope)
+    let has_primary = tx
+        .select::<contact::Entity>()
         .filter(contact::Column::CustomerId.eq(customer_id))
         .filter(contact::Column::IsPrimary.eq(true))
         .count(tx)
@@ -676,7 +657,8 @@ pub(crate) async fn promote_oldest(tx: &ScopedTx, customer_id: Uuid) -> DomainRe
     if has_primary {
         return Ok(());
     }
-    let oldest = scoped::<contact::Entity>(scope)
+    let oldest = tx
+        .select::<contact::Entity>()
         .filter(contact::Column::CustomerId.eq(customer_id))
         .order_by_asc(contact::Column::CreatedAt)
         .order_by_asc(contact::Column::Id)
@@ -684,7 +666,7 @@ pub(crate) async fn promote_oldest(tx: &ScopedTx, customer_id: Uuid) -> DomainRe
         .one(tx)
         .await?;
     if let Some(row) = oldest {
-        scoped_update::<contact::Entity>(scope)
+        tx.update::<contact::Entity>()
             .filter(contact::Column::Id.eq(row.id))
             .set(contact::ActiveModel {
                 is_primary: Set(true),
@@ -733,20 +715,19 @@ pub struct EncryptionStatus {
     pub custom_field_records_on_older_keys: u64,
 }
 
-pub async fn encryption_status(store: &Store, scope: &TenantScope) -> DomainResult<EncryptionStatus> {
-    if !scope.is_at_least(Role::Admin) {
+pub async fn encryption_status(tx: &ScopedTx) -> DomainResult<EncryptionStatus> {
+    if !tx.scope().is_at_least(Role::Admin) {
         return Err(DomainError::Forbidden("only admins may see the encryption status"));
     }
-    let tx = store.begin_scoped(scope).await?;
-    let keys = store.vault().reload(&tx, scope.tenant_id()).await?;
+    let keys = tx.store().vault().reload(tx, tx.tenant_id()).await?;
     let current = keys.data.current_version as i32;
-    let contacts = scoped::<contact::Entity>(scope).count(&tx).await?;
-    let older = scoped::<contact::Entity>(scope)
+    let contacts = tx.select::<contact::Entity>().count(tx).await?;
+    let older = tx
+        .select::<contact::Entity>()
         .filter(contact::Column::KeyVersion.lt(current))
-        .count(&tx)
+        .count(tx)
         .await?;
-    let custom_older = super::custom_fields::values::records_on_older_keys(&tx, current).await?;
-    tx.commit().await?;
+    let custom_older = super::custom_fields::values::records_on_older_keys(tx, current).await?;
     Ok(EncryptionStatus {
         data_key_version: current as u32,
         contacts,
@@ -767,15 +748,12 @@ pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResu
         .vault()
         .rotate_data_key(&tx, scope.tenant_id())
         .await
-        .map_err(|e| match e {
-            DomainError::Internal(cause)
-                if cause
-                    .downcast_ref::<sea_orm::DbErr>()
-                    .is_some_and(super::error::is_unique_violation) =>
-            {
+        .map_err(|e| {
+            if super::customers::is_unique_violation(&e) {
                 DomainError::Conflict("another rotation of this tenant's key is under way".into())
+            } else {
+                e
             }
-            other => other,
         })?;
     audit::record(&tx, "tenant.rotate_key", Some(scope.tenant_id()), &["dataKeyVersion"]).await?;
     tx.commit().await?;
@@ -805,8 +783,8 @@ pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> Doma
     let tx = store.begin_tenant_job(tenant_id).await?;
     let keys = store.vault().reload(&tx, tenant_id).await?;
     let current = keys.data.current_version as i32;
-    let rows = contact::Entity::find()
-        .filter(contact::Column::TenantId.eq(tenant_id))
+    let rows = tx
+        .select::<contact::Entity>()
         .filter(contact::Column::KeyVersion.lt(current))
         .order_by_asc(contact::Column::Id)
         .limit(limit)
@@ -822,7 +800,6 @@ pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> Doma
             ..Default::default()
         };
         let mut unchanged = Condition::all()
-            .add(contact::Column::TenantId.eq(tenant_id))
             .add(contact::Column::Id.eq(row.id))
             .add(contact::Column::KeyVersion.eq(row.key_version));
         for field in Field::ALL {
@@ -845,12 +822,12 @@ pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> Doma
                 keys.data.encrypt(aad(tenant_id, field, row.id), clear.expose()).into(),
             );
         }
-        let result = contact::Entity::update_many()
+        batch.moved += tx
+            .update::<contact::Entity>()
             .filter(unchanged)
             .set(update)
             .exec(&tx)
             .await?;
-        batch.moved += result.rows_affected;
     }
     tx.commit().await?;
     Ok(batch)
@@ -858,10 +835,8 @@ pub async fn reencrypt_batch(store: &Store, tenant_id: Uuid, limit: u64) -> Doma
 
 /// Deletes every contact of a customer: ciphertexts and blind indexes go with the rows.
 pub(crate) async fn erase_for_customer(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<u64> {
-    let scope = tx.scope();
-    let result = scoped_delete::<contact::Entity>(scope)
+    tx.delete::<contact::Entity>()
         .filter(contact::Column::CustomerId.eq(customer_id))
         .exec(tx)
-        .await?;
-    Ok(result.rows_affected)
+        .await
 }

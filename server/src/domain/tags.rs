@@ -1,16 +1,14 @@
 //! Tenant-defined tags ("key account", "high intent") and which customers carry them.
 
-use crate::domain::ScopedTx;
 use std::collections::{HashMap, HashSet};
 
 use entity::enums::Role;
 use entity::{customer_tag, tag};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::customers::dedup;
-use super::error::is_unique_violation;
-use super::{DomainError, DomainResult, Store, audit, locks, now, scoped, scoped_delete, validate};
+use super::customers::{dedup, is_unique_violation};
+use super::{DomainError, DomainResult, ScopedTx, Store, access, audit, locks, now, validate};
 use crate::tenancy::TenantScope;
 
 pub async fn create(
@@ -24,67 +22,36 @@ pub async fn create(
     let color = validate::color("color", color.as_deref().unwrap_or("#808080"))?;
     let tx = store.begin_scoped(scope).await?;
     hold_name(&tx, &name).await?;
-    if let Some(existing) = scoped::<tag::Entity>(scope)
-        .filter(tag::Column::Name.eq(&name))
-        .one(&tx)
-        .await?
-    {
+    if let Some(existing) = named(&tx, &name).await? {
         return Err(name_taken(vec![existing.id]));
     }
-    let created = tag::Entity::insert(tag::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id()),
-        name: Set(name),
-        color: Set(color),
-        created_at: Set(now()),
-    })
-    .exec_with_returning(&tx)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            name_taken(vec![])
-        } else {
-            e.into()
-        }
-    })?;
+    let created = tx
+        .insert(tag::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tx.tenant_id()),
+            name: Set(name),
+            color: Set(color),
+            created_at: Set(now()),
+        })
+        .await
+        .map_err(name_taken_or)?;
     audit::record(&tx, "tag.create", Some(created.id), &["name", "color"]).await?;
     tx.commit().await?;
     Ok(created)
 }
 
-pub async fn list(store: &Store, scope: &TenantScope) -> DomainResult<Vec<tag::Model>> {
-    let tx = store.begin_scoped(scope).await?;
-    let tags = scoped::<tag::Entity>(scope)
-        .order_by_asc(tag::Column::Name)
-        .all(&tx)
-        .await?;
-    tx.commit().await?;
-    Ok(tags)
+pub async fn list(tx: &ScopedTx) -> DomainResult<Vec<tag::Model>> {
+    tx.select::<tag::Entity>().order_by_asc(tag::Column::Name).all(tx).await
 }
 
 /// Tags of many customers in two queries, whatever the number of customers.
-pub async fn for_customers(
-    store: &Store,
-    scope: &TenantScope,
-    customer_ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, Vec<tag::Model>>> {
-    if customer_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let out = for_customers_in(&tx, customer_ids).await?;
-    tx.commit().await?;
-    Ok(out)
-}
-
-/// `for_customers` inside the caller's transaction.
-pub(crate) async fn for_customers_in(
-    tx: &ScopedTx,
-    customer_ids: &[Uuid],
-) -> DomainResult<HashMap<Uuid, Vec<tag::Model>>> {
-    let scope = tx.scope();
+pub async fn for_customers(tx: &ScopedTx, customer_ids: &[Uuid]) -> DomainResult<HashMap<Uuid, Vec<tag::Model>>> {
     let mut out: HashMap<Uuid, Vec<tag::Model>> = HashMap::new();
-    let links = scoped::<customer_tag::Entity>(scope)
+    if customer_ids.is_empty() {
+        return Ok(out);
+    }
+    let links = tx
+        .select::<customer_tag::Entity>()
         .filter(customer_tag::Column::CustomerId.is_in(customer_ids.iter().copied()))
         .all(tx)
         .await?;
@@ -92,7 +59,7 @@ pub(crate) async fn for_customers_in(
     let tags: HashMap<Uuid, tag::Model> = if tag_ids.is_empty() {
         HashMap::new()
     } else {
-        scoped::<tag::Entity>(scope)
+        tx.select::<tag::Entity>()
             .filter(tag::Column::Id.is_in(tag_ids))
             .all(tx)
             .await?
@@ -113,15 +80,15 @@ pub(crate) async fn for_customers_in(
 
 /// Checks that every id names a tag of this tenant; unknown ids are a validation error on `field`.
 pub(crate) async fn ensure_exist(tx: &ScopedTx, field: &str, ids: &[Uuid]) -> DomainResult<()> {
-    let scope = tx.scope();
     if ids.is_empty() {
         return Ok(());
     }
-    let found = scoped::<tag::Entity>(scope)
+    let found = tx
+        .select::<tag::Entity>()
         .filter(tag::Column::Id.is_in(ids.iter().copied()))
-        .all(tx)
+        .count(tx)
         .await?;
-    if found.len() != ids.iter().collect::<std::collections::HashSet<_>>().len() {
+    if found != ids.iter().collect::<HashSet<_>>().len() as u64 {
         return Err(DomainError::validation(field, "contains an unknown tag"));
     }
     Ok(())
@@ -137,8 +104,7 @@ fn require_tag_admin(scope: &TenantScope) -> DomainResult<()> {
 
 /// Holds a tag name until COMMIT, so that a name checked as free stays free.
 async fn hold_name(tx: &ScopedTx, name: &str) -> DomainResult<()> {
-    let scope = tx.scope();
-    locks::hold(tx, scope.tenant_id(), &[locks::Key::new("tag-name", name)]).await
+    locks::hold(tx, tx.tenant_id(), &[locks::Key::new("tag-name", name)]).await
 }
 
 fn name_taken(candidates: Vec<Uuid>) -> DomainError {
@@ -149,9 +115,24 @@ fn name_taken(candidates: Vec<Uuid>) -> DomainError {
     }
 }
 
+/// A write that lost a race for the name to a concurrent one is told so like any other clash.
+fn name_taken_or(err: DomainError) -> DomainError {
+    if is_unique_violation(&err) {
+        name_taken(vec![])
+    } else {
+        err
+    }
+}
+
+async fn named(tx: &ScopedTx, name: &str) -> DomainResult<Option<tag::Model>> {
+    tx.select::<tag::Entity>()
+        .filter(tag::Column::Name.eq(name))
+        .one(tx)
+        .await
+}
+
 async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<tag::Model> {
-    let scope = tx.scope();
-    scoped::<tag::Entity>(scope)
+    tx.select::<tag::Entity>()
         .filter(tag::Column::Id.eq(id))
         .one(tx)
         .await?
@@ -174,11 +155,7 @@ pub async fn rename(
     let mut changed = Vec::new();
     if let Some(name) = name.filter(|n| *n != current.name) {
         hold_name(&tx, &name).await?;
-        if let Some(other) = scoped::<tag::Entity>(scope)
-            .filter(tag::Column::Name.eq(&name))
-            .one(&tx)
-            .await?
-        {
+        if let Some(other) = named(&tx, &name).await? {
             return Err(name_taken(vec![other.id]));
         }
         current.name = name;
@@ -192,13 +169,15 @@ pub async fn rename(
         tx.commit().await?;
         return Ok(current);
     }
-    let saved = current.into_active_model().reset_all().update(&tx).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            name_taken(vec![])
-        } else {
-            e.into()
-        }
-    })?;
+    let saved = tx
+        .update::<tag::Entity>()
+        .filter(tag::Column::Id.eq(id))
+        .set(current.into_active_model().reset_all())
+        .exec_with_returning(&tx)
+        .await
+        .map_err(name_taken_or)?
+        .pop()
+        .ok_or(DomainError::NotFound("tag"))?;
     audit::record(&tx, "tag.update", Some(id), &changed).await?;
     tx.commit().await?;
     Ok(saved)
@@ -209,12 +188,12 @@ pub async fn delete(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
     require_tag_admin(scope)?;
     let tx = store.begin_scoped(scope).await?;
     find(&tx, id).await?;
-    let untagged = scoped_delete::<customer_tag::Entity>(scope)
+    let untagged = tx
+        .delete::<customer_tag::Entity>()
         .filter(customer_tag::Column::TagId.eq(id))
         .exec(&tx)
-        .await?
-        .rows_affected;
-    scoped_delete::<tag::Entity>(scope)
+        .await?;
+    tx.delete::<tag::Entity>()
         .filter(tag::Column::Id.eq(id))
         .exec(&tx)
         .await?;
@@ -237,7 +216,7 @@ pub async fn retag(
     customer_ids: &[Uuid],
     attach: bool,
 ) -> DomainResult<Vec<Uuid>> {
-    super::customers::require_writer(scope)?;
+    access::require_writer(scope)?;
     let tag_ids = dedup(tag_ids);
     let customer_ids = dedup(customer_ids);
     if tag_ids.is_empty() {
@@ -257,17 +236,20 @@ pub async fn retag(
     }
     let tx = store.begin_scoped(scope).await?;
     ensure_exist(&tx, "tagIds", &tag_ids).await?;
-    let visible = super::customers::lock_all_visible(&tx, &customer_ids).await?;
+    let visible = access::lock_customers(&tx, &customer_ids).await?;
     if visible.len() != customer_ids.len() {
         return Err(DomainError::NotFound("customer"));
     }
-    let existing: HashSet<(Uuid, Uuid)> = scoped::<customer_tag::Entity>(scope)
+    let existing: HashSet<(Uuid, Uuid)> = tx
+        .select::<customer_tag::Entity>()
+        .select_only()
+        .column(customer_tag::Column::CustomerId)
+        .column(customer_tag::Column::TagId)
         .filter(customer_tag::Column::CustomerId.is_in(customer_ids.iter().copied()))
         .filter(customer_tag::Column::TagId.is_in(tag_ids.iter().copied()))
-        .all(&tx)
+        .tuples::<(Uuid, Uuid)>(&tx)
         .await?
         .into_iter()
-        .map(|l| (l.customer_id, l.tag_id))
         .collect();
     let mut changed: Vec<Uuid> = Vec::new();
     if attach {
@@ -280,21 +262,17 @@ pub async fn retag(
                     changed.push(customer_id);
                 }
                 customer_tag::ActiveModel {
-                    tenant_id: Set(scope.tenant_id()),
+                    tenant_id: Set(tx.tenant_id()),
                     customer_id: Set(customer_id),
                     tag_id: Set(tag_id),
                 }
             })
             .collect();
-        if !missing.is_empty() {
-            customer_tag::Entity::insert_many(missing)
-                .exec_without_returning(&tx)
-                .await?;
-        }
+        tx.insert_many(missing, None).await?;
     } else {
         changed = dedup(&existing.iter().map(|(c, _)| *c).collect::<Vec<_>>());
         if !changed.is_empty() {
-            scoped_delete::<customer_tag::Entity>(scope)
+            tx.delete::<customer_tag::Entity>()
                 .filter(customer_tag::Column::CustomerId.is_in(changed.iter().copied()))
                 .filter(customer_tag::Column::TagId.is_in(tag_ids.iter().copied()))
                 .exec(&tx)

@@ -6,9 +6,9 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use uuid::Uuid;
 
 use super::customers::{Customer, CustomerStatus};
+use super::reads::read_tx;
 use super::scalars::{Date, Decimal, Money};
 use super::tenancy::User;
-use super::{api, scope};
 use crate::domain::analytics::{self as service, AbcClass as DomainAbc, ValueTier as DomainTier};
 use crate::domain::customers as customer_service;
 use crate::domain::money;
@@ -212,11 +212,11 @@ impl AnalyticsQuery {
         to: Date,
         currency: String,
     ) -> Result<CustomerValueTiers> {
-        let api = api(ctx);
-        let scope = scope(ctx)?;
-        let result = service::value_tiers(&api.store, scope, &from.0, &to.0, &currency).await?;
+        let tx = read_tx(ctx).await?;
+        let result = service::value_tiers(&tx, &from.0, &to.0, &currency).await?;
         let ids: Vec<Uuid> = result.scores.iter().map(|s| s.customer_id).collect();
-        let customers = customer_service::by_ids(&api.store, scope, &ids).await?;
+        let customers = customer_service::by_ids(&tx, &ids).await?;
+        tx.done().await?;
         let member = |s: &service::CustomerScore| CustomerValueScore {
             score: s.clone(),
             customer: customers.get(&s.customer_id).cloned(),
@@ -250,7 +250,9 @@ impl AnalyticsQuery {
     /// Active customers per status, and how customers moved between statuses from `from` to
     /// `to` (whole days in the tenant's time zone, both included).
     async fn pipeline(&self, ctx: &Context<'_>, from: Date, to: Date) -> Result<Pipeline> {
-        let p = service::pipeline(&api(ctx).store, scope(ctx)?, &from.0, &to.0).await?;
+        let tx = read_tx(ctx).await?;
+        let p = service::pipeline(&tx, &from.0, &to.0).await?;
+        tx.done().await?;
         Ok(Pipeline {
             statuses: p
                 .current
@@ -283,7 +285,9 @@ impl AnalyticsQuery {
         to: Date,
         currency: String,
     ) -> Result<Vec<MonthRevenue>> {
-        let months = service::revenue_by_month(&api(ctx).store, scope(ctx)?, &from.0, &to.0, &currency).await?;
+        let tx = read_tx(ctx).await?;
+        let months = service::revenue_by_month(&tx, &from.0, &to.0, &currency).await?;
+        tx.done().await?;
         Ok(months
             .into_iter()
             .map(|m| MonthRevenue {
@@ -302,12 +306,12 @@ impl AnalyticsQuery {
         from: Option<Date>,
         to: Option<Date>,
     ) -> Result<Vec<FollowUpDiscipline>> {
-        let api = api(ctx);
-        let scope = scope(ctx)?;
         let (from, to) = (from.as_ref().map(|d| d.0.as_str()), to.as_ref().map(|d| d.0.as_str()));
-        let rows = service::follow_up_discipline(&api.store, scope, from, to).await?;
+        let tx = read_tx(ctx).await?;
+        let rows = service::follow_up_discipline(&tx, from, to).await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.assignee_id).collect();
-        let mut people: HashMap<Uuid, entity::user::Model> = users::by_ids(&api.store, scope, &ids).await?;
+        let mut people: HashMap<Uuid, entity::user::Model> = users::by_ids_in(&tx, &ids).await?;
+        tx.done().await?;
         Ok(rows
             .into_iter()
             .map(|row| FollowUpDiscipline {

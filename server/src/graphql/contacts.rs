@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::{DateTime, Utc};
 
 use super::customers::ContactChannel;
+use super::reads::read_tx;
 use super::tenancy::Tenant;
 use super::{api, parse_id, patch, scope};
 use crate::domain::contacts::{self as service, ContactInput as DomainInput, ContactPatch, ContactView, Field};
@@ -226,7 +227,9 @@ pub struct EncryptionStatus {
 }
 
 pub async fn encryption_status(ctx: &Context<'_>) -> Result<EncryptionStatus> {
-    let status = service::encryption_status(&api(ctx).store, scope(ctx)?).await?;
+    let tx = read_tx(ctx).await?;
+    let status = service::encryption_status(&tx).await?;
+    tx.done().await?;
     Ok(EncryptionStatus {
         data_key_version: status.data_key_version as i32,
         contacts: status.contacts,

@@ -16,6 +16,7 @@ use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFiel
 use super::feedback::FeedbackConnection;
 use super::follow_ups::FollowUpConnection;
 use super::interactions::InteractionConnection;
+use super::reads::{read_tx, reading};
 use super::records::{self, CustomerFiles};
 use super::scalars::{Date, Decimal, Money};
 use super::tags::Tag;
@@ -24,13 +25,11 @@ use super::transactions::TransactionConnection;
 use super::{api, parse_id, parse_ids, parse_optional_id, patch, scope};
 use crate::domain::activity::{self, Activity};
 use crate::domain::contacts::{self as contact_service, ContactView};
-use crate::domain::custom_fields::FieldEntity;
 use crate::domain::custom_fields::query::FieldOrder;
-use crate::domain::custom_fields::values::FieldValue;
+use crate::domain::custom_fields::values::{self, FieldValue};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
 use crate::domain::pagination::PageArgs;
 use crate::domain::{tags as tag_service, users};
-use crate::tenancy::TenantScope;
 
 macro_rules! remote_enum {
     ($(#[$meta:meta])* $name:ident => $remote:literal { $($variant:ident),* $(,)? }) => {
@@ -132,6 +131,11 @@ fn of_one<T>(id: Uuid, value: Option<T>) -> Option<HashMap<Uuid, T>> {
     value.map(|v| HashMap::from([(id, v)]))
 }
 
+/// The entry of customer `id` in a map loaded for it, or nothing.
+fn entry<T: Default>(mut loaded: HashMap<Uuid, T>, id: Uuid) -> T {
+    loaded.remove(&id).unwrap_or_default()
+}
+
 /// The parts of the customer's file that a write's payload selects under `customer`.
 fn selected_parts(ctx: &Context<'_>) -> service::FileParts {
     let customer = ctx.look_ahead().field("customer");
@@ -179,14 +183,9 @@ impl Customer {
             return Ok(map.get(&self.model.id).cloned().unwrap_or_default());
         }
         let plaintext = contact_service::may_read_plaintext(scope(ctx)?, self.model.owner_id);
-        custom_fields::read(
-            ctx,
-            FieldEntity::Customer,
-            self.model.id,
-            &self.model.custom_fields,
-            plaintext,
-        )
-        .await
+        Ok(reading!(ctx, |tx| {
+            values::read_in(&tx, tx.store(), tx.scope(), &self.model, plaintext).await?
+        }))
     }
 
     fn with(model: customer::Model, preloaded: Arc<Preloaded>) -> Self {
@@ -209,8 +208,11 @@ impl Customer {
                 if let Some(map) = &self.preloaded.activity {
                     return Ok(map.get(&self.model.id).cloned().unwrap_or_default());
                 }
-                let mut loaded = activity::for_customers(&api(ctx).store, scope(ctx)?, &[self.model.id]).await?;
-                Ok::<_, async_graphql::Error>(loaded.remove(&self.model.id).unwrap_or_default())
+                let id = self.model.id;
+                Ok::<_, async_graphql::Error>(entry(
+                    reading!(ctx, |tx| activity::for_customers(&tx, &[id]).await?),
+                    id,
+                ))
             })
             .await
     }
@@ -248,11 +250,10 @@ impl Customer {
         ID(self.model.owner_id.to_string())
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let id = self.model.owner_id;
         let owner = match &self.preloaded.owners {
-            Some(map) => map.get(&self.model.owner_id).cloned(),
-            None => users::by_ids(&api(ctx).store, scope(ctx)?, &[self.model.owner_id])
-                .await?
-                .remove(&self.model.owner_id),
+            Some(map) => map.get(&id).cloned(),
+            None => reading!(ctx, |tx| users::by_ids_in(&tx, &[id]).await?).remove(&id),
         };
         Ok(owner.map(User))
     }
@@ -312,10 +313,10 @@ impl Customer {
             Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
             None => {
                 let wanted = super::contacts::requested_fields(ctx.look_ahead());
-                contact_service::for_customers(&api(ctx).store, scope(ctx)?, std::slice::from_ref(&self.model), &wanted)
-                    .await?
-                    .remove(&self.model.id)
-                    .unwrap_or_default()
+                let customers = std::slice::from_ref(&self.model);
+                let loaded = reading!(ctx, |tx| contact_service::for_customers(&tx, customers, &wanted)
+                    .await?);
+                entry(loaded, self.model.id)
             }
         };
         Ok(contacts.into_iter().map(Contact).collect())
@@ -325,23 +326,19 @@ impl Customer {
         self.model.merged_into_id.map(|id| ID(id.to_string()))
     }
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<Tag>> {
+        let id = self.model.id;
         let tags = match &self.preloaded.tags {
-            Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
-            None => tag_service::for_customers(&api(ctx).store, scope(ctx)?, &[self.model.id])
-                .await?
-                .remove(&self.model.id)
-                .unwrap_or_default(),
+            Some(map) => map.get(&id).cloned().unwrap_or_default(),
+            None => entry(reading!(ctx, |tx| tag_service::for_customers(&tx, &[id]).await?), id),
         };
         Ok(tags.into_iter().map(Tag).collect())
     }
     /// Every status the customer has had, oldest first.
     async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusChange>> {
+        let id = self.model.id;
         let rows = match &self.preloaded.history {
-            Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
-            None => service::status_history(&api(ctx).store, scope(ctx)?, &[self.model.id])
-                .await?
-                .remove(&self.model.id)
-                .unwrap_or_default(),
+            Some(map) => map.get(&id).cloned().unwrap_or_default(),
+            None => entry(reading!(ctx, |tx| service::status_history(&tx, &[id]).await?), id),
         };
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -569,7 +566,6 @@ impl CustomerFilter {
 
 /// Extra fields of a customer list.
 pub struct CustomerListInfo {
-    scope: TenantScope,
     filter: service::CustomerFilter,
 }
 
@@ -577,7 +573,7 @@ pub struct CustomerListInfo {
 impl CustomerListInfo {
     /// Customers matching the filter, over all pages (one COUNT query, run only when asked).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
+        Ok(reading!(ctx, |tx| service::count(&tx, &self.filter).await?))
     }
 }
 
@@ -590,13 +586,13 @@ pub struct CustomerQuery;
 impl CustomerQuery {
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> Result<Customer> {
         let id = parse_id("id", &id)?;
-        Ok(Customer::single(service::get(&api(ctx).store, scope(ctx)?, id).await?))
+        Ok(Customer::single(reading!(ctx, |tx| service::get(&tx, id).await?)))
     }
 
     /// Active customers that share an e-mail or phone with this one, or its name and company.
     async fn duplicate_candidates(&self, ctx: &Context<'_>, customer_id: ID) -> Result<Vec<Customer>> {
         let id = parse_id("customerId", &customer_id)?;
-        let found = service::duplicate_candidates(&api(ctx).store, scope(ctx)?, id).await?;
+        let found = reading!(ctx, |tx| service::duplicate_candidates(&tx, id).await?);
         Ok(found.into_iter().map(Customer::single).collect())
     }
 
@@ -617,7 +613,6 @@ impl CustomerQuery {
         >,
     ) -> Result<CustomerConnection> {
         let api = api(ctx);
-        let scope = scope(ctx)?;
         let filter = filter.unwrap_or_default().into_domain()?;
         let args = PageArgs {
             first,
@@ -626,9 +621,9 @@ impl CustomerQuery {
             before,
         };
         let by_custom_field = order_by_custom_field.map(FieldOrder::from);
+        let tx = read_tx(ctx).await?;
         let page = service::list(
-            &api.store,
-            scope,
+            &tx,
             &filter,
             order_by.into(),
             by_custom_field.as_ref(),
@@ -651,34 +646,30 @@ impl CustomerQuery {
             wanted.extend(super::contacts::requested_fields(look.field("nodes").field("contacts")));
             wanted.sort();
             wanted.dedup();
-            preloaded.contacts = Some(contact_service::for_customers(&api.store, scope, &models, &wanted).await?);
+            preloaded.contacts = Some(contact_service::for_customers(&tx, &models, &wanted).await?);
         }
         if wants("tags") {
-            preloaded.tags = Some(tag_service::for_customers(&api.store, scope, &ids).await?);
+            preloaded.tags = Some(tag_service::for_customers(&tx, &ids).await?);
         }
         if wants("owner") {
-            preloaded.owners = Some(users::by_ids(&api.store, scope, &owner_ids).await?);
+            preloaded.owners = Some(users::by_ids_in(&tx, &owner_ids).await?);
         }
         if wants("statusHistory") {
-            preloaded.history = Some(service::status_history(&api.store, scope, &ids).await?);
+            preloaded.history = Some(service::status_history(&tx, &ids).await?);
         }
         if ["lifetimeValue", "lastInteractionAt", "nextFollowUpAt"]
             .into_iter()
             .any(wants)
         {
-            preloaded.activity = Some(activity::for_customers(&api.store, scope, &ids).await?);
+            preloaded.activity = Some(activity::for_customers(&tx, &ids).await?);
         }
+        tx.done().await?;
         let preloaded = Arc::new(preloaded);
         let files = CustomerFiles::over(ids);
 
-        Ok(super::page_connection(
-            page,
-            CustomerListInfo {
-                scope: scope.clone(),
-                filter,
-            },
-            |model| Customer::in_page(model, preloaded.clone(), files.clone()),
-        ))
+        Ok(super::page_connection(page, CustomerListInfo { filter }, |model| {
+            Customer::in_page(model, preloaded.clone(), files.clone())
+        }))
     }
 }
 

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::tag;
 
+use super::reads::read_tx;
 use super::{api, parse_id, parse_ids, scope};
 use crate::domain::tags as service;
 
@@ -32,11 +33,10 @@ pub struct TagQuery;
 #[Object]
 impl TagQuery {
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<Tag>> {
-        Ok(service::list(&api(ctx).store, scope(ctx)?)
-            .await?
-            .into_iter()
-            .map(Tag)
-            .collect())
+        let tx = read_tx(ctx).await?;
+        let tags = service::list(&tx).await?;
+        tx.done().await?;
+        Ok(tags.into_iter().map(Tag).collect())
     }
 }
 
