@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::money::{Currency, Money};
-use super::{DomainError, DomainResult, ScopedTx, activity};
+use super::{DomainError, DomainResult, ScopedTx, history_totals};
 use crate::tenancy::TenantScope;
 
 /// Longest period `revenue_by_month` reports on.
@@ -240,7 +240,7 @@ pub async fn value_tiers(tx: &ScopedTx, from: &str, to: &str, currency: &str) ->
         .column(transaction::Column::CustomerId)
         .column_as(Expr::col(transaction::Column::OccurredAt).max(), "last")
         .column_as(Expr::col(transaction::Column::Id).count(), "n")
-        .column_as(activity::total_minor(), "total")
+        .column_as(history_totals::total_minor(), "total")
         .filter(transaction::Column::Currency.eq(currency.code()))
         .filter(transaction::Column::VoidedAt.is_null())
         .filter(transaction::Column::OccurredAt.gte(start))
@@ -325,7 +325,7 @@ pub async fn revenue_by_month(tx: &ScopedTx, from: &str, to: &str, currency: &st
         .select::<transaction::Entity>()
         .select_only()
         .column_as(bucket, "bucket")
-        .column_as(activity::total_minor(), "total")
+        .column_as(history_totals::total_minor(), "total")
         .column_as(Expr::col(transaction::Column::Id).count(), "n")
         .filter(transaction::Column::Currency.eq(currency.code()))
         .filter(transaction::Column::VoidedAt.is_null())

@@ -28,8 +28,8 @@ use super::records::RecordKind;
 use super::patch::*;
 use super::validate::Lines;
 use super::{
-    DomainError, DomainResult, Scoped, ScopedTx, Store, access, activity, audit, locks, now, scoped, tags, validate,
-    versioned,
+    DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, history_totals, locks, now, scoped, tags,
+    validate, versioned,
 };
 use crate::tenancy::TenantScope;
 
@@ -832,21 +832,21 @@ fn filtered(
         let min = min.parse("filter.minLifetimeValue")?;
         // Everyone has at least nothing: a bound of zero or less excludes no one.
         if min.minor > 0 {
-            let valuable = activity::customers_with_value(tx, min.currency, min.minor, true);
+            let valuable = history_totals::customers_with_value(tx, min.currency, min.minor, true);
             select = select.filter(customer::Column::Id.in_subquery(valuable));
         }
     }
     if let Some(max) = &f.max_lifetime_value {
         let max = max.parse("filter.maxLifetimeValue")?;
-        let above = activity::customers_with_value(tx, max.currency, max.minor, false);
+        let above = history_totals::customers_with_value(tx, max.currency, max.minor, false);
         select = select.filter(customer::Column::Id.not_in_subquery(above));
     }
     if let Some(before) = f.last_interaction_before {
-        let recent = activity::customers_contacted_since(tx, before);
+        let recent = history_totals::customers_contacted_since(tx, before);
         select = select.filter(customer::Column::Id.not_in_subquery(recent));
     }
     if let Some(wanted) = f.has_open_follow_up {
-        let open = activity::customers_with_open_follow_up(tx);
+        let open = history_totals::customers_with_open_follow_up(tx);
         select = select.filter(if wanted {
             customer::Column::Id.in_subquery(open)
         } else {

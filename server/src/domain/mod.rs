@@ -3,7 +3,6 @@
 //! kernel is the only module that holds a connection.
 
 pub(crate) mod access;
-pub mod activity;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;
@@ -15,6 +14,7 @@ pub mod email_address;
 pub mod error;
 pub mod feedback;
 pub mod follow_ups;
+pub mod history_totals;
 pub mod interactions;
 pub mod kernel;
 pub mod keys;

@@ -23,11 +23,11 @@ use super::tags::Tag;
 use super::tenancy::User;
 use super::transactions::TransactionConnection;
 use super::{api, parse_id, parse_ids, parse_optional_id, patch, scope};
-use crate::domain::activity::{self, Activity};
 use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::custom_fields::query::FieldOrder;
 use crate::domain::custom_fields::values::{self, FieldValue};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
+use crate::domain::history_totals::{self, Activity};
 use crate::domain::pagination::PageArgs;
 use crate::domain::{tags as tag_service, users};
 
@@ -210,7 +210,7 @@ impl Customer {
                 }
                 let id = self.model.id;
                 Ok::<_, async_graphql::Error>(entry(
-                    reading!(ctx, |tx| activity::for_customers(&tx, &[id]).await?),
+                    reading!(ctx, |tx| history_totals::for_customers(&tx, &[id]).await?),
                     id,
                 ))
             })
@@ -661,7 +661,7 @@ impl CustomerQuery {
             .into_iter()
             .any(wants)
         {
-            preloaded.activity = Some(activity::for_customers(&tx, &ids).await?);
+            preloaded.activity = Some(history_totals::for_customers(&tx, &ids).await?);
         }
         tx.done().await?;
         let preloaded = Arc::new(preloaded);
