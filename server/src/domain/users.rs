@@ -40,7 +40,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
 
     let tx = store.begin_scoped(scope).await?;
     // Held until COMMIT, so that an e-mail checked as free stays free.
-    locks::hold(&tx, scope.tenant_id(), &[locks::Key::new("user-email", &email)]).await?;
+    locks::hold(&tx, &[locks::Key::new("user-email", &email)]).await?;
     if let Some(existing) = scoped::<user::Entity>(scope)
         .filter(user::Column::Email.eq(&email))
         .one(&tx)

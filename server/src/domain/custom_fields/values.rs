@@ -501,7 +501,6 @@ fn oldest_key(defs: &[Definition], entity: FieldEntity, values: &Map<String, Jso
 /// Each field is held until COMMIT (all of them in one call, so writers of several unique
 /// fields never wait crosswise): two writers of one value would each see no clash otherwise.
 async fn ensure_unique(tx: &ScopedTx, probes: &[(&Definition, Json)], row_id: Uuid) -> DomainResult<()> {
-    let scope = tx.scope();
     if probes.is_empty() {
         return Ok(());
     }
@@ -510,7 +509,7 @@ async fn ensure_unique(tx: &ScopedTx, probes: &[(&Definition, Json)], row_id: Uu
         .map(|(def, _)| format!("{}:{}", def.entity.table(), def.key))
         .collect();
     let keys: Vec<locks::Key<'_>> = fields.iter().map(|f| locks::Key::new("custom-field", f)).collect();
-    locks::hold(tx, scope.tenant_id(), &keys).await?;
+    locks::hold(tx, &keys).await?;
     for (def, probe) in probes {
         ensure_unique_one(tx, def, row_id, probe).await?;
     }
