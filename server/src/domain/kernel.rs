@@ -548,6 +548,15 @@ impl TenantTx {
             .ok_or(super::DomainError::NotFound("tenant"))
     }
 
+    /// Inserts this tenant's own row (signup), under this transaction's tenant id whatever
+    /// `row` said, and reads it back.
+    pub async fn insert_tenant(&self, mut row: entity::tenant::ActiveModel) -> DomainResult<entity::tenant::Model> {
+        row.id = sea_orm::ActiveValue::Set(self.tenant_id);
+        Ok(entity::tenant::Entity::insert(row)
+            .exec_with_returning(&self.conn)
+            .await?)
+    }
+
     /// An update of this tenant's own row (its settings, its counters).
     pub fn update_tenant(&self) -> Scoped<UpdateMany<entity::tenant::Entity>> {
         Scoped(entity::tenant::Entity::update_many().filter(entity::tenant::Column::Id.eq(self.tenant_id)))

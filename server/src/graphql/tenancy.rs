@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Resu
 use chrono::{DateTime, Utc};
 use entity::{api_key, tenant, user};
 
+use super::reads::read_tx;
 use super::{api, parse_id, patch, request, scope};
 use crate::domain::{api_keys, tenants, users};
 use crate::secret::Secret;
@@ -171,14 +172,15 @@ pub struct TenancyQuery;
 impl TenancyQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let scope = scope(ctx)?;
-        let store = &api(ctx).store;
         let (user, tenant) = request(ctx)
             .facts
             .me
             .get_or_try_init(|| async {
-                let user = users::get(store, scope, scope.actor().user_id).await?;
-                let tenant = tenants::current(store, scope).await?;
-                Ok::<_, crate::domain::DomainError>((user, tenant))
+                let tx = read_tx(ctx).await?;
+                let user = users::get(&tx, scope.actor().user_id).await?;
+                let tenant = tenants::get(&tx).await?;
+                tx.done().await?;
+                Ok::<_, async_graphql::Error>((user, tenant))
             })
             .await?
             .clone();
@@ -192,18 +194,24 @@ impl TenancyQuery {
 
     /// Everyone in the tenant (to pick owners and assignees).
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let scope = scope(ctx)?;
         let list = request(ctx)
             .facts
             .users
-            .get_or_try_init(|| users::list(&api(ctx).store, scope))
+            .get_or_try_init(|| async {
+                let tx = read_tx(ctx).await?;
+                let list = users::list(&tx).await?;
+                tx.done().await?;
+                Ok::<_, async_graphql::Error>(list)
+            })
             .await?;
         Ok(list.iter().cloned().map(User).collect())
     }
 
     /// Admins only.
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
-        let list = api_keys::list(&api(ctx).store, scope(ctx)?).await?;
+        let tx = read_tx(ctx).await?;
+        let list = api_keys::list(&tx).await?;
+        tx.done().await?;
         Ok(list.into_iter().map(ApiKey).collect())
     }
 }
