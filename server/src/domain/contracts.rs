@@ -702,7 +702,6 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
 /// created at once do not draw the same number; each number drawn is held like a given one.
 /// (A lock on the tenant's row would also block every insert that checks its foreign key.)
 async fn next_contract_number(tx: &ScopedTx) -> DomainResult<String> {
-    let scope = tx.scope();
     locks::hold(tx, &[locks::Key::new("contract-number-generator", "")]).await?;
     let mut seq = tx.select::<contract::Entity>().count(tx).await? + 1;
     for _ in 0..1000 {
