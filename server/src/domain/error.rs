@@ -168,7 +168,7 @@ impl DomainError {
     }
 
     /// The database error an `Internal` one was made from.
-    fn db_err(&self) -> Option<&sea_orm::DbErr> {
+    pub(crate) fn db_err(&self) -> Option<&sea_orm::DbErr> {
         match self {
             Self::Internal(cause) => cause.chain().find_map(|c| c.downcast_ref::<sea_orm::DbErr>()),
             _ => None,
