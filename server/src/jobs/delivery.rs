@@ -216,7 +216,6 @@ impl Delivery {
 
     /// One attempt at an e-mail of one reminder or a digest of several.
     async fn attempt(&self, mail: &Mail, at: DateTime<Utc>) -> Outcome {
-        let first = &mail.reminders[0];
         match &mail.problem {
             Some(Problem::SubjectGone) => {
                 return Outcome::Failed {
@@ -228,7 +227,11 @@ impl Delivery {
             }
             None => {}
         }
-        let letter = &mail.letters[0];
+        let (Some(first), Some(letter)) = (mail.reminders.first(), mail.letters.first()) else {
+            return Outcome::Failed {
+                error: "nothing to send".into(),
+            };
+        };
         let to: Vec<Mailbox> = letter
             .recipients
             .iter()
@@ -352,7 +355,7 @@ impl Mail {
         self.letters.first().is_some_and(|first| {
             first.digest
                 && first.contract.is_some()
-                && self.reminders[0].tenant_id == r.tenant_id
+                && self.reminders.first().is_some_and(|f| f.tenant_id == r.tenant_id)
                 && first.recipients == letter.recipients
         })
     }
