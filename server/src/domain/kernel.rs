@@ -536,8 +536,11 @@ impl TenantTx {
     }
 
     fn tenant_predicate(&self) -> String {
-        // A UUID's text has no quote to escape.
-        format!("\"tenant_id\" = '{}'", self.tenant_id)
+        // A UUID's text has no quote to escape. SQLite keeps UUIDs as 16-byte blobs.
+        match self.backend() {
+            DbBackend::Sqlite => format!("\"tenant_id\" = X'{}'", self.tenant_id.simple()),
+            _ => format!("\"tenant_id\" = '{}'", self.tenant_id),
+        }
     }
 
     /// This tenant's own row.
