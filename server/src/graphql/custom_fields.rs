@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
-use super::reads::read_tx;
+use super::reads::reading;
 use super::{api, parse_id, parse_ids, patch, scope};
 use crate::domain::custom_fields::query::{FieldFilter, FieldOrder, FilterOp};
 use crate::domain::custom_fields::values::{self, FieldValue};
@@ -156,10 +156,7 @@ pub async fn read(
     if let Some(values) = values::read_cached(&api(ctx).store, scope(ctx)?, entity, row_id, stored, plaintext) {
         return Ok(values?);
     }
-    let tx = read_tx(ctx).await?;
-    let values = values::read(&tx, entity, row_id, stored, plaintext).await?;
-    tx.done().await?;
-    Ok(values)
+    Ok(reading!(ctx, |tx| values::read(&tx, entity, row_id, stored, plaintext).await?))
 }
 
 /// The values of a contract, transaction or interaction: those its write read before COMMIT
@@ -256,9 +253,7 @@ impl CustomFieldQuery {
         #[graphql(desc = "Archived fields too (default false).")] include_archived: Option<bool>,
     ) -> Result<Vec<CustomFieldDefinition>> {
         let include_archived = include_archived.unwrap_or(false);
-        let tx = read_tx(ctx).await?;
-        let list = service::list(&tx, entity.into(), include_archived).await?;
-        tx.done().await?;
+        let list = reading!(ctx, |tx| service::list(&tx, entity.into(), include_archived).await?);
         Ok(list.into_iter().map(CustomFieldDefinition).collect())
     }
 }

@@ -12,7 +12,7 @@ use entity::reminder;
 use super::customers::Customer;
 use super::interactions::gql_id;
 use super::loading::Related;
-use super::reads::read_tx;
+use super::reads::reading;
 use super::tenancy::User;
 use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::pagination::PageArgs;
@@ -168,10 +168,7 @@ pub struct ReminderListInfo {
 impl ReminderListInfo {
     /// Reminders matching the filter, over all pages (counted only when asked).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        let tx = read_tx(ctx).await?;
-        let n = service::count(&tx, &self.filter).await?;
-        tx.done().await?;
-        Ok(n)
+        Ok(reading!(ctx, |tx| service::count(&tx, &self.filter).await?))
     }
 }
 
@@ -215,10 +212,7 @@ pub struct ReminderQuery;
 impl ReminderQuery {
     async fn reminder(&self, ctx: &Context<'_>, id: ID) -> Result<Reminder> {
         let id = parse_id("id", &id)?;
-        let tx = read_tx(ctx).await?;
-        let reminder = service::get(&tx, id).await?;
-        tx.done().await?;
-        Ok(Reminder::from_model(reminder))
+        Ok(Reminder::from_model(reading!(ctx, |tx| service::get(&tx, id).await?)))
     }
 
     /// Reminder e-mails, latest due first unless `orderBy` says otherwise. Admins and
@@ -243,9 +237,14 @@ impl ReminderQuery {
             last,
             before,
         };
-        let tx = read_tx(ctx).await?;
-        let page = service::list(&tx, &filter, order_by.into(), &args, api.max_page_size).await?;
-        tx.done().await?;
+        let page = reading!(ctx, |tx| service::list(
+            &tx,
+            &filter,
+            order_by.into(),
+            &args,
+            api.max_page_size
+        )
+        .await?);
         let related = Related::of(
             page.items.iter().map(|(_, r)| r.customer_id).collect(),
             page.items.iter().filter_map(|(_, r)| r.recipient_user_id).collect(),
@@ -260,10 +259,7 @@ impl ReminderQuery {
 
     /// Delivery figures of the tenant (managers and above).
     async fn reminder_stats(&self, ctx: &Context<'_>) -> Result<ReminderStats> {
-        let tx = read_tx(ctx).await?;
-        let stats = service::stats(&tx).await?;
-        tx.done().await?;
-        Ok(stats.into())
+        Ok(reading!(ctx, |tx| service::stats(&tx).await?).into())
     }
 }
 

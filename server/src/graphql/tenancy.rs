@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Resu
 use chrono::{DateTime, Utc};
 use entity::{api_key, tenant, user};
 
-use super::reads::read_tx;
+use super::reads::reading;
 use super::{api, parse_id, patch, request, scope};
 use crate::domain::{api_keys, tenants, users};
 use crate::secret::Secret;
@@ -176,11 +176,11 @@ impl TenancyQuery {
             .facts
             .me
             .get_or_try_init(|| async {
-                let tx = read_tx(ctx).await?;
-                let user = users::get(&tx, scope.actor().user_id).await?;
-                let tenant = tenants::get(&tx).await?;
-                tx.done().await?;
-                Ok::<_, async_graphql::Error>((user, tenant))
+                let found = reading!(ctx, |tx| (
+                    users::get(&tx, scope.actor().user_id).await?,
+                    tenants::get(&tx).await?
+                ));
+                Ok::<_, async_graphql::Error>(found)
             })
             .await?
             .clone();
@@ -197,21 +197,14 @@ impl TenancyQuery {
         let list = request(ctx)
             .facts
             .users
-            .get_or_try_init(|| async {
-                let tx = read_tx(ctx).await?;
-                let list = users::list(&tx).await?;
-                tx.done().await?;
-                Ok::<_, async_graphql::Error>(list)
-            })
+            .get_or_try_init(|| async { Ok::<_, async_graphql::Error>(reading!(ctx, |tx| users::list(&tx).await?)) })
             .await?;
         Ok(list.iter().cloned().map(User).collect())
     }
 
     /// Admins only.
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
-        let tx = read_tx(ctx).await?;
-        let list = api_keys::list(&tx).await?;
-        tx.done().await?;
+        let list = reading!(ctx, |tx| api_keys::list(&tx).await?);
         Ok(list.into_iter().map(ApiKey).collect())
     }
 }
