@@ -3,10 +3,10 @@
 
 use entity::enums::{CustomerKind, CustomerSource, CustomerStatus, Role};
 
-use crate::domain::customers::{self, BudgetInput, CustomerChanges, Patch};
-use crate::domain::{DomainResult, Store, api_keys, tags, tenants, users};
-use crate::secret::Secret;
-use crate::secret::random_token;
+use crate::domain::customers::{self, BudgetInput, CustomerChanges};
+use crate::domain::patch::Patch;
+use crate::domain::{DomainError, DomainResult, Store, api_keys, tags, tenants, users};
+use crate::secret::{Secret, random_token};
 
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_ADMIN: &str = "admin@demo.example.com";
@@ -61,7 +61,7 @@ pub async fn seed_demo(store: &Store) -> DomainResult<SeedOutcome> {
     .await?;
     let scope = tenants::owner_scope(store, DEMO_SLUG)
         .await?
-        .expect("the demo tenant was just created");
+        .ok_or(DomainError::NotFound("the demo tenant's owner"))?;
     let sales = users::create(
         store,
         &scope,

@@ -147,6 +147,51 @@ async fn a_permanent_refusal_fails_the_reminder_at_once_with_the_servers_words()
 }
 
 #[tokio::test]
+async fn a_refused_reminder_keeps_the_reply_code_and_its_meaning_not_the_servers_text() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    sink.answer_next(&[550, 421]);
+    let worker = delivery(&app, sink.port).await;
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    worker.deliver_once(&clock).await.unwrap();
+    let row = reminders(&app).await.pop().unwrap();
+    assert_eq!(row.status, ReminderStatus::Failed);
+    assert_eq!(row.last_error.as_deref(), Some("smtp: 550 mailbox unavailable"));
+
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    worker.deliver_once(&clock).await.unwrap();
+    let pending = reminders(&app)
+        .await
+        .into_iter()
+        .find(|r| r.status == ReminderStatus::Pending)
+        .unwrap();
+    assert_eq!(pending.last_error.as_deref(), Some("smtp: 421 service not available"));
+}
+
+#[tokio::test]
+async fn a_reminder_whose_subject_cannot_be_read_keeps_a_short_reason_and_no_database_text() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    let worker = delivery(&app, sink.port).await;
+    let (_, _, clock) = one_due_reminder(&app, "EN").await;
+    // Its letter reads the contract; the claim and the record of the outcome do not.
+    app.raw_execute("ALTER TABLE contracts RENAME TO contracts_away").await;
+    let round = worker.deliver_once(&clock).await.unwrap();
+    assert_eq!((round.claimed, round.retried), (1, 1));
+    let row = reminders(&app).await.pop().unwrap();
+    assert_eq!(row.status, ReminderStatus::Pending);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("cannot read the reminder's subject: database error")
+    );
+
+    app.raw_execute("ALTER TABLE contracts_away RENAME TO contracts").await;
+    clock.set(row.next_attempt_at);
+    assert_eq!(worker.deliver_once(&clock).await.unwrap().sent, 1);
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[tokio::test]
 async fn reminders_wait_while_the_server_is_down_and_all_go_out_when_it_is_back() {
     let app = app().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

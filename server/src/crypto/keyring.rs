@@ -43,6 +43,8 @@ impl fmt::Debug for Key {
 #[derive(Clone)]
 pub struct MasterKeyRing {
     keys: BTreeMap<u32, Key>,
+    /// The largest version of `keys` and its key: a ring is never empty.
+    newest: (u32, Key),
 }
 
 impl fmt::Debug for MasterKeyRing {
@@ -75,10 +77,11 @@ impl MasterKeyRing {
                 return Err(format!("master key version {version} is given twice"));
             }
         }
-        if keys.is_empty() {
-            return Err("no master key given".into());
-        }
-        Ok(Self { keys })
+        let newest = keys
+            .last_key_value()
+            .map(|(version, key)| (*version, key.clone()))
+            .ok_or("no master key given")?;
+        Ok(Self { keys, newest })
     }
 
     /// A freshly generated ring spec (`1:<base64>`), for embedded mode's first start.
@@ -92,13 +95,13 @@ impl MasterKeyRing {
     }
 
     pub fn newest_version(&self) -> u32 {
-        *self.keys.keys().next_back().expect("a ring has at least one key")
+        self.newest.0
     }
 
     /// Wraps a tenant key with the newest master key; returns (master version, wrapped form).
     pub fn wrap(&self, key: &Key, aad: &[u8]) -> (u32, String) {
-        let version = self.newest_version();
-        (version, seal(&self.keys[&version], aad, key.bytes()))
+        let (version, master) = &self.newest;
+        (*version, seal(master, aad, key.bytes()))
     }
 
     pub fn unwrap(&self, master_version: u32, wrapped: &str, aad: &[u8]) -> Result<Key, CryptoError> {
@@ -113,7 +116,8 @@ impl MasterKeyRing {
     }
 }
 
-/// AES-256-GCM with a random 96-bit nonce: base64(nonce ‖ ciphertext ‖ tag).
+/// AES-256-GCM with a random 96-bit nonce: base64(nonce ‖ ciphertext ‖ tag). AES-GCM refuses
+/// only inputs beyond 64 GiB, which no field or key comes near.
 pub(crate) fn seal(key: &Key, aad: &[u8], plaintext: &[u8]) -> String {
     let cipher = Aes256Gcm::new(key.bytes().into());
     let mut nonce = [0u8; 12];

@@ -2,10 +2,10 @@
 
 use entity::api_key;
 use entity::enums::Role;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update, validate};
+use super::{DomainError, DomainResult, ScopedTx, Store, audit, now, validate};
 use crate::secret::Secret;
 use crate::tenancy::TenantScope;
 use crate::tenancy::auth::new_api_key;
@@ -38,20 +38,20 @@ pub async fn create(
     let name = validate::required_line("name", Some(name), 200)?;
     let key = new_api_key(scope.tenant_id());
     let tx = store.begin_scoped(scope).await?;
-    let created = api_key::Entity::insert(api_key::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id()),
-        name: Set(name),
-        role: Set(role),
-        prefix: Set(key.display_prefix),
-        secret_hash: Set(key.secret_hash),
-        created_by: Set(scope.actor().user_id),
-        created_at: Set(now()),
-        last_used_at: Set(None),
-        revoked_at: Set(None),
-    })
-    .exec_with_returning(&tx)
-    .await?;
+    let created = tx
+        .insert(api_key::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            name: Set(name),
+            role: Set(role),
+            prefix: Set(key.display_prefix),
+            secret_hash: Set(key.secret_hash),
+            created_by: Set(scope.actor().user_id),
+            created_at: Set(now()),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+            ..Default::default()
+        })
+        .await?;
     audit::record(&tx, "api_key.create", Some(created.id), &["name", "role"]).await?;
     tx.commit().await?;
     Ok((created, key.secret))
@@ -60,7 +60,8 @@ pub async fn create(
 pub async fn revoke(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<api_key::Model> {
     require_admin(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let key = scoped::<api_key::Entity>(scope)
+    let key = tx
+        .select::<api_key::Entity>()
         .filter(api_key::Column::Id.eq(id))
         .one(&tx)
         .await?
@@ -69,7 +70,8 @@ pub async fn revoke(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
         tx.commit().await?;
         return Ok(key);
     }
-    let revoked = scoped_update::<api_key::Entity>(scope)
+    let revoked = tx
+        .update::<api_key::Entity>()
         .filter(api_key::Column::Id.eq(id))
         .set(api_key::ActiveModel {
             revoked_at: Set(Some(now())),
@@ -85,13 +87,10 @@ pub async fn revoke(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResul
     Ok(revoked)
 }
 
-pub async fn list(store: &Store, scope: &TenantScope) -> DomainResult<Vec<api_key::Model>> {
-    require_admin(scope)?;
-    let tx = store.begin_scoped(scope).await?;
-    let keys = scoped::<api_key::Entity>(scope)
+pub async fn list(tx: &ScopedTx) -> DomainResult<Vec<api_key::Model>> {
+    require_admin(tx.scope())?;
+    tx.select::<api_key::Entity>()
         .order_by_desc(api_key::Column::CreatedAt)
-        .all(&tx)
-        .await?;
-    tx.commit().await?;
-    Ok(keys)
+        .all(tx)
+        .await
 }

@@ -1,18 +1,16 @@
 //! The audit trail: who did what to which record, and which fields changed — never their values.
 
-use crate::domain::ScopedTx;
 use chrono::{DateTime, Utc};
 use entity::audit_log;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::{DomainError, DomainResult, Store, now, scoped};
-use crate::tenancy::{Role, TenantScope};
+use super::{DomainError, DomainResult, ScopedTx, now};
+use crate::tenancy::Role;
 
 /// Writes one audit row inside the caller's transaction, so it lands exactly when the change does.
 pub async fn record(tx: &ScopedTx, action: &str, entity_id: Option<Uuid>, changed_fields: &[&str]) -> DomainResult<()> {
-    let _scope = tx.scope();
     record_with_subjects(tx, action, entity_id, changed_fields, &[]).await
 }
 
@@ -26,9 +24,8 @@ pub async fn record_with_subjects(
 ) -> DomainResult<()> {
     let scope = tx.scope();
     let entity = action.split('.').next().unwrap_or(action);
-    audit_log::Entity::insert(audit_log::ActiveModel {
+    let row = audit_log::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id()),
         actor_user_id: Set(Some(scope.actor().user_id)),
         actor_api_key_id: Set(scope.actor().api_key_id),
         action: Set(action.to_owned()),
@@ -38,10 +35,10 @@ pub async fn record_with_subjects(
         request_id: Set(scope.request_id().map(str::to_owned)),
         subject_ids: Set((!subject_ids.is_empty()).then(|| serde_json::json!(subject_ids))),
         created_at: Set(now()),
-    })
-    .exec_without_returning(tx)
-    .await?;
-    Ok(())
+        ..Default::default()
+    };
+    // Nothing reads the row back: it is written, not answered.
+    tx.insert_many(vec![row], None).await
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,17 +53,16 @@ const SORT: &str = "CREATED_AT_DESC";
 
 /// Newest first; admins and owners only.
 pub async fn list(
-    store: &Store,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     filter: AuditFilter,
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<audit_log::Model>> {
-    if !scope.is_at_least(Role::Admin) {
+    if !tx.scope().is_at_least(Role::Admin) {
         return Err(DomainError::Forbidden("only admins may read the audit log"));
     }
     let request = PageRequest::new(args, SORT, true, max_page_size)?;
-    let mut select = scoped::<audit_log::Entity>(scope);
+    let mut select = tx.select::<audit_log::Entity>();
     if let Some(id) = filter.entity_id {
         select = select.filter(audit_log::Column::EntityId.eq(id));
     }
@@ -79,10 +75,10 @@ pub async fn list(
     if let Some(to) = filter.to {
         select = select.filter(audit_log::Column::CreatedAt.lt(to));
     }
-    let select = request.apply(select, audit_log::Column::CreatedAt, audit_log::Column::Id, true);
-    let tx = store.begin_scoped(scope).await?;
-    let rows = select.all(&tx).await?;
-    tx.commit().await?;
+    let rows = request
+        .apply(select, audit_log::Column::CreatedAt, audit_log::Column::Id, true)
+        .all(tx)
+        .await?;
     Ok(request.finish(rows, |row| Cursor {
         sort: SORT.into(),
         value: SortValue::Time(row.created_at),

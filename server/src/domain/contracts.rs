@@ -702,13 +702,7 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
 /// created at once do not draw the same number; each number drawn is held like a given one.
 /// (A lock on the tenant's row would also block every insert that checks its foreign key.)
 async fn next_contract_number(tx: &ScopedTx) -> DomainResult<String> {
-    let scope = tx.scope();
-    locks::hold(
-        tx,
-        scope.tenant_id(),
-        &[locks::Key::new("contract-number-generator", "")],
-    )
-    .await?;
+    locks::hold(tx, &[locks::Key::new("contract-number-generator", "")]).await?;
     let mut seq = tx.select::<contract::Entity>().count(tx).await? + 1;
     for _ in 0..1000 {
         let number = format!("CT-{seq:06}");
@@ -931,8 +925,7 @@ async fn apply_changes(
 /// Holds a contract number until COMMIT, so that a number checked as free stays free. Lock
 /// order within a transaction: the customer's row, custom field values, then numbers.
 async fn hold_number(tx: &ScopedTx, number: &str) -> DomainResult<()> {
-    let scope = tx.scope();
-    locks::hold(tx, scope.tenant_id(), &[locks::Key::new("contract-number", number)]).await
+    locks::hold(tx, &[locks::Key::new("contract-number", number)]).await
 }
 
 /// A number in use is a DUPLICATE on `field`; only those who may see the holder learn its id.

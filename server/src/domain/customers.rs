@@ -390,7 +390,7 @@ pub async fn create(
             .map(|(f, bidx)| locks::Key::new(f.name(), bidx))
             .collect();
         held.push(locks::Key::new("customer-name", &name_key));
-        locks::hold(&tx, tx.tenant_id(), &held).await?;
+        locks::hold(&tx, &held).await?;
         let found = duplicates_of(&tx, &draft, &indexes).await?;
         if !found.is_empty() {
             return Err(DomainError::Duplicate {
@@ -933,7 +933,7 @@ async fn set_tags(tx: &ScopedTx, customer_id: Uuid, ids: &[Uuid]) -> DomainResul
 /// Holds a customer code until COMMIT, so that a code checked as free stays free. Lock order
 /// within a transaction: custom field values, then codes, then the duplicate check.
 async fn hold_code(tx: &ScopedTx, code: &str) -> DomainResult<()> {
-    locks::hold(tx, tx.tenant_id(), &[locks::Key::new("customer-code", code)]).await
+    locks::hold(tx, &[locks::Key::new("customer-code", code)]).await
 }
 
 /// What the duplicate check compares names by: the name in any letter case, and the company.

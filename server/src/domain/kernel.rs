@@ -536,8 +536,11 @@ impl TenantTx {
     }
 
     fn tenant_predicate(&self) -> String {
-        // A UUID's text has no quote to escape.
-        format!("\"tenant_id\" = '{}'", self.tenant_id)
+        // A UUID's text has no quote to escape. SQLite keeps UUIDs as 16-byte blobs.
+        match self.backend() {
+            DbBackend::Sqlite => format!("\"tenant_id\" = X'{}'", self.tenant_id.simple()),
+            _ => format!("\"tenant_id\" = '{}'", self.tenant_id),
+        }
     }
 
     /// This tenant's own row.
@@ -546,6 +549,15 @@ impl TenantTx {
             .one(&self.conn)
             .await?
             .ok_or(super::DomainError::NotFound("tenant"))
+    }
+
+    /// Inserts this tenant's own row (signup), under this transaction's tenant id whatever
+    /// `row` said, and reads it back.
+    pub async fn insert_tenant(&self, mut row: entity::tenant::ActiveModel) -> DomainResult<entity::tenant::Model> {
+        row.id = sea_orm::ActiveValue::Set(self.tenant_id);
+        Ok(entity::tenant::Entity::insert(row)
+            .exec_with_returning(&self.conn)
+            .await?)
     }
 
     /// An update of this tenant's own row (its settings, its counters).

@@ -8,11 +8,11 @@
 //! the order of their lock ids, so two writers wanting overlapping sets never wait on each
 //! other crosswise.
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::DbBackend;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::DomainResult;
+use super::{DomainResult, TenantTx};
 
 /// What a key guards: a namespace and a value within the tenant (an e-mail's blind index, a
 /// customer code, a tag name, …). The value is hashed, never stored or logged.
@@ -27,26 +27,25 @@ impl<'a> Key<'a> {
     }
 }
 
-/// Holds the keys until the transaction ends, waiting for any other holder (within the
-/// database's lock timeout). A no-op on SQLite.
-pub(crate) async fn hold(tx: &impl ConnectionTrait, tenant_id: Uuid, keys: &[Key<'_>]) -> DomainResult<()> {
-    if tx.get_database_backend() != DbBackend::Postgres || keys.is_empty() {
+/// Holds the keys of the transaction's tenant until the transaction ends, waiting for any
+/// other holder (within the database's lock timeout). A no-op on SQLite.
+pub(crate) async fn hold(tx: &TenantTx, keys: &[Key<'_>]) -> DomainResult<()> {
+    if tx.backend() != DbBackend::Postgres || keys.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<i64> = keys.iter().map(|k| lock_id(tenant_id, k)).collect();
+    let mut ids: Vec<i64> = keys.iter().map(|k| lock_id(tx.tenant_id(), k)).collect();
     ids.sort_unstable();
     ids.dedup();
     // One round trip; the calls run left to right, so in id order.
     let calls: Vec<String> = (1..=ids.len())
         .map(|n| format!("pg_advisory_xact_lock(${n})"))
         .collect();
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!("SELECT {}", calls.join(", ")),
-        ids.into_iter().map(Into::into),
-    ))
-    .await?;
-    Ok(())
+    // Advisory locks name no rows: the tenant is already part of each id.
+    tx.execute_raw(
+        |_tenant| format!("SELECT {}", calls.join(", ")),
+        ids.into_iter().map(Into::into).collect(),
+    )
+    .await
 }
 
 /// A 64-bit lock id for the key: the head of a SHA-256 over tenant, kind and value, each

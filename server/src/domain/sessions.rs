@@ -10,9 +10,9 @@ use crate::cache::{Invalidation, Limit, Limiter, TtlMap};
 
 use chrono::Utc;
 use entity::{api_key, user};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 
-use super::{DomainError, DomainResult, Store, audit, now, scoped_update, tenants, validate};
+use super::{DomainError, DomainResult, Store, audit, now, tenants, validate};
 use crate::secret::Secret;
 use crate::tenancy::auth::{self, Claims};
 use crate::tenancy::{Actor, TenantScope};
@@ -119,8 +119,8 @@ impl Authenticator {
         let user = match &tenant {
             Some(t) => {
                 let tx = store.begin_tenant_job(t.id).await?;
-                let found = user::Entity::find()
-                    .filter(user::Column::TenantId.eq(t.id))
+                let found = tx
+                    .select::<user::Entity>()
                     .filter(user::Column::Email.eq(email.trim().to_lowercase()))
                     .filter(user::Column::Active.eq(true))
                     .one(&tx)
@@ -182,8 +182,9 @@ impl Authenticator {
 
 async fn authenticate_user(store: &Store, claims: &Claims, request_id: Option<String>) -> DomainResult<TenantScope> {
     let tx = store.begin_tenant_job(claims.tid).await?;
-    let user = user::Entity::find_by_id(claims.sub)
-        .filter(user::Column::TenantId.eq(claims.tid))
+    let user = tx
+        .select::<user::Entity>()
+        .filter(user::Column::Id.eq(claims.sub))
         .filter(user::Column::Active.eq(true))
         .one(&tx)
         .await?;
@@ -217,8 +218,8 @@ async fn authenticate_api_key(store: &Store, secret: &str, request_id: Option<St
     let invalid = DomainError::Unauthenticated("invalid API key");
     let tenant_id = auth::api_key_tenant(secret).ok_or(invalid)?;
     let tx = store.begin_tenant_job(tenant_id).await?;
-    let key = api_key::Entity::find()
-        .filter(api_key::Column::TenantId.eq(tenant_id))
+    let key = tx
+        .select::<api_key::Entity>()
         .filter(api_key::Column::SecretHash.eq(auth::sha256_hex(secret)))
         .filter(api_key::Column::RevokedAt.is_null())
         .one(&tx)
@@ -226,8 +227,9 @@ async fn authenticate_api_key(store: &Store, secret: &str, request_id: Option<St
     let Some(key) = key else {
         return Err(DomainError::Unauthenticated("invalid API key"));
     };
-    let creator = user::Entity::find_by_id(key.created_by)
-        .filter(user::Column::TenantId.eq(tenant_id))
+    let creator = tx
+        .select::<user::Entity>()
+        .filter(user::Column::Id.eq(key.created_by))
         .filter(user::Column::Active.eq(true))
         .one(&tx)
         .await?
@@ -237,9 +239,7 @@ async fn authenticate_api_key(store: &Store, secret: &str, request_id: Option<St
     // Note when a key was last used, at most once a minute per key.
     let at = now();
     if key.last_used_at.is_none_or(|t| at - t > chrono::Duration::minutes(1)) {
-        // The creator was found in `tenant_id`, so this scope is that tenant's.
-        let scope = scope_for_user(&creator, Some(key.id), None);
-        scoped_update::<api_key::Entity>(&scope)
+        tx.update::<api_key::Entity>()
             .filter(api_key::Column::Id.eq(key.id))
             .set(api_key::ActiveModel {
                 last_used_at: Set(Some(at)),

@@ -104,7 +104,7 @@ fn require_tag_admin(scope: &TenantScope) -> DomainResult<()> {
 
 /// Holds a tag name until COMMIT, so that a name checked as free stays free.
 async fn hold_name(tx: &ScopedTx, name: &str) -> DomainResult<()> {
-    locks::hold(tx, tx.tenant_id(), &[locks::Key::new("tag-name", name)]).await
+    locks::hold(tx, &[locks::Key::new("tag-name", name)]).await
 }
 
 fn name_taken(candidates: Vec<Uuid>) -> DomainError {

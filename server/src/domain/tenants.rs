@@ -1,21 +1,23 @@
-//! Tenants: signup creates the tenant and its owner in one transaction.
+//! Tenants: signup creates the tenant and its owner in one transaction; admins change its
+//! settings; operator commands find tenants by slug and visit every tenant.
 
-use crate::domain::ScopedTx;
 use entity::enums::{Locale, Role};
 use entity::{tenant, user};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
-use super::customers::{Patch, assign};
-use super::error::is_unique_violation;
-use super::{DomainError, DomainResult, Store, audit, contracts, now, validate};
+use super::error::UniqueKey;
+use super::patch::{Patch, assign};
+use super::{DomainError, DomainResult, ScopedTx, Store, TenantTx, audit, contracts, now, validate};
 use crate::cache::{Invalidation, Limit};
 use crate::secret::Secret;
 use crate::tenancy::auth::{hash_password, sha256_hex};
 use crate::tenancy::{Actor, TenantScope};
 
 /// Days before a contract ends at which its owner is reminded, unless the tenant or the contract says otherwise.
-pub const DEFAULT_CONTRACT_REMINDER_OFFSETS: [u16; 3] = [90, 30, 7];
+pub use super::tenant_context::DEFAULT_CONTRACT_REMINDER_OFFSETS;
 pub const DEFAULT_FOLLOW_UP_LEAD_MINUTES: i32 = 60;
 
 /// Who may open a new tenant: anyone when signup is open, else only holders of the platform key.
@@ -94,45 +96,42 @@ pub async fn create(
         request_id,
     );
     let tx = store.begin_scoped(&scope).await?;
-    let inserted = tenant::Entity::insert(tenant::ActiveModel {
-        id: Set(tenant_id),
-        name: Set(name),
-        slug: Set(slug),
-        timezone: Set(timezone),
-        locale: Set(input.locale.unwrap_or(Locale::ZhCn)),
-        phone_region: Set(phone_region),
-        rate_limit_per_second: Set(None),
-        rate_limit_burst: Set(None),
-        customer_seq: Set(0),
-        contract_reminder_offsets_days: Set(serde_json::json!(DEFAULT_CONTRACT_REMINDER_OFFSETS)),
-        follow_up_reminder_lead_minutes: Set(DEFAULT_FOLLOW_UP_LEAD_MINUTES),
-        daily_digest_hour: Set(None),
-        reminder_sender_name: Set(None),
-        reminder_reply_to: Set(None),
-        reminder_extra_recipient: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-    })
-    .exec_with_returning(&tx)
-    .await;
-    let tenant = match inserted {
-        Ok(t) => t,
-        Err(e) if is_unique_violation(&e) => return Err(DomainError::validation("slug", "is already taken")),
-        Err(e) => return Err(e.into()),
-    };
-    let owner = user::Entity::insert(user::ActiveModel {
-        id: Set(user_id),
-        tenant_id: Set(tenant_id),
-        email: Set(admin_email),
-        name: Set(admin_name),
-        role: Set(Role::Owner),
-        password_hash: Set(password_hash),
-        active: Set(true),
-        created_at: Set(at),
-        updated_at: Set(at),
-    })
-    .exec_with_returning(&tx)
-    .await?;
+    let tenant = tx
+        .insert_tenant(tenant::ActiveModel {
+            id: Set(tenant_id),
+            name: Set(name),
+            slug: Set(slug),
+            timezone: Set(timezone),
+            locale: Set(input.locale.unwrap_or(Locale::ZhCn)),
+            phone_region: Set(phone_region),
+            rate_limit_per_second: Set(None),
+            rate_limit_burst: Set(None),
+            customer_seq: Set(0),
+            contract_reminder_offsets_days: Set(serde_json::json!(DEFAULT_CONTRACT_REMINDER_OFFSETS)),
+            follow_up_reminder_lead_minutes: Set(DEFAULT_FOLLOW_UP_LEAD_MINUTES),
+            daily_digest_hour: Set(None),
+            reminder_sender_name: Set(None),
+            reminder_reply_to: Set(None),
+            reminder_extra_recipient: Set(None),
+            created_at: Set(at),
+            updated_at: Set(at),
+        })
+        .await
+        // A signup of the same slug a moment before won the race.
+        .on_unique(|| DomainError::validation("slug", "is already taken"))?;
+    let owner = tx
+        .insert(user::ActiveModel {
+            id: Set(user_id),
+            email: Set(admin_email),
+            name: Set(admin_name),
+            role: Set(Role::Owner),
+            password_hash: Set(password_hash),
+            active: Set(true),
+            created_at: Set(at),
+            updated_at: Set(at),
+            ..Default::default()
+        })
+        .await?;
     store.vault().create_for_tenant(&tx, tenant_id).await?;
     audit::record(
         &tx,
@@ -147,12 +146,17 @@ pub async fn create(
     Ok((tenant, owner))
 }
 
-/// The caller's own tenant.
+/// The caller's own tenant, read in the caller's transaction.
+pub async fn get(tx: &ScopedTx) -> DomainResult<tenant::Model> {
+    tx.tenant().await
+}
+
+/// The caller's own tenant, in a transaction of its own (after a write committed).
 pub async fn current(store: &Store, scope: &TenantScope) -> DomainResult<tenant::Model> {
     let tx = store.begin_scoped(scope).await?;
-    let found = tenant::Entity::find_by_id(scope.tenant_id()).one(&tx).await?;
+    let found = get(&tx).await?;
     tx.commit().await?;
-    found.ok_or(DomainError::NotFound("tenant"))
+    Ok(found)
 }
 
 /// Changes to how a tenant works and is reminded; `None` leaves a setting as it is.
@@ -179,10 +183,7 @@ pub async fn update_settings(
         return Err(DomainError::Forbidden("only admins may change the tenant's settings"));
     }
     let tx = store.begin_scoped(scope).await?;
-    let current = tenant::Entity::find_by_id(scope.tenant_id())
-        .one(&tx)
-        .await?
-        .ok_or(DomainError::NotFound("tenant"))?;
+    let current = tx.tenant().await?;
     let mut next = current.clone();
     let mut changed: Vec<&'static str> = Vec::new();
     if let Some(tz) = changes.timezone {
@@ -278,7 +279,13 @@ pub async fn update_settings(
         return Ok(current);
     }
     next.updated_at = now();
-    let saved = next.into_active_model().reset_all().update(&tx).await?;
+    let saved = tx
+        .update_tenant()
+        .set(next.into_active_model().reset_all())
+        .exec_with_returning(&tx)
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound("tenant"))?;
     if let Some(days) = new_offsets {
         contracts::follow_new_default_offsets(&tx, &days).await?;
     }
@@ -313,12 +320,11 @@ pub async fn limit_override(store: &Store, tenant_id: Uuid) -> DomainResult<Opti
 /// replica applies it at once.
 /// Returns whether running replicas were told (else they pick it up within 30 s).
 pub async fn set_limits(store: &Store, slug: &str, per_second: Option<u32>, burst: Option<u32>) -> DomainResult<bool> {
-    let Some(scope) = owner_scope(store, slug).await? else {
+    let Some(tenant) = find_by_slug(store, slug).await? else {
         return Err(DomainError::NotFound("tenant"));
     };
-    let tx = store.begin_scoped(&scope).await?;
-    tenant::Entity::update_many()
-        .filter(tenant::Column::Id.eq(scope.tenant_id()))
+    let tx = store.begin_tenant_job(tenant.id).await?;
+    tx.update_tenant()
         .set(tenant::ActiveModel {
             rate_limit_per_second: Set(per_second.map(|v| v as i32)),
             rate_limit_burst: Set(burst.map(|v| v as i32)),
@@ -328,18 +334,21 @@ pub async fn set_limits(store: &Store, slug: &str, per_second: Option<u32>, burs
         .exec(&tx)
         .await?;
     tx.commit().await?;
-    Ok(store.invalidate(Invalidation::Tenant(scope.tenant_id())).await)
+    Ok(store.invalidate(Invalidation::Tenant(tenant.id)).await)
 }
 
-/// Every tenant's id, for operator commands and background jobs that visit each tenant.
+/// Every tenant's id, for operator commands and background jobs that visit each tenant (each
+/// then in a transaction of that tenant's own).
 pub(crate) async fn all_ids(store: &Store) -> DomainResult<Vec<Uuid>> {
+    // The lookup handle is a plain connection on purpose: it reads the tenants table across
+    // tenants, and on PostgreSQL nothing else.
     let tx = store.begin_tenant_lookup().await?;
     let ids = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .into_tuple()
         .all(&tx)
-        .await?
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+        .await?;
     tx.commit().await?;
     Ok(ids)
 }
@@ -358,6 +367,7 @@ pub async fn rewrap_all_keys(store: &Store) -> DomainResult<u64> {
 
 /// Finds a tenant by slug before anyone is signed in (login, signup).
 pub(crate) async fn find_by_slug(store: &Store, slug: &str) -> DomainResult<Option<tenant::Model>> {
+    // See `all_ids`: the lookup handle reads tenants before any tenant is known.
     let tx = store.begin_tenant_lookup().await?;
     let found = tenant::Entity::find()
         .filter(tenant::Column::Slug.eq(slug.trim().to_lowercase()))
@@ -374,8 +384,8 @@ pub async fn owner_scope(store: &Store, slug: &str) -> DomainResult<Option<Tenan
         return Ok(None);
     };
     let tx = store.begin_tenant_job(tenant.id).await?;
-    let owner = user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant.id))
+    let owner = tx
+        .select::<user::Entity>()
         .filter(user::Column::Role.eq(Role::Owner))
         .filter(user::Column::Active.eq(true))
         .one(&tx)
@@ -406,24 +416,13 @@ pub struct TenantCalendar {
     pub follow_up_lead_minutes: i32,
 }
 
-/// Reads the caller's tenant calendar inside the caller's transaction.
-pub(crate) async fn calendar(tx: &ScopedTx) -> DomainResult<TenantCalendar> {
-    let scope = tx.scope();
-    let tenant = tenant::Entity::find_by_id(scope.tenant_id())
-        .one(tx)
-        .await?
-        .ok_or(DomainError::NotFound("tenant"))?;
-    let timezone: chrono_tz::Tz = tenant.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
-    let mut contract_offsets_days: Vec<u16> =
-        serde_json::from_value(tenant.contract_reminder_offsets_days).unwrap_or_default();
-    if contract_offsets_days.is_empty() {
-        contract_offsets_days = DEFAULT_CONTRACT_REMINDER_OFFSETS.to_vec();
-    }
-    contract_offsets_days.sort_unstable_by(|a, b| b.cmp(a));
+/// The tenant's calendar, from the tenant context of the caller's transaction.
+pub(crate) async fn calendar(tx: &TenantTx) -> DomainResult<TenantCalendar> {
+    let context = tx.context().await?;
     Ok(TenantCalendar {
-        timezone,
-        today: chrono::Utc::now().with_timezone(&timezone).date_naive(),
-        contract_offsets_days,
-        follow_up_lead_minutes: tenant.follow_up_reminder_lead_minutes,
+        timezone: context.timezone,
+        today: context.today(),
+        contract_offsets_days: context.contract_offsets_days.clone(),
+        follow_up_lead_minutes: context.follow_up_lead_minutes,
     })
 }

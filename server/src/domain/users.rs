@@ -1,15 +1,14 @@
 //! Users of a tenant and their roles.
 
-use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
 use entity::enums::Role;
 use entity::user;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::error::is_unique_violation;
-use super::{DomainError, DomainResult, Store, audit, locks, now, scoped, validate};
+use super::error::UniqueKey;
+use super::{DomainError, DomainResult, ScopedTx, Store, audit, locks, now, validate};
 use crate::secret::Secret;
 use crate::tenancy::TenantScope;
 use crate::tenancy::auth::hash_password;
@@ -40,8 +39,9 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
 
     let tx = store.begin_scoped(scope).await?;
     // Held until COMMIT, so that an e-mail checked as free stays free.
-    locks::hold(&tx, scope.tenant_id(), &[locks::Key::new("user-email", &email)]).await?;
-    if let Some(existing) = scoped::<user::Entity>(scope)
+    locks::hold(&tx, &[locks::Key::new("user-email", &email)]).await?;
+    if let Some(existing) = tx
+        .select::<user::Entity>()
         .filter(user::Column::Email.eq(&email))
         .one(&tx)
         .await?
@@ -49,24 +49,20 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewUser) -> Domai
         return Err(duplicate_email(existing.id));
     }
     let at = now();
-    let inserted = user::Entity::insert(user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(scope.tenant_id()),
-        email: Set(email),
-        name: Set(name),
-        role: Set(input.role),
-        password_hash: Set(password_hash),
-        active: Set(true),
-        created_at: Set(at),
-        updated_at: Set(at),
-    })
-    .exec_with_returning(&tx)
-    .await;
-    let created = match inserted {
-        Ok(u) => u,
-        Err(e) if is_unique_violation(&e) => return Err(duplicate_email(Uuid::nil())),
-        Err(e) => return Err(e.into()),
-    };
+    let created = tx
+        .insert(user::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            email: Set(email),
+            name: Set(name),
+            role: Set(input.role),
+            password_hash: Set(password_hash),
+            active: Set(true),
+            created_at: Set(at),
+            updated_at: Set(at),
+            ..Default::default()
+        })
+        .await
+        .on_unique(|| duplicate_email(Uuid::nil()))?;
     audit::record(&tx, "user.create", Some(created.id), &["email", "name", "role"]).await?;
     tx.commit().await?;
     Ok(created)
@@ -80,17 +76,16 @@ fn duplicate_email(existing: Uuid) -> DomainError {
     }
 }
 
-pub async fn list(store: &Store, scope: &TenantScope) -> DomainResult<Vec<user::Model>> {
-    let tx = store.begin_scoped(scope).await?;
-    let users = scoped::<user::Entity>(scope)
+/// Everyone in the tenant, by name.
+pub async fn list(tx: &ScopedTx) -> DomainResult<Vec<user::Model>> {
+    tx.select::<user::Entity>()
         .order_by_asc(user::Column::Name)
-        .all(&tx)
-        .await?;
-    tx.commit().await?;
-    Ok(users)
+        .all(tx)
+        .await
 }
 
-/// Users by id in one query (for owners of a page of customers).
+/// Users by id in one query (for owners of a page of customers), in a transaction of its
+/// own: for answers read after a write committed. Reads of a query use `by_ids_in`.
 pub async fn by_ids(store: &Store, scope: &TenantScope, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, user::Model>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
@@ -103,16 +98,19 @@ pub async fn by_ids(store: &Store, scope: &TenantScope, ids: &[Uuid]) -> DomainR
 
 /// `by_ids` inside the caller's transaction.
 pub(crate) async fn by_ids_in(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, user::Model>> {
-    let scope = tx.scope();
-    let users = scoped::<user::Entity>(scope)
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let users = tx
+        .select::<user::Entity>()
         .filter(user::Column::Id.is_in(ids.iter().copied()))
         .all(tx)
         .await?;
     Ok(users.into_iter().map(|u| (u.id, u)).collect())
 }
 
-pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<user::Model> {
-    by_ids(store, scope, &[id])
+pub async fn get(tx: &ScopedTx, id: Uuid) -> DomainResult<user::Model> {
+    by_ids_in(tx, &[id])
         .await?
         .remove(&id)
         .ok_or(DomainError::NotFound("user"))

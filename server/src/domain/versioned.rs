@@ -1,12 +1,11 @@
 //! Optimistic concurrency: a change is written only over the version it was read at, so two
 //! people editing the same record cannot silently undo each other.
 
-use crate::domain::ScopedTx;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, IntoActiveModel, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, FromQueryResult, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
-use super::{DomainError, DomainResult, TenantEntity, now, scoped, scoped_update};
+use super::{DomainError, DomainResult, TenantEntity, TenantTx, now};
 
 /// Tables whose rows carry a `version` bumped by every change.
 pub(crate) trait Versioned: TenantEntity {
@@ -62,26 +61,26 @@ pub(crate) fn stale<E: Versioned>(current: &E::Model) -> DomainError {
 }
 
 /// Writes `next` with the version after `read_version`, only if the row still has
-/// `read_version`. A failed write (a unique key, say) goes through `write_error`; when someone
-/// saved in between, the answer is CONFLICT naming the version they left.
+/// `read_version`. A failed write (a unique key, say) goes through `write_error` (see
+/// `error::unique_or`); when someone saved in between, the answer is CONFLICT naming the
+/// version they left.
 pub(crate) async fn save_if_version<E>(
-    tx: &ScopedTx,
+    tx: &TenantTx,
     next: E::Model,
     read_version: i32,
     write_error: impl FnOnce(DbErr) -> DomainError,
 ) -> DomainResult<E::Model>
 where
     E: Versioned,
-    E::Model: IntoActiveModel<E::ActiveModel>,
+    E::Model: IntoActiveModel<E::ActiveModel> + FromQueryResult,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
-    let _scope = tx.scope();
     save_if_version_or::<E>(tx, next, read_version, write_error, |current| stale::<E>(&current)).await
 }
 
 /// `save_if_version`, with `explain` saying what the row someone else saved means.
 pub(crate) async fn save_if_version_or<E>(
-    tx: &ScopedTx,
+    tx: &TenantTx,
     mut next: E::Model,
     read_version: i32,
     write_error: impl FnOnce(DbErr) -> DomainError,
@@ -89,22 +88,22 @@ pub(crate) async fn save_if_version_or<E>(
 ) -> DomainResult<E::Model>
 where
     E: Versioned,
-    E::Model: IntoActiveModel<E::ActiveModel>,
+    E::Model: IntoActiveModel<E::ActiveModel> + FromQueryResult,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
-    let scope = tx.scope();
     E::stamp(&mut next, read_version + 1, now());
     let id = E::id_of(&next);
-    let saved = scoped_update::<E>(scope)
+    let saved = tx
+        .update::<E>()
         .filter(E::id_column().eq(id))
         .filter(E::version_column().eq(read_version))
         .set(next.into_active_model().reset_all())
         .exec_with_returning(tx)
         .await
-        .map_err(write_error)?;
+        .map_err(|e| e.into_db_err().map_or_else(|other| other, write_error))?;
     if let Some(row) = saved.into_iter().next() {
         return Ok(row);
     }
-    let current = scoped::<E>(scope).filter(E::id_column().eq(id)).one(tx).await?;
+    let current = tx.select::<E>().filter(E::id_column().eq(id)).one(tx).await?;
     Err(current.map_or(DomainError::NotFound(E::NOUN), explain))
 }

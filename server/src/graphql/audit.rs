@@ -5,7 +5,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::audit_log;
 
-use super::{api, parse_optional_id, scope};
+use super::reads::reading;
+use super::{api, parse_optional_id};
 use crate::domain::audit as service;
 use crate::domain::pagination::PageArgs;
 
@@ -79,7 +80,7 @@ impl AuditQuery {
             after,
             ..Default::default()
         };
-        let page = service::list(&api.store, scope(ctx)?, filter, &args, api.max_page_size).await?;
+        let page = reading!(ctx, |tx| service::list(&tx, filter, &args, api.max_page_size).await?);
         let mut connection = Connection::new(page.has_previous_page, page.has_next_page);
         connection.edges.extend(
             page.items

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
+use super::reads::reading;
 use super::{api, parse_id, parse_ids, patch, scope};
 use crate::domain::custom_fields::query::{FieldFilter, FieldOrder, FilterOp};
 use crate::domain::custom_fields::values::{self, FieldValue};
@@ -143,7 +144,8 @@ pub fn as_object(values: &[FieldValue]) -> Json {
     )
 }
 
-/// The values of one record as the caller may see them.
+/// The values of one record as the caller may see them: from memory when the definitions
+/// (and keys) are there, else through the request's read transaction.
 pub async fn read(
     ctx: &Context<'_>,
     entity: service::FieldEntity,
@@ -151,7 +153,10 @@ pub async fn read(
     stored: &Json,
     plaintext: bool,
 ) -> Result<Vec<FieldValue>> {
-    Ok(values::read(&api(ctx).store, scope(ctx)?, entity, row_id, stored, plaintext).await?)
+    if let Some(values) = values::read_cached(&api(ctx).store, scope(ctx)?, entity, row_id, stored, plaintext) {
+        return Ok(values?);
+    }
+    Ok(reading!(ctx, |tx| values::read(&tx, entity, row_id, stored, plaintext).await?))
 }
 
 /// The values of a contract, transaction or interaction: those its write read before COMMIT
@@ -248,13 +253,8 @@ impl CustomFieldQuery {
         #[graphql(desc = "Archived fields too (default false).")] include_archived: Option<bool>,
     ) -> Result<Vec<CustomFieldDefinition>> {
         let include_archived = include_archived.unwrap_or(false);
-        Ok(
-            service::list(&api(ctx).store, scope(ctx)?, entity.into(), include_archived)
-                .await?
-                .into_iter()
-                .map(CustomFieldDefinition)
-                .collect(),
-        )
+        let list = reading!(ctx, |tx| service::list(&tx, entity.into(), include_archived).await?);
+        Ok(list.into_iter().map(CustomFieldDefinition).collect())
     }
 }
 

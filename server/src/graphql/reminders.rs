@@ -12,11 +12,11 @@ use entity::reminder;
 use super::customers::Customer;
 use super::interactions::gql_id;
 use super::loading::Related;
+use super::reads::reading;
 use super::tenancy::User;
 use super::{api, parse_id, parse_optional_id, scope};
 use crate::domain::pagination::PageArgs;
 use crate::domain::reminders::manage::{self as service, ReminderFilter as DomainFilter};
-use crate::tenancy::TenantScope;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "entity::enums::ReminderKind")]
@@ -161,7 +161,6 @@ impl ReminderFilter {
 }
 
 pub struct ReminderListInfo {
-    scope: TenantScope,
     filter: DomainFilter,
 }
 
@@ -169,7 +168,7 @@ pub struct ReminderListInfo {
 impl ReminderListInfo {
     /// Reminders matching the filter, over all pages (counted only when asked).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(service::count(&api(ctx).store, &self.scope, &self.filter).await?)
+        Ok(reading!(ctx, |tx| service::count(&tx, &self.filter).await?))
     }
 }
 
@@ -213,9 +212,7 @@ pub struct ReminderQuery;
 impl ReminderQuery {
     async fn reminder(&self, ctx: &Context<'_>, id: ID) -> Result<Reminder> {
         let id = parse_id("id", &id)?;
-        Ok(Reminder::from_model(
-            service::get(&api(ctx).store, scope(ctx)?, id).await?,
-        ))
+        Ok(Reminder::from_model(reading!(ctx, |tx| service::get(&tx, id).await?)))
     }
 
     /// Reminder e-mails, latest due first unless `orderBy` says otherwise. Admins and
@@ -233,7 +230,6 @@ impl ReminderQuery {
         #[graphql(default)] order_by: ReminderOrder,
     ) -> Result<ReminderConnection> {
         let api = api(ctx);
-        let scope = scope(ctx)?;
         let filter = filter.unwrap_or_default().into_domain()?;
         let args = PageArgs {
             first,
@@ -241,16 +237,20 @@ impl ReminderQuery {
             last,
             before,
         };
-        let page = service::list(&api.store, scope, &filter, order_by.into(), &args, api.max_page_size).await?;
+        let page = reading!(ctx, |tx| service::list(
+            &tx,
+            &filter,
+            order_by.into(),
+            &args,
+            api.max_page_size
+        )
+        .await?);
         let related = Related::of(
             page.items.iter().map(|(_, r)| r.customer_id).collect(),
             page.items.iter().filter_map(|(_, r)| r.recipient_user_id).collect(),
             Vec::new(),
         );
-        let info = ReminderListInfo {
-            scope: scope.clone(),
-            filter,
-        };
+        let info = ReminderListInfo { filter };
         Ok(super::page_connection(page, info, |model| Reminder {
             model,
             related: related.clone(),
@@ -259,7 +259,7 @@ impl ReminderQuery {
 
     /// Delivery figures of the tenant (managers and above).
     async fn reminder_stats(&self, ctx: &Context<'_>) -> Result<ReminderStats> {
-        Ok(service::stats(&api(ctx).store, scope(ctx)?).await?.into())
+        Ok(reading!(ctx, |tx| service::stats(&tx).await?).into())
     }
 }
 

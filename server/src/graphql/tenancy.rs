@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Resu
 use chrono::{DateTime, Utc};
 use entity::{api_key, tenant, user};
 
+use super::reads::reading;
 use super::{api, parse_id, patch, request, scope};
 use crate::domain::{api_keys, tenants, users};
 use crate::secret::Secret;
@@ -171,14 +172,15 @@ pub struct TenancyQuery;
 impl TenancyQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let scope = scope(ctx)?;
-        let store = &api(ctx).store;
         let (user, tenant) = request(ctx)
             .facts
             .me
             .get_or_try_init(|| async {
-                let user = users::get(store, scope, scope.actor().user_id).await?;
-                let tenant = tenants::current(store, scope).await?;
-                Ok::<_, crate::domain::DomainError>((user, tenant))
+                let found = reading!(ctx, |tx| (
+                    users::get(&tx, scope.actor().user_id).await?,
+                    tenants::get(&tx).await?
+                ));
+                Ok::<_, async_graphql::Error>(found)
             })
             .await?
             .clone();
@@ -192,18 +194,17 @@ impl TenancyQuery {
 
     /// Everyone in the tenant (to pick owners and assignees).
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let scope = scope(ctx)?;
         let list = request(ctx)
             .facts
             .users
-            .get_or_try_init(|| users::list(&api(ctx).store, scope))
+            .get_or_try_init(|| async { Ok::<_, async_graphql::Error>(reading!(ctx, |tx| users::list(&tx).await?)) })
             .await?;
         Ok(list.iter().cloned().map(User).collect())
     }
 
     /// Admins only.
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
-        let list = api_keys::list(&api(ctx).store, scope(ctx)?).await?;
+        let list = reading!(ctx, |tx| api_keys::list(&tx).await?);
         Ok(list.into_iter().map(ApiKey).collect())
     }
 }

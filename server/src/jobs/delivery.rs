@@ -200,7 +200,10 @@ impl Delivery {
             let (letters, problem) = match letter {
                 Ok(Some(letter)) => (vec![letter], None),
                 Ok(None) => (Vec::new(), Some(Problem::SubjectGone)),
-                Err(e) => (Vec::new(), Some(Problem::Unreadable(format!("{e:?}")))),
+                Err(e) => {
+                    tracing::warn!(reminder_id = %r.id, error = ?e, "cannot read what a reminder says");
+                    (Vec::new(), Some(Problem::Unreadable(unreadable_reason(&e))))
+                }
             };
             mails.push(Mail {
                 reminders: vec![r],
@@ -213,19 +216,22 @@ impl Delivery {
 
     /// One attempt at an e-mail of one reminder or a digest of several.
     async fn attempt(&self, mail: &Mail, at: DateTime<Utc>) -> Outcome {
-        let first = &mail.reminders[0];
         match &mail.problem {
             Some(Problem::SubjectGone) => {
                 return Outcome::Failed {
                     error: "its contract, follow-up or customer no longer exists".into(),
                 };
             }
-            Some(Problem::Unreadable(e)) => {
-                return self.retry_or_fail(mail, at, format!("cannot read the reminder's subject: {e}"));
+            Some(Problem::Unreadable(reason)) => {
+                return self.retry_or_fail(mail, at, format!("cannot read the reminder's subject: {reason}"));
             }
             None => {}
         }
-        let letter = &mail.letters[0];
+        let (Some(first), Some(letter)) = (mail.reminders.first(), mail.letters.first()) else {
+            return Outcome::Failed {
+                error: "nothing to send".into(),
+            };
+        };
         let to: Vec<Mailbox> = letter
             .recipients
             .iter()
@@ -312,7 +318,19 @@ struct Mail {
 
 enum Problem {
     SubjectGone,
-    Unreadable(String),
+    /// Its subject could not be read, for this short reason (the cause is in the log).
+    Unreadable(&'static str),
+}
+
+/// What a reminder's `lastError` says when its subject could not be read: the kind of trouble,
+/// never the database's words (they name tables and hosts; the log has them).
+fn unreadable_reason(err: &DomainError) -> &'static str {
+    match err {
+        DomainError::Unavailable(_) => "database unavailable",
+        DomainError::Conflict(_) => "database busy",
+        _ if err.db_err().is_some() => "database error",
+        _ => "internal error",
+    }
 }
 
 impl Mail {
@@ -337,7 +355,7 @@ impl Mail {
         self.letters.first().is_some_and(|first| {
             first.digest
                 && first.contract.is_some()
-                && self.reminders[0].tenant_id == r.tenant_id
+                && self.reminders.first().is_some_and(|f| f.tenant_id == r.tenant_id)
                 && first.recipients == letter.recipients
         })
     }
@@ -349,7 +367,7 @@ pub struct TestEmail {
     pub message_id: String,
     /// False when no SMTP server is configured: the message went to the log.
     pub via_smtp: bool,
-    /// The server's or the connection's words when it did not go out.
+    /// Why it did not go out: the reply code and its meaning, or the kind of trouble.
     pub error: Option<String>,
 }
 
@@ -438,6 +456,19 @@ fn backoff(base: Duration, attempt: i32) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_to_read_a_reminder_reads_as_its_kind_never_the_databases_text() {
+        use sea_orm::{DbErr, RuntimeErr};
+        let away = DomainError::from(DbErr::Conn(RuntimeErr::Internal(
+            "connection to 10.1.2.3:5432 refused".into(),
+        )));
+        assert_eq!(unreadable_reason(&away), "database unavailable");
+        let broken = DomainError::from(DbErr::Custom("relation \"contracts\" does not exist".into()));
+        assert_eq!(unreadable_reason(&broken), "database error");
+        let bug = DomainError::Internal(anyhow::anyhow!("tenant 42 has an unknown time zone"));
+        assert_eq!(unreadable_reason(&bug), "internal error");
+    }
 
     #[test]
     fn a_batch_is_what_the_parallel_sends_surely_finish_within_a_lease() {

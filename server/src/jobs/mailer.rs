@@ -1,6 +1,8 @@
 //! Sends e-mails over SMTP with lettre, or writes them to the log when no SMTP server is
 //! configured (embedded mode). Failures come back classified: a permanent refusal (5xx) is not
-//! worth retrying; everything else (4xx, connection trouble, timeouts) is.
+//! worth retrying; everything else (4xx, connection trouble, timeouts) is. What a failure says
+//! is short and fixed (the reply code and its meaning, or the kind of trouble), since admins
+//! read it; the server's own words and the cause chain go to the log.
 
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ pub struct Mailer {
     exchange_timeout: Duration,
 }
 
-/// Why a message did not go out.
+/// Why a message did not go out, in a short reason fit for people to read.
 #[derive(Debug)]
 pub enum SendError {
     /// The server refused it for good (5xx), or the message cannot be built.
@@ -115,7 +117,10 @@ impl Mailer {
                 rendered.text.clone(),
                 rendered.html.clone(),
             ))
-            .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
+            .map_err(|e| {
+                tracing::error!(message_id = %envelope.message_id, error = %e, "cannot build an e-mail");
+                SendError::Permanent("the message could not be built".into())
+            })?;
         match &self.smtp {
             None => {
                 let to: Vec<String> = envelope.to.iter().map(|m| m.email.to_string()).collect();
@@ -130,10 +135,16 @@ impl Mailer {
             }
             Some(transport) => match tokio::time::timeout(self.exchange_timeout, transport.send(message)).await {
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-                Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+                Ok(Err(e)) => {
+                    tracing::warn!(message_id = %envelope.message_id, error = %e, "the mail server did not take an e-mail");
+                    if e.is_permanent() {
+                        Err(SendError::Permanent(reason(&e)))
+                    } else {
+                        Err(SendError::Transient(reason(&e)))
+                    }
+                }
                 Err(_) => Err(SendError::Transient(format!(
-                    "the mail server did not finish within {} s",
+                    "smtp: the mail server did not finish within {} s",
                     self.exchange_timeout.as_secs()
                 ))),
             },
@@ -146,4 +157,59 @@ pub fn mailbox(name: &str, address: &str) -> Option<Mailbox> {
     let address = address.parse().ok()?;
     let name = (!name.trim().is_empty()).then(|| name.trim().to_owned());
     Some(Mailbox::new(name, address))
+}
+
+/// A failed exchange as people may read it: the reply code with its meaning in RFC 5321, or
+/// the kind of trouble. Never the server's text, which can name its hosts and users.
+fn reason(err: &lettre::transport::smtp::Error) -> String {
+    if let Some(code) = err.status() {
+        let code = code.to_string();
+        return format!("smtp: {code} {}", meaning(&code));
+    }
+    let trouble = if err.is_timeout() {
+        "timed out"
+    } else if err.is_tls() {
+        "TLS failed"
+    } else if err.is_response() {
+        "unreadable reply"
+    } else if err.is_client() {
+        "client error"
+    } else {
+        "connection failed"
+    };
+    format!("smtp: {trouble}")
+}
+
+/// The meaning RFC 5321 gives a reply code.
+fn meaning(code: &str) -> &'static str {
+    match code {
+        "421" => "service not available",
+        "450" | "550" => "mailbox unavailable",
+        "451" => "local error in processing",
+        "452" => "insufficient system storage",
+        "455" | "555" => "parameters not accommodated",
+        "500" => "command not recognised",
+        "501" => "syntax error in parameters",
+        "502" | "504" => "command not implemented",
+        "503" => "bad sequence of commands",
+        "551" => "user not local",
+        "552" => "exceeded storage allocation",
+        "553" => "mailbox name not allowed",
+        "554" => "transaction failed",
+        c if c.starts_with('4') => "temporary failure",
+        _ => "refused",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_codes_read_as_their_meaning_and_unknown_ones_by_their_class() {
+        assert_eq!(meaning("550"), "mailbox unavailable");
+        assert_eq!(meaning("421"), "service not available");
+        assert_eq!(meaning("447"), "temporary failure");
+        assert_eq!(meaning("599"), "refused");
+    }
 }

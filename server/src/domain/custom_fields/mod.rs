@@ -6,18 +6,18 @@
 pub mod query;
 pub mod values;
 
-use crate::domain::ScopedTx;
 use std::sync::Arc;
 
 use entity::custom_field_definition as definition;
 pub use entity::enums::{CustomFieldEntity as FieldEntity, CustomFieldType as FieldType};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{ActiveModelTrait, ColumnTrait, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
-use super::customers::Patch;
-use super::{DomainError, DomainResult, Store, audit, now, scoped, scoped_delete, versioned};
+use super::error::UniqueKey;
+use super::patch::Patch;
+use super::{DomainError, DomainResult, ScopedTx, Store, TenantTx, audit, now, versioned};
 use crate::cache::Invalidation;
 use crate::tenancy::{Role, TenantScope};
 
@@ -168,40 +168,34 @@ fn help_text(value: Option<String>) -> DomainResult<Option<String>> {
 }
 
 /// The tenant's definitions of every entity, archived ones included, in display order.
-/// Cached per tenant; a change on any replica drops the cached copy on all of them.
-pub(crate) async fn definitions(
-    store: &Store,
-    tx: &ScopedTx,
-    scope: &TenantScope,
-) -> DomainResult<Arc<Vec<Definition>>> {
-    if let Some(found) = store.custom_fields.get(&scope.tenant_id()) {
+/// Cached per tenant; a change on any replica drops the cached copy on all of them. When not
+/// cached they are read through the caller's transaction, never one of their own.
+pub(crate) async fn definitions(tx: &TenantTx) -> DomainResult<Arc<Vec<Definition>>> {
+    let cache = &tx.store().custom_fields;
+    if let Some(found) = cache.get(&tx.tenant_id()) {
         return Ok(found);
     }
-    let generation = store.custom_fields.generation();
+    let generation = cache.generation();
     let rows = Arc::new(
-        scoped::<definition::Entity>(scope)
+        tx.select::<definition::Entity>()
             .order_by_asc(definition::Column::Entity)
             .order_by_asc(definition::Column::Position)
             .order_by_asc(definition::Column::CreatedAt)
             .all(tx)
             .await?,
     );
-    store
-        .custom_fields
-        .insert_unless_invalidated(generation, scope.tenant_id(), rows.clone());
+    cache.insert_unless_invalidated(generation, tx.tenant_id(), rows.clone());
     Ok(rows)
 }
 
+/// The definitions of one entity if this process has them at hand (no statement).
+pub(crate) fn cached_definitions(store: &Store, tenant_id: Uuid) -> Option<Arc<Vec<Definition>>> {
+    store.custom_fields.get(&tenant_id)
+}
+
 /// Definitions of one entity; archived ones only when asked for.
-pub async fn list(
-    store: &Store,
-    scope: &TenantScope,
-    entity: FieldEntity,
-    include_archived: bool,
-) -> DomainResult<Vec<Definition>> {
-    let tx = store.begin_scoped(scope).await?;
-    let all = definitions(store, &tx, scope).await?;
-    tx.commit().await?;
+pub async fn list(tx: &ScopedTx, entity: FieldEntity, include_archived: bool) -> DomainResult<Vec<Definition>> {
+    let all = definitions(tx).await?;
     Ok(all
         .iter()
         .filter(|d| d.entity == entity && (include_archived || d.archived_at.is_none()))
@@ -241,7 +235,8 @@ pub async fn define(store: &Store, scope: &TenantScope, spec: FieldSpec) -> Doma
         ));
     }
     let tx = store.begin_scoped(scope).await?;
-    let existing = scoped::<definition::Entity>(scope)
+    let existing = tx
+        .select::<definition::Entity>()
         .filter(definition::Column::Entity.eq(spec.entity))
         .all(&tx)
         .await?;
@@ -292,21 +287,11 @@ pub async fn define(store: &Store, scope: &TenantScope, spec: FieldSpec) -> Doma
         row.default_value = Some(values::default_of(&row, &default)?);
     }
     let key = row.key.clone();
-    let saved = definition::Entity::insert(row.into_active_model().reset_all())
-        .exec_with_returning(&tx)
+    let saved = tx
+        .insert(row.into_active_model().reset_all())
         .await
-        .map_err(|e| {
-            // A concurrent definition of the same key won the race.
-            if super::error::is_unique_violation(&e) {
-                DomainError::Duplicate {
-                    field: "key".into(),
-                    message: format!("{} already have a field `{key}`", spec.entity.noun()),
-                    candidates: vec![],
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        // A concurrent definition of the same key won the race.
+        .on_unique(|| DomainError::duplicate("key", format!("{} already have a field `{key}`", spec.entity.noun())))?;
     audit::record(&tx, "custom_field.define", Some(saved.id), &[saved.key.as_str()]).await?;
     tx.commit().await?;
     changed(store, scope).await;
@@ -314,8 +299,7 @@ pub async fn define(store: &Store, scope: &TenantScope, spec: FieldSpec) -> Doma
 }
 
 async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<Definition> {
-    let scope = tx.scope();
-    scoped::<definition::Entity>(scope)
+    tx.select::<definition::Entity>()
         .filter(definition::Column::Id.eq(id))
         .one(tx)
         .await?
@@ -399,7 +383,8 @@ pub async fn reorder(
 ) -> DomainResult<Vec<Definition>> {
     require_admin(scope)?;
     let tx = store.begin_scoped(scope).await?;
-    let mut rows = scoped::<definition::Entity>(scope)
+    let mut rows = tx
+        .select::<definition::Entity>()
         .filter(definition::Column::Entity.eq(entity))
         .order_by_asc(definition::Column::Position)
         .order_by_asc(definition::Column::CreatedAt)
@@ -426,7 +411,11 @@ pub async fn reorder(
             row.updated_at = at;
             let mut active = row.clone().into_active_model().reset_all();
             active.id = sea_orm::ActiveValue::Unchanged(row.id);
-            active.update(&tx).await?;
+            tx.update::<definition::Entity>()
+                .filter(definition::Column::Id.eq(row.id))
+                .set(active)
+                .exec(&tx)
+                .await?;
         }
     }
     audit::record_with_subjects(&tx, "custom_field.reorder", None, &["position"], ids).await?;
@@ -483,40 +472,45 @@ pub async fn purge(store: &Store, scope: &TenantScope, id: Uuid, confirm_key: &s
         return Err(DomainError::validation("id", "archive the field before purging it"));
     }
     let table = current.entity.table();
-    let backend = tx.get_database_backend();
+    let backend = tx.backend();
     let holders = query::has_value(backend, table, &current.key);
-    let count = Query::select()
-        .expr(Expr::cust("COUNT(*)"))
-        .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id()))
-        .and_where(holders.clone())
-        .to_owned();
-    let n: i64 = tx
-        .query_one(&count)
-        .await?
-        .map(|row| row.try_get_by_index(0))
-        .transpose()?
-        .unwrap_or(0);
-    let strip = Query::update()
-        .table(Alias::new(table))
-        .value(
-            Alias::new("custom_fields"),
-            query::without_key(backend, "custom_fields", &current.key),
-        )
-        .value(
-            Alias::new("custom_field_index"),
-            query::without_key(backend, "custom_field_index", &current.key),
-        )
-        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id()))
-        .and_where(holders)
-        .to_owned();
-    tx.execute(&strip).await?;
-    scoped_delete::<definition::Entity>(scope)
+    let counted: Vec<Count> = query::query_raw(&tx, |tenant| {
+        Query::select()
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .from(Alias::new(table))
+            .and_where(Expr::cust(tenant.to_owned()))
+            .and_where(holders.clone())
+            .to_owned()
+    })
+    .await?;
+    let n = counted.first().map_or(0, |c| c.n);
+    query::execute_raw(&tx, |tenant| {
+        Query::update()
+            .table(Alias::new(table))
+            .value(
+                Alias::new("custom_fields"),
+                query::without_key(backend, "custom_fields", &current.key),
+            )
+            .value(
+                Alias::new("custom_field_index"),
+                query::without_key(backend, "custom_field_index", &current.key),
+            )
+            .and_where(Expr::cust(tenant.to_owned()))
+            .and_where(holders.clone())
+            .to_owned()
+    })
+    .await?;
+    tx.delete::<definition::Entity>()
         .filter(definition::Column::Id.eq(id))
         .exec(&tx)
         .await?;
     audit::record(&tx, "custom_field.purge", Some(id), &[current.key.as_str()]).await?;
     tx.commit().await?;
     changed(store, scope).await;
-    Ok(n as u64)
+    Ok(n.max(0) as u64)
+}
+
+#[derive(FromQueryResult)]
+struct Count {
+    n: i64,
 }

@@ -2,17 +2,16 @@
 //! operators on PostgreSQL (equality as containment, which the GIN index serves), JSON
 //! functions on SQLite. Keys come from definitions (validated snake_case), never from input.
 
-use crate::domain::ScopedTx;
 use sea_orm::sea_query::{Condition, Expr, SimpleExpr, Value};
-use sea_orm::{ConnectionTrait, DbBackend, QueryFilter, Select};
+use sea_orm::{DbBackend, FromQueryResult, QueryFilter, Select, StatementBuilder};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::values::{index_of, normalise};
 use super::{Carrier, Definition, FieldEntity, FieldType, definitions};
 use crate::domain::pagination::{Cursor, ExprSort, Page, PageArgs, PageRequest, SortKind, SortValue};
-use crate::domain::{DomainError, DomainResult, Store, TenantEntity, contacts, validate};
-use crate::tenancy::{Role, TenantScope};
+use crate::domain::{DomainError, DomainResult, Scoped, ScopedTx, TenantEntity, TenantTx, validate};
+use crate::tenancy::Role;
 
 /// How a filter compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +121,34 @@ pub(crate) fn stored_equals(backend: DbBackend, table: &str, def: &Definition, p
     json_equals(backend, table, json_column, &def.key, probe)
 }
 
+/// SQL over a carrying table, which the query builder cannot say with an entity (the table is
+/// a definition's): `statement` is given the tenant's predicate to put in its WHERE clause.
+/// The predicate binds nothing, so the values are those of the statement built with any.
+fn raw<S: StatementBuilder>(tx: &TenantTx, statement: impl Fn(&str) -> S) -> (impl FnOnce(&str) -> String, Vec<Value>) {
+    let backend = tx.backend();
+    let values = backend
+        .build(&statement("TRUE"))
+        .values
+        .map(|v| v.0)
+        .unwrap_or_default();
+    (move |tenant: &str| backend.build(&statement(tenant)).sql, values)
+}
+
+/// Rows of a raw statement made by `statement` (see `raw`), confined to the tenant.
+pub(crate) async fn query_raw<M: FromQueryResult, S: StatementBuilder>(
+    tx: &TenantTx,
+    statement: impl Fn(&str) -> S,
+) -> DomainResult<Vec<M>> {
+    let (sql, values) = raw(tx, statement);
+    tx.query_raw(sql, values).await
+}
+
+/// Runs a raw statement made by `statement` (see `raw`), confined to the tenant.
+pub(crate) async fn execute_raw<S: StatementBuilder>(tx: &TenantTx, statement: impl Fn(&str) -> S) -> DomainResult<()> {
+    let (sql, values) = raw(tx, statement);
+    tx.execute_raw(sql, values).await
+}
+
 /// Rows with any value (or blind index) for `key`.
 pub(crate) fn has_value(backend: DbBackend, table: &str, key: &str) -> SimpleExpr {
     let (values, index) = (column(table, "custom_fields"), column(table, "custom_field_index"));
@@ -165,18 +192,17 @@ fn active<'a>(defs: &'a [Definition], entity: FieldEntity, key: &str, field: &st
 
 /// The SQL conditions of `filters` on `entity`'s table, all of which must hold.
 pub(crate) async fn conditions(
-    store: &Store,
     tx: &ScopedTx,
-    scope: &TenantScope,
     entity: FieldEntity,
     filters: &[FieldFilter],
 ) -> DomainResult<Vec<Condition>> {
     if filters.is_empty() {
         return Ok(Vec::new());
     }
-    let defs = definitions(store, tx, scope).await?;
-    let region = contacts::tenant_region(tx).await?;
-    let backend = tx.get_database_backend();
+    let scope = tx.scope();
+    let defs = definitions(tx).await?;
+    let region = tx.context().await?.phone_region.clone();
+    let backend = tx.backend();
     let mut out = Vec::with_capacity(filters.len());
     for filter in filters {
         validate::token("filter.customFields.key", &filter.key, KEY_MAX)?;
@@ -187,7 +213,7 @@ pub(crate) async fn conditions(
                 // Enough guesses against a masked value would otherwise reveal it.
                 return Err(DomainError::Forbidden("viewers cannot search by sensitive fields"));
             }
-            Some(store.vault().for_tenant(tx, scope.tenant_id()).await?)
+            Some(tx.store().vault().for_tenant(tx, scope.tenant_id()).await?)
         } else {
             None
         };
@@ -374,16 +400,14 @@ fn range(
 
 /// How to sort by a custom field: the SQL of its value and of a cursor's value.
 pub(crate) async fn sort(
-    store: &Store,
     tx: &ScopedTx,
-    scope: &TenantScope,
     entity: FieldEntity,
     order: &FieldOrder,
 ) -> DomainResult<(Definition, ExprSort)> {
     validate::token("orderByCustomField.key", &order.key, KEY_MAX)?;
-    let defs = definitions(store, tx, scope).await?;
+    let defs = definitions(tx).await?;
     let def = active(&defs, entity, &order.key, "orderByCustomField.key")?.clone();
-    let backend = tx.get_database_backend();
+    let backend = tx.backend();
     let table = entity.table();
     let p = placeholder(backend);
     let (expr, param) = match def.field_type {
@@ -511,7 +535,7 @@ pub(crate) async fn narrowed<E: Carrying, S: QueryFilter>(
     mut select: S,
     filters: &[FieldFilter],
 ) -> DomainResult<S> {
-    for condition in conditions(tx.store(), tx, tx.scope(), E::ENTITY, filters).await? {
+    for condition in conditions(tx, E::ENTITY, filters).await? {
         select = select.filter(condition);
     }
     Ok(select)
@@ -520,12 +544,12 @@ pub(crate) async fn narrowed<E: Carrying, S: QueryFilter>(
 /// One page of `select` in the order of a custom field (records without a value last).
 pub(crate) async fn sorted_page<E: Carrying>(
     tx: &ScopedTx,
-    select: crate::domain::Scoped<Select<E>>,
+    select: Scoped<Select<E>>,
     by: &FieldOrder,
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<E::Model>> {
-    let (def, sort) = self::sort(tx.store(), tx, tx.scope(), E::ENTITY, by).await?;
+    let (def, sort) = self::sort(tx, E::ENTITY, by).await?;
     let request = PageRequest::of_kind(args, &sort.name, SortKind::Field, max_page_size)?;
     request.check_values(|value| cursor_fits(&def, value))?;
     let rows = request

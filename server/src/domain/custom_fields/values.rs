@@ -7,25 +7,24 @@
 //! amounts `{"amount": "12.50", "currency": "CNY"}`. A sensitive value is the ciphertext of
 //! that shape, and its blind index (when searchable) sits in `custom_field_index`.
 
-use crate::domain::ScopedTx;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::custom_field_definition as definition;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use super::query::Carrying;
-use super::{Carrier, Definition, FieldEntity, FieldType, definitions, query};
+use super::{Carrier, Definition, FieldEntity, FieldType, cached_definitions, definitions, query};
 use crate::crypto::blind_index::blind_index;
 use crate::crypto::{Aad, mask};
 use crate::domain::contacts::ReencryptBatch;
 use crate::domain::keys::TenantKeys;
 use crate::domain::money::{Currency, Money};
 use crate::domain::validate::Lines;
-use crate::domain::{DomainError, DomainResult, Store, contacts, locks, validate};
+use crate::domain::{DomainError, DomainResult, ScopedTx, Store, TenantTx, locks, validate};
 use crate::tenancy::TenantScope;
 
 const TEXT_MAX: usize = 500;
@@ -349,17 +348,19 @@ impl Prepared {
 /// of `entity` and merges it into `current` (`None` when the record is new: defaults apply and
 /// required fields must be there). On update, a required field must not be cleared, but a
 /// record that lacks a field made required later can still be changed in its other fields.
+/// `_store` and `_scope` are `tx`'s own (kept for callers that still pass them).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn prepare(
-    store: &Store,
+    _store: &Store,
     tx: &ScopedTx,
-    scope: &TenantScope,
+    _scope: &TenantScope,
     entity: FieldEntity,
     row_id: Uuid,
     current: Option<(&Json, &Json)>,
     input: Option<&Json>,
 ) -> DomainResult<Prepared> {
-    let defs = definitions(store, tx, scope).await?;
+    let scope = tx.scope();
+    let defs = definitions(tx).await?;
     let creating = current.is_none();
     let mut values = current.and_then(|(v, _)| v.as_object().cloned()).unwrap_or_default();
     let mut index = current.and_then(|(_, i)| i.as_object().cloned()).unwrap_or_default();
@@ -387,7 +388,7 @@ pub(crate) async fn prepare(
         defs.iter()
             .any(|d| d.entity == entity && &d.key == k && d.field_type == FieldType::Phone)
     }) {
-        contacts::tenant_region(tx).await?
+        tx.context().await?.phone_region.clone()
     } else {
         String::new()
     };
@@ -424,7 +425,7 @@ pub(crate) async fn prepare(
         }
     }
     let keys = if wanted.iter().any(|(d, v)| d.sensitive && v.is_some()) {
-        Some(store.vault().for_tenant(tx, scope.tenant_id()).await?)
+        Some(tx.store().vault().for_tenant(tx, scope.tenant_id()).await?)
     } else {
         None
     };
@@ -441,7 +442,7 @@ pub(crate) async fn prepare(
             continue;
         };
         let stored = if def.sensitive {
-            let keys = keys.as_ref().expect("keys are loaded for sensitive values");
+            let keys = keys.as_ref().ok_or_else(keys_missing)?;
             let column = column_of(&key);
             if def.searchable {
                 index.insert(key.clone(), Json::String(index_of(keys, def, &value)));
@@ -501,7 +502,6 @@ fn oldest_key(defs: &[Definition], entity: FieldEntity, values: &Map<String, Jso
 /// Each field is held until COMMIT (all of them in one call, so writers of several unique
 /// fields never wait crosswise): two writers of one value would each see no clash otherwise.
 async fn ensure_unique(tx: &ScopedTx, probes: &[(&Definition, Json)], row_id: Uuid) -> DomainResult<()> {
-    let scope = tx.scope();
     if probes.is_empty() {
         return Ok(());
     }
@@ -510,7 +510,7 @@ async fn ensure_unique(tx: &ScopedTx, probes: &[(&Definition, Json)], row_id: Uu
         .map(|(def, _)| format!("{}:{}", def.entity.table(), def.key))
         .collect();
     let keys: Vec<locks::Key<'_>> = fields.iter().map(|f| locks::Key::new("custom-field", f)).collect();
-    locks::hold(tx, scope.tenant_id(), &keys).await?;
+    locks::hold(tx, &keys).await?;
     for (def, probe) in probes {
         ensure_unique_one(tx, def, row_id, probe).await?;
     }
@@ -518,18 +518,25 @@ async fn ensure_unique(tx: &ScopedTx, probes: &[(&Definition, Json)], row_id: Uu
 }
 
 async fn ensure_unique_one(tx: &ScopedTx, def: &Definition, row_id: Uuid, probe: &Json) -> DomainResult<()> {
-    let scope = tx.scope();
-    let backend = tx.get_database_backend();
+    #[derive(FromQueryResult)]
+    struct Clash {
+        #[allow(dead_code)]
+        id: Uuid,
+    }
+    let backend = tx.backend();
     let table = def.entity.table();
-    let clash = Query::select()
-        .expr(Expr::cust("1"))
-        .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.tenant_id()))
-        .and_where(Expr::col(Alias::new("id")).ne(row_id))
-        .and_where(query::stored_equals(backend, table, def, probe))
-        .limit(1)
-        .to_owned();
-    if tx.query_one(&clash).await?.is_some() {
+    let clash: Vec<Clash> = query::query_raw(tx, |tenant| {
+        Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new(table))
+            .and_where(Expr::cust(tenant.to_owned()))
+            .and_where(Expr::col(Alias::new("id")).ne(row_id))
+            .and_where(query::stored_equals(backend, table, def, probe))
+            .limit(1)
+            .to_owned()
+    })
+    .await?;
+    if !clash.is_empty() {
         return Err(invalid(
             &def.key,
             format!(
@@ -542,15 +549,16 @@ async fn ensure_unique_one(tx: &ScopedTx, def: &Definition, row_id: Uuid, probe:
 }
 
 /// The values a renewed record's successor starts with: the non-sensitive ones (a sensitive
-/// value is sealed to its own row and is entered again if still wanted).
+/// value is sealed to its own row and is entered again if still wanted). `_store` and
+/// `_scope` are `tx`'s own (kept for callers that still pass them).
 pub(crate) async fn carried_over(
-    store: &Store,
+    _store: &Store,
     tx: &ScopedTx,
-    scope: &TenantScope,
+    _scope: &TenantScope,
     entity: FieldEntity,
     stored: &Json,
 ) -> DomainResult<Json> {
-    let defs = definitions(store, tx, scope).await?;
+    let defs = definitions(tx).await?;
     let kept: Map<String, Json> = stored
         .as_object()
         .into_iter()
@@ -566,16 +574,14 @@ pub(crate) async fn carried_over(
 
 /// How many records of any kind hold sensitive custom values under a key older than `current`.
 pub(crate) async fn records_on_older_keys(tx: &ScopedTx, current: i32) -> DomainResult<u64> {
-    let _scope = tx.scope();
     async fn older<E: Carrying>(tx: &ScopedTx, current: i32) -> DomainResult<u64>
     where
         E::Model: Sync,
     {
-        let scope = tx.scope();
-        Ok(crate::domain::scoped::<E>(scope)
+        tx.select::<E>()
             .filter(E::key_version_column().lt(current))
             .count(tx)
-            .await?)
+            .await
     }
     Ok(older::<entity::customer::Entity>(tx, current).await?
         + older::<entity::contract::Entity>(tx, current).await?
@@ -606,8 +612,8 @@ async fn reencrypt_batch<E: Carrying>(store: &Store, tenant_id: Uuid, limit: u64
     let tx = store.begin_tenant_job(tenant_id).await?;
     let keys = store.vault().reload(&tx, tenant_id).await?;
     let current = keys.data.current_version as i32;
-    let sealed: Vec<String> = definition::Entity::find()
-        .filter(definition::Column::TenantId.eq(tenant_id))
+    let sealed: Vec<String> = tx
+        .select::<definition::Entity>()
         .filter(definition::Column::Entity.eq(E::ENTITY))
         .filter(definition::Column::Sensitive.eq(true))
         .all(&tx)
@@ -615,8 +621,8 @@ async fn reencrypt_batch<E: Carrying>(store: &Store, tenant_id: Uuid, limit: u64
         .into_iter()
         .map(|d| d.key)
         .collect();
-    let rows = E::find()
-        .filter(E::tenant_column().eq(tenant_id))
+    let rows = tx
+        .select::<E>()
         .filter(E::key_version_column().lt(current))
         .order_by_asc(E::id_column())
         .limit(limit)
@@ -646,16 +652,15 @@ async fn reencrypt_batch<E: Carrying>(store: &Store, tenant_id: Uuid, limit: u64
             };
             values.insert(key.clone(), Json::String(keys.data.encrypt(aad, clear.expose())));
         }
-        let result = E::update_many()
+        batch.moved += tx
+            .update::<E>()
             .col_expr(E::values_column(), Expr::value(Json::Object(values)))
             .col_expr(E::key_version_column(), Expr::value(current))
-            .filter(E::tenant_column().eq(tenant_id))
             .filter(E::id_column().eq(id))
             .filter(E::key_version_column().eq(E::key_version_of(&row)))
             .filter(E::values_column().eq(old.clone()))
             .exec(&tx)
             .await?;
-        batch.moved += result.rows_affected;
     }
     tx.commit().await?;
     Ok(batch)
@@ -670,38 +675,48 @@ pub struct FieldValue {
 }
 
 /// The record's values of the tenant's active fields of `entity`, in display order; sensitive
-/// ones opened for callers with plaintext rights, masked for the others.
+/// ones opened for callers with plaintext rights, masked for the others. What is not in
+/// memory is read through the caller's transaction.
 pub async fn read(
+    tx: &ScopedTx,
+    entity: FieldEntity,
+    row_id: Uuid,
+    stored: &Json,
+    plaintext: bool,
+) -> DomainResult<Vec<FieldValue>> {
+    let (defs, keys) = context_in(tx, entity, stored).await?;
+    open(tx.scope(), entity, row_id, stored, plaintext, &defs, keys.as_deref())
+}
+
+/// `read` from memory alone: `None` when the definitions (or the keys a sensitive value needs)
+/// are not cached, and `read` must go to the database. A page of records reads its values one
+/// record at a time: after the first, all of them come from here.
+pub fn read_cached(
     store: &Store,
     scope: &TenantScope,
     entity: FieldEntity,
     row_id: Uuid,
     stored: &Json,
     plaintext: bool,
-) -> DomainResult<Vec<FieldValue>> {
-    let (defs, keys) = context(store, scope, entity, stored).await?;
-    open(scope, entity, row_id, stored, plaintext, &defs, keys.as_deref())
+) -> Option<DomainResult<Vec<FieldValue>>> {
+    let defs = cached_definitions(store, scope.tenant_id())?;
+    let keys = match needs_keys(&defs, entity, stored) {
+        true => Some(store.vault().cached(scope.tenant_id())?),
+        false => None,
+    };
+    Some(open(scope, entity, row_id, stored, plaintext, &defs, keys.as_deref()))
 }
 
-/// `read` of a record inside the caller's transaction, for the answer of a write before its COMMIT.
+/// `read` of a record inside the caller's transaction, for the answer of a write before its
+/// COMMIT. `_store` and `_scope` are `tx`'s own (kept for callers that still pass them).
 pub(crate) async fn read_in<M: CarriesFields>(
     tx: &ScopedTx,
-    store: &Store,
-    scope: &TenantScope,
+    _store: &Store,
+    _scope: &TenantScope,
     record: &M,
     plaintext: bool,
 ) -> DomainResult<Vec<FieldValue>> {
-    let (entity, stored) = (M::ENTITY, record.stored());
-    let (defs, keys) = context_in(tx, store, scope, entity, stored).await?;
-    open(
-        scope,
-        entity,
-        record.row_id(),
-        stored,
-        plaintext,
-        &defs,
-        keys.as_deref(),
-    )
+    read(tx, M::ENTITY, record.row_id(), record.stored(), plaintext).await
 }
 
 /// Whether a caller reads the sensitive values of a contract, transaction or interaction in
@@ -743,19 +758,21 @@ pub struct Written<M> {
 
 /// `record` with its values, read inside the write's transaction. The definitions and keys
 /// are those the write itself used, from memory, so this seldom costs a statement.
+/// `_store` and `_scope` are `tx`'s own (kept for callers that still pass them).
 pub(crate) async fn written<M: CarriesFields>(
     tx: &ScopedTx,
-    store: &Store,
-    scope: &TenantScope,
+    _store: &Store,
+    _scope: &TenantScope,
     record: M,
 ) -> DomainResult<Written<M>> {
-    let custom_fields = read_in(tx, store, scope, &record, record_plaintext(scope)).await?;
+    let plaintext = record_plaintext(tx.scope());
+    let custom_fields = read(tx, M::ENTITY, record.row_id(), record.stored(), plaintext).await?;
     Ok(Written { record, custom_fields })
 }
 
 /// `written`, then COMMIT.
 pub(crate) async fn commit_written<M: CarriesFields>(
-    tx: crate::domain::ScopedTx,
+    tx: ScopedTx,
     store: &Store,
     scope: &TenantScope,
     record: M,
@@ -788,11 +805,7 @@ fn open(
             (None, _) => (None, false),
             (Some(v), false) => (Some(v.clone()), false),
             (Some(ct), true) => {
-                let keys = keys.ok_or_else(|| {
-                    DomainError::Internal(anyhow::anyhow!(
-                        "the tenant's keys were not loaded for a sensitive value"
-                    ))
-                })?;
+                let keys = keys.ok_or_else(keys_missing)?;
                 let column = column_of(&def.key);
                 let clear = ct
                     .as_str()
@@ -829,42 +842,25 @@ fn masked_text(def: &Definition, plaintext: &str) -> String {
     }
 }
 
-/// Definitions from the cache (one short transaction when they or the keys must be loaded).
-async fn context(
-    store: &Store,
-    scope: &TenantScope,
-    entity: FieldEntity,
-    stored: &Json,
-) -> DomainResult<(Arc<Vec<Definition>>, Option<Arc<TenantKeys>>)> {
-    // A page of records reads its values one record at a time: both come from memory then.
-    if let Some(defs) = store.custom_fields.get(&scope.tenant_id()) {
-        if !needs_keys(&defs, entity, stored) {
-            return Ok((defs, None));
-        }
-        if let Some(keys) = store.vault().cached(scope.tenant_id()) {
-            return Ok((defs, Some(keys)));
-        }
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let found = context_in(&tx, store, scope, entity, stored).await?;
-    tx.commit().await?;
-    Ok(found)
-}
-
-/// The definitions, and the keys when `stored` holds a sensitive value, read in `tx`.
+/// The definitions, and the keys when `stored` holds a sensitive value, read through `tx`
+/// when not in memory.
 async fn context_in(
-    tx: &ScopedTx,
-    store: &Store,
-    scope: &TenantScope,
+    tx: &TenantTx,
     entity: FieldEntity,
     stored: &Json,
 ) -> DomainResult<(Arc<Vec<Definition>>, Option<Arc<TenantKeys>>)> {
-    let defs = definitions(store, tx, scope).await?;
+    let defs = definitions(tx).await?;
     let keys = match needs_keys(&defs, entity, stored) {
-        true => Some(store.vault().for_tenant(tx, scope.tenant_id()).await?),
+        true => Some(tx.store().vault().for_tenant(tx, tx.tenant_id()).await?),
         false => None,
     };
     Ok((defs, keys))
+}
+
+fn keys_missing() -> DomainError {
+    DomainError::Internal(anyhow::anyhow!(
+        "the tenant's keys were not loaded for a sensitive value"
+    ))
 }
 
 #[cfg(test)]

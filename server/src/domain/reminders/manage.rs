@@ -2,16 +2,15 @@
 //! cancel one. Admins and managers see every reminder of the tenant; others the ones addressed
 //! to them.
 
-use crate::domain::ScopedTx;
 use chrono::{DateTime, Utc};
 use entity::enums::{ReminderKind, ReminderStatus};
 use entity::reminder;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect, Select};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Select};
 use uuid::Uuid;
 
 use crate::domain::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use crate::domain::{DomainError, DomainResult, Store, audit, now, scoped, scoped_update};
+use crate::domain::{DomainError, DomainResult, Scoped, ScopedTx, Store, audit, now};
 use crate::tenancy::{Role, TenantScope};
 
 #[derive(Debug, Clone, Default)]
@@ -47,8 +46,8 @@ fn sees_all(scope: &TenantScope) -> bool {
     scope.is_at_least(Role::Manager)
 }
 
-fn visible(scope: &TenantScope) -> Select<reminder::Entity> {
-    let select = scoped::<reminder::Entity>(scope);
+fn visible(tx: &ScopedTx) -> Scoped<Select<reminder::Entity>> {
+    let (select, scope) = (tx.select::<reminder::Entity>(), tx.scope());
     if sees_all(scope) {
         select
     } else {
@@ -56,13 +55,13 @@ fn visible(scope: &TenantScope) -> Select<reminder::Entity> {
     }
 }
 
-fn filtered(scope: &TenantScope, f: &ReminderFilter) -> DomainResult<Select<reminder::Entity>> {
+fn filtered(tx: &ScopedTx, f: &ReminderFilter) -> DomainResult<Scoped<Select<reminder::Entity>>> {
     if let (Some(from), Some(to)) = (f.from, f.to)
         && to < from
     {
         return Err(DomainError::validation("filter.to", "must not be before filter.from"));
     }
-    let mut select = visible(scope);
+    let mut select = visible(tx);
     if let Some(status) = f.status {
         select = select.filter(reminder::Column::Status.eq(status));
     }
@@ -87,23 +86,22 @@ fn filtered(scope: &TenantScope, f: &ReminderFilter) -> DomainResult<Select<remi
 }
 
 pub async fn list(
-    store: &Store,
-    scope: &TenantScope,
+    tx: &ScopedTx,
     filter: &ReminderFilter,
     order: ReminderOrder,
     args: &PageArgs,
     max_page_size: u64,
 ) -> DomainResult<Page<reminder::Model>> {
     let request = PageRequest::new(args, order.key(), true, max_page_size)?;
-    let select = request.apply(
-        filtered(scope, filter)?,
-        reminder::Column::DueAt,
-        reminder::Column::Id,
-        order == ReminderOrder::DueAtDesc,
-    );
-    let tx = store.begin_scoped(scope).await?;
-    let rows = select.all(&tx).await?;
-    tx.commit().await?;
+    let rows = request
+        .apply(
+            filtered(tx, filter)?,
+            reminder::Column::DueAt,
+            reminder::Column::Id,
+            order == ReminderOrder::DueAtDesc,
+        )
+        .all(tx)
+        .await?;
     Ok(request.finish(rows, |row| Cursor {
         sort: order.key().into(),
         value: SortValue::Time(row.due_at),
@@ -111,23 +109,12 @@ pub async fn list(
     }))
 }
 
-pub async fn count(store: &Store, scope: &TenantScope, filter: &ReminderFilter) -> DomainResult<u64> {
-    let tx = store.begin_scoped(scope).await?;
-    let n = filtered(scope, filter)?.count(&tx).await?;
-    tx.commit().await?;
-    Ok(n)
+pub async fn count(tx: &ScopedTx, filter: &ReminderFilter) -> DomainResult<u64> {
+    filtered(tx, filter)?.count(tx).await
 }
 
-pub async fn get(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult<reminder::Model> {
-    let tx = store.begin_scoped(scope).await?;
-    let row = find(&tx, id).await?;
-    tx.commit().await?;
-    Ok(row)
-}
-
-async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<reminder::Model> {
-    let scope = tx.scope();
-    visible(scope)
+pub async fn get(tx: &ScopedTx, id: Uuid) -> DomainResult<reminder::Model> {
+    visible(tx)
         .filter(reminder::Column::Id.eq(id))
         .one(tx)
         .await?
@@ -175,10 +162,11 @@ async fn change_status(
         return Err(DomainError::Forbidden("viewers cannot change reminders"));
     }
     let tx = store.begin_scoped(scope).await?;
-    let current = find(&tx, id).await?;
+    let current = get(&tx, id).await?;
     allowed(&current)?;
     let stamp = now();
-    let mut update = scoped_update::<reminder::Entity>(scope)
+    let mut update = tx
+        .update::<reminder::Entity>()
         .filter(reminder::Column::Id.eq(id))
         .filter(reminder::Column::Status.eq(current.status))
         .filter(reminder::Column::Attempts.eq(current.attempts))
@@ -196,7 +184,7 @@ async fn change_status(
             .col_expr(reminder::Column::Attempts, Expr::value(attempts))
             .col_expr(reminder::Column::NextAttemptAt, Expr::value(stamp))
     };
-    if update.exec(&tx).await?.rows_affected != 1 {
+    if update.exec(&tx).await? != 1 {
         return Err(DomainError::Conflict(
             "the reminder changed meanwhile (a worker took it); read it again".into(),
         ));
@@ -206,7 +194,7 @@ async fn change_status(
         Change::Cancel => "reminder.cancelled",
     };
     audit::record(&tx, action, Some(id), &["status"]).await?;
-    let row = find(&tx, id).await?;
+    let row = get(&tx, id).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -240,30 +228,31 @@ struct StatusRow {
 }
 
 /// The tenant's figures, for managers and above.
-pub async fn stats(store: &Store, scope: &TenantScope) -> DomainResult<ReminderStats> {
-    if !sees_all(scope) {
+pub async fn stats(tx: &ScopedTx) -> DomainResult<ReminderStats> {
+    if !sees_all(tx.scope()) {
         return Err(DomainError::Forbidden("only managers and admins see delivery figures"));
     }
-    let tx = store.begin_scoped(scope).await?;
-    let stats = gather(&tx, Some(scope.tenant_id()), now()).await?;
-    tx.commit().await?;
-    Ok(stats)
+    let rows = by_status(tx.select::<reminder::Entity>())
+        .models::<StatusRow>(tx)
+        .await?;
+    Ok(tally(rows, now()))
 }
 
 /// Every tenant's figures together (for the metrics endpoint).
 pub async fn installation_stats(store: &Store) -> DomainResult<ReminderStats> {
+    // The reminder worker's handle sees the reminders of every tenant (see `claim`).
     let tx = store.begin_reminder_worker().await?;
-    let stats = gather(&tx, None, now()).await?;
+    let rows = by_status(reminder::Entity::find())
+        .into_model::<StatusRow>()
+        .all(&tx)
+        .await?;
     tx.commit().await?;
-    Ok(stats)
+    Ok(tally(rows, now()))
 }
 
-async fn gather(
-    tx: &impl sea_orm::ConnectionTrait,
-    tenant: Option<Uuid>,
-    at: DateTime<Utc>,
-) -> DomainResult<ReminderStats> {
-    let mut select = reminder::Entity::find()
+/// The figures of `select`'s reminders, one row per status.
+fn by_status<S: QuerySelect>(select: S) -> S {
+    select
         .select_only()
         .column(reminder::Column::Status)
         .column_as(Expr::cust("COUNT(*)"), "n")
@@ -272,11 +261,10 @@ async fn gather(
             "retries",
         )
         .column_as(reminder::Column::DueAt.min(), "oldest_due")
-        .group_by(reminder::Column::Status);
-    if let Some(tenant) = tenant {
-        select = select.filter(reminder::Column::TenantId.eq(tenant));
-    }
-    let rows = select.into_model::<StatusRow>().all(tx).await?;
+        .group_by(reminder::Column::Status)
+}
+
+fn tally(rows: Vec<StatusRow>, at: DateTime<Utc>) -> ReminderStats {
     let mut stats = ReminderStats::default();
     for row in rows {
         let n = row.n.max(0) as u64;
@@ -295,5 +283,5 @@ async fn gather(
             stats.oldest_due_age_seconds = Some(stats.oldest_due_age_seconds.map_or(age, |a| a.max(age)));
         }
     }
-    Ok(stats)
+    stats
 }

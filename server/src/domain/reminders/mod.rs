@@ -7,21 +7,22 @@
 
 pub mod manage;
 
-use crate::domain::ScopedTx;
 use std::collections::HashMap;
 
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use entity::enums::{ReminderKind, ReminderStatus, RenewalState};
-use entity::{contract, customer, follow_up, reminder, tenant};
+use entity::{contract, customer, follow_up, reminder};
 use sea_orm::sea_query::{Condition, Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::tenants::DEFAULT_CONTRACT_REMINDER_OFFSETS;
-use super::{DomainError, DomainResult, Store, now, scoped_update};
+use super::{DomainError, DomainResult, Store, TenantTx, now, tenants};
 
 /// Subjects planned per tenant and pass; what is left waits for the next pass.
 const PLAN_BATCH: u64 = 1000;
+
+/// Reminders inserted per statement: well within both databases' limits on bound values.
+const INSERT_CHUNK: usize = 500;
 
 /// The occasion of a contract reminder: its end date and the offset, so that a moved end
 /// date plans its reminders anew.
@@ -41,8 +42,7 @@ pub(crate) fn remind_at(due_at: DateTime<Utc>, lead_minutes: i32) -> DateTime<Ut
 
 /// Cancels the reminders of a subject still waiting to go out (one being sent right now
 /// finishes). Returns how many were cancelled.
-pub(crate) async fn cancel_pending(tx: &ScopedTx, kind: ReminderKind, subject_id: Uuid) -> DomainResult<u64> {
-    let _scope = tx.scope();
+pub(crate) async fn cancel_pending(tx: &TenantTx, kind: ReminderKind, subject_id: Uuid) -> DomainResult<u64> {
     let of_subject = Condition::all()
         .add(reminder::Column::Kind.eq(kind))
         .add(reminder::Column::SubjectId.eq(subject_id));
@@ -50,27 +50,24 @@ pub(crate) async fn cancel_pending(tx: &ScopedTx, kind: ReminderKind, subject_id
 }
 
 /// Cancels the waiting reminders of every subject of a customer (archived customers get none).
-pub(crate) async fn cancel_pending_for_customer(tx: &ScopedTx, customer_id: Uuid) -> DomainResult<u64> {
-    let _scope = tx.scope();
+pub(crate) async fn cancel_pending_for_customer(tx: &TenantTx, customer_id: Uuid) -> DomainResult<u64> {
     cancel_waiting(tx, Condition::all().add(reminder::Column::CustomerId.eq(customer_id))).await
 }
 
-async fn cancel_waiting(tx: &ScopedTx, which: Condition) -> DomainResult<u64> {
-    let scope = tx.scope();
-    let result = scoped_update::<reminder::Entity>(scope)
+async fn cancel_waiting(tx: &TenantTx, which: Condition) -> DomainResult<u64> {
+    tx.update::<reminder::Entity>()
         .filter(which)
         .filter(reminder::Column::Status.eq(ReminderStatus::Pending))
         .col_expr(reminder::Column::Status, Expr::value(ReminderStatus::Cancelled))
         .col_expr(reminder::Column::UpdatedAt, Expr::value(now()))
         .exec(tx)
-        .await?;
-    Ok(result.rows_affected)
+        .await
 }
 
 /// The first instant of a local day; on a day that starts inside a DST gap, the first
 /// instant that exists.
 pub fn start_of_day(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
-    let mut local = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let mut local = day.and_time(NaiveTime::MIN);
     for _ in 0..4 {
         if let Some(t) = tz.from_local_datetime(&local).earliest() {
             return t.with_timezone(&Utc);
@@ -86,9 +83,9 @@ pub fn contract_reminder_due(tz: chrono_tz::Tz, day: NaiveDate, digest_hour: Opt
     let start = start_of_day(tz, day);
     match digest_hour {
         Some(hour) => {
-            let local = day.and_hms_opt(hour.clamp(0, 23) as u32, 0, 0).expect("a valid hour");
-            tz.from_local_datetime(&local)
-                .earliest()
+            let hour = hour.clamp(0, 23);
+            NaiveTime::from_hms_opt(hour as u32, 0, 0)
+                .and_then(|time| tz.from_local_datetime(&day.and_time(time)).earliest())
                 .map_or(start + chrono::Duration::hours(i64::from(hour)), |t| {
                     t.with_timezone(&Utc)
                 })
@@ -115,27 +112,21 @@ pub fn contract_step(end: NaiveDate, offsets_desc: &[u16], today: NaiveDate) -> 
 /// Returns how many reminders it created (zero when every one existed already).
 pub async fn plan_tenant(store: &Store, tenant_id: Uuid, at: DateTime<Utc>) -> DomainResult<u64> {
     let tx = store.begin_tenant_job(tenant_id).await?;
-    let tenant = tenant::Entity::find_by_id(tenant_id)
-        .one(&tx)
-        .await?
-        .ok_or(DomainError::NotFound("tenant"))?;
-    let tz: chrono_tz::Tz = tenant.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let calendar = tenants::calendar(&tx).await?;
+    let digest_hour = tx.tenant().await?.daily_digest_hour;
+    let tz = calendar.timezone;
     let today = at.with_timezone(&tz).date_naive();
-    let mut default_offsets: Vec<u16> =
-        serde_json::from_value(tenant.contract_reminder_offsets_days.clone()).unwrap_or_default();
-    if default_offsets.is_empty() {
-        default_offsets = DEFAULT_CONTRACT_REMINDER_OFFSETS.to_vec();
-    }
+    let default_offsets = calendar.contract_offsets_days;
     let stamp = now();
     let mut planned: Vec<reminder::ActiveModel> = Vec::new();
 
-    let contracts = contract::Entity::find()
-        .filter(contract::Column::TenantId.eq(tenant_id))
+    let contracts = tx
+        .select::<contract::Entity>()
         .filter(contract::Column::NextReminderOn.lte(today))
         .limit(PLAN_BATCH)
         .all(&tx)
         .await?;
-    let owners = owners_of(&tx, tenant_id, contracts.iter().map(|c| c.customer_id)).await?;
+    let owners = owners_of(&tx, contracts.iter().map(|c| c.customer_id)).await?;
     for c in &contracts {
         let mut offsets: Vec<u16> = c
             .reminder_offsets_days
@@ -154,27 +145,25 @@ pub async fn plan_tenant(store: &Store, tenant_id: Uuid, at: DateTime<Utc>) -> D
         if let Some(((offset, _), owner)) = step {
             let day = c.end_date - Days::new(u64::from(offset));
             planned.push(new_reminder(
-                tenant_id,
                 ReminderKind::ContractExpiry,
                 c.id,
                 c.customer_id,
                 contract_occasion(c.end_date, offset),
                 Some(i32::from(offset)),
                 Some(owner),
-                contract_reminder_due(tz, day, tenant.daily_digest_hour),
+                contract_reminder_due(tz, day, digest_hour),
                 stamp,
             ));
         }
-        contract::Entity::update_many()
-            .filter(contract::Column::TenantId.eq(tenant_id))
+        tx.update::<contract::Entity>()
             .filter(contract::Column::Id.eq(c.id))
             .col_expr(contract::Column::NextReminderOn, Expr::value(next))
             .exec(&tx)
             .await?;
     }
 
-    let follow_ups = follow_up::Entity::find()
-        .filter(follow_up::Column::TenantId.eq(tenant_id))
+    let follow_ups = tx
+        .select::<follow_up::Entity>()
         .filter(follow_up::Column::RemindAt.lte(at))
         .limit(PLAN_BATCH)
         .all(&tx)
@@ -184,7 +173,6 @@ pub async fn plan_tenant(store: &Store, tenant_id: Uuid, at: DateTime<Utc>) -> D
             && let Some(remind_at) = f.remind_at
         {
             planned.push(new_reminder(
-                tenant_id,
                 ReminderKind::FollowUp,
                 f.id,
                 f.customer_id,
@@ -195,8 +183,7 @@ pub async fn plan_tenant(store: &Store, tenant_id: Uuid, at: DateTime<Utc>) -> D
                 stamp,
             ));
         }
-        follow_up::Entity::update_many()
-            .filter(follow_up::Column::TenantId.eq(tenant_id))
+        tx.update::<follow_up::Entity>()
             .filter(follow_up::Column::Id.eq(f.id))
             .col_expr(follow_up::Column::RemindAt, Expr::value(Option::<DateTime<Utc>>::None))
             .exec(&tx)
@@ -209,46 +196,33 @@ pub async fn plan_tenant(store: &Store, tenant_id: Uuid, at: DateTime<Utc>) -> D
 }
 
 /// Inserts reminders, skipping those whose occasion is already planned (by this or another
-/// planner); returns how many were new.
-async fn insert_new(tx: &impl ConnectionTrait, rows: Vec<reminder::ActiveModel>) -> DomainResult<u64> {
+/// planner: the occasion's unique key); returns how many were new, which are those whose
+/// fresh ids made it in.
+async fn insert_new(tx: &TenantTx, rows: Vec<reminder::ActiveModel>) -> DomainResult<u64> {
     let mut created = 0;
-    for row in rows {
-        let inserted = reminder::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([
-                    reminder::Column::TenantId,
-                    reminder::Column::Kind,
-                    reminder::Column::SubjectId,
-                    reminder::Column::Occasion,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(tx)
-            .await;
-        match inserted {
-            Ok(n) => created += n,
-            Err(DbErr::RecordNotInserted) => {}
-            Err(e) => return Err(e.into()),
-        }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let ids: Vec<Uuid> = chunk.iter().filter_map(|r| r.id.try_as_ref().copied()).collect();
+        tx.insert_many(chunk.to_vec(), Some(OnConflict::new().do_nothing().to_owned()))
+            .await?;
+        created += tx
+            .select::<reminder::Entity>()
+            .filter(reminder::Column::Id.is_in(ids))
+            .count(tx)
+            .await?;
     }
     Ok(created)
 }
 
 /// The owner of each customer, `None` for an archived customer.
-async fn owners_of(
-    tx: &impl ConnectionTrait,
-    tenant_id: Uuid,
-    ids: impl Iterator<Item = Uuid>,
-) -> DomainResult<HashMap<Uuid, Option<Uuid>>> {
+async fn owners_of(tx: &TenantTx, ids: impl Iterator<Item = Uuid>) -> DomainResult<HashMap<Uuid, Option<Uuid>>> {
     let mut ids: Vec<Uuid> = ids.collect();
     ids.sort();
     ids.dedup();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = customer::Entity::find()
-        .filter(customer::Column::TenantId.eq(tenant_id))
+    let rows = tx
+        .select::<customer::Entity>()
         .filter(customer::Column::Id.is_in(ids))
         .all(tx)
         .await?;
@@ -260,7 +234,6 @@ async fn owners_of(
 
 #[allow(clippy::too_many_arguments)]
 fn new_reminder(
-    tenant_id: Uuid,
     kind: ReminderKind,
     subject_id: Uuid,
     customer_id: Uuid,
@@ -273,7 +246,6 @@ fn new_reminder(
     use sea_orm::ActiveValue::Set;
     reminder::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(tenant_id),
         kind: Set(kind),
         subject_id: Set(subject_id),
         customer_id: Set(customer_id),
@@ -290,6 +262,7 @@ fn new_reminder(
         message_id: Set(None),
         created_at: Set(stamp),
         updated_at: Set(stamp),
+        ..Default::default()
     }
 }
 
@@ -355,6 +328,8 @@ pub async fn claim(
     lease: std::time::Duration,
     batch: u64,
 ) -> DomainResult<Vec<reminder::Model>> {
+    // The worker's handle is a plain connection on purpose: claims cross tenants, and on
+    // PostgreSQL it sees the reminders table and nothing else.
     let tx = store.begin_reminder_worker().await?;
     let backend = tx.get_database_backend();
     let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
@@ -539,16 +514,19 @@ pub struct FollowUpFacts {
     pub note: Option<String>,
 }
 
-/// Reads what the e-mail of a claimed reminder needs. `None` when its subject is gone.
+/// Reads what the e-mail of a claimed reminder needs, in a transaction of its tenant. `None`
+/// when its subject is gone.
 pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<Letter>> {
     use entity::enums::Role;
     use entity::user;
     let tx = store.begin_tenant_job(r.tenant_id).await?;
-    let Some(tenant) = tenant::Entity::find_by_id(r.tenant_id).one(&tx).await? else {
-        return Ok(None);
+    let tenant = match tx.tenant().await {
+        Ok(tenant) => tenant,
+        Err(DomainError::NotFound(_)) => return Ok(None),
+        Err(other) => return Err(other),
     };
-    let Some(customer) = customer::Entity::find()
-        .filter(customer::Column::TenantId.eq(r.tenant_id))
+    let Some(customer) = tx
+        .select::<customer::Entity>()
         .filter(customer::Column::Id.eq(r.customer_id))
         .one(&tx)
         .await?
@@ -557,8 +535,8 @@ pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<L
     };
     let (contract, follow_up, responsible) = match r.kind {
         ReminderKind::ContractExpiry => {
-            let Some(c) = contract::Entity::find()
-                .filter(contract::Column::TenantId.eq(r.tenant_id))
+            let Some(c) = tx
+                .select::<contract::Entity>()
                 .filter(contract::Column::Id.eq(r.subject_id))
                 .one(&tx)
                 .await?
@@ -574,8 +552,8 @@ pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<L
             (Some(facts), None, customer.owner_id)
         }
         ReminderKind::FollowUp => {
-            let Some(f) = follow_up::Entity::find()
-                .filter(follow_up::Column::TenantId.eq(r.tenant_id))
+            let Some(f) = tx
+                .select::<follow_up::Entity>()
                 .filter(follow_up::Column::Id.eq(r.subject_id))
                 .one(&tx)
                 .await?
@@ -590,13 +568,11 @@ pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<L
         }
     };
     // The responsible user, or when they are gone the tenant's admins; never the customer.
-    let active = user::Entity::find()
-        .filter(user::Column::TenantId.eq(r.tenant_id))
-        .filter(user::Column::Active.eq(true));
-    let mut users = active.clone().filter(user::Column::Id.eq(responsible)).all(&tx).await?;
+    let active = || tx.select::<user::Entity>().filter(user::Column::Active.eq(true));
+    let mut users = active().filter(user::Column::Id.eq(responsible)).all(&tx).await?;
     if users.is_empty() {
         let admins = <Role as sea_orm::Iterable>::iter().filter(|role| *role >= Role::Admin);
-        users = active.filter(user::Column::Role.is_in(admins)).all(&tx).await?;
+        users = active().filter(user::Column::Role.is_in(admins)).all(&tx).await?;
     }
     tx.commit().await?;
     let mut recipients: Vec<(String, String)> = users.into_iter().map(|u| (u.name, u.email)).collect();
