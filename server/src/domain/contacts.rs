@@ -463,11 +463,6 @@ async fn keys_for(tx: &ScopedTx, rows: &[contact::Model]) -> DomainResult<std::s
     vault.reload(tx, tx.tenant_id()).await
 }
 
-/// Region for reading phone numbers without a country code.
-pub(crate) async fn tenant_region(tx: &ScopedTx) -> DomainResult<String> {
-    Ok(tx.context().await?.phone_region.clone())
-}
-
 pub async fn add(
     store: &Store,
     scope: &TenantScope,

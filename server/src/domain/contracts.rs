@@ -14,10 +14,7 @@ use chrono::{Days, NaiveDate};
 use entity::enums::{ReminderKind, RenewalState};
 use entity::{contract, customer};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QuerySelect, Select,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QuerySelect, Select};
 use uuid::Uuid;
 
 use super::custom_fields::query::{self as custom_query, FieldFilter};
@@ -161,7 +158,7 @@ fn expiring_from(end: NaiveDate, offsets: &[u16]) -> NaiveDate {
 pub(crate) async fn follow_new_default_offsets(tx: &ScopedTx, offsets: &[u16]) -> DomainResult<u64> {
     let _scope = tx.scope();
     let largest = i32::from(offsets.iter().copied().max().unwrap_or(0));
-    let moved = if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+    let moved = if tx.backend() == sea_orm::DbBackend::Postgres {
         Expr::cust_with_values("end_date - CAST($1 AS integer)", [largest])
     } else {
         Expr::cust_with_values("date(end_date, '-' || ? || ' days')", [largest])
@@ -1076,7 +1073,7 @@ mod tests {
     /// that `status` gives that status, on every boundary day.
     #[tokio::test]
     async fn the_status_filter_agrees_with_the_status_function() {
-        use sea_orm::{ConnectionTrait, Database, Schema};
+        use sea_orm::{ConnectionTrait, Database, EntityTrait, Schema};
 
         let db = Database::connect("sqlite::memory:").await.unwrap();
         let backend = db.get_database_backend();

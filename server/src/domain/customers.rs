@@ -12,7 +12,7 @@ use entity::{contact, customer, customer_status_history, customer_tag, tenant, u
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select,
+    Select,
 };
 use uuid::Uuid;
 
@@ -28,8 +28,8 @@ use super::records::RecordKind;
 use super::patch::*;
 use super::validate::Lines;
 use super::{
-    DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, history_totals, locks, now, scoped, tags,
-    validate, versioned,
+    DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, history_totals, locks, now, tags, validate,
+    versioned,
 };
 use crate::tenancy::TenantScope;
 
@@ -177,92 +177,6 @@ impl MoneyInput {
         let currency = Currency::parse(&format!("{field}.currency"), &self.currency)?;
         Money::parse(&format!("{field}.amount"), &self.amount, currency)
     }
-}
-
-// PORT BRIDGE: the scope-taking helpers, until their callers use `access`.
-pub(crate) use super::patch::{Patch, assign, cannot_clear};
-
-pub(crate) fn require_writer(scope: &TenantScope) -> DomainResult<()> {
-    if scope.is_at_least(Role::Sales) {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden("viewers cannot change customers"))
-    }
-}
-
-/// Customers the caller may see: the tenant's, and for sales staff only their own.
-pub(crate) fn visible(scope: &TenantScope) -> Select<customer::Entity> {
-    let select = scoped::<customer::Entity>(scope);
-    if scope.sees_only_own_customers() {
-        select.filter(customer::Column::OwnerId.eq(scope.actor().user_id))
-    } else {
-        select
-    }
-}
-
-/// `SELECT id FROM customers` the caller may see, for use as a subquery.
-pub(crate) fn visible_ids(scope: &TenantScope) -> sea_orm::sea_query::SelectStatement {
-    visible(scope).select_only().column(customer::Column::Id).into_query()
-}
-
-/// Rows of a customer's history (`E`, linked through `customer_column`) the caller may see:
-/// the tenant's, and for sales staff only those of the customers they own.
-pub(crate) fn records_visible<E: super::TenantEntity>(scope: &TenantScope, customer_column: E::Column) -> Select<E> {
-    let select = scoped::<E>(scope);
-    if scope.sees_only_own_customers() {
-        select.filter(customer_column.in_subquery(visible_ids(scope)))
-    } else {
-        select
-    }
-}
-
-/// The customer whose history is being added to or changed, locked for the transaction. An
-/// archived customer keeps its history readable but takes no changes, reported on `field`.
-pub(crate) async fn lock_writable(tx: &ScopedTx, id: Uuid, field: &str) -> DomainResult<customer::Model> {
-    let _scope = tx.scope();
-    let c = lock_visible(tx, id).await?;
-    if c.archived_at.is_some() {
-        return Err(DomainError::validation(
-            field,
-            "belongs to an archived customer; restore the customer first",
-        ));
-    }
-    Ok(c)
-}
-
-fn one_visible(scope: &TenantScope, id: Uuid) -> Select<customer::Entity> {
-    visible(scope).filter(customer::Column::Id.eq(id))
-}
-
-pub(crate) async fn find_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<customer::Model> {
-    let scope = tx.scope();
-    one_visible(scope, id)
-        .one(tx)
-        .await?
-        .ok_or(DomainError::NotFound("customer"))
-}
-
-/// Like `find_visible`, and holds the customer's row lock until the transaction ends (on
-/// PostgreSQL; SQLite transactions are serialised anyway), so changes to its contacts, merges
-/// and erasure of the same customer happen one after the other.
-pub(crate) async fn lock_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<customer::Model> {
-    let scope = tx.scope();
-    one_visible(scope, id)
-        .lock_exclusive()
-        .one(tx)
-        .await?
-        .ok_or(DomainError::NotFound("customer"))
-}
-
-/// The customers of `ids` in the caller's view, locked like `lock_visible`.
-pub(crate) async fn lock_all_visible(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<Vec<customer::Model>> {
-    let scope = tx.scope();
-    Ok(visible(scope)
-        .filter(customer::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(customer::Column::Id)
-        .lock_exclusive()
-        .all(tx)
-        .await?)
 }
 
 /// Marks customers as changed by something other than `update` (bulk tagging), so an update

@@ -4,7 +4,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::enums::FeedbackKind;
 use entity::feedback;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Select};
+use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, Select};
 use uuid::Uuid;
 
 use super::access::{self, require_writer};

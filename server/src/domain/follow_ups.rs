@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::enums::{ReminderKind, Role};
 use entity::{follow_up, user};
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, Select};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, IntoActiveModel, QueryFilter, Select};
 use uuid::Uuid;
 
 use super::access::{self, require_writer};

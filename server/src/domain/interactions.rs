@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::enums::InteractionChannel;
 use entity::{follow_up, interaction};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Select};
+use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, Select};
 use uuid::Uuid;
 
 use super::access::require_writer;

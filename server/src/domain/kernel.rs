@@ -760,9 +760,10 @@ impl<E: EntityTrait> Scoped<DeleteMany<E>> {
     }
 }
 
-// PORT BRIDGE (removed once every module uses the scoped API): lets code not yet moved to
-// `select`/`update`/`delete`/`insert` run its queries on a tenant transaction.
-macro_rules! port_bridge {
+// The cross-tenant handles are connections on purpose: their work (claiming every tenant's
+// due reminders, finding a tenant by slug) has no tenant to scope by. Row-level security
+// confines them on PostgreSQL to just that work.
+macro_rules! cross_tenant_connection {
     ($($handle:ty => |$this:ident| $conn:expr),*) => {$(
         impl ConnectionTrait for $handle {
             fn get_database_backend(&self) -> DbBackend {
@@ -818,4 +819,4 @@ macro_rules! port_bridge {
     )*};
 }
 
-port_bridge!(TenantTx => |t| t.conn, ScopedTx => |t| t.tx.conn, ReminderWorkerTx => |t| t.0, TenantLookupTx => |t| t.0);
+cross_tenant_connection!(ReminderWorkerTx => |t| t.0, TenantLookupTx => |t| t.0);

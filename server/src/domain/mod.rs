@@ -41,18 +41,6 @@ use chrono::{DateTime, SubsecRound, Utc};
 pub use error::{DomainError, DomainResult};
 pub use kernel::{READY_PING_TIMEOUT, Scoped, ScopedTx, Store, TenantEntity, TenantTx};
 
-// PORT BRIDGE: the old per-scope builders, until every module uses `TenantTx::select` & co.
-use sea_orm::{ColumnTrait, DeleteMany, QueryFilter, Select, UpdateMany};
-pub(crate) fn scoped<E: TenantEntity>(scope: &crate::tenancy::TenantScope) -> Select<E> {
-    E::find().filter(E::tenant_column().eq(scope.tenant_id()))
-}
-pub(crate) fn scoped_update<E: TenantEntity>(scope: &crate::tenancy::TenantScope) -> UpdateMany<E> {
-    E::update_many().filter(E::tenant_column().eq(scope.tenant_id()))
-}
-pub(crate) fn scoped_delete<E: TenantEntity>(scope: &crate::tenancy::TenantScope) -> DeleteMany<E> {
-    E::delete_many().filter(E::tenant_column().eq(scope.tenant_id()))
-}
-
 pub mod statements {
     //! Counting the SQL statements a piece of work runs (a request, in the request log), so
     //! N+1 query patterns show in the logs and can be tested.

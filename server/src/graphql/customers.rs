@@ -26,9 +26,10 @@ use super::{api, parse_id, parse_ids, parse_optional_id, patch, scope};
 use crate::domain::contacts::{self as contact_service, ContactView};
 use crate::domain::custom_fields::query::FieldOrder;
 use crate::domain::custom_fields::values::{self, FieldValue};
-use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges, Patch};
+use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges};
 use crate::domain::history_totals::{self, Activity};
 use crate::domain::pagination::PageArgs;
+use crate::domain::patch::Patch;
 use crate::domain::{tags as tag_service, users};
 
 macro_rules! remote_enum {

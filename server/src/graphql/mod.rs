@@ -163,8 +163,8 @@ fn parse_ids(field: &str, ids: &[async_graphql::ID]) -> async_graphql::Result<Ve
 }
 
 /// An optional input field as a change: absent keeps, `null` clears, a value sets.
-fn patch<T, U: From<T>>(value: async_graphql::MaybeUndefined<T>) -> crate::domain::customers::Patch<U> {
-    use crate::domain::customers::Patch;
+fn patch<T, U: From<T>>(value: async_graphql::MaybeUndefined<T>) -> crate::domain::patch::Patch<U> {
+    use crate::domain::patch::Patch;
     match value {
         async_graphql::MaybeUndefined::Undefined => Patch::Keep,
         async_graphql::MaybeUndefined::Null => Patch::Clear,

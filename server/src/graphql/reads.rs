@@ -52,7 +52,7 @@ impl Reads {
 /// A read transaction of the request: the shared one, or one of its own to commit with `done`.
 pub(crate) enum ReadTx<'a> {
     Shared(&'a ScopedTx),
-    Own(ScopedTx),
+    Own(Box<ScopedTx>),
 }
 
 impl Deref for ReadTx<'_> {
@@ -81,7 +81,7 @@ pub(crate) async fn read_tx<'a>(ctx: &Context<'a>) -> Result<ReadTx<'a>> {
     let store = &api(ctx).store;
     match &request(ctx).reads {
         Reads::Shared(cell) => Ok(ReadTx::Shared(cell.get_or_try_init(|| store.begin_read(scope)).await?)),
-        Reads::PerRead => Ok(ReadTx::Own(store.begin_scoped(scope).await?)),
+        Reads::PerRead => Ok(ReadTx::Own(Box::new(store.begin_scoped(scope).await?))),
     }
 }
 

@@ -17,9 +17,7 @@ use crate::domain::custom_fields::query::{Carrying, FieldOrder};
 use crate::domain::pagination::{Page, PageArgs};
 use crate::domain::records::{self, CustomerRecord, FileRows};
 
-/// Nested lists show this many rows unless the query asks for another number.
-pub(crate) const NESTED_FIRST: i32 = 10;
-/// And at most this many.
+/// Nested lists show at most this many rows.
 const NESTED_MAX: usize = 100;
 
 /// What a list's `totalCount` counts: known already for a customer's first rows, else
@@ -149,6 +147,9 @@ where
     Ok(found)
 }
 
+/// How many rows per customer a batch loaded, and each customer's rows.
+type Loaded<M> = (usize, HashMap<Uuid, FileRows<M>>);
+
 /// The first rows of one kind's list in each customer's file of a page, loaded for all the
 /// page's customers by the first customer that asks.
 pub(crate) struct FileLists<K: CustomerRecord>
@@ -157,7 +158,7 @@ where
 {
     customers: Vec<Uuid>,
     /// How many rows per customer were loaded, and the rows.
-    loaded: OnceCell<(usize, HashMap<Uuid, FileRows<K::Model>>)>,
+    loaded: OnceCell<Loaded<K::Model>>,
     kind: PhantomData<K>,
 }
 

@@ -154,6 +154,8 @@ pub fn api_key_tenant(secret: &str) -> Option<Uuid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn secret() -> Secret {
         Secret::new("0123456789abcdef0123456789abcdef")
