@@ -2,7 +2,11 @@
 //! (a fresh SQLite file, or a fresh PostgreSQL database when `DOSSIER_TEST_DATABASE_URL`
 //! is set) and talks to it over HTTP like any client.
 
+mod database;
 pub mod smtp;
+
+pub use database::postgres_base_url;
+use database::{OwnedDatabase, fresh_database};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,10 +29,15 @@ pub struct TestApp {
     owns_data_dir: bool,
     /// The configuration it was started with, for a store of its own (background jobs).
     vars: BTreeMap<String, String>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The PostgreSQL database made for this app (not for another instance on it).
+    database: Option<OwnedDatabase>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.server.abort();
+        drop(self.database.take());
         if self.owns_data_dir {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }
@@ -42,12 +51,6 @@ pub struct Tenant {
     pub slug: String,
     pub owner_id: String,
     pub token: String,
-}
-
-pub fn postgres_base_url() -> Option<String> {
-    std::env::var("DOSSIER_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
 }
 
 /// Every log line of the test process, as JSON at debug level: tests read it to prove that
@@ -78,38 +81,6 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOG.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
 }
 
-/// Swaps the database name of a PostgreSQL URL.
-fn with_database(url: &str, database: &str) -> String {
-    let (head, query) = url.split_once('?').map_or((url, None), |(h, q)| (h, Some(q)));
-    let scheme_end = head.find("://").map_or(0, |i| i + 3);
-    let base = match head[scheme_end..].find('/') {
-        Some(slash) => &head[..scheme_end + slash],
-        None => head,
-    };
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
-    }
-}
-
-async fn fresh_database(data_dir: &std::path::Path) -> String {
-    match postgres_base_url() {
-        None => format!("sqlite://{}?mode=rwc", data_dir.join("dossier.db").display()),
-        Some(base) => {
-            let name = format!("dossier_test_{}", Uuid::new_v4().simple());
-            let admin = Database::connect(&base)
-                .await
-                .expect("connect to DOSSIER_TEST_DATABASE_URL");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            with_database(&base, &name)
-        }
-    }
-}
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
@@ -118,9 +89,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let data_dir = std::env::temp_dir().join(format!("dossier-test-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&data_dir).expect("create test data dir");
-    let database_url = fresh_database(&data_dir).await;
+    let (database_url, database) = fresh_database(&data_dir).await;
     let master_keys = dossier::crypto::MasterKeyRing::generate_spec();
-    start(data_dir, database_url, master_keys, overrides, true).await
+    let mut app = start(data_dir, database_url, master_keys, overrides, true).await;
+    app.database = database;
+    app
 }
 
 /// Starts the app on a database of the test's choosing (a SQLite file in `data_dir`, or a
@@ -179,7 +152,7 @@ async fn start(
     let kept_vars = vars.clone();
     let app = Application::build(config).await.expect("application builds");
     let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let server = tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         base,
         client: reqwest::Client::new(),
@@ -188,6 +161,8 @@ async fn start(
         data_dir,
         owns_data_dir,
         vars: kept_vars,
+        server,
+        database: None,
     }
 }
 
