@@ -1,28 +1,26 @@
 //! Sales history: exact amounts, corrections with optimistic concurrency, voiding, filters,
 //! owner-based access and the audit trail.
 
-use dossier_tests::{TestApp, error_code, error_field, slug, spawn_app};
+use dossier_tests::{TestApp, error_code, error_field, mutation, pluck, sale_input, slug, spawn_app, with};
 use serde_json::{Value, json};
 
 const FIELDS: &str = "id customerId occurredAt product quantity unitPrice { amount currency } \
     amount { amount currency } paymentMethod afterSalesNotes voided voidedAt voidReason version";
 
+fn transaction_mutation(op: &str, input_type: &str) -> String {
+    mutation(op, input_type, &format!("transaction {{ {FIELDS} }}"))
+}
+
 fn record_mutation() -> String {
-    format!(
-        "mutation($input: RecordTransactionInput!) {{ recordTransaction(input: $input) {{ transaction {{ {FIELDS} }} }} }}"
-    )
+    transaction_mutation("recordTransaction", "RecordTransactionInput")
 }
 
 fn update_mutation() -> String {
-    format!(
-        "mutation($input: UpdateTransactionInput!) {{ updateTransaction(input: $input) {{ transaction {{ {FIELDS} }} }} }}"
-    )
+    transaction_mutation("updateTransaction", "UpdateTransactionInput")
 }
 
 fn void_mutation() -> String {
-    format!(
-        "mutation($input: VoidTransactionInput!) {{ voidTransaction(input: $input) {{ transaction {{ {FIELDS} }} }} }}"
-    )
+    transaction_mutation("voidTransaction", "VoidTransactionInput")
 }
 
 const GET: &str = "query($id: ID!) { transaction(id: $id) { id product } }";
@@ -33,23 +31,10 @@ const LIST: &str =
         totalCount pageInfo { hasNextPage endCursor }
         edges { node { id product voided amount { amount currency } } } } }";
 
-/// A sale input for `customer_id` with `extra` fields on top of a plain cash sale.
+/// A cash sale of green tea on 2026-03-15 for `customer_id`, with `extra` fields over it.
 fn sale(customer_id: &str, extra: Value) -> Value {
-    let mut input = json!({
-        "customerId": customer_id,
-        "occurredAt": "2026-03-15T08:30:00Z",
-        "product": "Green tea",
-        "quantity": "1",
-        "unitPrice": "10.00",
-        "currency": "CNY",
-        "paymentMethod": "CASH",
-    });
-    if let (Some(target), Some(more)) = (input.as_object_mut(), extra.as_object()) {
-        for (k, v) in more {
-            target.insert(k.clone(), v.clone());
-        }
-    }
-    input
+    let tea = json!({ "occurredAt": "2026-03-15T08:30:00Z", "product": "Green tea" });
+    sale_input(customer_id, with(tea, extra))
 }
 
 async fn record(app: &TestApp, token: &str, customer_id: &str, extra: Value) -> Value {
@@ -59,27 +44,15 @@ async fn record(app: &TestApp, token: &str, customer_id: &str, extra: Value) -> 
     data["recordTransaction"]["transaction"].clone()
 }
 
-async fn customer_id(app: &TestApp, token: &str, name: &str) -> String {
-    app.create_customer(token, name, json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn products(list: &Value) -> Vec<String> {
-    list["transactions"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"]["product"].as_str().unwrap().to_owned())
-        .collect()
+    pluck(&list["transactions"], "/product")
 }
 
 #[tokio::test]
 async fn a_sale_is_stored_with_its_amount_computed_and_rounded_half_up() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
 
     let sold = record(
         &app,
@@ -123,7 +96,7 @@ async fn a_sale_is_stored_with_its_amount_computed_and_rounded_half_up() {
 async fn a_given_amount_is_accepted_when_consistent_and_refused_otherwise() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
 
     let consistent = record(
         &app,
@@ -156,7 +129,7 @@ async fn a_given_amount_is_accepted_when_consistent_and_refused_otherwise() {
 async fn malformed_input_is_refused_naming_the_field_and_nothing_is_written() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let cases = [
         (json!({ "currency": "RMB1" }), "currency"),
         (json!({ "currency": "XX" }), "currency"),
@@ -196,7 +169,7 @@ async fn malformed_input_is_refused_naming_the_field_and_nothing_is_written() {
 async fn an_update_recomputes_the_amount_and_a_stale_version_is_a_conflict() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let sold = record(&app, &t.token, &c, json!({ "quantity": "1.5", "unitPrice": "19.99" })).await;
     let id = sold["id"].as_str().unwrap();
 
@@ -264,7 +237,7 @@ async fn an_update_recomputes_the_amount_and_a_stale_version_is_a_conflict() {
 async fn a_voided_sale_stays_on_file_leaves_the_totals_and_is_final() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let kept = record(&app, &t.token, &c, json!({ "product": "Kept" })).await;
     let mistaken = record(&app, &t.token, &c, json!({ "product": "Mistaken" })).await;
     let id = mistaken["id"].as_str().unwrap();
@@ -325,8 +298,8 @@ async fn a_voided_sale_stays_on_file_leaves_the_totals_and_is_final() {
 async fn sales_are_filtered_by_half_open_time_customer_and_exact_amount_bounds() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let a = customer_id(&app, &t.token, "Alpha").await;
-    let b = customer_id(&app, &t.token, "Beta").await;
+    let a = app.customer_id(&t.token, "Alpha").await;
+    let b = app.customer_id(&t.token, "Beta").await;
     let day = |d: u32| format!("2026-03-{d:02}T00:00:00Z");
     record(
         &app,
@@ -403,7 +376,7 @@ async fn sales_are_filtered_by_half_open_time_customer_and_exact_amount_bounds()
 async fn sales_pages_follow_their_cursors_and_refuse_another_orderings() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     for d in 1..=5u32 {
         record(
             &app,
@@ -438,8 +411,8 @@ async fn sales_staff_cannot_reach_the_sales_of_a_colleagues_customer() {
     let (_, alice) = app.add_user(&t, "SALES", "alice").await;
     let (_, bob) = app.add_user(&t, "SALES", "bob").await;
     let (_, manager) = app.add_user(&t, "MANAGER", "mia").await;
-    let bobs_customer = customer_id(&app, &bob, "Bob's client").await;
-    let alices_customer = customer_id(&app, &alice, "Alice's client").await;
+    let bobs_customer = app.customer_id(&bob, "Bob's client").await;
+    let alices_customer = app.customer_id(&alice, "Alice's client").await;
     let bobs = record(&app, &bob, &bobs_customer, json!({ "product": "Bob's sale" })).await;
     record(&app, &alice, &alices_customer, json!({ "product": "Alice's sale" })).await;
     let id = bobs["id"].as_str().unwrap();
@@ -486,7 +459,7 @@ async fn another_tenants_sale_is_not_found_and_viewers_only_read() {
     let t = app.signup(&slug("sales")).await;
     let other = app.signup(&slug("other")).await;
     let (_, viewer) = app.add_user(&t, "VIEWER", "vera").await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let sold = record(&app, &t.token, &c, json!({})).await;
     let id = sold["id"].as_str().unwrap();
 
@@ -542,14 +515,9 @@ async fn another_tenants_sale_is_not_found_and_viewers_only_read() {
 async fn an_archived_customer_takes_no_new_sales_but_keeps_its_history() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Leaving").await;
+    let c = app.customer_id(&t.token, "Leaving").await;
     let sold = record(&app, &t.token, &c, json!({ "product": "Before" })).await;
-    app.ok(
-        &t.token,
-        "mutation($id: ID!) { archiveCustomer(input: { id: $id }) { customer { id } } }",
-        json!({ "id": c }),
-    )
-    .await;
+    app.archive_customer(&t.token, &c).await;
 
     let refused = app
         .gql(
@@ -570,7 +538,7 @@ async fn an_archived_customer_takes_no_new_sales_but_keeps_its_history() {
 async fn every_change_to_a_sale_is_audited_with_field_names() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let sold = record(&app, &t.token, &c, json!({})).await;
     let id = sold["id"].as_str().unwrap();
     app.ok(
@@ -586,19 +554,7 @@ async fn every_change_to_a_sale_is_audited_with_field_names() {
     )
     .await;
 
-    let audit = app
-        .ok(
-            &t.token,
-            "query($id: ID!) { auditLog(filter: { entityId: $id }, first: 10) { edges { node { action entity changedFields actorId } } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    let rows: Vec<Value> = audit["auditLog"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect();
+    let rows = app.audit_of(&t.token, id).await;
     let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
@@ -628,10 +584,10 @@ async fn the_customer_page_loads_each_customers_latest_sales_at_once() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
     let (_, alice) = app.add_user(&t, "SALES", "alice").await;
-    let busy = customer_id(&app, &alice, "Busy").await;
-    let quiet = customer_id(&app, &alice, "Quiet").await;
-    let idle = customer_id(&app, &alice, "Idle").await;
-    let other = customer_id(&app, &t.token, "Someone else's").await;
+    let busy = app.customer_id(&alice, "Busy").await;
+    let quiet = app.customer_id(&alice, "Quiet").await;
+    let idle = app.customer_id(&alice, "Idle").await;
+    let other = app.customer_id(&t.token, "Someone else's").await;
     for d in 1..=3u32 {
         record(
             &app,
@@ -692,7 +648,7 @@ async fn the_customer_page_loads_each_customers_latest_sales_at_once() {
 async fn currencies_come_from_iso_4217_with_their_own_minor_units() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
 
     let mut refusals = Vec::new();
     for extra in [

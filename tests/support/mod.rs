@@ -3,10 +3,16 @@
 //! is set) and talks to it over HTTP like any client.
 
 mod database;
+pub mod fixtures;
+mod redis;
 pub mod smtp;
+mod wait;
 
 pub use database::postgres_base_url;
 use database::{OwnedDatabase, fresh_database};
+pub use fixtures::*;
+pub use redis::{RedisRelay, redis_url, wait_for_subscribers};
+pub use wait::wait_until;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,6 +47,21 @@ impl Drop for TestApp {
         if self.owns_data_dir {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }
+    }
+}
+
+/// An HTTP answer to a GraphQL request.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("a text header").to_owned())
     }
 }
 
@@ -204,6 +225,22 @@ impl TestApp {
         let resp = req.send().await.expect("request sent");
         assert_eq!(resp.status(), 200, "GraphQL answers 200");
         resp.json().await.expect("JSON body")
+    }
+
+    /// Posts a GraphQL request as any HTTP client would and returns the whole answer, for
+    /// tests about statuses and headers.
+    pub async fn post_graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Answer {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().await.expect("request sent");
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let body = response.json().await.expect("JSON body");
+        Answer { status, headers, body }
     }
 
     /// Runs a request that must succeed and returns its `data` with the number of SQL
@@ -420,6 +457,11 @@ pub fn error_code(body: &Value) -> String {
         .to_owned()
 }
 
+/// `extensions.code` of the first error, if there is one.
+pub fn error_code_if_any(body: &Value) -> Option<String> {
+    body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned)
+}
+
 /// `extensions.field` of the first error.
 pub fn error_field(body: &Value) -> String {
     body["errors"][0]["extensions"]["field"]
@@ -431,75 +473,4 @@ pub fn error_field(body: &Value) -> String {
 /// A unique slug for a test tenant.
 pub fn slug(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
-}
-
-/// The Redis URL of the test run, if Redis tests are to run.
-pub fn redis_url() -> Option<String> {
-    std::env::var("DOSSIER_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())
-}
-
-/// A TCP relay in front of Redis that a test can cut and restore, to play an outage.
-pub struct RedisRelay {
-    pub port: u16,
-    target: String,
-    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl RedisRelay {
-    pub async fn start(redis_url: &str) -> Self {
-        let target = redis_url
-            .trim_start_matches("redis://")
-            .trim_end_matches('/')
-            .to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
-        let port = listener.local_addr().unwrap().port();
-        let relay = Self {
-            port,
-            target,
-            tasks: Default::default(),
-        };
-        relay.serve(listener);
-        relay
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn serve(&self, listener: tokio::net::TcpListener) {
-        let (target, tasks) = (self.target.clone(), self.tasks.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                tasks.lock().unwrap().push(conn);
-            }
-        });
-        self.tasks.lock().unwrap().push(accept);
-    }
-
-    /// Closes every relayed connection and stops accepting new ones.
-    pub fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    /// Accepts connections again on the same port.
-    pub async fn restore(&self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("relay rebinds");
-        self.serve(listener);
-    }
-}
-
-impl Drop for RedisRelay {
-    fn drop(&mut self) {
-        self.cut();
-    }
 }
