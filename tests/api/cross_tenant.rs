@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use dossier::jobs::clock::ManualClock;
-use dossier::jobs::planner::plan_once;
-use dossier_tests::{Tenant, TestApp, error_code, slug, spawn_app_with};
+use dossier_tests::{Tenant, TestApp, error_code, slug, spawn_app_with, utc};
 use serde_json::{Map, Value, json};
 
 const INTROSPECTION: &str = "{ __schema { queryType { name } mutationType { name } types { name kind \
@@ -338,12 +336,8 @@ async fn fixture(app: &TestApp, tenant: &Tenant) -> Ids {
     ids.insert("customField", field);
     let (key_id, _) = app.create_api_key(token, "VIEWER").await;
     ids.insert("apiKey", key_id);
-    let clock = ManualClock::new(
-        DateTime::parse_from_rfc3339("2027-01-24T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc),
-    );
-    plan_once(&app.store().await, &clock).await.expect("planning runs");
+    let clock = ManualClock::new(utc("2027-01-24T12:00:00Z"));
+    app.plan_reminders(&clock).await;
     let reminders = app.ok(token, "{ reminders { nodes { id } } }", json!({})).await;
     let reminder = reminders["reminders"]["nodes"][0]["id"]
         .as_str()

@@ -1,7 +1,6 @@
 //! Tenant settings: time zone, locale and how reminders go out, changed by admins only.
 
-use chrono::{Days, NaiveDate};
-use dossier_tests::{error_code, error_field, slug, spawn_app};
+use dossier_tests::{error_code, error_field, shanghai_day, slug, spawn_app};
 use serde_json::{Value, json};
 
 const UPDATE: &str = "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { \
@@ -9,20 +8,6 @@ const UPDATE: &str = "mutation($input: UpdateTenantSettingsInput!) { updateTenan
     extraRecipient } } }";
 const READ: &str = "{ me { tenant { timezone locale contractReminderOffsetsDays followUpReminderLeadMinutes \
     dailyDigestHour senderName replyTo extraRecipient } } }";
-
-fn shanghai_today() -> NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
-}
-
-fn day(offset: i64) -> String {
-    let today = shanghai_today();
-    let d = if offset >= 0 {
-        today + Days::new(offset as u64)
-    } else {
-        today - Days::new(offset.unsigned_abs())
-    };
-    d.format("%Y-%m-%d").to_string()
-}
 
 #[tokio::test]
 async fn an_admin_changes_every_setting_and_reads_it_back() {
@@ -127,18 +112,10 @@ async fn new_default_offsets_move_the_expiring_start_of_contracts_that_follow_th
     let app = spawn_app().await;
     let t = app.signup(&slug("settings-offsets")).await;
     let customer = app.create_customer(&t.token, "Renewing", json!({})).await;
-    let create = "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }";
     let mut ids = Vec::new();
     for own in [Value::Null, json!([90])] {
-        let data = app
-            .ok(
-                &t.token,
-                create,
-                json!({ "input": { "customerId": customer["id"], "title": "Support", "value": "100.00",
-                    "currency": "CNY", "startDate": day(-100), "endDate": day(60), "reminderOffsetsDays": own } }),
-            )
-            .await;
-        ids.push(data["createContract"]["contract"]["id"].clone());
+        let dates = json!({ "startDate": shanghai_day(-100), "endDate": shanghai_day(60), "reminderOffsetsDays": own });
+        ids.push(app.create_contract(&t.token, &customer["id"], dates).await["id"].clone());
     }
     let read = "query($id: ID!) { contract(id: $id) { status expiringFrom } }";
     for id in &ids {
@@ -155,11 +132,14 @@ async fn new_default_offsets_move_the_expiring_start_of_contracts_that_follow_th
     )
     .await;
     let following = app.ok(&t.token, read, json!({ "id": ids[0] })).await["contract"].clone();
-    assert_eq!(following, json!({ "status": "ACTIVE", "expiringFrom": day(30) }));
+    assert_eq!(
+        following,
+        json!({ "status": "ACTIVE", "expiringFrom": shanghai_day(30) })
+    );
     let own = app.ok(&t.token, read, json!({ "id": ids[1] })).await["contract"].clone();
     assert_eq!(
         own,
-        json!({ "status": "EXPIRING", "expiringFrom": day(-30) }),
+        json!({ "status": "EXPIRING", "expiringFrom": shanghai_day(-30) }),
         "its own offsets stay"
     );
     let expiring = app

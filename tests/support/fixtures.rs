@@ -282,6 +282,27 @@ impl TestApp {
         self.ok(token, ROTATE_TENANT_KEY, json!({})).await["rotateTenantKey"]["dataKeyVersion"].clone()
     }
 
+    /// Every reminder row of the app's database, the earliest due first.
+    pub async fn reminder_rows(&self) -> Vec<entity::reminder::Model> {
+        use sea_orm::{EntityTrait, QueryOrder};
+        let db = self.raw_db().await;
+        let rows = entity::reminder::Entity::find()
+            .order_by_asc(entity::reminder::Column::DueAt)
+            .all(&db)
+            .await
+            .expect("reminders");
+        db.close().await.ok();
+        rows
+    }
+
+    /// Plans reminders once, as the app's background planner would at `clock`'s time;
+    /// returns how many it made.
+    pub async fn plan_reminders(&self, clock: &dyn dossier::jobs::clock::Clock) -> u64 {
+        dossier::jobs::planner::plan_once(&self.store().await, clock)
+            .await
+            .expect("planning runs")
+    }
+
     /// The audit entries of one record, newest first: action, entity, changed fields and actor.
     pub async fn audit_of(&self, token: &str, entity_id: impl Serialize) -> Vec<Value> {
         let data = self.ok(token, AUDIT_OF, json!({ "id": entity_id })).await;

@@ -323,7 +323,7 @@ impl TestApp {
         let data = self
             .ok(
                 &tenant.token,
-                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
+                CREATE_USER,
                 json!({ "input": { "email": email, "name": name, "role": role, "password": "user-password-1" } }),
             )
             .await;
