@@ -545,6 +545,12 @@ async fn after_a_key_rotation_and_a_restart_everything_is_re_encrypted_and_still
             email.as_str()
         );
     }
+}
+
+#[tokio::test]
+async fn a_manager_cannot_rotate_the_tenant_key() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("rotate")).await;
     let manager_rotation = app
         .gql(
             Some(&app.add_user(&t, "MANAGER", "mia").await.1),

@@ -385,12 +385,23 @@ async fn the_expiring_and_status_filters_return_exactly_the_matching_contracts()
     assert_eq!(error_field(&bad), "filter.expiringWithinDays");
 }
 
-#[tokio::test]
-async fn renewals_form_a_numbered_chain_and_a_contract_is_renewed_once() {
+/// A chain of renewals: HT-7 of 2025 renewed into 2026, and that renewal renewed into 2027
+/// at a new value.
+struct Chain {
+    app: TestApp,
+    token: String,
+    customer: String,
+    first: Value,
+    /// The first renewal's answer: the new `contract` and its `predecessor`.
+    renewed: Value,
+    third: Value,
+}
+
+async fn renewal_chain() -> Chain {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
     let c = app.customer_id(&t.token, "Client").await;
-    let a = create(
+    let first = create(
         &app,
         &t.token,
         &c,
@@ -398,16 +409,48 @@ async fn renewals_form_a_numbered_chain_and_a_contract_is_renewed_once() {
                 "terms": "Net 30", "reminderOffsetsDays": [60] }),
     )
     .await;
-    assert_eq!(a["status"], "EXPIRED");
-
     let renewed = app
         .ok(
             &t.token,
             &renew_mutation(),
-            json!({ "input": { "id": a["id"], "newEndDate": "2026-12-31" } }),
+            json!({ "input": { "id": first["id"], "newEndDate": "2026-12-31" } }),
         )
         .await["renewContract"]
         .clone();
+    let third = app
+        .ok(
+            &t.token,
+            &renew_mutation(),
+            json!({ "input": { "id": renewed["contract"]["id"], "newEndDate": "2027-12-31", "newValue": "15000" } }),
+        )
+        .await["renewContract"]["contract"]
+        .clone();
+    Chain {
+        app,
+        token: t.token,
+        customer: c,
+        first,
+        renewed,
+        third,
+    }
+}
+
+/// Nothing but the three contracts of the chain is stored.
+async fn assert_only_the_chain(app: &TestApp) {
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM contracts").await, 3);
+}
+
+#[tokio::test]
+async fn renewals_form_a_numbered_chain_each_starting_the_day_after_its_predecessor() {
+    let Chain {
+        app,
+        token,
+        customer: c,
+        first: a,
+        renewed,
+        third: c_contract,
+    } = renewal_chain().await;
+    assert_eq!(a["status"], "EXPIRED");
     let b = &renewed["contract"];
     assert_eq!(b["number"], "HT-7-R1");
     assert_eq!(b["startDate"], "2026-01-01", "the day after the predecessor's end");
@@ -426,62 +469,69 @@ async fn renewals_form_a_numbered_chain_and_a_contract_is_renewed_once() {
     assert_eq!(renewed["predecessor"]["renewalState"], "RENEWED");
     assert_eq!(renewed["predecessor"]["successor"]["id"], b["id"]);
 
-    let c_contract = app
-        .ok(
-            &t.token,
-            &renew_mutation(),
-            json!({ "input": { "id": b["id"], "newEndDate": "2027-12-31", "newValue": "15000" } }),
-        )
-        .await["renewContract"]["contract"]
-        .clone();
     assert_eq!(c_contract["number"], "HT-7-R2");
     assert_eq!(c_contract["value"]["amount"], "15000.00");
     assert_eq!(c_contract["startDate"], "2027-01-01");
 
-    let twice = app
-        .gql(
-            Some(&t.token),
-            &renew_mutation(),
-            json!({ "input": { "id": a["id"], "newEndDate": "2028-12-31" } }),
-        )
-        .await;
-    assert_eq!(error_code(&twice), "VALIDATION");
-    assert_eq!(error_field(&twice), "id");
-    let too_short = app
-        .gql(
-            Some(&t.token),
-            &renew_mutation(),
-            json!({ "input": { "id": c_contract["id"], "newEndDate": "2028-01-01" } }),
-        )
-        .await;
-    assert_eq!(error_code(&too_short), "VALIDATION");
-    assert_eq!(error_field(&too_short), "newEndDate");
-    let taken = app
-        .gql(
-            Some(&t.token),
-            &renew_mutation(),
-            json!({ "input": { "id": c_contract["id"], "newEndDate": "2028-12-31", "newNumber": "HT-7" } }),
-        )
-        .await;
-    assert_eq!(error_code(&taken), "DUPLICATE");
-    assert_eq!(error_field(&taken), "newNumber");
-    let move_end = app
-        .gql(
-            Some(&t.token),
-            &update_mutation(),
-            json!({ "input": { "id": b["id"], "version": 2, "endDate": "2026-11-30" } }),
-        )
-        .await;
-    assert_eq!(error_field(&move_end), "endDate", "the successor starts the day after");
-
-    let a_now = app.ok(&t.token, &get_query(), json!({ "id": a["id"] })).await;
+    let a_now = app.ok(&token, &get_query(), json!({ "id": a["id"] })).await;
     assert_eq!(a_now["contract"]["successor"]["number"], "HT-7-R1");
-    assert_eq!(app.raw_count("SELECT COUNT(*) FROM contracts").await, 3);
+    assert_only_the_chain(&app).await;
     assert_eq!(
         app.raw_count("SELECT COUNT(*) FROM contracts WHERE renewal_state = 'renewed'")
             .await,
         2
     );
+}
+
+#[tokio::test]
+async fn a_contract_is_renewed_once() {
+    let chain = renewal_chain().await;
+    let twice = chain
+        .app
+        .gql(
+            Some(&chain.token),
+            &renew_mutation(),
+            json!({ "input": { "id": chain.first["id"], "newEndDate": "2028-12-31" } }),
+        )
+        .await;
+    assert_eq!(error_code(&twice), "VALIDATION");
+    assert_eq!(error_field(&twice), "id");
+    assert_only_the_chain(&chain.app).await;
+}
+
+#[tokio::test]
+async fn a_renewal_ending_on_its_first_day_or_under_a_taken_number_is_refused() {
+    let chain = renewal_chain().await;
+    let renew = |input: Value| {
+        let chain = &chain;
+        async move {
+            chain
+                .app
+                .gql(Some(&chain.token), &renew_mutation(), json!({ "input": input }))
+                .await
+        }
+    };
+    let too_short = renew(json!({ "id": chain.third["id"], "newEndDate": "2028-01-01" })).await;
+    assert_eq!(error_code(&too_short), "VALIDATION");
+    assert_eq!(error_field(&too_short), "newEndDate");
+    let taken = renew(json!({ "id": chain.third["id"], "newEndDate": "2028-12-31", "newNumber": "HT-7" })).await;
+    assert_eq!(error_code(&taken), "DUPLICATE");
+    assert_eq!(error_field(&taken), "newNumber");
+    assert_only_the_chain(&chain.app).await;
+}
+
+#[tokio::test]
+async fn a_renewed_contract_keeps_ending_the_day_before_its_successor_starts() {
+    let chain = renewal_chain().await;
+    let move_end = chain
+        .app
+        .gql(
+            Some(&chain.token),
+            &update_mutation(),
+            json!({ "input": { "id": chain.renewed["contract"]["id"], "version": 2, "endDate": "2026-11-30" } }),
+        )
+        .await;
+    assert_eq!(error_field(&move_end), "endDate", "the successor starts the day after");
 }
 
 #[tokio::test]

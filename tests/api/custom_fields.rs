@@ -585,91 +585,51 @@ async fn a_tenant_may_define_at_most_a_hundred_fields_per_kind_of_record() {
     define(&app, &t.token, "field_100", "TEXT", json!({ "entity": "CONTRACT" })).await;
 }
 
-#[tokio::test]
-async fn contracts_transactions_and_interactions_carry_their_own_fields() {
+/// A tenant with the fields `fields` of (key, type, settings), and a customer.
+async fn customer_with_fields(fields: &[(&str, &str, Value)]) -> (TestApp, String, Value) {
     let app = spawn_app().await;
     let t = app.signup(&slug("cf-records")).await;
-    define(
-        &app,
-        &t.token,
-        "po_number",
-        "TEXT",
-        json!({ "entity": "CONTRACT", "required": true }),
-    )
-    .await;
-    define(
-        &app,
-        &t.token,
-        "channel_partner",
-        "TEXT",
-        json!({ "entity": "TRANSACTION" }),
-    )
-    .await;
-    define(
-        &app,
-        &t.token,
-        "mood",
-        "SELECT",
-        json!({ "entity": "INTERACTION", "options": ["good", "bad"] }),
-    )
-    .await;
-    define(&app, &t.token, "nickname", "TEXT", json!({})).await;
+    for (key, field_type, settings) in fields {
+        define(&app, &t.token, key, field_type, settings.clone()).await;
+    }
     let c = create(&app, &t.token, "Buyer", json!({})).await;
+    (app, t.token, c)
+}
+
+#[tokio::test]
+async fn contracts_carry_their_own_fields_and_are_filtered_and_sorted_by_them() {
+    let (app, token, c) = customer_with_fields(&[
+        ("po_number", "TEXT", json!({ "entity": "CONTRACT", "required": true })),
+        ("nickname", "TEXT", json!({})),
+    ])
+    .await;
 
     let input = |fields: Value| json!({ "input": contract_input(&c["id"], json!({ "customFields": fields })) });
     assert_invalid(
-        &app.gql(Some(&t.token), CREATE_CONTRACT, input(json!({}))).await,
+        &app.gql(Some(&token), CREATE_CONTRACT, input(json!({}))).await,
         "po_number",
         "required",
     );
     let wrong_entity = app
         .gql(
-            Some(&t.token),
+            Some(&token),
             CREATE_CONTRACT,
             input(json!({ "po_number": "P1", "nickname": "x" })),
         )
         .await;
     assert_invalid(&wrong_entity, "nickname", "a customer field on a contract");
     let made = app
-        .create_contract(&t.token, &c["id"], json!({ "customFields": { "po_number": "PO-7" } }))
+        .create_contract(&token, &c["id"], json!({ "customFields": { "po_number": "PO-7" } }))
         .await;
     assert_eq!(made["customFields"], json!({ "po_number": "PO-7" }));
 
-    let sale = json!({ "product": "Tea", "customFields": { "channel_partner": "Shop 3" } });
-    let sold = app.record_sale(&t.token, &c["id"], sale).await;
-    assert_eq!(sold["customFields"], json!({ "channel_partner": "Shop 3" }));
-
-    let call = |summary: &str, mood: &str| {
-        interaction_input(
-            &c["id"],
-            json!({ "occurredAt": "2026-01-02T10:00:00Z", "summary": summary, "customFields": { "mood": mood } }),
-        )
-    };
-    let bad = app
-        .gql(
-            Some(&t.token),
-            LOG_INTERACTION,
-            json!({ "input": call("Called", "meh") }),
-        )
-        .await;
-    assert_invalid(&bad, "mood", "an option not in the set");
-    for (mood, summary) in [
-        ("good", "Happy call"),
-        ("bad", "Angry call"),
-        ("good", "Second happy call"),
-    ] {
-        app.ok(&t.token, LOG_INTERACTION, json!({ "input": call(summary, mood) }))
-            .await;
-    }
-
-    // Each list filters and sorts by its own fields.
     for po in ["PO-3", "PO-9"] {
-        app.create_contract(&t.token, &c["id"], json!({ "customFields": { "po_number": po } }))
+        app.create_contract(&token, &c["id"], json!({ "customFields": { "po_number": po } }))
             .await;
     }
     let contracts = app
         .ok(
-            &t.token,
+            &token,
             "{ contracts(orderByCustomField: { key: \"po_number\", descending: true }, \
                filter: { customFields: [{ key: \"po_number\", op: NEQ, value: \"PO-3\" }] }) \
                { totalCount nodes { customFields } } }",
@@ -681,18 +641,62 @@ async fn contracts_transactions_and_interactions_carry_their_own_fields() {
         contracts["contracts"]["nodes"],
         json!([{ "customFields": { "po_number": "PO-9" } }, { "customFields": { "po_number": "PO-7" } }])
     );
+}
+
+#[tokio::test]
+async fn sales_carry_their_own_fields_and_are_filtered_by_them() {
+    let (app, token, c) =
+        customer_with_fields(&[("channel_partner", "TEXT", json!({ "entity": "TRANSACTION" }))]).await;
+
+    let sale = json!({ "product": "Tea", "customFields": { "channel_partner": "Shop 3" } });
+    let sold = app.record_sale(&token, &c["id"], sale).await;
+    assert_eq!(sold["customFields"], json!({ "channel_partner": "Shop 3" }));
+
     let sales = app
         .ok(
-            &t.token,
+            &token,
             "{ transactions(filter: { customFields: [{ key: \"channel_partner\", op: CONTAINS, value: \"shop\" }] }) \
                { totalCount } }",
             json!({}),
         )
         .await;
     assert_eq!(sales["transactions"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn interactions_carry_their_own_fields_and_their_filters_refuse_another_kinds_field() {
+    let (app, token, c) = customer_with_fields(&[
+        (
+            "mood",
+            "SELECT",
+            json!({ "entity": "INTERACTION", "options": ["good", "bad"] }),
+        ),
+        ("po_number", "TEXT", json!({ "entity": "CONTRACT", "required": true })),
+    ])
+    .await;
+
+    let call = |summary: &str, mood: &str| {
+        interaction_input(
+            &c["id"],
+            json!({ "occurredAt": "2026-01-02T10:00:00Z", "summary": summary, "customFields": { "mood": mood } }),
+        )
+    };
+    let bad = app
+        .gql(Some(&token), LOG_INTERACTION, json!({ "input": call("Called", "meh") }))
+        .await;
+    assert_invalid(&bad, "mood", "an option not in the set");
+    for (mood, summary) in [
+        ("good", "Happy call"),
+        ("bad", "Angry call"),
+        ("good", "Second happy call"),
+    ] {
+        app.ok(&token, LOG_INTERACTION, json!({ "input": call(summary, mood) }))
+            .await;
+    }
+
     let moods = app
         .ok(
-            &t.token,
+            &token,
             "{ interactions(filter: { customFields: [{ key: \"mood\", op: EQ, value: \"good\" }] }, \
                orderByCustomField: { key: \"mood\" }) { totalCount nodes { summary } } }",
             json!({}),
@@ -701,7 +705,7 @@ async fn contracts_transactions_and_interactions_carry_their_own_fields() {
     assert_eq!(moods["interactions"]["totalCount"], 2);
     let wrong_entity = app
         .gql(
-            Some(&t.token),
+            Some(&token),
             "{ interactions(filter: { customFields: [{ key: \"po_number\", op: IS_EMPTY }] }) { totalCount } }",
             json!({}),
         )

@@ -116,6 +116,14 @@ async fn logging_an_interaction_with_a_next_follow_up_opens_one_assigned_to_the_
             .await,
         1
     );
+}
+
+#[tokio::test]
+async fn an_interaction_logged_without_a_next_follow_up_opens_none() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("crm")).await;
+    let (_, alice) = app.add_user(&t, "SALES", "alice").await;
+    let customer = app.create_customer(&alice, "Zhang Wei", json!({})).await;
 
     let without = app
         .ok(
@@ -126,7 +134,8 @@ async fn logging_an_interaction_with_a_next_follow_up_opens_one_assigned_to_the_
         .await;
     assert_eq!(without["logInteraction"]["followUp"], Value::Null);
     assert_eq!(without["logInteraction"]["interaction"]["followUp"], Value::Null);
-    assert_eq!(app.raw_count("SELECT COUNT(*) FROM follow_ups").await, 1);
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM interactions").await, 1);
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM follow_ups").await, 0);
 }
 
 #[tokio::test]

@@ -165,14 +165,14 @@ async fn malformed_input_is_refused_naming_the_field_and_nothing_is_written() {
     assert_eq!(app.raw_count("SELECT COUNT(*) FROM transactions").await, 0);
 }
 
-#[tokio::test]
-async fn an_update_recomputes_the_amount_and_a_stale_version_is_a_conflict() {
+/// A sale of 1.5 × 19.99 whose quantity was corrected to 2 with a note (version 2);
+/// returns the app, its owner's token, the sale's id and the correction's answer.
+async fn corrected_sale() -> (TestApp, String, String, Value) {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
     let c = app.customer_id(&t.token, "Buyer").await;
     let sold = record(&app, &t.token, &c, json!({ "quantity": "1.5", "unitPrice": "19.99" })).await;
-    let id = sold["id"].as_str().unwrap();
-
+    let id = sold["id"].as_str().unwrap().to_owned();
     let updated = app
         .ok(
             &t.token,
@@ -181,42 +181,30 @@ async fn an_update_recomputes_the_amount_and_a_stale_version_is_a_conflict() {
         )
         .await["updateTransaction"]["transaction"]
         .clone();
+    (app, t.token, id, updated)
+}
+
+/// The correction of `corrected_sale` is all that is stored: a refused update changed nothing.
+async fn assert_still_the_correction(app: &TestApp) {
+    let stored = app
+        .raw_count(
+            "SELECT COUNT(*) FROM transactions WHERE amount_minor = 3998 AND quantity_milli = 2000 AND version = 2",
+        )
+        .await;
+    assert_eq!(stored, 1);
+}
+
+#[tokio::test]
+async fn an_update_recomputes_the_amount_and_bumps_the_version() {
+    let (app, token, id, updated) = corrected_sale().await;
     assert_eq!(updated["quantity"], "2");
     assert_eq!(updated["amount"]["amount"], "39.98");
     assert_eq!(updated["afterSalesNotes"], "Swapped lid");
     assert_eq!(updated["version"], 2);
 
-    let stale = app
-        .gql(
-            Some(&t.token),
-            &update_mutation(),
-            json!({ "input": { "id": id, "version": 1, "product": "Black tea" } }),
-        )
-        .await;
-    assert_eq!(error_code(&stale), "CONFLICT");
-
-    let inconsistent = app
-        .gql(
-            Some(&t.token),
-            &update_mutation(),
-            json!({ "input": { "id": id, "version": 2, "unitPrice": "20.00", "amount": "39.98" } }),
-        )
-        .await;
-    assert_eq!(error_code(&inconsistent), "VALIDATION");
-    assert_eq!(error_field(&inconsistent), "amount");
-
-    // A currency correction keeps the figure when the new currency can hold it.
-    let yen = app
-        .gql(
-            Some(&t.token),
-            &update_mutation(),
-            json!({ "input": { "id": id, "version": 2, "currency": "JPY" } }),
-        )
-        .await;
-    assert_eq!(error_field(&yen), "unitPrice", "19.99 has no yen form");
     let cleared = app
         .ok(
-            &t.token,
+            &token,
             &update_mutation(),
             json!({ "input": { "id": id, "version": 2, "afterSalesNotes": null, "unitPrice": "20" } }),
         )
@@ -231,6 +219,50 @@ async fn an_update_recomputes_the_amount_and_a_stale_version_is_a_conflict() {
         )
         .await;
     assert_eq!(stored, 1);
+}
+
+#[tokio::test]
+async fn an_update_with_a_stale_version_is_a_conflict() {
+    let (app, token, id, _) = corrected_sale().await;
+    let stale = app
+        .gql(
+            Some(&token),
+            &update_mutation(),
+            json!({ "input": { "id": id, "version": 1, "product": "Black tea" } }),
+        )
+        .await;
+    assert_eq!(error_code(&stale), "CONFLICT");
+    assert_still_the_correction(&app).await;
+}
+
+#[tokio::test]
+async fn an_update_whose_given_amount_disagrees_with_quantity_and_price_is_refused_naming_amount() {
+    let (app, token, id, _) = corrected_sale().await;
+    let inconsistent = app
+        .gql(
+            Some(&token),
+            &update_mutation(),
+            json!({ "input": { "id": id, "version": 2, "unitPrice": "20.00", "amount": "39.98" } }),
+        )
+        .await;
+    assert_eq!(error_code(&inconsistent), "VALIDATION");
+    assert_eq!(error_field(&inconsistent), "amount");
+    assert_still_the_correction(&app).await;
+}
+
+#[tokio::test]
+async fn a_currency_correction_is_refused_when_the_new_currency_cannot_hold_the_price() {
+    let (app, token, id, _) = corrected_sale().await;
+    // A currency correction keeps the figure when the new currency can hold it.
+    let yen = app
+        .gql(
+            Some(&token),
+            &update_mutation(),
+            json!({ "input": { "id": id, "version": 2, "currency": "JPY" } }),
+        )
+        .await;
+    assert_eq!(error_field(&yen), "unitPrice", "19.99 has no yen form");
+    assert_still_the_correction(&app).await;
 }
 
 #[tokio::test]
