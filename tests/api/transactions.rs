@@ -184,14 +184,18 @@ async fn corrected_sale() -> (TestApp, String, String, Value) {
     (app, t.token, id, updated)
 }
 
+/// How many stored sales of a quantity of 2 hold `amount_minor` at `version`.
+async fn stored_pairs(app: &TestApp, amount_minor: i64, version: i64) -> i64 {
+    app.raw_count(&format!(
+        "SELECT COUNT(*) FROM transactions WHERE amount_minor = {amount_minor} AND quantity_milli = 2000 \
+         AND version = {version}"
+    ))
+    .await
+}
+
 /// The correction of `corrected_sale` is all that is stored: a refused update changed nothing.
 async fn assert_still_the_correction(app: &TestApp) {
-    let stored = app
-        .raw_count(
-            "SELECT COUNT(*) FROM transactions WHERE amount_minor = 3998 AND quantity_milli = 2000 AND version = 2",
-        )
-        .await;
-    assert_eq!(stored, 1);
+    assert_eq!(stored_pairs(app, 3998, 2).await, 1);
 }
 
 #[tokio::test]
@@ -213,12 +217,7 @@ async fn an_update_recomputes_the_amount_and_bumps_the_version() {
     assert_eq!(cleared["afterSalesNotes"], Value::Null);
     assert_eq!(cleared["amount"]["amount"], "40.00");
     assert_eq!(cleared["version"], 3);
-    let stored = app
-        .raw_count(
-            "SELECT COUNT(*) FROM transactions WHERE amount_minor = 4000 AND quantity_milli = 2000 AND version = 3",
-        )
-        .await;
-    assert_eq!(stored, 1);
+    assert_eq!(stored_pairs(&app, 4000, 3).await, 1);
 }
 
 #[tokio::test]
@@ -641,39 +640,20 @@ async fn the_customer_page_loads_each_customers_latest_sales_at_once() {
     record(&app, &alice, &quiet, json!({ "product": "quiet1" })).await;
     record(&app, &t.token, &other, json!({ "product": "hidden" })).await;
 
-    let page = |token: &str| {
-        let token = token.to_owned();
-        let app = &app;
-        async move {
-            app.ok(
-                &token,
-                "{ customers(first: 10) { nodes { id transactions(first: 2) { totalCount nodes { product } } } } }",
-                json!({}),
-            )
-            .await
-        }
-    };
-    let hers = page(&alice).await;
-    let file_of = |body: &serde_json::Value, id: &str| -> Option<(Vec<String>, u64)> {
-        let node = body["customers"]["nodes"].as_array()?.iter().find(|n| n["id"] == id)?;
-        let list = &node["transactions"];
-        let products = list["nodes"]
-            .as_array()?
-            .iter()
-            .map(|r| r["product"].as_str().unwrap().to_owned())
-            .collect();
-        Some((products, list["totalCount"].as_u64()?))
-    };
+    let hers = app.first_two_of_each_customer(&alice, "transactions", "product").await;
+    let file_of = |id: &String| hers.get(id).cloned();
     assert_eq!(
-        file_of(&hers, &busy),
+        file_of(&busy),
         Some((vec!["busy3".to_owned(), "busy2".to_owned()], 3)),
         "newest first, voided left out"
     );
-    assert_eq!(file_of(&hers, &quiet), Some((vec!["quiet1".to_owned()], 1)));
-    assert_eq!(file_of(&hers, &idle), Some((vec![], 0)));
-    assert_eq!(file_of(&hers, &other), None, "not her customer");
-    let all = page(&t.token).await;
-    assert_eq!(file_of(&all, &other), Some((vec!["hidden".to_owned()], 1)));
+    assert_eq!(file_of(&quiet), Some((vec!["quiet1".to_owned()], 1)));
+    assert_eq!(file_of(&idle), Some((vec![], 0)));
+    assert_eq!(file_of(&other), None, "not her customer");
+    let all = app
+        .first_two_of_each_customer(&t.token, "transactions", "product")
+        .await;
+    assert_eq!(all.get(&other).cloned(), Some((vec!["hidden".to_owned()], 1)));
 }
 
 #[tokio::test]

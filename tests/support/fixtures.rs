@@ -282,6 +282,29 @@ impl TestApp {
         self.ok(token, ROTATE_TENANT_KEY, json!({})).await["rotateTenantKey"]["dataKeyVersion"].clone()
     }
 
+    /// For each customer on the first page `token` sees, by id: the `field` of the first two
+    /// items of its nested `list` and the list's total count.
+    pub async fn first_two_of_each_customer(
+        &self,
+        token: &str,
+        list: &str,
+        field: &str,
+    ) -> std::collections::BTreeMap<String, (Vec<String>, u64)> {
+        let query = format!(
+            "{{ customers(first: 10) {{ nodes {{ id {list}(first: 2) {{ totalCount nodes {{ {field} }} }} }} }} }}"
+        );
+        let data = self.ok(token, &query, json!({})).await;
+        let nodes = data["customers"]["nodes"].as_array().expect("customers");
+        nodes
+            .iter()
+            .map(|node| {
+                let items = pluck(&node[list], &format!("/{field}"));
+                let total = node[list]["totalCount"].as_u64().expect("a total count");
+                (text(node, "/id"), (items, total))
+            })
+            .collect()
+    }
+
     /// Every reminder row of the app's database, the earliest due first.
     pub async fn reminder_rows(&self) -> Vec<entity::reminder::Model> {
         use sea_orm::{EntityTrait, QueryOrder};
