@@ -28,18 +28,8 @@ async fn customer_mutations_are_audited_with_actor_fields_and_request_id() {
         json!({ "input": { "id": id, "version": 1, "name": "Audited Again", "region": "West" } }),
     )
     .await;
-    app.ok(
-        &t.token,
-        "mutation($id: ID!) { changeCustomerStatus(input: { id: $id, status: INTENT }) { customer { id } } }",
-        json!({ "id": id }),
-    )
-    .await;
-    app.ok(
-        &t.token,
-        "mutation($id: ID!) { archiveCustomer(input: { id: $id }) { customer { id } } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.change_customer_status(&t.token, &id, "INTENT").await;
+    app.archive_customer(&t.token, &id).await;
 
     let data = app.ok(&t.token, AUDIT, json!({ "filter": { "entityId": id } })).await;
     let rows = data["auditLog"]["edges"].as_array().unwrap();
@@ -74,18 +64,8 @@ async fn tenancy_mutations_are_audited_and_the_log_is_for_admins_only() {
     let app = spawn_app().await;
     let t = app.signup(&slug("audit")).await;
     let (manager_id, manager) = app.add_user(&t, "MANAGER", "mia").await;
-    app.ok(
-        &t.token,
-        "mutation { createApiKey(input: { name: \"ci\", role: VIEWER }) { apiKey { id } } }",
-        json!({}),
-    )
-    .await;
-    app.ok(
-        &t.token,
-        "mutation { createTag(input: { name: \"vip\" }) { tag { id } } }",
-        json!({}),
-    )
-    .await;
+    app.create_api_key(&t.token, "VIEWER").await;
+    app.create_tag(&t.token, "vip").await;
 
     let data = app.ok(&t.token, AUDIT, json!({})).await;
     let actions: Vec<&str> = data["auditLog"]["edges"]

@@ -1,4 +1,4 @@
-use dossier_tests::{error_code, slug, spawn_app, spawn_app_with};
+use dossier_tests::{CREATE_USER, error_code, slug, spawn_app, spawn_app_with};
 use serde_json::json;
 
 const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { token user { email role } } }";
@@ -154,12 +154,13 @@ async fn nobody_grants_a_role_above_their_own() {
     let tenant = app.signup(&slug("acme")).await;
     let (_, manager) = app.add_user(&tenant, "MANAGER", "mia").await;
     let (_, admin) = app.add_user(&tenant, "ADMIN", "ada").await;
+    let user = |email: &str, role: &str| json!({ "input": { "email": email, "name": "x", "role": role, "password": "long-enough-1" } });
     let by_manager = app
-        .gql(Some(&manager), "mutation { createUser(input: { email: \"x@x.example.com\", name: \"x\", role: SALES, password: \"long-enough-1\" }) { user { id } } }", json!({}))
+        .gql(Some(&manager), CREATE_USER, user("x@x.example.com", "SALES"))
         .await;
     assert_eq!(error_code(&by_manager), "FORBIDDEN");
     let owner_by_admin = app
-        .gql(Some(&admin), "mutation { createUser(input: { email: \"y@x.example.com\", name: \"y\", role: OWNER, password: \"long-enough-1\" }) { user { id } } }", json!({}))
+        .gql(Some(&admin), CREATE_USER, user("y@x.example.com", "OWNER"))
         .await;
     assert_eq!(error_code(&owner_by_admin), "FORBIDDEN");
     let key_by_admin = app
@@ -180,7 +181,7 @@ async fn a_second_user_with_the_same_email_is_a_duplicate() {
     let again = app
         .gql(
             Some(&tenant.token),
-            "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
+            CREATE_USER,
             json!({ "input": { "email": format!("SAM@{}.example.com", tenant.slug), "name": "Sam 2", "role": "SALES", "password": "user-password-2" } }),
         )
         .await;
@@ -246,9 +247,8 @@ async fn an_api_key_cannot_mint_keys_or_users_that_would_outlive_it() {
         )
         .await;
     assert_eq!(error_code(&another), "FORBIDDEN");
-    let user = app
-        .gql(Some(secret), "mutation { createUser(input: { email: \"z@z.example.com\", name: \"z\", role: ADMIN, password: \"long-enough-1\" }) { user { id } } }", json!({}))
-        .await;
+    let admin = json!({ "email": "z@z.example.com", "name": "z", "role": "ADMIN", "password": "long-enough-1" });
+    let user = app.gql(Some(secret), CREATE_USER, json!({ "input": admin })).await;
     assert_eq!(error_code(&user), "FORBIDDEN");
 }
 

@@ -2,7 +2,7 @@
 //! COMMIT for what the payload shows of the written record, so a database lost right after
 //! the COMMIT cannot make the client believe a committed write failed.
 
-use dossier_tests::{Tenant, TestApp, slug, spawn_app};
+use dossier_tests::{Tenant, TestApp, mutation, slug, spawn_app};
 use serde_json::{Value, json};
 
 /// What a client may select of a customer that the customer's own data answers.
@@ -15,7 +15,7 @@ const CUSTOMER_FILE: &str = "id version status \
 /// `selection` of its payload; returns the payload after checking that the server ran no
 /// statement for it once its write had committed.
 async fn answered(app: &TestApp, t: &Tenant, op: &str, input_type: &str, selection: &str, input: Value) -> Value {
-    let query = format!("mutation($input: {input_type}!) {{ {op}(input: $input) {{ {selection} }} }}");
+    let query = mutation(op, input_type, selection);
     let (data, after_commit) = app
         .ok_counting_statements_after_commit(&t.token, &query, json!({ "input": input }))
         .await;
@@ -27,24 +27,10 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
 }
 
+/// Defines a text field of `entity`.
 async fn define_field(app: &TestApp, t: &Tenant, entity: &str, key: &str, sensitive: bool) {
-    app.ok(
-        &t.token,
-        "mutation($input: DefineCustomFieldInput!) { defineCustomField(input: $input) { customField { id } } }",
-        json!({ "input": { "entity": entity, "key": key, "label": key, "type": "TEXT", "sensitive": sensitive } }),
-    )
-    .await;
-}
-
-async fn tag(app: &TestApp, t: &Tenant, name: &str) -> String {
-    let data = app
-        .ok(
-            &t.token,
-            "mutation($input: CreateTagInput!) { createTag(input: $input) { tag { id } } }",
-            json!({ "input": { "name": name } }),
-        )
-        .await;
-    id(&data["createTag"]["tag"])
+    let settings = json!({ "sensitive": sensitive });
+    app.define_custom_field(&t.token, entity, key, "TEXT", settings).await;
 }
 
 #[tokio::test]
@@ -52,7 +38,7 @@ async fn customer_writes_answer_their_file_without_reading_after_commit() {
     let app = spawn_app().await;
     let t = app.signup(&slug("answers")).await;
     define_field(&app, &t, "CUSTOMER", "wechat_group", true).await;
-    let key_account = tag(&app, &t, "key account").await;
+    let key_account = app.create_tag(&t.token, "key account").await;
     let file = format!("customer {{ {CUSTOMER_FILE} }}");
 
     let created = answered(

@@ -4,31 +4,34 @@
 //! Test tenants live in Asia/Shanghai (the signup default, UTC+8 all year), so "today" is
 //! computed here the same way the server does.
 
-use chrono::{Days, FixedOffset, NaiveDate, Utc};
-use dossier_tests::{TestApp, error_code, error_field, slug, spawn_app};
+use dossier_tests::{TestApp, error_code, error_field, fixtures, mutation, pluck, shanghai_day, slug, spawn_app, with};
 use serde_json::{Value, json};
 
 const FIELDS: &str = "id customerId number title value { amount currency } startDate endDate signedDate \
     autoRenew renewalState reminderOffsetsDays expiringFrom status daysUntilEnd terms terminatedAt \
     terminationReason predecessorId predecessor { id number status } successor { id number status } version";
 
+fn contract_mutation(op: &str, input_type: &str) -> String {
+    mutation(op, input_type, &format!("contract {{ {FIELDS} }}"))
+}
+
 fn create_mutation() -> String {
-    format!("mutation($input: CreateContractInput!) {{ createContract(input: $input) {{ contract {{ {FIELDS} }} }} }}")
+    contract_mutation("createContract", "CreateContractInput")
 }
 
 fn update_mutation() -> String {
-    format!("mutation($input: UpdateContractInput!) {{ updateContract(input: $input) {{ contract {{ {FIELDS} }} }} }}")
+    contract_mutation("updateContract", "UpdateContractInput")
 }
 
 fn terminate_mutation() -> String {
-    format!(
-        "mutation($input: TerminateContractInput!) {{ terminateContract(input: $input) {{ contract {{ {FIELDS} }} }} }}"
-    )
+    contract_mutation("terminateContract", "TerminateContractInput")
 }
 
 fn renew_mutation() -> String {
-    format!(
-        "mutation($input: RenewContractInput!) {{ renewContract(input: $input) {{ contract {{ {FIELDS} }} predecessor {{ {FIELDS} }} }} }}"
+    mutation(
+        "renewContract",
+        "RenewContractInput",
+        &format!("contract {{ {FIELDS} }} predecessor {{ {FIELDS} }}"),
     )
 }
 
@@ -41,38 +44,15 @@ const LIST: &str =
     contracts(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
         totalCount pageInfo { hasNextPage endCursor } edges { node { number status } } } }";
 
-/// Today where the test tenants are (Asia/Shanghai has had no daylight saving since 1991).
-fn today() -> NaiveDate {
-    let shanghai = FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    Utc::now().with_timezone(&shanghai).date_naive()
-}
-
-/// `today` shifted by `days` (negative: in the past), as `YYYY-MM-DD`.
+/// Today shifted by `days` where the test tenants are.
 fn day(days: i64) -> String {
-    let t = today();
-    let d = if days >= 0 {
-        t.checked_add_days(Days::new(days as u64))
-    } else {
-        t.checked_sub_days(Days::new(days.unsigned_abs()))
-    };
-    d.expect("date in range").format("%Y-%m-%d").to_string()
+    shanghai_day(days)
 }
 
+/// An annual service contract running from 100 days ago to 265 days ahead, with `extra` over it.
 fn contract_input(customer_id: &str, extra: Value) -> Value {
-    let mut input = json!({
-        "customerId": customer_id,
-        "title": "Annual service",
-        "value": "12000.00",
-        "currency": "CNY",
-        "startDate": day(-100),
-        "endDate": day(265),
-    });
-    if let (Some(target), Some(more)) = (input.as_object_mut(), extra.as_object()) {
-        for (k, v) in more {
-            target.insert(k.clone(), v.clone());
-        }
-    }
-    input
+    let input = json!({ "title": "Annual service", "value": "12000.00", "startDate": day(-100), "endDate": day(265) });
+    fixtures::contract_input(customer_id, with(input, extra))
 }
 
 async fn create(app: &TestApp, token: &str, customer_id: &str, extra: Value) -> Value {
@@ -86,27 +66,15 @@ async fn create(app: &TestApp, token: &str, customer_id: &str, extra: Value) -> 
     data["createContract"]["contract"].clone()
 }
 
-async fn customer_id(app: &TestApp, token: &str, name: &str) -> String {
-    app.create_customer(token, name, json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn numbers(list: &Value) -> Vec<String> {
-    list["contracts"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"]["number"].as_str().unwrap().to_owned())
-        .collect()
+    pluck(&list["contracts"], "/number")
 }
 
 #[tokio::test]
 async fn a_contract_is_created_with_what_was_given_and_a_generated_number() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
 
     let made = create(
         &app,
@@ -146,7 +114,7 @@ async fn a_contract_is_created_with_what_was_given_and_a_generated_number() {
 async fn a_contract_ending_before_it_starts_or_with_bad_values_is_refused() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     let cases = [
         (json!({ "startDate": "2026-05-10", "endDate": "2026-05-09" }), "endDate"),
         (json!({ "startDate": "2026-02-30" }), "startDate"),
@@ -188,7 +156,7 @@ async fn a_contract_ending_before_it_starts_or_with_bad_values_is_refused() {
 async fn a_taken_contract_number_is_a_duplicate_on_create_and_update() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     let first = create(&app, &t.token, &c, json!({ "number": "HT-1" })).await;
     let second = create(&app, &t.token, &c, json!({ "number": "HT-2" })).await;
 
@@ -237,7 +205,7 @@ async fn a_taken_contract_number_is_a_duplicate_on_create_and_update() {
 async fn the_status_follows_the_tenants_today_at_every_boundary() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     // The largest default offset is 90 days: a contract is EXPIRING from end − 90 on.
     let cases = [
         ("starts-tomorrow", day(1), day(400), "DRAFT", 400),
@@ -268,7 +236,7 @@ async fn the_status_follows_the_tenants_today_at_every_boundary() {
 async fn a_contracts_own_reminder_offsets_decide_when_it_becomes_expiring() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     let made = create(
         &app,
         &t.token,
@@ -337,7 +305,7 @@ async fn a_contracts_own_reminder_offsets_decide_when_it_becomes_expiring() {
 async fn the_expiring_and_status_filters_return_exactly_the_matching_contracts() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     for (number, start, end) in [
         ("expired", day(-100), day(-1)),
         ("ends-today", day(-100), day(0)),
@@ -417,12 +385,23 @@ async fn the_expiring_and_status_filters_return_exactly_the_matching_contracts()
     assert_eq!(error_field(&bad), "filter.expiringWithinDays");
 }
 
-#[tokio::test]
-async fn renewals_form_a_numbered_chain_and_a_contract_is_renewed_once() {
+/// A chain of renewals: HT-7 of 2025 renewed into 2026, and that renewal renewed into 2027
+/// at a new value.
+struct Chain {
+    app: TestApp,
+    token: String,
+    customer: String,
+    first: Value,
+    /// The first renewal's answer: the new `contract` and its `predecessor`.
+    renewed: Value,
+    third: Value,
+}
+
+async fn renewal_chain() -> Chain {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
-    let a = create(
+    let c = app.customer_id(&t.token, "Client").await;
+    let first = create(
         &app,
         &t.token,
         &c,
@@ -430,16 +409,48 @@ async fn renewals_form_a_numbered_chain_and_a_contract_is_renewed_once() {
                 "terms": "Net 30", "reminderOffsetsDays": [60] }),
     )
     .await;
-    assert_eq!(a["status"], "EXPIRED");
-
     let renewed = app
         .ok(
             &t.token,
             &renew_mutation(),
-            json!({ "input": { "id": a["id"], "newEndDate": "2026-12-31" } }),
+            json!({ "input": { "id": first["id"], "newEndDate": "2026-12-31" } }),
         )
         .await["renewContract"]
         .clone();
+    let third = app
+        .ok(
+            &t.token,
+            &renew_mutation(),
+            json!({ "input": { "id": renewed["contract"]["id"], "newEndDate": "2027-12-31", "newValue": "15000" } }),
+        )
+        .await["renewContract"]["contract"]
+        .clone();
+    Chain {
+        app,
+        token: t.token,
+        customer: c,
+        first,
+        renewed,
+        third,
+    }
+}
+
+/// Nothing but the three contracts of the chain is stored.
+async fn assert_only_the_chain(app: &TestApp) {
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM contracts").await, 3);
+}
+
+#[tokio::test]
+async fn renewals_form_a_numbered_chain_each_starting_the_day_after_its_predecessor() {
+    let Chain {
+        app,
+        token,
+        customer: c,
+        first: a,
+        renewed,
+        third: c_contract,
+    } = renewal_chain().await;
+    assert_eq!(a["status"], "EXPIRED");
     let b = &renewed["contract"];
     assert_eq!(b["number"], "HT-7-R1");
     assert_eq!(b["startDate"], "2026-01-01", "the day after the predecessor's end");
@@ -458,57 +469,13 @@ async fn renewals_form_a_numbered_chain_and_a_contract_is_renewed_once() {
     assert_eq!(renewed["predecessor"]["renewalState"], "RENEWED");
     assert_eq!(renewed["predecessor"]["successor"]["id"], b["id"]);
 
-    let c_contract = app
-        .ok(
-            &t.token,
-            &renew_mutation(),
-            json!({ "input": { "id": b["id"], "newEndDate": "2027-12-31", "newValue": "15000" } }),
-        )
-        .await["renewContract"]["contract"]
-        .clone();
     assert_eq!(c_contract["number"], "HT-7-R2");
     assert_eq!(c_contract["value"]["amount"], "15000.00");
     assert_eq!(c_contract["startDate"], "2027-01-01");
 
-    let twice = app
-        .gql(
-            Some(&t.token),
-            &renew_mutation(),
-            json!({ "input": { "id": a["id"], "newEndDate": "2028-12-31" } }),
-        )
-        .await;
-    assert_eq!(error_code(&twice), "VALIDATION");
-    assert_eq!(error_field(&twice), "id");
-    let too_short = app
-        .gql(
-            Some(&t.token),
-            &renew_mutation(),
-            json!({ "input": { "id": c_contract["id"], "newEndDate": "2028-01-01" } }),
-        )
-        .await;
-    assert_eq!(error_code(&too_short), "VALIDATION");
-    assert_eq!(error_field(&too_short), "newEndDate");
-    let taken = app
-        .gql(
-            Some(&t.token),
-            &renew_mutation(),
-            json!({ "input": { "id": c_contract["id"], "newEndDate": "2028-12-31", "newNumber": "HT-7" } }),
-        )
-        .await;
-    assert_eq!(error_code(&taken), "DUPLICATE");
-    assert_eq!(error_field(&taken), "newNumber");
-    let move_end = app
-        .gql(
-            Some(&t.token),
-            &update_mutation(),
-            json!({ "input": { "id": b["id"], "version": 2, "endDate": "2026-11-30" } }),
-        )
-        .await;
-    assert_eq!(error_field(&move_end), "endDate", "the successor starts the day after");
-
-    let a_now = app.ok(&t.token, &get_query(), json!({ "id": a["id"] })).await;
+    let a_now = app.ok(&token, &get_query(), json!({ "id": a["id"] })).await;
     assert_eq!(a_now["contract"]["successor"]["number"], "HT-7-R1");
-    assert_eq!(app.raw_count("SELECT COUNT(*) FROM contracts").await, 3);
+    assert_only_the_chain(&app).await;
     assert_eq!(
         app.raw_count("SELECT COUNT(*) FROM contracts WHERE renewal_state = 'renewed'")
             .await,
@@ -517,10 +484,61 @@ async fn renewals_form_a_numbered_chain_and_a_contract_is_renewed_once() {
 }
 
 #[tokio::test]
+async fn a_contract_is_renewed_once() {
+    let chain = renewal_chain().await;
+    let twice = chain
+        .app
+        .gql(
+            Some(&chain.token),
+            &renew_mutation(),
+            json!({ "input": { "id": chain.first["id"], "newEndDate": "2028-12-31" } }),
+        )
+        .await;
+    assert_eq!(error_code(&twice), "VALIDATION");
+    assert_eq!(error_field(&twice), "id");
+    assert_only_the_chain(&chain.app).await;
+}
+
+#[tokio::test]
+async fn a_renewal_ending_on_its_first_day_or_under_a_taken_number_is_refused() {
+    let chain = renewal_chain().await;
+    let renew = |input: Value| {
+        let chain = &chain;
+        async move {
+            chain
+                .app
+                .gql(Some(&chain.token), &renew_mutation(), json!({ "input": input }))
+                .await
+        }
+    };
+    let too_short = renew(json!({ "id": chain.third["id"], "newEndDate": "2028-01-01" })).await;
+    assert_eq!(error_code(&too_short), "VALIDATION");
+    assert_eq!(error_field(&too_short), "newEndDate");
+    let taken = renew(json!({ "id": chain.third["id"], "newEndDate": "2028-12-31", "newNumber": "HT-7" })).await;
+    assert_eq!(error_code(&taken), "DUPLICATE");
+    assert_eq!(error_field(&taken), "newNumber");
+    assert_only_the_chain(&chain.app).await;
+}
+
+#[tokio::test]
+async fn a_renewed_contract_keeps_ending_the_day_before_its_successor_starts() {
+    let chain = renewal_chain().await;
+    let move_end = chain
+        .app
+        .gql(
+            Some(&chain.token),
+            &update_mutation(),
+            json!({ "input": { "id": chain.renewed["contract"]["id"], "version": 2, "endDate": "2026-11-30" } }),
+        )
+        .await;
+    assert_eq!(error_field(&move_end), "endDate", "the successor starts the day after");
+}
+
+#[tokio::test]
 async fn a_terminated_contract_is_churned_and_final() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     let made = create(&app, &t.token, &c, json!({ "renewalState": "NEGOTIATING" })).await;
     let id = made["id"].clone();
 
@@ -565,7 +583,7 @@ async fn a_terminated_contract_is_churned_and_final() {
 async fn an_update_with_a_stale_version_is_a_conflict() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     let made = create(&app, &t.token, &c, json!({})).await;
     let first = app
         .ok(
@@ -603,8 +621,8 @@ async fn sales_staff_cannot_reach_the_contracts_of_a_colleagues_customer() {
     let (alice_id, alice) = app.add_user(&t, "SALES", "alice").await;
     let (bob_id, bob) = app.add_user(&t, "SALES", "bob").await;
     let (_, manager) = app.add_user(&t, "MANAGER", "mia").await;
-    let bobs_customer = customer_id(&app, &bob, "Bob's client").await;
-    let alices_customer = customer_id(&app, &alice, "Alice's client").await;
+    let bobs_customer = app.customer_id(&bob, "Bob's client").await;
+    let alices_customer = app.customer_id(&alice, "Alice's client").await;
     let bobs = create(&app, &bob, &bobs_customer, json!({ "number": "BOB-1" })).await;
     let alices = create(&app, &alice, &alices_customer, json!({ "number": "ALICE-1" })).await;
     let id = bobs["id"].clone();
@@ -692,7 +710,7 @@ async fn another_tenants_contract_is_not_found_and_viewers_only_read() {
     let t = app.signup(&slug("deals")).await;
     let other = app.signup(&slug("other")).await;
     let (_, viewer) = app.add_user(&t, "VIEWER", "vera").await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     let made = create(&app, &t.token, &c, json!({})).await;
     let id = made["id"].clone();
 
@@ -728,7 +746,7 @@ async fn another_tenants_contract_is_not_found_and_viewers_only_read() {
 async fn contract_pages_follow_end_date_cursors_and_refuse_another_orderings() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     for (number, end) in [("late", 300), ("early", 100), ("middle", 200), ("middle-too", 200)] {
         create(&app, &t.token, &c, json!({ "number": number, "endDate": day(end) })).await;
     }
@@ -766,7 +784,7 @@ async fn contract_pages_follow_end_date_cursors_and_refuse_another_orderings() {
 async fn every_contract_change_is_audited_with_field_names() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     let made = create(&app, &t.token, &c, json!({ "number": "AUD-1", "endDate": day(10) })).await;
     let id = made["id"].clone();
     app.ok(
@@ -790,30 +808,7 @@ async fn every_contract_change_is_audited_with_field_names() {
     )
     .await;
 
-    let audit = |entity: Value| {
-        let (app, token) = (&app, t.token.clone());
-        async move {
-            let data = app
-                .ok(
-                    &token,
-                    "query($id: ID!) { auditLog(filter: { entityId: $id }, first: 10) { edges { node { action changedFields } } } }",
-                    json!({ "id": entity }),
-                )
-                .await;
-            data["auditLog"]["edges"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| {
-                    (
-                        e["node"]["action"].as_str().unwrap().to_owned(),
-                        e["node"]["changedFields"].clone(),
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
-    };
-    let original = audit(id).await;
+    let original = app.audit_changes_of(&t.token, &id).await;
     assert_eq!(
         original,
         [
@@ -833,7 +828,7 @@ async fn every_contract_change_is_audited_with_field_names() {
             ),
         ]
     );
-    let renewal = audit(successor).await;
+    let renewal = app.audit_changes_of(&t.token, &successor).await;
     assert_eq!(
         renewal[0],
         (
@@ -848,7 +843,7 @@ async fn every_contract_change_is_audited_with_field_names() {
 async fn two_renewals_of_one_contract_at_once_make_one_successor() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
-    let c = customer_id(&app, &t.token, "Client").await;
+    let c = app.customer_id(&t.token, "Client").await;
     let made = create(&app, &t.token, &c, json!({ "number": "RACE-1" })).await;
     let renew = |n: u32| {
         let (app, token, id) = (&app, t.token.clone(), made["id"].clone());
@@ -878,46 +873,23 @@ async fn the_customer_page_loads_each_customers_contracts_at_once() {
     let app = spawn_app().await;
     let t = app.signup(&slug("deals")).await;
     let (_, alice) = app.add_user(&t, "SALES", "alice").await;
-    let busy = customer_id(&app, &alice, "Busy").await;
-    let idle = customer_id(&app, &alice, "Idle").await;
-    let other = customer_id(&app, &t.token, "Someone else's").await;
+    let busy = app.customer_id(&alice, "Busy").await;
+    let idle = app.customer_id(&alice, "Idle").await;
+    let other = app.customer_id(&t.token, "Someone else's").await;
     for (number, end) in [("late", 300), ("soon", 10), ("mid", 100)] {
         create(&app, &alice, &busy, json!({ "number": number, "endDate": day(end) })).await;
     }
     create(&app, &t.token, &other, json!({ "number": "hidden" })).await;
 
-    let page = |token: &str| {
-        let token = token.to_owned();
-        let app = &app;
-        async move {
-            app.ok(
-                &token,
-                "{ customers(first: 10) { nodes { id contracts(first: 2) { totalCount nodes { number } } } } }",
-                json!({}),
-            )
-            .await
-        }
-    };
-    let numbers_of = |body: &serde_json::Value, id: &str| -> Option<(Vec<String>, u64)> {
-        let node = body["customers"]["nodes"].as_array()?.iter().find(|n| n["id"] == id)?;
-        let list = &node["contracts"];
-        let numbers = list["nodes"]
-            .as_array()?
-            .iter()
-            .map(|r| r["number"].as_str().unwrap().to_owned())
-            .collect();
-        Some((numbers, list["totalCount"].as_u64()?))
-    };
-    let hers = page(&alice).await;
+    let hers = app.first_two_of_each_customer(&alice, "contracts", "number").await;
+    let numbers_of = |id: &String| hers.get(id).cloned();
     assert_eq!(
-        numbers_of(&hers, &busy),
+        numbers_of(&busy),
         Some((vec!["soon".to_owned(), "mid".to_owned()], 3)),
         "by end date"
     );
-    assert_eq!(numbers_of(&hers, &idle), Some((vec![], 0)));
-    assert_eq!(numbers_of(&hers, &other), None, "not her customer");
-    assert_eq!(
-        numbers_of(&page(&t.token).await, &other),
-        Some((vec!["hidden".to_owned()], 1))
-    );
+    assert_eq!(numbers_of(&idle), Some((vec![], 0)));
+    assert_eq!(numbers_of(&other), None, "not her customer");
+    let all = app.first_two_of_each_customer(&t.token, "contracts", "number").await;
+    assert_eq!(all.get(&other).cloned(), Some((vec!["hidden".to_owned()], 1)));
 }

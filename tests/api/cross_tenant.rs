@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use dossier::jobs::clock::ManualClock;
-use dossier::jobs::planner::plan_once;
-use dossier_tests::{Tenant, TestApp, error_code, slug, spawn_app_with};
+use dossier_tests::{Tenant, TestApp, error_code, slug, spawn_app_with, utc};
 use serde_json::{Map, Value, json};
 
 const INTROSPECTION: &str = "{ __schema { queryType { name } mutationType { name } types { name kind \
@@ -308,72 +306,38 @@ async fn fixture(app: &TestApp, tenant: &Tenant) -> Ids {
     ids.insert("customer", c["id"].as_str().unwrap().to_owned());
     ids.insert("contact", c["contacts"][0]["id"].as_str().unwrap().to_owned());
     let customer_id = ids["customer"].clone();
-    let one = |query: &'static str, input: Value, path: &'static [&'static str]| {
-        let token = token.clone();
-        async move {
-            let data = app.ok(&token, query, json!({ "input": input })).await;
-            path.iter().fold(&data, |v, key| &v[*key]).as_str().unwrap().to_owned()
-        }
-    };
-    let id = one(
-        "mutation($input: RecordTransactionInput!) { recordTransaction(input: $input) { transaction { id } } }",
-        json!({ "customerId": customer_id, "occurredAt": "2026-05-01T08:00:00Z", "product": "Plan",
-            "quantity": "1", "unitPrice": "100", "currency": "CNY", "paymentMethod": "BANK_TRANSFER" }),
-        &["recordTransaction", "transaction", "id"],
-    )
-    .await;
-    ids.insert("transaction", id);
-    let id = one(
-        "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }",
-        json!({ "customerId": customer_id, "title": "Support", "value": "100.00", "currency": "CNY",
-            "startDate": "2026-01-01", "endDate": "2027-01-31" }),
-        &["createContract", "contract", "id"],
-    )
-    .await;
-    ids.insert("contract", id);
-    let id = one(
-        "mutation($input: LogInteractionInput!) { logInteraction(input: $input) { interaction { id } } }",
-        json!({ "customerId": customer_id, "channel": "CALL", "occurredAt": "2026-05-02T08:00:00Z", "summary": "Called" }),
-        &["logInteraction", "interaction", "id"],
-    )
-    .await;
-    ids.insert("interaction", id);
-    let id = one(
-        "mutation($input: ScheduleFollowUpInput!) { scheduleFollowUp(input: $input) { followUp { id } } }",
-        json!({ "customerId": customer_id, "dueAt": "2027-03-01T08:00:00Z" }),
-        &["scheduleFollowUp", "followUp", "id"],
-    )
-    .await;
-    ids.insert("followUp", id);
-    let id = one(
-        "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback { id } } }",
-        json!({ "customerId": customer_id, "kind": "PRAISE", "content": "Good service" }),
-        &["recordFeedback", "feedback", "id"],
-    )
-    .await;
-    ids.insert("feedback", id);
-    let id = one(
-        "mutation($input: CreateTagInput!) { createTag(input: $input) { tag { id } } }",
-        json!({ "name": "Key account" }),
-        &["createTag", "tag", "id"],
-    )
-    .await;
-    ids.insert("tag", id);
-    let id = one(
-        "mutation($input: DefineCustomFieldInput!) { defineCustomField(input: $input) { customField { id } } }",
-        json!({ "entity": "CUSTOMER", "key": "district", "label": "District", "type": "TEXT" }),
-        &["defineCustomField", "customField", "id"],
-    )
-    .await;
-    ids.insert("customField", id);
+    let sale = json!({ "occurredAt": "2026-05-01T08:00:00Z", "unitPrice": "100", "paymentMethod": "BANK_TRANSFER" });
+    let sale = app.record_sale(token, &customer_id, sale).await;
+    // Ends on 2027-01-31: its 7-day reminder is planned below.
+    let contract = app
+        .create_contract(token, &customer_id, json!({ "endDate": "2027-01-31" }))
+        .await;
+    let call = json!({ "occurredAt": "2026-05-02T08:00:00Z", "summary": "Called" });
+    let logged = app.log_interaction(token, &customer_id, call).await;
+    let follow_up = app
+        .schedule_follow_up(token, &customer_id, "2027-03-01T08:00:00Z", json!({}))
+        .await;
+    let praise = json!({ "kind": "PRAISE", "content": "Good service" });
+    let feedback = app.record_feedback(token, &customer_id, praise).await;
+    let tag = app.create_tag(token, "Key account").await;
+    let field = app
+        .define_custom_field(token, "CUSTOMER", "district", "TEXT", json!({}))
+        .await;
+    for (kind, id) in [
+        ("transaction", &sale["id"]),
+        ("contract", &contract["id"]),
+        ("interaction", &logged["interaction"]["id"]),
+        ("followUp", &follow_up["id"]),
+    ] {
+        ids.insert(kind, id.as_str().expect("an id").to_owned());
+    }
+    ids.insert("feedback", feedback);
+    ids.insert("tag", tag);
+    ids.insert("customField", field);
     let (key_id, _) = app.create_api_key(token, "VIEWER").await;
     ids.insert("apiKey", key_id);
-    let clock = ManualClock::new(
-        DateTime::parse_from_rfc3339("2027-01-24T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc),
-    );
-    plan_once(&app.store().await, &clock).await.expect("planning runs");
+    let clock = ManualClock::new(utc("2027-01-24T12:00:00Z"));
+    app.plan_reminders(&clock).await;
     let reminders = app.ok(token, "{ reminders { nodes { id } } }", json!({})).await;
     let reminder = reminders["reminders"]["nodes"][0]["id"]
         .as_str()

@@ -4,7 +4,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use dossier_tests::{TestApp, error_code, error_field, redis_url, slug, spawn_another, spawn_app, spawn_app_with};
+use dossier_tests::{
+    CREATE_CONTRACT, LOG_INTERACTION, TestApp, contract_input, custom_field_input, error_code, error_code_if_any,
+    error_field, interaction_input, redis_url, slug, spawn_another, spawn_app, spawn_app_with, wait_for_subscribers,
+    wait_until,
+};
 use serde_json::{Value, json};
 
 const DEFINE: &str = "mutation($input: DefineCustomFieldInput!) { defineCustomField(input: $input) { \
@@ -37,10 +41,7 @@ async fn define(app: &TestApp, token: &str, key: &str, field_type: &str, extra: 
 }
 
 async fn define_raw(app: &TestApp, token: &str, key: &str, field_type: &str, extra: Value) -> Value {
-    let mut input = json!({ "entity": "CUSTOMER", "key": key, "label": key.replace('_', " "), "type": field_type });
-    for (k, v) in extra.as_object().unwrap() {
-        input[k] = v.clone();
-    }
+    let input = custom_field_input("CUSTOMER", key, field_type, extra);
     app.gql(Some(token), DEFINE, json!({ "input": input })).await
 }
 
@@ -584,108 +585,51 @@ async fn a_tenant_may_define_at_most_a_hundred_fields_per_kind_of_record() {
     define(&app, &t.token, "field_100", "TEXT", json!({ "entity": "CONTRACT" })).await;
 }
 
-#[tokio::test]
-async fn contracts_transactions_and_interactions_carry_their_own_fields() {
+/// A tenant with the fields `fields` of (key, type, settings), and a customer.
+async fn customer_with_fields(fields: &[(&str, &str, Value)]) -> (TestApp, String, Value) {
     let app = spawn_app().await;
     let t = app.signup(&slug("cf-records")).await;
-    define(
-        &app,
-        &t.token,
-        "po_number",
-        "TEXT",
-        json!({ "entity": "CONTRACT", "required": true }),
-    )
-    .await;
-    define(
-        &app,
-        &t.token,
-        "channel_partner",
-        "TEXT",
-        json!({ "entity": "TRANSACTION" }),
-    )
-    .await;
-    define(
-        &app,
-        &t.token,
-        "mood",
-        "SELECT",
-        json!({ "entity": "INTERACTION", "options": ["good", "bad"] }),
-    )
-    .await;
-    define(&app, &t.token, "nickname", "TEXT", json!({})).await;
+    for (key, field_type, settings) in fields {
+        define(&app, &t.token, key, field_type, settings.clone()).await;
+    }
     let c = create(&app, &t.token, "Buyer", json!({})).await;
+    (app, t.token, c)
+}
 
-    let contract = "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id version customFields } } }";
-    let input = |fields: Value| {
-        json!({ "input": { "customerId": c["id"], "title": "Support", "value": "100.00", "currency": "CNY",
-            "startDate": "2026-01-01", "endDate": "2026-12-31", "customFields": fields } })
-    };
+#[tokio::test]
+async fn contracts_carry_their_own_fields_and_are_filtered_and_sorted_by_them() {
+    let (app, token, c) = customer_with_fields(&[
+        ("po_number", "TEXT", json!({ "entity": "CONTRACT", "required": true })),
+        ("nickname", "TEXT", json!({})),
+    ])
+    .await;
+
+    let input = |fields: Value| json!({ "input": contract_input(&c["id"], json!({ "customFields": fields })) });
     assert_invalid(
-        &app.gql(Some(&t.token), contract, input(json!({}))).await,
+        &app.gql(Some(&token), CREATE_CONTRACT, input(json!({}))).await,
         "po_number",
         "required",
     );
     let wrong_entity = app
         .gql(
-            Some(&t.token),
-            contract,
+            Some(&token),
+            CREATE_CONTRACT,
             input(json!({ "po_number": "P1", "nickname": "x" })),
         )
         .await;
     assert_invalid(&wrong_entity, "nickname", "a customer field on a contract");
-    let made = app.ok(&t.token, contract, input(json!({ "po_number": "PO-7" }))).await;
-    assert_eq!(
-        made["createContract"]["contract"]["customFields"],
-        json!({ "po_number": "PO-7" })
-    );
-
-    let sale = "mutation($input: RecordTransactionInput!) { recordTransaction(input: $input) { transaction { customFields } } }";
-    let sold = app
-        .ok(
-            &t.token,
-            sale,
-            json!({ "input": { "customerId": c["id"], "occurredAt": "2026-01-02T10:00:00Z", "product": "Tea",
-                "quantity": "1", "unitPrice": "10.00", "currency": "CNY", "paymentMethod": "CASH",
-                "customFields": { "channel_partner": "Shop 3" } } }),
-        )
+    let made = app
+        .create_contract(&token, &c["id"], json!({ "customFields": { "po_number": "PO-7" } }))
         .await;
-    assert_eq!(
-        sold["recordTransaction"]["transaction"]["customFields"],
-        json!({ "channel_partner": "Shop 3" })
-    );
+    assert_eq!(made["customFields"], json!({ "po_number": "PO-7" }));
 
-    let log =
-        "mutation($input: LogInteractionInput!) { logInteraction(input: $input) { interaction { customFields } } }";
-    let bad = app
-        .gql(
-            Some(&t.token),
-            log,
-            json!({ "input": { "customerId": c["id"], "channel": "CALL", "occurredAt": "2026-01-02T10:00:00Z",
-                "summary": "Called", "customFields": { "mood": "meh" } } }),
-        )
-        .await;
-    assert_invalid(&bad, "mood", "an option not in the set");
-    for (mood, summary) in [
-        ("good", "Happy call"),
-        ("bad", "Angry call"),
-        ("good", "Second happy call"),
-    ] {
-        app.ok(
-            &t.token,
-            log,
-            json!({ "input": { "customerId": c["id"], "channel": "CALL", "occurredAt": "2026-01-02T10:00:00Z",
-                "summary": summary, "customFields": { "mood": mood } } }),
-        )
-        .await;
-    }
-
-    // Each list filters and sorts by its own fields.
     for po in ["PO-3", "PO-9"] {
-        app.ok(&t.token, contract, input(json!({ "po_number": po }))).await;
+        app.create_contract(&token, &c["id"], json!({ "customFields": { "po_number": po } }))
+            .await;
     }
     let contracts = app
         .ok(
-            &t.token,
+            &token,
             "{ contracts(orderByCustomField: { key: \"po_number\", descending: true }, \
                filter: { customFields: [{ key: \"po_number\", op: NEQ, value: \"PO-3\" }] }) \
                { totalCount nodes { customFields } } }",
@@ -697,18 +641,62 @@ async fn contracts_transactions_and_interactions_carry_their_own_fields() {
         contracts["contracts"]["nodes"],
         json!([{ "customFields": { "po_number": "PO-9" } }, { "customFields": { "po_number": "PO-7" } }])
     );
+}
+
+#[tokio::test]
+async fn sales_carry_their_own_fields_and_are_filtered_by_them() {
+    let (app, token, c) =
+        customer_with_fields(&[("channel_partner", "TEXT", json!({ "entity": "TRANSACTION" }))]).await;
+
+    let sale = json!({ "product": "Tea", "customFields": { "channel_partner": "Shop 3" } });
+    let sold = app.record_sale(&token, &c["id"], sale).await;
+    assert_eq!(sold["customFields"], json!({ "channel_partner": "Shop 3" }));
+
     let sales = app
         .ok(
-            &t.token,
+            &token,
             "{ transactions(filter: { customFields: [{ key: \"channel_partner\", op: CONTAINS, value: \"shop\" }] }) \
                { totalCount } }",
             json!({}),
         )
         .await;
     assert_eq!(sales["transactions"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn interactions_carry_their_own_fields_and_their_filters_refuse_another_kinds_field() {
+    let (app, token, c) = customer_with_fields(&[
+        (
+            "mood",
+            "SELECT",
+            json!({ "entity": "INTERACTION", "options": ["good", "bad"] }),
+        ),
+        ("po_number", "TEXT", json!({ "entity": "CONTRACT", "required": true })),
+    ])
+    .await;
+
+    let call = |summary: &str, mood: &str| {
+        interaction_input(
+            &c["id"],
+            json!({ "occurredAt": "2026-01-02T10:00:00Z", "summary": summary, "customFields": { "mood": mood } }),
+        )
+    };
+    let bad = app
+        .gql(Some(&token), LOG_INTERACTION, json!({ "input": call("Called", "meh") }))
+        .await;
+    assert_invalid(&bad, "mood", "an option not in the set");
+    for (mood, summary) in [
+        ("good", "Happy call"),
+        ("bad", "Angry call"),
+        ("good", "Second happy call"),
+    ] {
+        app.ok(&token, LOG_INTERACTION, json!({ "input": call(summary, mood) }))
+            .await;
+    }
+
     let moods = app
         .ok(
-            &t.token,
+            &token,
             "{ interactions(filter: { customFields: [{ key: \"mood\", op: EQ, value: \"good\" }] }, \
                orderByCustomField: { key: \"mood\" }) { totalCount nodes { summary } } }",
             json!({}),
@@ -717,7 +705,7 @@ async fn contracts_transactions_and_interactions_carry_their_own_fields() {
     assert_eq!(moods["interactions"]["totalCount"], 2);
     let wrong_entity = app
         .gql(
-            Some(&t.token),
+            Some(&token),
             "{ interactions(filter: { customFields: [{ key: \"po_number\", op: IS_EMPTY }] }) { totalCount } }",
             json!({}),
         )
@@ -742,24 +730,18 @@ async fn a_definition_change_on_one_instance_is_seen_by_another_at_once() {
     let t = a.signup(&slug("cf-replicas")).await;
     let id = define(&a, &t.token, "shared_field", "TEXT", json!({})).await;
     create(&b, &t.token, "On B", json!({ "shared_field": "one" })).await;
-    tokio::time::sleep(Duration::from_millis(500)).await; // both subscriptions are up
+    wait_for_subscribers(&redis, &namespace, 2).await;
 
     a.ok(&t.token, ARCHIVE, json!({ "input": { "id": id } })).await;
-    let started = std::time::Instant::now();
-    let mut refused = false;
-    while started.elapsed() < Duration::from_secs(1) {
-        let body = create_raw(&b, &t.token, "Probe", json!({ "shared_field": "two" })).await;
-        if error_code_or_none(&body).as_deref() == Some("VALIDATION") {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(refused, "B dropped its cached definitions within a second");
-}
-
-fn error_code_or_none(body: &Value) -> Option<String> {
-    body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned)
+    wait_until(
+        Duration::from_secs(1),
+        "B dropped its cached definitions within a second",
+        async || {
+            let body = create_raw(&b, &t.token, "Probe", json!({ "shared_field": "two" })).await;
+            error_code_if_any(&body).as_deref() == Some("VALIDATION")
+        },
+    )
+    .await;
 }
 
 /// The fixture row `i` of the filter test: what each field holds (None: no value).
@@ -1145,16 +1127,9 @@ async fn a_key_rotation_moves_sensitive_custom_values_to_the_new_key_in_the_back
         .await;
         expected.push((c["id"].clone(), format!("E00{i}")));
     }
-    let contract = "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }";
-    app.ok(
-        &t.token,
-        contract,
-        json!({ "input": { "customerId": expected[0].0, "title": "Support", "value": "1.00", "currency": "CNY",
-            "startDate": "2026-01-01", "endDate": "2026-12-31", "customFields": { "po_ref": "PO-secret" } } }),
-    )
-    .await;
-    app.ok(&t.token, "mutation { rotateTenantKey { dataKeyVersion } }", json!({}))
-        .await;
+    let sealed = json!({ "title": "Support", "value": "1.00", "customFields": { "po_ref": "PO-secret" } });
+    app.create_contract(&t.token, &expected[0].0, sealed).await;
+    app.rotate_tenant_key(&t.token).await;
     let newer = create(&app, &t.token, "New", json!({ "passport": "E777" })).await;
     expected.push((newer["id"].clone(), "E777".into()));
     let pending = "SELECT (SELECT COUNT(*) FROM customers WHERE custom_fields_key_version = 1) \
@@ -1171,15 +1146,10 @@ async fn a_key_rotation_moves_sensitive_custom_values_to_the_new_key_in_the_back
         json!({ "customFieldRecordsOnOlderKeys": 4, "complete": false })
     );
     let restarted = spawn_another(&app, &[("DOSSIER_REENCRYPT_INTERVAL_SECONDS", "1")]).await;
-    let mut left = -1;
-    for _ in 0..50 {
-        left = app.raw_count(pending).await;
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(left, 0, "every sealed value moved");
+    wait_until(Duration::from_secs(10), "every sealed value moved", async || {
+        app.raw_count(pending).await == 0
+    })
+    .await;
     assert_eq!(
         app.ok(&t.token, status, json!({})).await["me"]["tenant"]["encryptionStatus"],
         json!({ "customFieldRecordsOnOlderKeys": 0, "complete": true })

@@ -1,98 +1,35 @@
 //! One customer's whole file in one query: nested lists, derived figures, book filters, and a
 //! page of customers whose nested lists cost the same number of statements however long it is.
 
-use dossier_tests::{TestApp, error_code, error_field, slug, spawn_app};
+use chrono::Duration;
+use dossier_tests::{TestApp, error_code, error_field, instant, iso, shanghai_day, slug, spawn_app};
 use serde_json::{Value, json};
 
-const RECORD: &str =
-    "mutation($input: RecordTransactionInput!) { recordTransaction(input: $input) { transaction { id } } }";
-const CONTRACT: &str = "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }";
-const LOG: &str =
-    "mutation($input: LogInteractionInput!) { logInteraction(input: $input) { interaction { id } followUp { id } } }";
-const FEEDBACK: &str = "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback { id } } }";
-
-async fn buy(app: &TestApp, token: &str, customer: &Value, at: &str, amount: &str, currency: &str) -> String {
-    let data = app
-        .ok(
-            token,
-            RECORD,
-            json!({ "input": {
-                "customerId": customer["id"], "occurredAt": at, "product": "Plan",
-                "quantity": "1", "unitPrice": amount, "currency": currency, "paymentMethod": "CASH",
-            }}),
-        )
-        .await;
-    data["recordTransaction"]["transaction"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
+/// Logs a call at `at`, with a follow-up due at `follow_up` if given.
 async fn talk(app: &TestApp, token: &str, customer: &Value, at: &str, follow_up: Option<&str>) -> Value {
-    let data = app
-        .ok(
-            token,
-            LOG,
-            json!({ "input": {
-                "customerId": customer["id"], "channel": "CALL", "occurredAt": at,
-                "summary": "Talked about the renewal", "nextFollowUpAt": follow_up,
-            }}),
-        )
-        .await;
-    data["logInteraction"].clone()
-}
-
-fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    let call = json!({ "occurredAt": at, "summary": "Talked about the renewal", "nextFollowUpAt": follow_up });
+    app.log_interaction(token, &customer["id"], call).await
 }
 
 /// Gives `customer` one of everything.
 async fn fill_file(app: &TestApp, token: &str, customer: &Value, n: usize) {
     let now = chrono::Utc::now();
-    buy(
-        app,
-        token,
-        customer,
-        &iso(now - chrono::Duration::days(3)),
-        "100.00",
-        "CNY",
-    )
-    .await;
-    buy(
-        app,
-        token,
-        customer,
-        &iso(now - chrono::Duration::days(2)),
-        "50.50",
-        "CNY",
-    )
-    .await;
-    let today = (now + chrono::Duration::hours(8)).date_naive();
-    app.ok(
-        token,
-        CONTRACT,
-        json!({ "input": {
-            "customerId": customer["id"], "number": format!("HT-{n:03}"), "title": "Annual service",
-            "value": "12000", "currency": "CNY",
-            "startDate": (today - chrono::Duration::days(300)).to_string(),
-            "endDate": (today + chrono::Duration::days(65)).to_string(),
-        }}),
-    )
-    .await;
+    let id = &customer["id"];
+    app.buy(token, id, &iso(now - Duration::days(3)), "100.00", "CNY").await;
+    app.buy(token, id, &iso(now - Duration::days(2)), "50.50", "CNY").await;
+    let contract = json!({ "number": format!("HT-{n:03}"), "title": "Annual service", "value": "12000",
+        "startDate": shanghai_day(-300), "endDate": shanghai_day(65) });
+    app.create_contract(token, id, contract).await;
     talk(
         app,
         token,
         customer,
-        &iso(now - chrono::Duration::hours(1)),
-        Some(&iso(now + chrono::Duration::days(2))),
+        &iso(now - Duration::hours(1)),
+        Some(&iso(now + Duration::days(2))),
     )
     .await;
-    app.ok(
-        token,
-        FEEDBACK,
-        json!({ "input": { "customerId": customer["id"], "kind": "PRAISE", "content": "Quick answers", "score": 5 } }),
-    )
-    .await;
+    let praise = json!({ "kind": "PRAISE", "content": "Quick answers", "score": 5 });
+    app.record_feedback(token, id, praise).await;
 }
 
 const NESTED_PAGE: &str = "query($first: Int!) { customers(first: $first, orderBy: NAME_ASC) { nodes {
@@ -109,14 +46,7 @@ const NESTED_PAGE: &str = "query($first: Int!) { customers(first: $first, orderB
 async fn a_page_of_fifty_customers_with_everything_nested_costs_as_many_statements_as_a_page_of_three() {
     let app = spawn_app().await;
     let t = app.signup(&slug("file")).await;
-    let tag = app
-        .ok(
-            &t.token,
-            "mutation { createTag(input: { name: \"vip\" }) { tag { id } } }",
-            json!({}),
-        )
-        .await["createTag"]["tag"]["id"]
-        .clone();
+    let tag = app.create_tag(&t.token, "vip").await;
     for n in 0..50 {
         let c = app
             .create_customer(
@@ -175,25 +105,13 @@ async fn a_customers_file_adds_up_its_history_and_pages_through_it() {
     let c = app.create_customer(&t.token, "Busy", json!({})).await;
     let mut bought = Vec::new();
     for (day, amount, currency) in [(1, "10.00", "CNY"), (2, "20.00", "CNY"), (3, "5", "JPY")] {
-        bought.push(
-            buy(
-                &app,
-                &t.token,
-                &c,
-                &format!("2026-0{day}-01T12:00:00Z"),
-                amount,
-                currency,
-            )
-            .await,
-        );
+        let at = format!("2026-0{day}-01T12:00:00Z");
+        bought.push(app.buy(&t.token, &c["id"], &at, amount, currency).await);
     }
-    let voided = buy(&app, &t.token, &c, "2026-04-01T12:00:00Z", "1000.00", "CNY").await;
-    app.ok(
-        &t.token,
-        "mutation($input: VoidTransactionInput!) { voidTransaction(input: $input) { transaction { id } } }",
-        json!({ "input": { "id": voided, "reason": "test" } }),
-    )
-    .await;
+    let voided = app
+        .buy(&t.token, &c["id"], "2026-04-01T12:00:00Z", "1000.00", "CNY")
+        .await;
+    app.void_sale(&t.token, voided).await;
     let now = chrono::Utc::now();
     talk(&app, &t.token, &c, "2026-05-01T09:30:00Z", None).await;
     talk(
@@ -201,7 +119,7 @@ async fn a_customers_file_adds_up_its_history_and_pages_through_it() {
         &t.token,
         &c,
         "2026-05-02T09:30:00Z",
-        Some(&iso(now + chrono::Duration::days(9))),
+        Some(&iso(now + Duration::days(9))),
     )
     .await;
     talk(
@@ -209,7 +127,7 @@ async fn a_customers_file_adds_up_its_history_and_pages_through_it() {
         &t.token,
         &c,
         "2026-05-01T10:00:00Z",
-        Some(&iso(now + chrono::Duration::days(3))),
+        Some(&iso(now + Duration::days(3))),
     )
     .await;
 
@@ -221,8 +139,8 @@ async fn a_customers_file_adds_up_its_history_and_pages_through_it() {
         json!([{ "amount": "30.00", "currency": "CNY" }, { "amount": "5", "currency": "JPY" }])
     );
     assert_eq!(file["lastInteractionAt"], "2026-05-02T09:30:00+00:00");
-    let next: chrono::DateTime<chrono::Utc> = file["nextFollowUpAt"].as_str().unwrap().parse().unwrap();
-    assert!((next - (now + chrono::Duration::days(3))).num_seconds().abs() <= 1);
+    let next = instant(&file["nextFollowUpAt"]);
+    assert!((next - (now + Duration::days(3))).num_seconds().abs() <= 1);
     // Newest first; the voided one stays on file but is not one of the sales that count.
     assert_eq!(file["transactions"]["totalCount"], 3);
     assert_eq!(file["transactions"]["pageInfo"]["hasNextPage"], true);
@@ -263,27 +181,28 @@ async fn the_book_filters_by_lifetime_value_staleness_and_open_follow_ups() {
     let small = app.create_customer(&t.token, "Small", json!({})).await;
     let usd = app.create_customer(&t.token, "Dollar", json!({})).await;
     app.create_customer(&t.token, "Nothing", json!({})).await;
-    buy(&app, &t.token, &big, "2026-01-01T00:00:00Z", "600.00", "CNY").await;
-    buy(&app, &t.token, &big, "2026-01-02T00:00:00Z", "400.00", "CNY").await;
-    buy(&app, &t.token, &small, "2026-01-01T00:00:00Z", "99.99", "CNY").await;
-    let voided = buy(&app, &t.token, &small, "2026-01-03T00:00:00Z", "5000.00", "CNY").await;
-    app.ok(
-        &t.token,
-        "mutation($input: VoidTransactionInput!) { voidTransaction(input: $input) { transaction { id } } }",
-        json!({ "input": { "id": voided, "reason": "test" } }),
-    )
-    .await;
-    buy(&app, &t.token, &usd, "2026-01-01T00:00:00Z", "5000.00", "USD").await;
+    for (customer, at, amount, currency) in [
+        (&big, "2026-01-01T00:00:00Z", "600.00", "CNY"),
+        (&big, "2026-01-02T00:00:00Z", "400.00", "CNY"),
+        (&small, "2026-01-01T00:00:00Z", "99.99", "CNY"),
+        (&usd, "2026-01-01T00:00:00Z", "5000.00", "USD"),
+    ] {
+        app.buy(&t.token, &customer["id"], at, amount, currency).await;
+    }
+    let voided = app
+        .buy(&t.token, &small["id"], "2026-01-03T00:00:00Z", "5000.00", "CNY")
+        .await;
+    app.void_sale(&t.token, voided).await;
     let now = chrono::Utc::now();
     talk(
         &app,
         &t.token,
         &big,
-        &iso(now - chrono::Duration::days(2)),
-        Some(&iso(now + chrono::Duration::days(1))),
+        &iso(now - Duration::days(2)),
+        Some(&iso(now + Duration::days(1))),
     )
     .await;
-    talk(&app, &t.token, &small, &iso(now - chrono::Duration::days(40)), None).await;
+    talk(&app, &t.token, &small, &iso(now - Duration::days(40)), None).await;
 
     let cny = |amount: &str| json!({ "amount": amount, "currency": "CNY" });
     assert_eq!(
@@ -311,7 +230,7 @@ async fn the_book_filters_by_lifetime_value_staleness_and_open_follow_ups() {
         .await,
         vec!["Small"]
     );
-    let stale_since = iso(now - chrono::Duration::days(30));
+    let stale_since = iso(now - Duration::days(30));
     assert_eq!(
         names_matching(&app, &t.token, json!({ "lastInteractionBefore": stale_since })).await,
         vec!["Dollar", "Nothing", "Small"]
@@ -346,12 +265,7 @@ async fn merging_customers_brings_the_duplicates_whole_history_along() {
         .await;
     fill_file(&app, &t.token, &dup, 1).await;
 
-    app.ok(
-        &t.token,
-        "mutation($input: MergeCustomersInput!) { mergeCustomers(input: $input) { mergedIds } }",
-        json!({ "input": { "primaryId": primary["id"], "duplicateIds": [dup["id"]] } }),
-    )
-    .await;
+    app.merge_customers(&t.token, &primary["id"], &dup["id"]).await;
 
     let data = app
         .ok(
@@ -377,12 +291,7 @@ async fn erasing_a_customer_clears_the_free_text_of_its_history_but_keeps_the_fi
     let c = app.create_customer(&t.token, "Wang Fang", json!({})).await;
     fill_file(&app, &t.token, &c, 7).await;
 
-    app.ok(
-        &t.token,
-        "mutation($id: ID!) { eraseCustomer(input: { id: $id }) { erasedId } }",
-        json!({ "id": c["id"] }),
-    )
-    .await;
+    app.erase_customer(&t.token, &c["id"]).await;
 
     assert_eq!(
         app.raw_texts("SELECT summary FROM interactions UNION ALL SELECT content FROM feedback")

@@ -1,7 +1,7 @@
 //! The customer file: creating, changing with optimistic concurrency, status history,
 //! archiving, filters and ordering.
 
-use dossier_tests::{CREATE_CUSTOMER, UPDATE_CUSTOMER, error_code, error_field, slug, spawn_app};
+use dossier_tests::{CREATE_CUSTOMER, CREATE_TAG, UPDATE_CUSTOMER, error_code, error_field, slug, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -256,8 +256,8 @@ async fn filters_narrow_the_list() {
     let tag = app
         .ok(
             &t.token,
-            "mutation { createTag(input: { name: \"key account\", color: \"#D4380D\" }) { tag { id color } } }",
-            json!({}),
+            CREATE_TAG,
+            json!({ "input": { "name": "key account", "color": "#D4380D" } }),
         )
         .await;
     assert_eq!(tag["createTag"]["tag"]["color"], "#d4380d");

@@ -1,8 +1,8 @@
 //! Feedback: recording praise, suggestions and complaints with a 1–5 score, resolving them
 //! once, listing them newest first; access follows the customer.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use dossier_tests::{error_code, error_field, slug, spawn_app};
+use chrono::Duration;
+use dossier_tests::{error_code, error_field, feedback_input, from_now, instant, pluck, slug, spawn_app};
 use serde_json::{Value, json};
 
 const RECORD: &str = "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback {
@@ -14,33 +14,12 @@ const RESOLVE: &str = "mutation($input: ResolveFeedbackInput!) { resolveFeedback
 const LIST: &str = "query($filter: FeedbackFilter) { feedback(filter: $filter, first: 50) {
     totalCount edges { node { id content customer { name } } } } }";
 
-fn at(offset: Duration) -> String {
-    (Utc::now() + offset).to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn instant(v: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().expect("a date-time"))
-        .expect("RFC 3339")
-        .with_timezone(&Utc)
-}
-
 fn input(customer_id: &Value, extra: Value) -> Value {
-    let mut input = json!({ "customerId": customer_id, "kind": "COMPLAINT", "content": "Delivery was late" });
-    if let (Some(target), Some(more)) = (input.as_object_mut(), extra.as_object()) {
-        for (k, v) in more {
-            target.insert(k.clone(), v.clone());
-        }
-    }
-    json!({ "input": input })
+    json!({ "input": feedback_input(customer_id, extra) })
 }
 
 fn contents(data: &Value) -> Vec<String> {
-    data["feedback"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| e["node"]["content"].as_str().unwrap().to_owned())
-        .collect()
+    pluck(&data["feedback"], "/content")
 }
 
 #[tokio::test]
@@ -48,7 +27,7 @@ async fn recorded_feedback_keeps_what_was_given_and_defaults_to_now() {
     let app = spawn_app().await;
     let t = app.signup(&slug("fb")).await;
     let customer = app.create_customer(&t.token, "Li Na", json!({})).await;
-    let received = at(Duration::days(-2));
+    let received = from_now(Duration::days(-2));
 
     let given = app
         .ok(
@@ -127,7 +106,7 @@ async fn blank_content_and_future_receipt_are_refused() {
         .gql(
             Some(&t.token),
             RECORD,
-            input(&customer["id"], json!({ "receivedAt": at(Duration::days(1)) })),
+            input(&customer["id"], json!({ "receivedAt": from_now(Duration::days(1)) })),
         )
         .await;
 
@@ -214,7 +193,7 @@ async fn feedback_is_listed_newest_first_and_filters_by_customer_kind_and_resolu
                 RECORD,
                 input(
                     &customer["id"],
-                    json!({ "kind": kind, "content": content, "receivedAt": at(Duration::days(days)) }),
+                    json!({ "kind": kind, "content": content, "receivedAt": from_now(Duration::days(days)) }),
                 ),
             )
             .await;
@@ -353,21 +332,8 @@ async fn recording_and_resolving_feedback_is_audited_with_field_names_only() {
     )
     .await;
 
-    let data = app
-        .ok(
-            &t.token,
-            "query($id: ID!) { auditLog(filter: { entityId: $id }, first: 10) {
-                edges { node { action entity changedFields actorId } } } }",
-            json!({ "id": id }),
-        )
-        .await;
+    let rows = app.audit_of(&t.token, &id).await;
 
-    let rows: Vec<Value> = data["auditLog"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect();
     assert_eq!(
         rows,
         [

@@ -4,7 +4,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dossier_tests::{TestApp, error_code, error_field, slug, spawn_app};
+use dossier_tests::{
+    CHANGE_CUSTOMER_STATUS, COMPLETE_FOLLOW_UP, CREATE_CONTRACT, CREATE_TAG, CREATE_USER, DEFINE_CUSTOM_FIELD,
+    LOG_INTERACTION, RECORD_FEEDBACK, RECORD_SALE, RESCHEDULE_FOLLOW_UP, SCHEDULE_FOLLOW_UP, TestApp, VOID_SALE,
+    error_code, error_field, fixtures, slug, spawn_app, with,
+};
 use serde_json::{Value, json};
 
 /// What a string argument is, which decides what it may hold.
@@ -63,37 +67,17 @@ const CUSTOMERS: &str = "query($filter: CustomerFilter, $after: String, $order: 
 const ADD_CONTACT: &str = "mutation($input: AddContactInput!) { addContact(input: $input) { contact { id } } }";
 const UPDATE_CONTACT: &str =
     "mutation($input: UpdateContactInput!) { updateContact(input: $input) { contact { id } } }";
-const CREATE_TAG: &str = "mutation($input: CreateTagInput!) { createTag(input: $input) { tag { id } } }";
 const RENAME_TAG: &str = "mutation($input: RenameTagInput!) { renameTag(input: $input) { tag { id } } }";
-const LOG_INTERACTION: &str =
-    "mutation($input: LogInteractionInput!) { logInteraction(input: $input) { interaction { id } } }";
-const SCHEDULE: &str =
-    "mutation($input: ScheduleFollowUpInput!) { scheduleFollowUp(input: $input) { followUp { id } } }";
-const COMPLETE: &str =
-    "mutation($input: CompleteFollowUpInput!) { completeFollowUp(input: $input) { followUp { id } } }";
-const RESCHEDULE: &str =
-    "mutation($input: RescheduleFollowUpInput!) { rescheduleFollowUp(input: $input) { followUp { id } } }";
-const RECORD_FEEDBACK: &str =
-    "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback { id } } }";
 const RESOLVE_FEEDBACK: &str =
     "mutation($input: ResolveFeedbackInput!) { resolveFeedback(input: $input) { feedback { id } } }";
-const RECORD_SALE: &str =
-    "mutation($input: RecordTransactionInput!) { recordTransaction(input: $input) { transaction { id } } }";
 const UPDATE_SALE: &str =
     "mutation($input: UpdateTransactionInput!) { updateTransaction(input: $input) { transaction { id } } }";
-const VOID_SALE: &str =
-    "mutation($input: VoidTransactionInput!) { voidTransaction(input: $input) { transaction { id } } }";
-const CREATE_CONTRACT: &str =
-    "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }";
 const UPDATE_CONTRACT: &str =
     "mutation($input: UpdateContractInput!) { updateContract(input: $input) { contract { id } } }";
 const TERMINATE: &str =
     "mutation($input: TerminateContractInput!) { terminateContract(input: $input) { contract { id } } }";
-const DEFINE_FIELD: &str =
-    "mutation($input: DefineCustomFieldInput!) { defineCustomField(input: $input) { customField { id version } } }";
 const UPDATE_FIELD: &str =
     "mutation($input: UpdateCustomFieldInput!) { updateCustomField(input: $input) { customField { id } } }";
-const CREATE_USER: &str = "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }";
 const CREATE_KEY: &str = "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }";
 const SETTINGS: &str =
     "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { tenant { id } } }";
@@ -104,50 +88,31 @@ const CONTRACTS: &str = "query($filter: ContractFilter) { contracts(filter: $fil
 const REVENUE: &str = "query($currency: String!) { revenueByMonth(from: \"2026-01-01\", to: \"2026-12-31\", currency: $currency) { month } }";
 
 fn customer_input(extra: Value) -> Value {
-    let mut input = json!({ "kind": "INDIVIDUAL", "name": "Valid Name", "source": "ONLINE", "allowDuplicate": true });
-    merge(&mut input, extra);
-    json!({ "input": input })
-}
-
-fn merge(target: &mut Value, extra: Value) {
-    if let (Some(t), Some(e)) = (target.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            t.insert(k.clone(), v.clone());
-        }
-    }
+    let input = json!({ "kind": "INDIVIDUAL", "name": "Valid Name", "source": "ONLINE", "allowDuplicate": true });
+    json!({ "input": with(input, extra) })
 }
 
 fn customer_update(f: &Fixture, extra: Value) -> Value {
-    let mut input = json!({ "id": f.customer, "version": 1 });
-    merge(&mut input, extra);
-    json!({ "input": input })
+    json!({ "input": with(json!({ "id": f.customer, "version": 1 }), extra) })
 }
 
 fn sale_input(f: &Fixture, extra: Value) -> Value {
-    let mut input = json!({ "customerId": f.customer, "occurredAt": "2026-01-05T10:00:00Z", "product": "Plan",
-        "quantity": "1", "unitPrice": "10.00", "currency": "CNY", "paymentMethod": "CASH" });
-    merge(&mut input, extra);
-    json!({ "input": input })
+    json!({ "input": fixtures::sale_input(&f.customer, extra) })
 }
 
 fn contract_input(f: &Fixture, extra: Value) -> Value {
-    let mut input = json!({ "customerId": f.customer, "title": "Support", "value": "100.00", "currency": "CNY",
-        "startDate": "2026-01-01", "endDate": "2026-12-31" });
-    merge(&mut input, extra);
-    json!({ "input": input })
+    json!({ "input": fixtures::contract_input(&f.customer, extra) })
 }
 
 fn signup_input(extra: Value) -> Value {
-    let mut input = json!({ "name": "Acme", "slug": slug("hostile"), "adminEmail": "a@acme.example.com",
+    let input = json!({ "name": "Acme", "slug": slug("hostile"), "adminEmail": "a@acme.example.com",
         "adminPassword": "long-enough-1" });
-    merge(&mut input, extra);
-    json!({ "input": input })
+    json!({ "input": with(input, extra) })
 }
 
 fn login_input(f: &Fixture, extra: Value) -> Value {
-    let mut input = json!({ "tenantSlug": f.slug, "email": f.owner_email, "password": "owner-password-1" });
-    merge(&mut input, extra);
-    json!({ "input": input })
+    let input = json!({ "tenantSlug": f.slug, "email": f.owner_email, "password": "owner-password-1" });
+    json!({ "input": with(input, extra) })
 }
 
 /// Every kind of string argument, with the field its error must name.
@@ -276,7 +241,7 @@ fn cases() -> Vec<Case> {
             Line,
         ),
         case(
-            "mutation($input: ChangeCustomerStatusInput!) { changeCustomerStatus(input: $input) { customer { id } } }",
+            CHANGE_CUSTOMER_STATUS,
             |f, v| json!({ "input": { "id": f.customer, "status": "INTENT", "note": v } }),
             "note",
             Text,
@@ -390,19 +355,19 @@ fn cases() -> Vec<Case> {
             Text,
         ),
         case(
-            SCHEDULE,
+            SCHEDULE_FOLLOW_UP,
             |f, v| json!({ "input": { "customerId": f.customer, "dueAt": "2030-01-05T10:00:00Z", "note": v } }),
             "note",
             Text,
         ),
         case(
-            COMPLETE,
+            COMPLETE_FOLLOW_UP,
             |f, v| json!({ "input": { "id": f.follow_up, "outcome": v } }),
             "outcome",
             Text,
         ),
         case(
-            RESCHEDULE,
+            RESCHEDULE_FOLLOW_UP,
             |f, v| json!({ "input": { "id": f.follow_up, "dueAt": "2031-01-05T10:00:00Z", "reason": v } }),
             "reason",
             Text,
@@ -497,25 +462,25 @@ fn cases() -> Vec<Case> {
         ),
         // Custom-field definitions.
         case(
-            DEFINE_FIELD,
+            DEFINE_CUSTOM_FIELD,
             |_, v| json!({ "input": { "entity": "CUSTOMER", "key": "extra", "label": v, "type": "TEXT" } }),
             "label",
             Line,
         ),
         case(
-            DEFINE_FIELD,
+            DEFINE_CUSTOM_FIELD,
             |_, v| json!({ "input": { "entity": "CUSTOMER", "key": v, "label": "Extra", "type": "TEXT" } }),
             "key",
             Line,
         ),
         case(
-            DEFINE_FIELD,
+            DEFINE_CUSTOM_FIELD,
             |_, v| json!({ "input": { "entity": "CUSTOMER", "key": "extra", "label": "Extra", "type": "SELECT", "options": ["a", v] } }),
             "options.1",
             Line,
         ),
         case(
-            DEFINE_FIELD,
+            DEFINE_CUSTOM_FIELD,
             |_, v| json!({ "input": { "entity": "CUSTOMER", "key": "extra", "label": "Extra", "type": "TEXT", "helpText": v } }),
             "helpText",
             Text,
@@ -552,7 +517,7 @@ fn cases() -> Vec<Case> {
             Line,
         ),
         case(
-            DEFINE_FIELD,
+            DEFINE_CUSTOM_FIELD,
             |_, v| json!({ "input": { "entity": "CUSTOMER", "key": "extra", "label": "Extra", "type": "TEXT", "default": v } }),
             "default",
             Line,
@@ -631,40 +596,14 @@ async fn fixture(app: &TestApp) -> Fixture {
     let t = app.signup(&slug("hostile")).await;
     let token = t.token.clone();
     for (key, kind) in [("nickname", "TEXT"), ("story", "LONG_TEXT"), ("score", "INTEGER")] {
-        app.ok(
-            &token,
-            DEFINE_FIELD,
-            json!({ "input": { "entity": "CUSTOMER", "key": key, "label": key, "type": kind } }),
-        )
-        .await;
+        app.define_custom_field(&token, "CUSTOMER", key, kind, json!({})).await;
     }
     let field = app
-        .ok(
-            &token,
-            DEFINE_FIELD,
-            json!({ "input": { "entity": "CONTRACT", "key": "region_code", "label": "Region", "type": "TEXT" } }),
-        )
-        .await["defineCustomField"]["customField"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let customer = app
-        .create_customer(
-            &token,
-            "Fixture",
-            json!({ "contacts": [{ "name": "Li", "email": "li@fixture.example.com" }] }),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let read = |data: &Value, path: &[&str]| -> String {
-        let mut v = data;
-        for p in path {
-            v = &v[p];
-        }
-        v.as_str().unwrap_or_else(|| panic!("{path:?} in {data}")).to_owned()
-    };
+        .define_custom_field(&token, "CONTRACT", "region_code", "TEXT", json!({}))
+        .await;
+    let contact = json!({ "contacts": [{ "name": "Li", "email": "li@fixture.example.com" }] });
+    let id = |v: &Value| v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned();
+    let customer = id(&app.create_customer(&token, "Fixture", contact).await);
     let contacts = app
         .ok(
             &token,
@@ -672,58 +611,24 @@ async fn fixture(app: &TestApp) -> Fixture {
             json!({ "id": customer }),
         )
         .await;
-    let contact = read(&contacts["customer"]["contacts"][0], &["id"]);
-    let partial = Fixture {
-        token: token.clone(),
+    let contract = app.create_contract(&token, &customer, json!({})).await;
+    let transaction = app.record_sale(&token, &customer, json!({})).await;
+    let follow_up = app
+        .schedule_follow_up(&token, &customer, "2030-01-05T10:00:00Z", json!({}))
+        .await;
+    let praise = json!({ "kind": "PRAISE", "content": "Great" });
+    Fixture {
         slug: t.slug.clone(),
         owner_email: format!("owner@{}.example.com", t.slug),
+        contact: id(&contacts["customer"]["contacts"][0]),
+        tag: app.create_tag(&token, "vip").await,
+        contract: id(&contract),
+        transaction: id(&transaction),
+        follow_up: id(&follow_up),
+        feedback: app.record_feedback(&token, &customer, praise).await,
         customer,
-        contact,
-        tag: String::new(),
-        contract: String::new(),
-        transaction: String::new(),
-        follow_up: String::new(),
-        feedback: String::new(),
         field,
-    };
-    let tag = read(
-        &app.ok(&token, CREATE_TAG, json!({ "input": { "name": "vip" } })).await,
-        &["createTag", "tag", "id"],
-    );
-    let contract = read(
-        &app.ok(&token, CREATE_CONTRACT, contract_input(&partial, json!({})))
-            .await,
-        &["createContract", "contract", "id"],
-    );
-    let transaction = read(
-        &app.ok(&token, RECORD_SALE, sale_input(&partial, json!({}))).await,
-        &["recordTransaction", "transaction", "id"],
-    );
-    let follow_up = read(
-        &app.ok(
-            &token,
-            SCHEDULE,
-            json!({ "input": { "customerId": partial.customer, "dueAt": "2030-01-05T10:00:00Z" } }),
-        )
-        .await,
-        &["scheduleFollowUp", "followUp", "id"],
-    );
-    let feedback = read(
-        &app.ok(
-            &token,
-            RECORD_FEEDBACK,
-            json!({ "input": { "customerId": partial.customer, "kind": "PRAISE", "content": "Great" } }),
-        )
-        .await,
-        &["recordFeedback", "feedback", "id"],
-    );
-    Fixture {
-        tag,
-        contract,
-        transaction,
-        follow_up,
-        feedback,
-        ..partial
+        token,
     }
 }
 

@@ -20,16 +20,8 @@ fn fan_out(levels: usize) -> String {
 }
 
 async fn post(app: &TestApp, token: Option<&str>, query: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut request = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .json(&json!({ "query": query }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("request sent");
-    let (status, headers) = (response.status().as_u16(), response.headers().clone());
-    (status, headers, response.json().await.expect("JSON body"))
+    let answer = app.post_graphql(token, query, json!({})).await;
+    (answer.status, answer.headers, answer.body)
 }
 
 #[tokio::test]
@@ -46,6 +38,8 @@ async fn a_thirty_level_fragment_fan_out_is_refused_at_once_while_health_keeps_a
         (answer, started.elapsed())
     };
     let health = async {
+        // Sent a moment after the attack, so that it arrives while the attack is in flight:
+        // a matter of order, which no condition to poll for could give.
         tokio::time::sleep(Duration::from_millis(5)).await;
         let sent = Instant::now();
         let status = app

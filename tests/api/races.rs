@@ -3,7 +3,10 @@
 //! the winner as candidate, or VALIDATION). Overlapping merges never deadlock into INTERNAL
 //! and lose nothing. PostgreSQL is where these race; SQLite serialises writers.
 
-use dossier_tests::{CREATE_CUSTOMER, TestApp, error_code, error_field, slug, spawn_app_with};
+use dossier_tests::{
+    CREATE_CONTRACT, CREATE_CUSTOMER, CREATE_TAG, CREATE_USER, TestApp, error_code, error_code_if_any, error_field,
+    fixtures, slug, spawn_app_with,
+};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -59,10 +62,6 @@ fn assert_duplicates_of(failed: &[&Value], field: &str, winner: &Value) {
     }
 }
 
-fn error_code_or_none(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
-}
-
 /// Rows of `table` matching `condition` (each test has a database of its own).
 async fn count(app: &TestApp, table: &str, condition: &str) -> i64 {
     app.raw_count(&format!("SELECT COUNT(*) FROM {table} WHERE {condition}"))
@@ -85,8 +84,8 @@ async fn twenty_parallel_creates_with_one_phone_in_twenty_formats_make_one_custo
     let bodies = join_all(creates).await;
     for (phone, body) in formats.iter().zip(&bodies) {
         assert_ne!(
-            error_code_or_none(body),
-            "VALIDATION",
+            error_code_if_any(body).as_deref(),
+            Some("VALIDATION"),
             "{phone} is a valid number: {body}"
         );
     }
@@ -149,7 +148,7 @@ async fn parallel_tag_creates_with_one_name_make_one_tag() {
     let creates = (0..20).map(|_| {
         app.gql(
             Some(&t.token),
-            "mutation($input: CreateTagInput!) { createTag(input: $input) { tag { id name } } }",
+            CREATE_TAG,
             json!({ "input": { "name": "Key account" } }),
         )
     });
@@ -190,16 +189,9 @@ fn losers(bodies: &[Value]) -> usize {
     bodies.iter().filter(|b| b.get("errors").is_some()).count()
 }
 
-const CREATE_CONTRACT: &str = "mutation($input: CreateContractInput!) { createContract(input: $input) { \
-    contract { id number } } }";
-
 fn contract_input(customer_id: &Value, number: Option<&str>) -> Value {
-    let mut input = json!({ "customerId": customer_id, "title": "Service", "value": "100.00", "currency": "CNY",
-        "startDate": "2026-01-01", "endDate": "2026-12-31" });
-    if let Some(n) = number {
-        input["number"] = json!(n);
-    }
-    json!({ "input": input })
+    let number = number.map_or(json!({}), |n| json!({ "number": n }));
+    json!({ "input": fixtures::contract_input(customer_id, number) })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,15 +223,9 @@ async fn parallel_writes_of_one_unique_custom_value_keep_it_unique() {
     let app = app().await;
     let t = app.signup(&slug("race-field")).await;
     for (key, sensitive) in [("member_no", false), ("passport", true)] {
-        let body = app
-            .gql(
-                Some(&t.token),
-                "mutation($input: DefineCustomFieldInput!) { defineCustomField(input: $input) { customField { id } } }",
-                json!({ "input": { "entity": "CUSTOMER", "key": key, "label": key, "type": "TEXT", "unique": true,
-                    "sensitive": sensitive, "searchable": sensitive } }),
-            )
+        let settings = json!({ "unique": true, "sensitive": sensitive, "searchable": sensitive });
+        app.define_custom_field(&t.token, "CUSTOMER", key, "TEXT", settings)
             .await;
-        assert!(body.get("errors").is_none(), "{body}");
     }
     // Each writer sets both fields, in either order, to the same values.
     let creates = (0..20).map(|i| {
@@ -281,7 +267,7 @@ async fn parallel_user_creates_with_one_email_make_one_user() {
         };
         app.gql(
             Some(&t.token),
-            "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id email } } }",
+            CREATE_USER,
             json!({ "input": { "email": email, "name": format!("Li Na {i}"), "role": "SALES", "password": "user-password-1" } }),
         )
     });

@@ -1,13 +1,11 @@
 //! Reminders through the API: who sees which, delivery state and errors, retry and cancel,
 //! the tenant's figures, `/metrics`, and an admin's test e-mail to a real SMTP server.
 
-use chrono::{DateTime, Utc};
 use dossier::jobs::clock::ManualClock;
 use dossier::jobs::delivery::Delivery;
 use dossier::jobs::mailer::Mailer;
-use dossier::jobs::planner::plan_once;
 use dossier_tests::smtp::SmtpSink;
-use dossier_tests::{TestApp, error_code, slug, spawn_app_with};
+use dossier_tests::{TestApp, error_code, slug, spawn_app_with, utc};
 use serde_json::{Value, json};
 
 const REMINDER_FIELDS: &str = "id kind status contractId followUpId customerId customer { name } offsetDays \
@@ -23,20 +21,12 @@ async fn app(sink: &SmtpSink) -> TestApp {
     .await
 }
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
+/// A contract of `customer` ending on 2027-01-31; returns its id.
 async fn contract(app: &TestApp, token: &str, customer: &Value) -> String {
-    let data = app
-        .ok(
-            token,
-            "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }",
-            json!({ "input": { "customerId": customer["id"], "title": "Support", "value": "100.00", "currency": "CNY",
-                "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
-        )
+    let contract = app
+        .create_contract(token, &customer["id"], json!({ "endDate": "2027-01-31" }))
         .await;
-    data["createContract"]["contract"]["id"].as_str().unwrap().to_owned()
+    contract["id"].as_str().expect("a contract id").to_owned()
 }
 
 async fn list(app: &TestApp, token: &str, filter: Value) -> Value {
@@ -58,8 +48,8 @@ async fn people_see_their_reminders_with_delivery_state_and_can_retry_or_cancel_
     let sams_contract = contract(&app, &sam, &sams_customer).await;
     let house_customer = app.create_customer(&t.token, "House Account", json!({})).await;
     let house_contract = contract(&app, &t.token, &house_customer).await;
-    let clock = ManualClock::new(at("2027-01-24T00:00:00Z"));
-    assert_eq!(plan_once(&app.store().await, &clock).await.unwrap(), 2);
+    let clock = ManualClock::new(utc("2027-01-24T00:00:00Z"));
+    assert_eq!(app.plan_reminders(&clock).await, 2);
 
     // Sales see the reminders addressed to them; the owner sees all.
     let mine = list(&app, &sam, json!(null)).await;
@@ -178,7 +168,7 @@ async fn people_see_their_reminders_with_delivery_state_and_can_retry_or_cancel_
         retried["lastError"].as_str().unwrap().contains("550"),
         "kept until it goes through"
     );
-    let later = ManualClock::new(Utc::now() + chrono::Duration::seconds(1));
+    let later = ManualClock::new(chrono::Utc::now() + chrono::Duration::seconds(1));
     assert_eq!(worker.deliver_once(&later).await.unwrap().sent, 1);
     let now_sent = app
         .ok(
@@ -216,8 +206,8 @@ async fn people_see_their_reminders_with_delivery_state_and_can_retry_or_cancel_
         json!({ "input": { "id": sams_contract, "endDate": "2027-01-30", "version": 1 } }),
     )
     .await;
-    let moved = ManualClock::new(at("2027-01-25T00:00:00Z"));
-    assert_eq!(plan_once(&app.store().await, &moved).await.unwrap(), 1);
+    let moved = ManualClock::new(utc("2027-01-25T00:00:00Z"));
+    assert_eq!(app.plan_reminders(&moved).await, 1);
     let pending = list(&app, &sam, json!({ "status": "PENDING" })).await["nodes"][0].clone();
     let cancelled = app.ok(&sam, cancel, json!({ "id": pending["id"] })).await;
     assert_eq!(cancelled["cancelReminder"]["reminder"]["status"], "CANCELLED");

@@ -9,10 +9,8 @@ use dossier::jobs::delivery::{Delivery, Round};
 use dossier::jobs::mailer::Mailer;
 use dossier::jobs::planner::plan_once;
 use dossier_tests::smtp::SmtpSink;
-use dossier_tests::{Tenant, TestApp, slug, spawn_app_with};
+use dossier_tests::{Tenant, TestApp, slug, spawn_app_with, utc, wait_until};
 use entity::enums::ReminderStatus;
-use entity::reminder;
-use sea_orm::EntityTrait;
 use serde_json::json;
 
 const FRONTEND: &str = "https://app.dossier.test";
@@ -27,20 +25,9 @@ async fn app() -> TestApp {
     .await
 }
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
 async fn delivery(app: &TestApp, port: u16) -> Delivery {
     let mailer = Mailer::plain("127.0.0.1", port, Duration::from_secs(5));
     Delivery::with_mailer(app.store().await, mailer, &app.config()).expect("delivery builds")
-}
-
-async fn reminders(app: &TestApp) -> Vec<reminder::Model> {
-    let db = app.raw_db().await;
-    let rows = reminder::Entity::find().all(&db).await.expect("reminders");
-    db.close().await.ok();
-    rows
 }
 
 /// A tenant in `locale` with one customer and a contract ending 2027-01-31, whose 7-day
@@ -50,15 +37,10 @@ async fn one_due_reminder(app: &TestApp, locale: &str) -> (Tenant, serde_json::V
     app.update_tenant_settings(&t, json!({ "timezone": "UTC", "locale": locale }))
         .await;
     let customer = app.create_customer(&t.token, "Cloud Atlas Ltd", json!({})).await;
-    app.ok(
-        &t.token,
-        "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }",
-        json!({ "input": { "customerId": customer["id"], "title": "Support", "value": "100.00", "currency": "CNY",
-            "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
-    )
-    .await;
-    let clock = ManualClock::new(at("2027-01-24T00:00:00Z"));
-    assert_eq!(plan_once(&app.store().await, &clock).await.unwrap(), 1);
+    app.create_contract(&t.token, &customer["id"], json!({ "endDate": "2027-01-31" }))
+        .await;
+    let clock = ManualClock::new(utc("2027-01-24T00:00:00Z"));
+    assert_eq!(app.plan_reminders(&clock).await, 1);
     (t, customer, clock)
 }
 
@@ -81,7 +63,8 @@ async fn a_due_reminder_is_sent_once_to_the_owner_with_its_own_message_id_in_eit
         );
 
         let mail = sink.received().last().cloned().unwrap();
-        let row = reminders(&app)
+        let row = app
+            .reminder_rows()
             .await
             .into_iter()
             .find(|r| r.tenant_id.to_string() == t.id)
@@ -114,14 +97,14 @@ async fn a_server_answering_421_twice_then_250_gets_the_reminder_on_the_third_at
     for expected in [(1, 0, 1), (1, 0, 1), (1, 1, 0)] {
         let round = worker.deliver_once(&clock).await.unwrap();
         assert_eq!((round.claimed, round.sent, round.retried), expected);
-        let row = reminders(&app).await.pop().unwrap();
+        let row = app.reminder_rows().await.pop().unwrap();
         if row.status == ReminderStatus::Pending {
             assert!(row.last_error.as_deref().unwrap_or_default().contains("421"), "{row:?}");
             assert!(row.next_attempt_at > clock.now(), "retried later, not at once");
             clock.set(row.next_attempt_at);
         }
     }
-    let row = reminders(&app).await.pop().unwrap();
+    let row = app.reminder_rows().await.pop().unwrap();
     assert_eq!((row.status, row.attempts), (ReminderStatus::Sent, 3));
     assert_eq!(sink.received().len(), 1, "delivered once");
 }
@@ -135,7 +118,7 @@ async fn a_permanent_refusal_fails_the_reminder_at_once_with_the_servers_words()
     let (_, _, clock) = one_due_reminder(&app, "EN").await;
     let round = worker.deliver_once(&clock).await.unwrap();
     assert_eq!((round.failed, round.retried), (1, 0));
-    let row = reminders(&app).await.pop().unwrap();
+    let row = app.reminder_rows().await.pop().unwrap();
     assert_eq!((row.status, row.attempts), (ReminderStatus::Failed, 1));
     assert!(row.last_error.unwrap().contains("550"));
     clock.advance(chrono::Duration::days(1));
@@ -202,11 +185,11 @@ async fn reminders_wait_while_the_server_is_down_and_all_go_out_when_it_is_back(
     for _ in 0..3 {
         let round = worker.deliver_once(&clock).await.unwrap();
         assert_eq!(round.retried, 1, "connection refused is worth retrying");
-        clock.set(reminders(&app).await.pop().unwrap().next_attempt_at);
+        clock.set(app.reminder_rows().await.pop().unwrap().next_attempt_at);
     }
     let sink = SmtpSink::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
     assert_eq!(worker.deliver_once(&clock).await.unwrap().sent, 1);
-    let row = reminders(&app).await.pop().unwrap();
+    let row = app.reminder_rows().await.pop().unwrap();
     assert_eq!((row.status, row.attempts), (ReminderStatus::Sent, 4));
     assert_eq!(sink.received().len(), 1);
 }
@@ -232,7 +215,7 @@ async fn a_reminder_whose_worker_died_mid_send_is_taken_over_after_its_lease_and
         1,
         "B takes over after the lease"
     );
-    let row = reminders(&app).await.pop().unwrap();
+    let row = app.reminder_rows().await.pop().unwrap();
     assert_eq!((row.status, row.attempts), (ReminderStatus::Sent, 2));
     assert_eq!(
         sink.received()[0].message_id(),
@@ -255,7 +238,7 @@ async fn a_server_that_stops_answering_mid_message_is_given_up_on_in_time_and_tr
         started.elapsed() < Duration::from_secs(5),
         "not held by the stalled server"
     );
-    let row = reminders(&app).await.pop().unwrap();
+    let row = app.reminder_rows().await.pop().unwrap();
     assert!(
         row.last_error.as_deref().unwrap_or_default().contains("did not finish"),
         "{row:?}"
@@ -278,21 +261,13 @@ async fn five_hundred_due(app: &TestApp) {
                 let (token, customer) = (t.token.clone(), customer.clone());
                 async move {
                     if i % 2 == 0 {
-                        app.ok(
-                            &token,
-                            "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }",
-                            json!({ "input": { "customerId": customer["id"], "title": format!("Contract {i}"),
-                                "value": "10.00", "currency": "CNY", "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
-                        )
-                        .await;
+                        let contract =
+                            json!({ "title": format!("Contract {i}"), "value": "10.00", "endDate": "2027-01-31" });
+                        app.create_contract(&token, &customer["id"], contract).await;
                     } else {
-                        app.ok(
-                            &token,
-                            "mutation($input: ScheduleFollowUpInput!) { scheduleFollowUp(input: $input) { followUp { id } } }",
-                            json!({ "input": { "customerId": customer["id"], "dueAt": "2027-01-24T12:00:00Z",
-                                "note": format!("Call {i}") } }),
-                        )
-                        .await;
+                        let note = json!({ "note": format!("Call {i}") });
+                        app.schedule_follow_up(&token, &customer["id"], "2027-01-24T12:00:00Z", note)
+                            .await;
                     }
                 }
             })
@@ -309,7 +284,7 @@ async fn three_planners_and_three_workers_at_once_deliver_each_of_500_reminders_
     }
     let sink = SmtpSink::start();
     five_hundred_due(&app).await;
-    let clock = std::sync::Arc::new(ManualClock::new(at("2027-01-24T12:00:00Z")));
+    let clock = std::sync::Arc::new(ManualClock::new(utc("2027-01-24T12:00:00Z")));
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let planning_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (mut planners, mut workers) = (Vec::new(), Vec::new());
@@ -339,6 +314,8 @@ async fn three_planners_and_three_workers_at_once_deliver_each_of_500_reminders_
                     if planners_done {
                         break;
                     }
+                    // A worker's pause between rounds that found nothing, as in the app: the
+                    // loop is the worker, not a wait of the test's.
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
@@ -361,7 +338,7 @@ async fn three_planners_and_three_workers_at_once_deliver_each_of_500_reminders_
     ids.sort();
     ids.dedup();
     assert_eq!((received.len(), ids.len()), (500, 500), "500 messages, no duplicate");
-    let rows = reminders(&app).await;
+    let rows = app.reminder_rows().await;
     assert_eq!(rows.len(), 500);
     assert!(rows.iter().all(|r| r.status == ReminderStatus::Sent && r.attempts == 1));
 }
@@ -380,14 +357,14 @@ async fn a_stopping_worker_finishes_the_email_in_hand_and_hands_back_the_rest_un
     let worker = delivery(&app, sink.port).await;
     let stop = worker.stop_flag();
     let round = tokio::spawn(async move { worker.deliver_once(&clock).await.unwrap() });
-    let waited = std::time::Instant::now();
-    while sink.data_started() < 4 && waited.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Duration::from_secs(10), "4 e-mails in hand", async || {
+        sink.data_started() >= 4
+    })
+    .await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst); // what SIGTERM does
     let round = round.await.unwrap();
     assert_eq!((round.claimed, round.sent, round.released), (6, 4, 2), "{round:?}");
-    let rows = reminders(&app).await;
+    let rows = app.reminder_rows().await;
     let waiting: Vec<_> = rows.iter().filter(|r| r.status == ReminderStatus::Pending).collect();
     assert_eq!(waiting.len(), 2);
     assert!(
@@ -413,26 +390,15 @@ async fn with_a_daily_digest_a_users_contract_reminders_of_the_day_go_out_togeth
         (&sam, "Sam's"),
     ] {
         let customer = app.create_customer(token, name, json!({})).await;
-        let data = app
-            .ok(
-                token,
-                "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { number } } }",
-                json!({ "input": { "customerId": customer["id"], "title": "年度服务", "value": "100.00", "currency": "CNY",
-                    "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
-            )
-            .await;
-        numbers.push(
-            data["createContract"]["contract"]["number"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        let contract = json!({ "title": "年度服务", "endDate": "2027-01-31" });
+        let made = app.create_contract(token, &customer["id"], contract).await;
+        numbers.push(made["number"].as_str().expect("a contract number").to_owned());
     }
     // Shanghai's 2027-01-24 begins at 16:00 UTC the day before; 09:00 there is 01:00 UTC.
-    let clock = ManualClock::new(at("2027-01-23T16:00:00Z"));
-    assert_eq!(plan_once(&app.store().await, &clock).await.unwrap(), 4);
-    let rows = reminders(&app).await;
-    assert!(rows.iter().all(|r| r.due_at == at("2027-01-24T01:00:00Z")), "{rows:?}");
+    let clock = ManualClock::new(utc("2027-01-23T16:00:00Z"));
+    assert_eq!(app.plan_reminders(&clock).await, 4);
+    let rows = app.reminder_rows().await;
+    assert!(rows.iter().all(|r| r.due_at == utc("2027-01-24T01:00:00Z")), "{rows:?}");
     let worker = delivery(&app, sink.port).await;
     assert_eq!(
         worker.deliver_once(&clock).await.unwrap().claimed,
@@ -440,7 +406,7 @@ async fn with_a_daily_digest_a_users_contract_reminders_of_the_day_go_out_togeth
         "not before the digest hour"
     );
 
-    clock.set(at("2027-01-24T01:00:00Z"));
+    clock.set(utc("2027-01-24T01:00:00Z"));
     let round = worker.deliver_once(&clock).await.unwrap();
     assert_eq!((round.claimed, round.sent), (4, 4));
     let mut mails = sink.received();
@@ -464,7 +430,7 @@ async fn with_a_daily_digest_a_users_contract_reminders_of_the_day_go_out_togeth
         sam_mail.header("Subject").unwrap(),
         format!("合同将于 7 天后到期：{} · Sam's", numbers[3])
     );
-    let rows = reminders(&app).await;
+    let rows = app.reminder_rows().await;
     assert!(rows.iter().all(|r| r.status == ReminderStatus::Sent));
     let digest_ids: Vec<_> = rows
         .iter()
@@ -487,15 +453,10 @@ async fn when_the_responsible_user_is_gone_the_admins_get_the_reminder_and_the_e
     app.add_user(&t, "ADMIN", "ada").await;
     app.add_user(&t, "MANAGER", "max").await;
     let customer = app.create_customer(&sam, "Left Behind Ltd", json!({})).await;
-    app.ok(
-        &sam,
-        "mutation($input: CreateContractInput!) { createContract(input: $input) { contract { id } } }",
-        json!({ "input": { "customerId": customer["id"], "title": "Support", "value": "100.00", "currency": "CNY",
-            "startDate": "2026-01-01", "endDate": "2027-01-31" } }),
-    )
-    .await;
-    let clock = ManualClock::new(at("2027-01-24T00:00:00Z"));
-    assert_eq!(plan_once(&app.store().await, &clock).await.unwrap(), 1);
+    app.create_contract(&sam, &customer["id"], json!({ "endDate": "2027-01-31" }))
+        .await;
+    let clock = ManualClock::new(utc("2027-01-24T00:00:00Z"));
+    assert_eq!(app.plan_reminders(&clock).await, 1);
     let sams_email = format!("sam@{}.example.com", t.slug);
     app.raw_execute(&format!("UPDATE users SET active = false WHERE email = '{sams_email}'"))
         .await;
@@ -545,21 +506,14 @@ async fn three_workers_and_a_slow_server_deliver_each_reminder_once_though_a_bat
             let (token, customer) = (t.token.clone(), customer.clone());
             let app = &app;
             async move {
-                app.ok(
-                    &token,
-                    "mutation($input: ScheduleFollowUpInput!) { scheduleFollowUp(input: $input) { followUp { id } } }",
-                    json!({ "input": { "customerId": customer["id"], "dueAt": "2027-01-24T12:00:00Z",
-                        "note": format!("Call {i}") } }),
-                )
-                .await;
+                let note = json!({ "note": format!("Call {i}") });
+                app.schedule_follow_up(&token, &customer["id"], "2027-01-24T12:00:00Z", note)
+                    .await;
             }
         })
         .await;
-    let start = at("2027-01-24T12:00:00Z");
-    assert_eq!(
-        plan_once(&app.store().await, &ManualClock::new(start)).await.unwrap(),
-        60
-    );
+    let start = utc("2027-01-24T12:00:00Z");
+    assert_eq!(app.plan_reminders(&ManualClock::new(start)).await, 60);
 
     // A whole exchange may take 3 s, the lease is 4 s, and the server takes 0.5 s a message:
     // a worker holding 50 of them (4 at a time) would still be sending after its lease.
@@ -587,6 +541,8 @@ async fn three_workers_and_a_slow_server_deliver_each_reminder_once_though_a_bat
                     if app.raw_count(unsettled).await == 0 {
                         break;
                     }
+                    // A worker's pause between rounds that found nothing, as in the app: what
+                    // is left falls to it only once another worker's lease has run out.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -606,7 +562,7 @@ async fn three_workers_and_a_slow_server_deliver_each_reminder_once_though_a_bat
         "{} e-mails for 60 reminders (workers counted {sent:?}); {twice} reminders sent more than once",
         received.len()
     );
-    let rows = reminders(&app).await;
+    let rows = app.reminder_rows().await;
     assert_eq!(rows.len(), 60);
     for row in &rows {
         assert_eq!(row.status, ReminderStatus::Sent, "{row:?}");
@@ -683,7 +639,7 @@ async fn a_worker_whose_reminder_was_taken_over_after_its_lease_may_not_send_rec
         "nor record an outcome"
     );
     assert_eq!(release(&store, &renewed).await.unwrap(), 0, "nor hand it back");
-    let row = reminders(&app).await.pop().unwrap();
+    let row = app.reminder_rows().await.pop().unwrap();
     assert_eq!((row.status, row.attempts), (ReminderStatus::Sent, 2));
     assert_eq!(sink.received().len(), 1);
 }

@@ -1,6 +1,8 @@
 //! Owner-based access: sales see and change only their own customers; viewers only read.
 
-use dossier_tests::{UPDATE_CUSTOMER, error_code, slug, spawn_app};
+use dossier_tests::{
+    ARCHIVE_CUSTOMER, CHANGE_CUSTOMER_STATUS, CREATE_CUSTOMER, CREATE_TAG, UPDATE_CUSTOMER, error_code, slug, spawn_app,
+};
 use serde_json::json;
 
 const GET: &str = "query($id: ID!) { customer(id: $id) { id name } }";
@@ -26,18 +28,14 @@ async fn sales_cannot_read_or_change_a_colleagues_customer() {
         .await;
     assert_eq!(error_code(&update), "NOT_FOUND");
     let archive = app
-        .gql(
-            Some(&alice),
-            "mutation($id: ID!) { archiveCustomer(input: { id: $id }) { customer { id } } }",
-            json!({ "id": id }),
-        )
+        .gql(Some(&alice), ARCHIVE_CUSTOMER, json!({ "input": { "id": id } }))
         .await;
     assert_eq!(error_code(&archive), "NOT_FOUND");
     let status = app
         .gql(
             Some(&alice),
-            "mutation($id: ID!) { changeCustomerStatus(input: { id: $id, status: LOST }) { customer { id } } }",
-            json!({ "id": id }),
+            CHANGE_CUSTOMER_STATUS,
+            json!({ "input": { "id": id, "status": "LOST" } }),
         )
         .await;
     assert_eq!(error_code(&status), "NOT_FOUND");
@@ -59,7 +57,7 @@ async fn sales_cannot_hand_a_customer_to_someone_else() {
     let body = app
         .gql(
             Some(&alice),
-            dossier_tests::CREATE_CUSTOMER,
+            CREATE_CUSTOMER,
             json!({ "input": { "kind": "INDIVIDUAL", "name": "x", "source": "ONLINE", "ownerId": bob_id } }),
         )
         .await;
@@ -105,7 +103,7 @@ async fn viewers_read_everything_but_write_nothing() {
     let create = app
         .gql(
             Some(&viewer),
-            dossier_tests::CREATE_CUSTOMER,
+            CREATE_CUSTOMER,
             json!({ "input": { "kind": "INDIVIDUAL", "name": "x", "source": "ONLINE" } }),
         )
         .await;
@@ -119,19 +117,11 @@ async fn viewers_read_everything_but_write_nothing() {
         .await;
     assert_eq!(error_code(&update), "FORBIDDEN");
     let archive = app
-        .gql(
-            Some(&viewer),
-            "mutation($id: ID!) { archiveCustomer(input: { id: $id }) { customer { id } } }",
-            json!({ "id": id }),
-        )
+        .gql(Some(&viewer), ARCHIVE_CUSTOMER, json!({ "input": { "id": id } }))
         .await;
     assert_eq!(error_code(&archive), "FORBIDDEN");
     let tag = app
-        .gql(
-            Some(&viewer),
-            "mutation { createTag(input: { name: \"vip\" }) { tag { id } } }",
-            json!({}),
-        )
+        .gql(Some(&viewer), CREATE_TAG, json!({ "input": { "name": "vip" } }))
         .await;
     assert_eq!(error_code(&tag), "FORBIDDEN");
     let still = app.ok(&viewer, GET, json!({ "id": id })).await;
@@ -148,7 +138,7 @@ async fn a_code_clash_does_not_reveal_a_colleagues_customer_to_sales() {
     let body = app
         .gql(
             Some(&alice),
-            dossier_tests::CREATE_CUSTOMER,
+            CREATE_CUSTOMER,
             json!({ "input": { "kind": "INDIVIDUAL", "name": "x", "source": "ONLINE", "code": "KEY-1" } }),
         )
         .await;

@@ -1,9 +1,8 @@
 //! Tenant-defined tags: renaming, deleting, and tagging many customers at once.
 
-use dossier_tests::{TestApp, error_code, error_field, slug, spawn_app};
+use dossier_tests::{CREATE_TAG, TestApp, error_code, error_field, pluck, slug, spawn_app};
 use serde_json::{Value, json};
 
-const CREATE_TAG: &str = "mutation($input: CreateTagInput!) { createTag(input: $input) { tag { id name color } } }";
 const RENAME_TAG: &str = "mutation($input: RenameTagInput!) { renameTag(input: $input) { tag { id name color } } }";
 const DELETE_TAG: &str =
     "mutation($input: DeleteTagInput!) { deleteTag(input: $input) { deletedTagId untaggedCustomers } }";
@@ -13,26 +12,16 @@ const UNTAG_CUSTOMERS: &str =
     "mutation($input: TagCustomersInput!) { untagCustomers(input: $input) { changedCustomerIds } }";
 const CUSTOMER_TAGS: &str = "query($id: ID!) { customer(id: $id) { version tags { name } } }";
 
-async fn create_tag(app: &TestApp, token: &str, name: &str) -> String {
-    let data = app.ok(token, CREATE_TAG, json!({ "input": { "name": name } })).await;
-    data["createTag"]["tag"]["id"].as_str().unwrap().to_owned()
-}
-
 async fn tag_names(app: &TestApp, token: &str, customer_id: &Value) -> Vec<String> {
     let data = app.ok(token, CUSTOMER_TAGS, json!({ "id": customer_id })).await;
-    data["customer"]["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
+    pluck(&data["customer"]["tags"], "/name")
 }
 
 #[tokio::test]
 async fn a_renamed_tag_stays_on_its_customers_under_the_new_name() {
     let app = spawn_app().await;
     let t = app.signup(&slug("tags")).await;
-    let vip = create_tag(&app, &t.token, "vip").await;
+    let vip = app.create_tag(&t.token, "vip").await;
     let c = app
         .create_customer(&t.token, "Tagged", json!({ "tagIds": [vip] }))
         .await;
@@ -59,8 +48,8 @@ async fn a_renamed_tag_stays_on_its_customers_under_the_new_name() {
 async fn renaming_a_tag_to_a_taken_name_is_a_duplicate_and_changes_nothing() {
     let app = spawn_app().await;
     let t = app.signup(&slug("tags")).await;
-    let vip = create_tag(&app, &t.token, "vip").await;
-    let other = create_tag(&app, &t.token, "hot lead").await;
+    let vip = app.create_tag(&t.token, "vip").await;
+    let other = app.create_tag(&t.token, "hot lead").await;
 
     let body = app
         .gql(
@@ -82,8 +71,8 @@ async fn renaming_a_tag_to_a_taken_name_is_a_duplicate_and_changes_nothing() {
 async fn deleting_a_tag_takes_it_off_every_customer() {
     let app = spawn_app().await;
     let t = app.signup(&slug("tags")).await;
-    let vip = create_tag(&app, &t.token, "vip").await;
-    let keep = create_tag(&app, &t.token, "keep").await;
+    let vip = app.create_tag(&t.token, "vip").await;
+    let keep = app.create_tag(&t.token, "keep").await;
     let a = app
         .create_customer(&t.token, "A", json!({ "tagIds": [vip, keep] }))
         .await;
@@ -104,7 +93,7 @@ async fn deleting_a_tag_takes_it_off_every_customer() {
 async fn sales_staff_cannot_define_rename_or_delete_tags() {
     let app = spawn_app().await;
     let t = app.signup(&slug("tags")).await;
-    let vip = create_tag(&app, &t.token, "vip").await;
+    let vip = app.create_tag(&t.token, "vip").await;
     let (_, sales) = app.add_user(&t, "SALES", "sam").await;
 
     for (query, input) in [
@@ -122,8 +111,8 @@ async fn sales_staff_cannot_define_rename_or_delete_tags() {
 async fn tagging_many_customers_adds_the_tags_once_and_bumps_only_changed_versions() {
     let app = spawn_app().await;
     let t = app.signup(&slug("tags")).await;
-    let vip = create_tag(&app, &t.token, "vip").await;
-    let hot = create_tag(&app, &t.token, "hot").await;
+    let vip = app.create_tag(&t.token, "vip").await;
+    let hot = app.create_tag(&t.token, "hot").await;
     let already = app
         .create_customer(&t.token, "Already", json!({ "tagIds": [vip, hot] }))
         .await;
@@ -155,8 +144,8 @@ async fn tagging_many_customers_adds_the_tags_once_and_bumps_only_changed_versio
 async fn untagging_removes_only_the_named_tags() {
     let app = spawn_app().await;
     let t = app.signup(&slug("tags")).await;
-    let vip = create_tag(&app, &t.token, "vip").await;
-    let hot = create_tag(&app, &t.token, "hot").await;
+    let vip = app.create_tag(&t.token, "vip").await;
+    let hot = app.create_tag(&t.token, "hot").await;
     let a = app
         .create_customer(&t.token, "A", json!({ "tagIds": [vip, hot] }))
         .await;
@@ -179,7 +168,7 @@ async fn untagging_removes_only_the_named_tags() {
 async fn bulk_tagging_a_colleagues_customer_is_not_found_and_tags_no_one() {
     let app = spawn_app().await;
     let t = app.signup(&slug("tags")).await;
-    let vip = create_tag(&app, &t.token, "vip").await;
+    let vip = app.create_tag(&t.token, "vip").await;
     let (sam_id, sam) = app.add_user(&t, "SALES", "sam").await;
     let (_, kim) = app.add_user(&t, "SALES", "kim").await;
     let own = app.create_customer(&sam, "Sam's", json!({})).await;
@@ -211,8 +200,8 @@ async fn bulk_tagging_refuses_unknown_tags_and_empty_or_oversized_lists() {
     let app = spawn_app().await;
     let t = app.signup(&slug("tags")).await;
     let other = app.signup(&slug("other")).await;
-    let foreign_tag = create_tag(&app, &other.token, "theirs").await;
-    let vip = create_tag(&app, &t.token, "vip").await;
+    let foreign_tag = app.create_tag(&other.token, "theirs").await;
+    let vip = app.create_tag(&t.token, "vip").await;
     let c = app.create_customer(&t.token, "C", json!({})).await;
     let too_many: Vec<Value> = (0..501).map(|_| c["id"].clone()).collect();
     let distinct_too_many: Vec<String> = (0..501).map(|_| uuid::Uuid::now_v7().to_string()).collect();

@@ -1,6 +1,6 @@
 //! No query crosses tenants: another tenant's ids answer NOT_FOUND and its rows never appear.
 
-use dossier_tests::{UPDATE_CUSTOMER, error_code, slug, spawn_app};
+use dossier_tests::{CHANGE_CUSTOMER_STATUS, UPDATE_CUSTOMER, error_code, fixtures, slug, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -8,14 +8,7 @@ async fn tenant_a_cannot_reach_tenant_b_customers_by_any_id_or_filter() {
     let app = spawn_app().await;
     let a = app.signup(&slug("tenant-a")).await;
     let b = app.signup(&slug("tenant-b")).await;
-    let tag = app
-        .ok(
-            &b.token,
-            "mutation { createTag(input: { name: \"vip\" }) { tag { id } } }",
-            json!({}),
-        )
-        .await;
-    let tag_id = tag["createTag"]["tag"]["id"].as_str().unwrap().to_owned();
+    let tag_id = app.create_tag(&b.token, "vip").await;
     let secret = app
         .create_customer(
             &b.token,
@@ -46,8 +39,8 @@ async fn tenant_a_cannot_reach_tenant_b_customers_by_any_id_or_filter() {
         let body = app
             .gql(
                 Some(&a.token),
-                &format!("mutation($id: ID!) {{ {mutation}(input: {{ id: $id }}) {{ customer {{ id }} }} }}"),
-                json!({ "id": id }),
+                &fixtures::mutation(mutation, "ArchiveCustomerInput", "customer { id }"),
+                json!({ "input": { "id": id } }),
             )
             .await;
         assert_eq!(error_code(&body), "NOT_FOUND", "{mutation}");
@@ -55,8 +48,8 @@ async fn tenant_a_cannot_reach_tenant_b_customers_by_any_id_or_filter() {
     let status = app
         .gql(
             Some(&a.token),
-            "mutation($id: ID!) { changeCustomerStatus(input: { id: $id, status: LOST }) { customer { id } } }",
-            json!({ "id": id }),
+            CHANGE_CUSTOMER_STATUS,
+            json!({ "input": { "id": id, "status": "LOST" } }),
         )
         .await;
     assert_eq!(error_code(&status), "NOT_FOUND");

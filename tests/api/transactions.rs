@@ -1,28 +1,26 @@
 //! Sales history: exact amounts, corrections with optimistic concurrency, voiding, filters,
 //! owner-based access and the audit trail.
 
-use dossier_tests::{TestApp, error_code, error_field, slug, spawn_app};
+use dossier_tests::{TestApp, error_code, error_field, mutation, pluck, sale_input, slug, spawn_app, with};
 use serde_json::{Value, json};
 
 const FIELDS: &str = "id customerId occurredAt product quantity unitPrice { amount currency } \
     amount { amount currency } paymentMethod afterSalesNotes voided voidedAt voidReason version";
 
+fn transaction_mutation(op: &str, input_type: &str) -> String {
+    mutation(op, input_type, &format!("transaction {{ {FIELDS} }}"))
+}
+
 fn record_mutation() -> String {
-    format!(
-        "mutation($input: RecordTransactionInput!) {{ recordTransaction(input: $input) {{ transaction {{ {FIELDS} }} }} }}"
-    )
+    transaction_mutation("recordTransaction", "RecordTransactionInput")
 }
 
 fn update_mutation() -> String {
-    format!(
-        "mutation($input: UpdateTransactionInput!) {{ updateTransaction(input: $input) {{ transaction {{ {FIELDS} }} }} }}"
-    )
+    transaction_mutation("updateTransaction", "UpdateTransactionInput")
 }
 
 fn void_mutation() -> String {
-    format!(
-        "mutation($input: VoidTransactionInput!) {{ voidTransaction(input: $input) {{ transaction {{ {FIELDS} }} }} }}"
-    )
+    transaction_mutation("voidTransaction", "VoidTransactionInput")
 }
 
 const GET: &str = "query($id: ID!) { transaction(id: $id) { id product } }";
@@ -33,23 +31,10 @@ const LIST: &str =
         totalCount pageInfo { hasNextPage endCursor }
         edges { node { id product voided amount { amount currency } } } } }";
 
-/// A sale input for `customer_id` with `extra` fields on top of a plain cash sale.
+/// A cash sale of green tea on 2026-03-15 for `customer_id`, with `extra` fields over it.
 fn sale(customer_id: &str, extra: Value) -> Value {
-    let mut input = json!({
-        "customerId": customer_id,
-        "occurredAt": "2026-03-15T08:30:00Z",
-        "product": "Green tea",
-        "quantity": "1",
-        "unitPrice": "10.00",
-        "currency": "CNY",
-        "paymentMethod": "CASH",
-    });
-    if let (Some(target), Some(more)) = (input.as_object_mut(), extra.as_object()) {
-        for (k, v) in more {
-            target.insert(k.clone(), v.clone());
-        }
-    }
-    input
+    let tea = json!({ "occurredAt": "2026-03-15T08:30:00Z", "product": "Green tea" });
+    sale_input(customer_id, with(tea, extra))
 }
 
 async fn record(app: &TestApp, token: &str, customer_id: &str, extra: Value) -> Value {
@@ -59,27 +44,15 @@ async fn record(app: &TestApp, token: &str, customer_id: &str, extra: Value) -> 
     data["recordTransaction"]["transaction"].clone()
 }
 
-async fn customer_id(app: &TestApp, token: &str, name: &str) -> String {
-    app.create_customer(token, name, json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn products(list: &Value) -> Vec<String> {
-    list["transactions"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"]["product"].as_str().unwrap().to_owned())
-        .collect()
+    pluck(&list["transactions"], "/product")
 }
 
 #[tokio::test]
 async fn a_sale_is_stored_with_its_amount_computed_and_rounded_half_up() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
 
     let sold = record(
         &app,
@@ -123,7 +96,7 @@ async fn a_sale_is_stored_with_its_amount_computed_and_rounded_half_up() {
 async fn a_given_amount_is_accepted_when_consistent_and_refused_otherwise() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
 
     let consistent = record(
         &app,
@@ -156,7 +129,7 @@ async fn a_given_amount_is_accepted_when_consistent_and_refused_otherwise() {
 async fn malformed_input_is_refused_naming_the_field_and_nothing_is_written() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let cases = [
         (json!({ "currency": "RMB1" }), "currency"),
         (json!({ "currency": "XX" }), "currency"),
@@ -192,14 +165,14 @@ async fn malformed_input_is_refused_naming_the_field_and_nothing_is_written() {
     assert_eq!(app.raw_count("SELECT COUNT(*) FROM transactions").await, 0);
 }
 
-#[tokio::test]
-async fn an_update_recomputes_the_amount_and_a_stale_version_is_a_conflict() {
+/// A sale of 1.5 × 19.99 whose quantity was corrected to 2 with a note (version 2);
+/// returns the app, its owner's token, the sale's id and the correction's answer.
+async fn corrected_sale() -> (TestApp, String, String, Value) {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let sold = record(&app, &t.token, &c, json!({ "quantity": "1.5", "unitPrice": "19.99" })).await;
-    let id = sold["id"].as_str().unwrap();
-
+    let id = sold["id"].as_str().unwrap().to_owned();
     let updated = app
         .ok(
             &t.token,
@@ -208,42 +181,34 @@ async fn an_update_recomputes_the_amount_and_a_stale_version_is_a_conflict() {
         )
         .await["updateTransaction"]["transaction"]
         .clone();
+    (app, t.token, id, updated)
+}
+
+/// How many stored sales of a quantity of 2 hold `amount_minor` at `version`.
+async fn stored_pairs(app: &TestApp, amount_minor: i64, version: i64) -> i64 {
+    app.raw_count(&format!(
+        "SELECT COUNT(*) FROM transactions WHERE amount_minor = {amount_minor} AND quantity_milli = 2000 \
+         AND version = {version}"
+    ))
+    .await
+}
+
+/// The correction of `corrected_sale` is all that is stored: a refused update changed nothing.
+async fn assert_still_the_correction(app: &TestApp) {
+    assert_eq!(stored_pairs(app, 3998, 2).await, 1);
+}
+
+#[tokio::test]
+async fn an_update_recomputes_the_amount_and_bumps_the_version() {
+    let (app, token, id, updated) = corrected_sale().await;
     assert_eq!(updated["quantity"], "2");
     assert_eq!(updated["amount"]["amount"], "39.98");
     assert_eq!(updated["afterSalesNotes"], "Swapped lid");
     assert_eq!(updated["version"], 2);
 
-    let stale = app
-        .gql(
-            Some(&t.token),
-            &update_mutation(),
-            json!({ "input": { "id": id, "version": 1, "product": "Black tea" } }),
-        )
-        .await;
-    assert_eq!(error_code(&stale), "CONFLICT");
-
-    let inconsistent = app
-        .gql(
-            Some(&t.token),
-            &update_mutation(),
-            json!({ "input": { "id": id, "version": 2, "unitPrice": "20.00", "amount": "39.98" } }),
-        )
-        .await;
-    assert_eq!(error_code(&inconsistent), "VALIDATION");
-    assert_eq!(error_field(&inconsistent), "amount");
-
-    // A currency correction keeps the figure when the new currency can hold it.
-    let yen = app
-        .gql(
-            Some(&t.token),
-            &update_mutation(),
-            json!({ "input": { "id": id, "version": 2, "currency": "JPY" } }),
-        )
-        .await;
-    assert_eq!(error_field(&yen), "unitPrice", "19.99 has no yen form");
     let cleared = app
         .ok(
-            &t.token,
+            &token,
             &update_mutation(),
             json!({ "input": { "id": id, "version": 2, "afterSalesNotes": null, "unitPrice": "20" } }),
         )
@@ -252,19 +217,58 @@ async fn an_update_recomputes_the_amount_and_a_stale_version_is_a_conflict() {
     assert_eq!(cleared["afterSalesNotes"], Value::Null);
     assert_eq!(cleared["amount"]["amount"], "40.00");
     assert_eq!(cleared["version"], 3);
-    let stored = app
-        .raw_count(
-            "SELECT COUNT(*) FROM transactions WHERE amount_minor = 4000 AND quantity_milli = 2000 AND version = 3",
+    assert_eq!(stored_pairs(&app, 4000, 3).await, 1);
+}
+
+#[tokio::test]
+async fn an_update_with_a_stale_version_is_a_conflict() {
+    let (app, token, id, _) = corrected_sale().await;
+    let stale = app
+        .gql(
+            Some(&token),
+            &update_mutation(),
+            json!({ "input": { "id": id, "version": 1, "product": "Black tea" } }),
         )
         .await;
-    assert_eq!(stored, 1);
+    assert_eq!(error_code(&stale), "CONFLICT");
+    assert_still_the_correction(&app).await;
+}
+
+#[tokio::test]
+async fn an_update_whose_given_amount_disagrees_with_quantity_and_price_is_refused_naming_amount() {
+    let (app, token, id, _) = corrected_sale().await;
+    let inconsistent = app
+        .gql(
+            Some(&token),
+            &update_mutation(),
+            json!({ "input": { "id": id, "version": 2, "unitPrice": "20.00", "amount": "39.98" } }),
+        )
+        .await;
+    assert_eq!(error_code(&inconsistent), "VALIDATION");
+    assert_eq!(error_field(&inconsistent), "amount");
+    assert_still_the_correction(&app).await;
+}
+
+#[tokio::test]
+async fn a_currency_correction_is_refused_when_the_new_currency_cannot_hold_the_price() {
+    let (app, token, id, _) = corrected_sale().await;
+    // A currency correction keeps the figure when the new currency can hold it.
+    let yen = app
+        .gql(
+            Some(&token),
+            &update_mutation(),
+            json!({ "input": { "id": id, "version": 2, "currency": "JPY" } }),
+        )
+        .await;
+    assert_eq!(error_field(&yen), "unitPrice", "19.99 has no yen form");
+    assert_still_the_correction(&app).await;
 }
 
 #[tokio::test]
 async fn a_voided_sale_stays_on_file_leaves_the_totals_and_is_final() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let kept = record(&app, &t.token, &c, json!({ "product": "Kept" })).await;
     let mistaken = record(&app, &t.token, &c, json!({ "product": "Mistaken" })).await;
     let id = mistaken["id"].as_str().unwrap();
@@ -325,8 +329,8 @@ async fn a_voided_sale_stays_on_file_leaves_the_totals_and_is_final() {
 async fn sales_are_filtered_by_half_open_time_customer_and_exact_amount_bounds() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let a = customer_id(&app, &t.token, "Alpha").await;
-    let b = customer_id(&app, &t.token, "Beta").await;
+    let a = app.customer_id(&t.token, "Alpha").await;
+    let b = app.customer_id(&t.token, "Beta").await;
     let day = |d: u32| format!("2026-03-{d:02}T00:00:00Z");
     record(
         &app,
@@ -403,7 +407,7 @@ async fn sales_are_filtered_by_half_open_time_customer_and_exact_amount_bounds()
 async fn sales_pages_follow_their_cursors_and_refuse_another_orderings() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     for d in 1..=5u32 {
         record(
             &app,
@@ -438,8 +442,8 @@ async fn sales_staff_cannot_reach_the_sales_of_a_colleagues_customer() {
     let (_, alice) = app.add_user(&t, "SALES", "alice").await;
     let (_, bob) = app.add_user(&t, "SALES", "bob").await;
     let (_, manager) = app.add_user(&t, "MANAGER", "mia").await;
-    let bobs_customer = customer_id(&app, &bob, "Bob's client").await;
-    let alices_customer = customer_id(&app, &alice, "Alice's client").await;
+    let bobs_customer = app.customer_id(&bob, "Bob's client").await;
+    let alices_customer = app.customer_id(&alice, "Alice's client").await;
     let bobs = record(&app, &bob, &bobs_customer, json!({ "product": "Bob's sale" })).await;
     record(&app, &alice, &alices_customer, json!({ "product": "Alice's sale" })).await;
     let id = bobs["id"].as_str().unwrap();
@@ -486,7 +490,7 @@ async fn another_tenants_sale_is_not_found_and_viewers_only_read() {
     let t = app.signup(&slug("sales")).await;
     let other = app.signup(&slug("other")).await;
     let (_, viewer) = app.add_user(&t, "VIEWER", "vera").await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let sold = record(&app, &t.token, &c, json!({})).await;
     let id = sold["id"].as_str().unwrap();
 
@@ -542,14 +546,9 @@ async fn another_tenants_sale_is_not_found_and_viewers_only_read() {
 async fn an_archived_customer_takes_no_new_sales_but_keeps_its_history() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Leaving").await;
+    let c = app.customer_id(&t.token, "Leaving").await;
     let sold = record(&app, &t.token, &c, json!({ "product": "Before" })).await;
-    app.ok(
-        &t.token,
-        "mutation($id: ID!) { archiveCustomer(input: { id: $id }) { customer { id } } }",
-        json!({ "id": c }),
-    )
-    .await;
+    app.archive_customer(&t.token, &c).await;
 
     let refused = app
         .gql(
@@ -570,7 +569,7 @@ async fn an_archived_customer_takes_no_new_sales_but_keeps_its_history() {
 async fn every_change_to_a_sale_is_audited_with_field_names() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
     let sold = record(&app, &t.token, &c, json!({})).await;
     let id = sold["id"].as_str().unwrap();
     app.ok(
@@ -586,19 +585,7 @@ async fn every_change_to_a_sale_is_audited_with_field_names() {
     )
     .await;
 
-    let audit = app
-        .ok(
-            &t.token,
-            "query($id: ID!) { auditLog(filter: { entityId: $id }, first: 10) { edges { node { action entity changedFields actorId } } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    let rows: Vec<Value> = audit["auditLog"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect();
+    let rows = app.audit_of(&t.token, id).await;
     let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
@@ -628,10 +615,10 @@ async fn the_customer_page_loads_each_customers_latest_sales_at_once() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
     let (_, alice) = app.add_user(&t, "SALES", "alice").await;
-    let busy = customer_id(&app, &alice, "Busy").await;
-    let quiet = customer_id(&app, &alice, "Quiet").await;
-    let idle = customer_id(&app, &alice, "Idle").await;
-    let other = customer_id(&app, &t.token, "Someone else's").await;
+    let busy = app.customer_id(&alice, "Busy").await;
+    let quiet = app.customer_id(&alice, "Quiet").await;
+    let idle = app.customer_id(&alice, "Idle").await;
+    let other = app.customer_id(&t.token, "Someone else's").await;
     for d in 1..=3u32 {
         record(
             &app,
@@ -653,46 +640,27 @@ async fn the_customer_page_loads_each_customers_latest_sales_at_once() {
     record(&app, &alice, &quiet, json!({ "product": "quiet1" })).await;
     record(&app, &t.token, &other, json!({ "product": "hidden" })).await;
 
-    let page = |token: &str| {
-        let token = token.to_owned();
-        let app = &app;
-        async move {
-            app.ok(
-                &token,
-                "{ customers(first: 10) { nodes { id transactions(first: 2) { totalCount nodes { product } } } } }",
-                json!({}),
-            )
-            .await
-        }
-    };
-    let hers = page(&alice).await;
-    let file_of = |body: &serde_json::Value, id: &str| -> Option<(Vec<String>, u64)> {
-        let node = body["customers"]["nodes"].as_array()?.iter().find(|n| n["id"] == id)?;
-        let list = &node["transactions"];
-        let products = list["nodes"]
-            .as_array()?
-            .iter()
-            .map(|r| r["product"].as_str().unwrap().to_owned())
-            .collect();
-        Some((products, list["totalCount"].as_u64()?))
-    };
+    let hers = app.first_two_of_each_customer(&alice, "transactions", "product").await;
+    let file_of = |id: &String| hers.get(id).cloned();
     assert_eq!(
-        file_of(&hers, &busy),
+        file_of(&busy),
         Some((vec!["busy3".to_owned(), "busy2".to_owned()], 3)),
         "newest first, voided left out"
     );
-    assert_eq!(file_of(&hers, &quiet), Some((vec!["quiet1".to_owned()], 1)));
-    assert_eq!(file_of(&hers, &idle), Some((vec![], 0)));
-    assert_eq!(file_of(&hers, &other), None, "not her customer");
-    let all = page(&t.token).await;
-    assert_eq!(file_of(&all, &other), Some((vec!["hidden".to_owned()], 1)));
+    assert_eq!(file_of(&quiet), Some((vec!["quiet1".to_owned()], 1)));
+    assert_eq!(file_of(&idle), Some((vec![], 0)));
+    assert_eq!(file_of(&other), None, "not her customer");
+    let all = app
+        .first_two_of_each_customer(&t.token, "transactions", "product")
+        .await;
+    assert_eq!(all.get(&other).cloned(), Some((vec!["hidden".to_owned()], 1)));
 }
 
 #[tokio::test]
 async fn currencies_come_from_iso_4217_with_their_own_minor_units() {
     let app = spawn_app().await;
     let t = app.signup(&slug("sales")).await;
-    let c = customer_id(&app, &t.token, "Buyer").await;
+    let c = app.customer_id(&t.token, "Buyer").await;
 
     let mut refusals = Vec::new();
     for extra in [

@@ -2,7 +2,17 @@
 //! (a fresh SQLite file, or a fresh PostgreSQL database when `DOSSIER_TEST_DATABASE_URL`
 //! is set) and talks to it over HTTP like any client.
 
+mod database;
+pub mod fixtures;
+mod redis;
 pub mod smtp;
+mod wait;
+
+pub use database::postgres_base_url;
+use database::{OwnedDatabase, fresh_database};
+pub use fixtures::*;
+pub use redis::{RedisRelay, redis_url, wait_for_subscribers};
+pub use wait::wait_until;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,13 +35,33 @@ pub struct TestApp {
     owns_data_dir: bool,
     /// The configuration it was started with, for a store of its own (background jobs).
     vars: BTreeMap<String, String>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The PostgreSQL database made for this app (not for another instance on it).
+    database: Option<OwnedDatabase>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.server.abort();
+        drop(self.database.take());
         if self.owns_data_dir {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }
+    }
+}
+
+/// An HTTP answer to a GraphQL request.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("a text header").to_owned())
     }
 }
 
@@ -42,12 +72,6 @@ pub struct Tenant {
     pub slug: String,
     pub owner_id: String,
     pub token: String,
-}
-
-pub fn postgres_base_url() -> Option<String> {
-    std::env::var("DOSSIER_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
 }
 
 /// Every log line of the test process, as JSON at debug level: tests read it to prove that
@@ -78,38 +102,6 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOG.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
 }
 
-/// Swaps the database name of a PostgreSQL URL.
-fn with_database(url: &str, database: &str) -> String {
-    let (head, query) = url.split_once('?').map_or((url, None), |(h, q)| (h, Some(q)));
-    let scheme_end = head.find("://").map_or(0, |i| i + 3);
-    let base = match head[scheme_end..].find('/') {
-        Some(slash) => &head[..scheme_end + slash],
-        None => head,
-    };
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
-    }
-}
-
-async fn fresh_database(data_dir: &std::path::Path) -> String {
-    match postgres_base_url() {
-        None => format!("sqlite://{}?mode=rwc", data_dir.join("dossier.db").display()),
-        Some(base) => {
-            let name = format!("dossier_test_{}", Uuid::new_v4().simple());
-            let admin = Database::connect(&base)
-                .await
-                .expect("connect to DOSSIER_TEST_DATABASE_URL");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            with_database(&base, &name)
-        }
-    }
-}
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
@@ -118,9 +110,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let data_dir = std::env::temp_dir().join(format!("dossier-test-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&data_dir).expect("create test data dir");
-    let database_url = fresh_database(&data_dir).await;
+    let (database_url, database) = fresh_database(&data_dir).await;
     let master_keys = dossier::crypto::MasterKeyRing::generate_spec();
-    start(data_dir, database_url, master_keys, overrides, true).await
+    let mut app = start(data_dir, database_url, master_keys, overrides, true).await;
+    app.database = database;
+    app
 }
 
 /// Starts the app on a database of the test's choosing (a SQLite file in `data_dir`, or a
@@ -179,7 +173,7 @@ async fn start(
     let kept_vars = vars.clone();
     let app = Application::build(config).await.expect("application builds");
     let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let server = tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         base,
         client: reqwest::Client::new(),
@@ -188,6 +182,8 @@ async fn start(
         data_dir,
         owns_data_dir,
         vars: kept_vars,
+        server,
+        database: None,
     }
 }
 
@@ -229,6 +225,22 @@ impl TestApp {
         let resp = req.send().await.expect("request sent");
         assert_eq!(resp.status(), 200, "GraphQL answers 200");
         resp.json().await.expect("JSON body")
+    }
+
+    /// Posts a GraphQL request as any HTTP client would and returns the whole answer, for
+    /// tests about statuses and headers.
+    pub async fn post_graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Answer {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().await.expect("request sent");
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let body = response.json().await.expect("JSON body");
+        Answer { status, headers, body }
     }
 
     /// Runs a request that must succeed and returns its `data` with the number of SQL
@@ -311,7 +323,7 @@ impl TestApp {
         let data = self
             .ok(
                 &tenant.token,
-                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } } }",
+                CREATE_USER,
                 json!({ "input": { "email": email, "name": name, "role": role, "password": "user-password-1" } }),
             )
             .await;
@@ -445,6 +457,11 @@ pub fn error_code(body: &Value) -> String {
         .to_owned()
 }
 
+/// `extensions.code` of the first error, if there is one.
+pub fn error_code_if_any(body: &Value) -> Option<String> {
+    body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned)
+}
+
 /// `extensions.field` of the first error.
 pub fn error_field(body: &Value) -> String {
     body["errors"][0]["extensions"]["field"]
@@ -456,75 +473,4 @@ pub fn error_field(body: &Value) -> String {
 /// A unique slug for a test tenant.
 pub fn slug(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
-}
-
-/// The Redis URL of the test run, if Redis tests are to run.
-pub fn redis_url() -> Option<String> {
-    std::env::var("DOSSIER_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())
-}
-
-/// A TCP relay in front of Redis that a test can cut and restore, to play an outage.
-pub struct RedisRelay {
-    pub port: u16,
-    target: String,
-    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl RedisRelay {
-    pub async fn start(redis_url: &str) -> Self {
-        let target = redis_url
-            .trim_start_matches("redis://")
-            .trim_end_matches('/')
-            .to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
-        let port = listener.local_addr().unwrap().port();
-        let relay = Self {
-            port,
-            target,
-            tasks: Default::default(),
-        };
-        relay.serve(listener);
-        relay
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn serve(&self, listener: tokio::net::TcpListener) {
-        let (target, tasks) = (self.target.clone(), self.tasks.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                tasks.lock().unwrap().push(conn);
-            }
-        });
-        self.tasks.lock().unwrap().push(accept);
-    }
-
-    /// Closes every relayed connection and stops accepting new ones.
-    pub fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    /// Accepts connections again on the same port.
-    pub async fn restore(&self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("relay rebinds");
-        self.serve(listener);
-    }
-}
-
-impl Drop for RedisRelay {
-    fn drop(&mut self) {
-        self.cut();
-    }
 }

@@ -148,6 +148,7 @@ impl Handler for SinkHandler {
             state.stall = state.stall.and_then(|(pause, n)| (n > 1).then_some((pause, n - 1)));
             (state.script.pop_front(), stall, state.per_message)
         };
+        // A stalled or slow server: the time passing is what the tests play.
         if let Some(pause) = stall {
             std::thread::sleep(pause);
         }
