@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::cache::{Decision, Limit};
 use crate::config::Config;
 use crate::domain::Store;
-use crate::domain::sessions::{Authenticator, LoginLimits};
+use crate::domain::authentication::{Authenticator, LoginLimits};
 use crate::domain::tenants;
 use crate::domain::tenants::SignupPolicy;
 use crate::graphql::{self, ApiContext, DossierSchema, Limits, RequestContext};
@@ -41,7 +41,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: Arc<AppState>,
     config: Config,
-    delivery: crate::jobs::delivery::Delivery,
+    delivery: crate::jobs::reminder_delivery::Delivery,
 }
 
 impl Application {
@@ -56,7 +56,7 @@ impl Application {
         let authenticator =
             Authenticator::new(config.jwt_secret_or_generate()?, config.token_ttl, &store, login_limits);
         // Built now so that a bad SMTP URL or sender stops the start, not the first reminder.
-        let delivery = crate::jobs::delivery::Delivery::from_config(store.clone(), &config)?;
+        let delivery = crate::jobs::reminder_delivery::Delivery::from_config(store.clone(), &config)?;
         let api = ApiContext {
             store: store.clone(),
             authenticator: authenticator.clone(),

@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
             if config.migrate_on_start {
                 store.migrate().await?;
             }
-            let delivery = dossier::jobs::delivery::Delivery::from_config(store.clone(), &config)?;
+            let delivery = dossier::jobs::reminder_delivery::Delivery::from_config(store.clone(), &config)?;
             let background = dossier::jobs::Background::start(&store, &config, delivery);
             tracing::info!("worker started: planning and sending reminders");
             dossier::app::shutdown_signal("worker stopping: finishing the e-mail in hand").await;

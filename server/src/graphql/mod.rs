@@ -24,7 +24,7 @@ mod transactions;
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
 use crate::domain::Store;
-use crate::domain::sessions::Authenticator;
+use crate::domain::authentication::Authenticator;
 use crate::domain::tenants::SignupPolicy;
 use crate::tenancy::TenantScope;
 
@@ -70,7 +70,7 @@ pub struct ApiContext {
     pub signup: SignupPolicy,
     pub max_page_size: u64,
     /// Sends admins' test e-mails the way reminders go out.
-    pub postbox: crate::jobs::delivery::Postbox,
+    pub postbox: crate::jobs::reminder_delivery::Postbox,
 }
 
 /// Known for one request: its id, who is calling, and a platform key if one was sent.

@@ -1,11 +1,11 @@
 //! Background work: beside the API in `dossier serve`, or on its own in `dossier worker`.
 
 pub mod clock;
-pub mod delivery;
 pub mod mailer;
 pub mod metrics;
 pub mod planner;
 pub mod reencrypt;
+pub mod reminder_delivery;
 pub mod templates;
 
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub struct Background {
 }
 
 impl Background {
-    pub fn start(store: &Store, config: &Config, delivery: delivery::Delivery) -> Self {
+    pub fn start(store: &Store, config: &Config, delivery: reminder_delivery::Delivery) -> Self {
         let mut others = Vec::new();
         if !config.reencrypt_interval.is_zero() {
             others.push(tokio::spawn(reencrypt::run_forever(
