@@ -2,8 +2,8 @@
 //! the tenant's figures, `/metrics`, and an admin's test e-mail to a real SMTP server.
 
 use dossier::jobs::clock::ManualClock;
-use dossier::jobs::delivery::Delivery;
 use dossier::jobs::mailer::Mailer;
+use dossier::jobs::reminder_delivery::Delivery;
 use dossier_tests::smtp::SmtpSink;
 use dossier_tests::{TestApp, error_code, slug, spawn_app_with, utc};
 use serde_json::{Value, json};

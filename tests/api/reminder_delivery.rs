@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dossier::jobs::clock::{Clock, ManualClock};
-use dossier::jobs::delivery::{Delivery, Round};
 use dossier::jobs::mailer::Mailer;
 use dossier::jobs::planner::plan_once;
+use dossier::jobs::reminder_delivery::{Delivery, Round};
 use dossier_tests::smtp::SmtpSink;
 use dossier_tests::{Tenant, TestApp, slug, spawn_app_with, utc, wait_until};
 use entity::enums::ReminderStatus;
@@ -137,13 +137,14 @@ async fn a_refused_reminder_keeps_the_reply_code_and_its_meaning_not_the_servers
     let worker = delivery(&app, sink.port).await;
     let (_, _, clock) = one_due_reminder(&app, "EN").await;
     worker.deliver_once(&clock).await.unwrap();
-    let row = reminders(&app).await.pop().unwrap();
+    let row = app.reminder_rows().await.pop().unwrap();
     assert_eq!(row.status, ReminderStatus::Failed);
     assert_eq!(row.last_error.as_deref(), Some("smtp: 550 mailbox unavailable"));
 
     let (_, _, clock) = one_due_reminder(&app, "EN").await;
     worker.deliver_once(&clock).await.unwrap();
-    let pending = reminders(&app)
+    let pending = app
+        .reminder_rows()
         .await
         .into_iter()
         .find(|r| r.status == ReminderStatus::Pending)
@@ -161,7 +162,7 @@ async fn a_reminder_whose_subject_cannot_be_read_keeps_a_short_reason_and_no_dat
     app.raw_execute("ALTER TABLE contracts RENAME TO contracts_away").await;
     let round = worker.deliver_once(&clock).await.unwrap();
     assert_eq!((round.claimed, round.retried), (1, 1));
-    let row = reminders(&app).await.pop().unwrap();
+    let row = app.reminder_rows().await.pop().unwrap();
     assert_eq!(row.status, ReminderStatus::Pending);
     assert_eq!(
         row.last_error.as_deref(),

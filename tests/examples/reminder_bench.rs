@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use dossier::jobs::clock::ManualClock;
-use dossier::jobs::delivery::Delivery;
 use dossier::jobs::mailer::Mailer;
 use dossier::jobs::planner::plan_once;
+use dossier::jobs::reminder_delivery::Delivery;
 use dossier_tests::smtp::SmtpSink;
 use dossier_tests::{TestApp, slug, spawn_app_with};
 use entity::enums::{ReminderKind, ReminderStatus};

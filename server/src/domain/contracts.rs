@@ -752,18 +752,7 @@ impl CustomerRecord for contract::Entity {
     type Order = ContractOrder;
     const CARRIES: Option<records::CarriedColumns<Self>> = records::carried_columns!(contract);
 
-    fn id_column() -> contract::Column {
-        contract::Column::Id
-    }
-    fn customer_column() -> contract::Column {
-        contract::Column::CustomerId
-    }
-    fn id_of(row: &contract::Model) -> Uuid {
-        row.id
-    }
-    fn customer_of(row: &contract::Model) -> Uuid {
-        row.customer_id
-    }
+    records::record_keys!(contract);
 
     async fn narrow(
         tx: &ScopedTx,

@@ -142,18 +142,7 @@ impl CustomerRecord for feedback::Entity {
     type Order = FeedbackOrder;
     const CARRIES: Option<records::CarriedColumns<Self>> = None;
 
-    fn id_column() -> feedback::Column {
-        feedback::Column::Id
-    }
-    fn customer_column() -> feedback::Column {
-        feedback::Column::CustomerId
-    }
-    fn id_of(row: &feedback::Model) -> Uuid {
-        row.id
-    }
-    fn customer_of(row: &feedback::Model) -> Uuid {
-        row.customer_id
-    }
+    records::record_keys!(feedback);
 
     async fn narrow(
         _tx: &ScopedTx,

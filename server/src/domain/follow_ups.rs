@@ -379,18 +379,7 @@ impl CustomerRecord for follow_up::Entity {
     type Order = FollowUpOrder;
     const CARRIES: Option<records::CarriedColumns<Self>> = None;
 
-    fn id_column() -> follow_up::Column {
-        follow_up::Column::Id
-    }
-    fn customer_column() -> follow_up::Column {
-        follow_up::Column::CustomerId
-    }
-    fn id_of(row: &follow_up::Model) -> Uuid {
-        row.id
-    }
-    fn customer_of(row: &follow_up::Model) -> Uuid {
-        row.customer_id
-    }
+    records::record_keys!(follow_up);
 
     /// Those of the customers the caller may see and, for sales staff, also those assigned
     /// to them.

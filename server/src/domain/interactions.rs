@@ -167,18 +167,7 @@ impl CustomerRecord for interaction::Entity {
     type Order = InteractionOrder;
     const CARRIES: Option<records::CarriedColumns<Self>> = records::carried_columns!(interaction);
 
-    fn id_column() -> interaction::Column {
-        interaction::Column::Id
-    }
-    fn customer_column() -> interaction::Column {
-        interaction::Column::CustomerId
-    }
-    fn id_of(row: &interaction::Model) -> Uuid {
-        row.id
-    }
-    fn customer_of(row: &interaction::Model) -> Uuid {
-        row.customer_id
-    }
+    records::record_keys!(interaction);
 
     async fn narrow(
         tx: &ScopedTx,

@@ -643,11 +643,6 @@ impl<E: EntityTrait> Scoped<Select<E>> {
         Ok(self.0.into_tuple::<T>().all(&tx.conn).await?)
     }
 
-    /// The selected columns of the first row, as a tuple.
-    pub async fn tuple<T: TryGetableMany>(self, tx: &TenantTx) -> DomainResult<Option<T>> {
-        Ok(self.0.into_tuple::<T>().one(&tx.conn).await?)
-    }
-
     /// Every row as `M` (a partial or joined model).
     pub async fn models<M: FromQueryResult>(self, tx: &TenantTx) -> DomainResult<Vec<M>> {
         Ok(self.0.into_model::<M>().all(&tx.conn).await?)
@@ -656,20 +651,6 @@ impl<E: EntityTrait> Scoped<Select<E>> {
     /// The query as a subquery (`column IN (…)`), still confined to the tenant.
     pub fn into_subquery(self) -> SelectStatement {
         self.0.into_query()
-    }
-
-    /// Rows of this query picked out by an outer statement made from it (window functions):
-    /// `wrap` receives the scoped statement and returns the one to run.
-    pub async fn wrapped(
-        self,
-        tx: &TenantTx,
-        wrap: impl FnOnce(SelectStatement) -> SelectStatement,
-    ) -> DomainResult<Vec<E::Model>>
-    where
-        E::Model: FromQueryResult,
-    {
-        let statement = tx.backend().build(&wrap(self.0.into_query()));
-        Ok(E::find().from_raw_sql(statement).all(&tx.conn).await?)
     }
 }
 

@@ -80,6 +80,25 @@ macro_rules! carried_columns {
 }
 pub(crate) use carried_columns;
 
+/// The columns and fields every record kind names alike: `id` and `customer_id`.
+macro_rules! record_keys {
+    ($module:ident) => {
+        fn id_column() -> entity::$module::Column {
+            entity::$module::Column::Id
+        }
+        fn customer_column() -> entity::$module::Column {
+            entity::$module::Column::CustomerId
+        }
+        fn id_of(row: &entity::$module::Model) -> uuid::Uuid {
+            row.id
+        }
+        fn customer_of(row: &entity::$module::Model) -> uuid::Uuid {
+            row.customer_id
+        }
+    };
+}
+pub(crate) use record_keys;
+
 /// A kind of record in customers' files.
 pub trait CustomerRecord: TenantEntity
 where

@@ -195,18 +195,7 @@ impl CustomerRecord for transaction::Entity {
     type Order = TransactionOrder;
     const CARRIES: Option<records::CarriedColumns<Self>> = records::carried_columns!(transaction);
 
-    fn id_column() -> transaction::Column {
-        transaction::Column::Id
-    }
-    fn customer_column() -> transaction::Column {
-        transaction::Column::CustomerId
-    }
-    fn id_of(row: &transaction::Model) -> Uuid {
-        row.id
-    }
-    fn customer_of(row: &transaction::Model) -> Uuid {
-        row.customer_id
-    }
+    records::record_keys!(transaction);
 
     async fn narrow(
         tx: &ScopedTx,

@@ -308,12 +308,7 @@ impl ContractQuery {
         >,
     ) -> Result<ContractConnection> {
         let filter = filter.unwrap_or_default().into_domain()?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         records::list_by::<contract::Entity, _, _>(
             ctx,
             args,

@@ -615,12 +615,7 @@ impl CustomerQuery {
     ) -> Result<CustomerConnection> {
         let api = api(ctx);
         let filter = filter.unwrap_or_default().into_domain()?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         let by_custom_field = order_by_custom_field.map(FieldOrder::from);
         let tx = read_tx(ctx).await?;
         let page = service::list(

@@ -139,12 +139,7 @@ impl FeedbackQuery {
         filter: Option<FeedbackFilter>,
     ) -> Result<FeedbackConnection> {
         let filter = filter.unwrap_or_default().into_domain()?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         records::list::<feedback::Entity, _, _>(ctx, args, filter, Default::default(), Feedback::batch).await
     }
 }

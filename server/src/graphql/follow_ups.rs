@@ -174,12 +174,7 @@ impl FollowUpQuery {
         #[graphql(default)] order_by: FollowUpOrder,
     ) -> Result<FollowUpConnection> {
         let filter = filter.unwrap_or_default().into_domain()?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         records::list::<follow_up::Entity, _, _>(ctx, args, filter, order_by.into(), FollowUp::batch).await
     }
 }

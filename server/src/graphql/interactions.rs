@@ -178,12 +178,7 @@ impl InteractionQuery {
         >,
     ) -> Result<InteractionConnection> {
         let filter = filter.unwrap_or_default().into_domain()?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         records::list_by::<interaction::Entity, _, _>(
             ctx,
             args,

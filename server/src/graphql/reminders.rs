@@ -231,12 +231,7 @@ impl ReminderQuery {
     ) -> Result<ReminderConnection> {
         let api = api(ctx);
         let filter = filter.unwrap_or_default().into_domain()?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         let page = reading!(ctx, |tx| service::list(
             &tx,
             &filter,

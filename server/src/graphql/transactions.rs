@@ -183,12 +183,7 @@ impl TransactionQuery {
         >,
     ) -> Result<TransactionConnection> {
         let filter = filter.unwrap_or_default().into_domain()?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         records::list_by::<transaction::Entity, _, _>(
             ctx,
             args,
