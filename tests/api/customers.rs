@@ -1,7 +1,9 @@
 //! The customer file: creating, changing with optimistic concurrency, status history,
 //! archiving, filters and ordering.
 
-use dossier_tests::{CREATE_CUSTOMER, CREATE_TAG, UPDATE_CUSTOMER, error_code, error_field, slug, spawn_app};
+use dossier_tests::{
+    CREATE_CUSTOMER, CREATE_TAG, UPDATE_CUSTOMER, error_code, error_field, slug, spawn_another, spawn_app,
+};
 use serde_json::json;
 
 #[tokio::test]
@@ -395,4 +397,40 @@ async fn archiving_with_a_stale_version_is_a_conflict() {
         .await;
     assert_eq!(error_code(&stale), "CONFLICT");
     assert!(stale["errors"][0]["message"].as_str().unwrap().contains("version 2"));
+}
+
+#[tokio::test]
+async fn a_customers_custom_fields_read_under_a_list_of_feedback_share_the_requests_one_transaction() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("cf-nested")).await;
+    app.ok(
+        &t.token,
+        "mutation { defineCustomField(input: { entity: CUSTOMER, key: \"club\", label: \"Club\", type: TEXT }) { customField { id } } }",
+        json!({}),
+    )
+    .await;
+    let c = app
+        .create_customer(&t.token, "Member", json!({ "customFields": { "club": "chess" } }))
+        .await;
+    app.ok(
+        &t.token,
+        "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback { id } } }",
+        json!({ "input": { "customerId": c["id"], "kind": "PRAISE", "content": "Lovely tea" } }),
+    )
+    .await;
+
+    // A second instance has no definitions cached: reading them must not take a second
+    // transaction beside the one the list reads through (on SQLite it would wait for it).
+    let fresh = spawn_another(&app, &[]).await;
+    let data = fresh
+        .ok(
+            &t.token,
+            "{ feedback(first: 5) { nodes { customer { name customFields } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["feedback"]["nodes"][0]["customer"],
+        json!({ "name": "Member", "customFields": { "club": "chess" } })
+    );
 }
