@@ -315,8 +315,9 @@ impl Customer {
             None => {
                 let wanted = super::contacts::requested_fields(ctx.look_ahead());
                 let customers = std::slice::from_ref(&self.model);
-                let loaded = reading!(ctx, |tx| contact_service::for_customers(&tx, customers, &wanted)
-                    .await?);
+                let loaded = reading!(ctx, |tx| {
+                    contact_service::for_customers(&tx, customers, &wanted).await?
+                });
                 entry(loaded, self.model.id)
             }
         };
