@@ -11,6 +11,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, QueryF
 use uuid::Uuid;
 
 use super::access::{self, require_writer};
+use super::error::UniqueKey;
 use super::keys::TenantKeys;
 use super::patch::Patch;
 use super::{DomainError, DomainResult, ScopedTx, Store, audit, now, validate};
@@ -743,13 +744,7 @@ pub async fn rotate_tenant_key(store: &Store, scope: &TenantScope) -> DomainResu
         .vault()
         .rotate_data_key(&tx, scope.tenant_id())
         .await
-        .map_err(|e| {
-            if super::customers::is_unique_violation(&e) {
-                DomainError::Conflict("another rotation of this tenant's key is under way".into())
-            } else {
-                e
-            }
-        })?;
+        .on_unique(|| DomainError::Conflict("another rotation of this tenant's key is under way".into()))?;
     audit::record(&tx, "tenant.rotate_key", Some(scope.tenant_id()), &["dataKeyVersion"]).await?;
     tx.commit().await?;
     store

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::contacts::{self, ContactInput};
 use super::custom_fields::query::{self as custom_query, FieldFilter, FieldOrder};
 use super::custom_fields::{FieldEntity, values};
+use super::error::{UniqueKey, unique_or};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
 use super::records::RecordKind;
@@ -320,7 +321,7 @@ pub async fn create(
     let created = tx
         .insert(draft.clone().into_active_model().reset_all())
         .await
-        .map_err(|e| code_clash_or(e, draft.code.clone()))?;
+        .on_unique(|| code_taken(&draft.code))?;
     record_status(&tx, created.id, None, created.status, None).await?;
     set_tags(&tx, created.id, &tag_ids).await?;
     contacts::insert_for_new_customer(&tx, &keys, region, created.id, &contact_inputs).await?;
@@ -781,25 +782,13 @@ pub(crate) fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
 /// Writes `next` over `read_version` only (see `versioned`); a taken code is a DUPLICATE.
 async fn save_if_version(tx: &ScopedTx, next: customer::Model, read_version: i32) -> DomainResult<customer::Model> {
     let code = next.code.clone();
-    versioned::save_if_version::<customer::Entity>(tx, next, read_version, |e| code_clash_or(e.into(), code)).await
+    versioned::save_if_version::<customer::Entity>(tx, next, read_version, unique_or(|| code_taken(&code))).await
 }
 
-fn code_clash_or(err: DomainError, code: String) -> DomainError {
-    if is_unique_violation(&err) {
-        DomainError::Duplicate {
-            field: "code".into(),
-            message: format!("customer code {code} is already in use"),
-            candidates: vec![],
-        }
-    } else {
-        err
-    }
-}
-
-/// Whether a write failed on a unique key (a race lost to a concurrent insert).
-pub(crate) fn is_unique_violation(err: &DomainError) -> bool {
-    matches!(err, DomainError::Internal(cause)
-        if cause.downcast_ref::<sea_orm::DbErr>().is_some_and(super::error::is_unique_violation))
+/// DUPLICATE for a customer code already in use (a race lost to a concurrent write; who holds
+/// it may be out of the caller's view, so no candidate is named).
+fn code_taken(code: &str) -> DomainError {
+    DomainError::duplicate("code", format!("customer code {code} is already in use"))
 }
 
 async fn record_status(

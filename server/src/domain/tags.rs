@@ -7,7 +7,8 @@ use entity::{customer_tag, tag};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::customers::{dedup, is_unique_violation};
+use super::customers::dedup;
+use super::error::UniqueKey;
 use super::{DomainError, DomainResult, ScopedTx, Store, access, audit, locks, now, validate};
 use crate::tenancy::TenantScope;
 
@@ -34,7 +35,7 @@ pub async fn create(
             created_at: Set(now()),
         })
         .await
-        .map_err(name_taken_or)?;
+        .on_unique(|| name_taken(vec![]))?;
     audit::record(&tx, "tag.create", Some(created.id), &["name", "color"]).await?;
     tx.commit().await?;
     Ok(created)
@@ -115,15 +116,6 @@ fn name_taken(candidates: Vec<Uuid>) -> DomainError {
     }
 }
 
-/// A write that lost a race for the name to a concurrent one is told so like any other clash.
-fn name_taken_or(err: DomainError) -> DomainError {
-    if is_unique_violation(&err) {
-        name_taken(vec![])
-    } else {
-        err
-    }
-}
-
 async fn named(tx: &ScopedTx, name: &str) -> DomainResult<Option<tag::Model>> {
     tx.select::<tag::Entity>()
         .filter(tag::Column::Name.eq(name))
@@ -175,7 +167,7 @@ pub async fn rename(
         .set(current.into_active_model().reset_all())
         .exec_with_returning(&tx)
         .await
-        .map_err(name_taken_or)?
+        .on_unique(|| name_taken(vec![]))?
         .pop()
         .ok_or(DomainError::NotFound("tag"))?;
     audit::record(&tx, "tag.update", Some(id), &changed).await?;
