@@ -339,6 +339,7 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
     let execution = state.schema.execute(gql.data(context));
     // A read is cut off at the deadline; a mutation is not, since it may be committing: each of
     // its statements is bounded by the database timeouts instead, and its answer tells the truth.
+    let mut timed_out = false;
     let mut response = if cost.mutation {
         execution.await
     } else {
@@ -346,6 +347,7 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
             Ok(response) => response,
             Err(_) => {
                 tracing::warn!("request exceeded its deadline");
+                timed_out = true;
                 async_graphql::Response::from_errors(vec![
                     async_graphql::Error::from(crate::domain::DomainError::Unavailable(anyhow::anyhow!(
                         "request deadline exceeded"
@@ -355,7 +357,11 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
             }
         }
     };
-    if let Err(failed) = reads.finish().await {
+    // A read cut off may have left a statement running on the shared transaction: committing
+    // it would wait for that statement. Nothing of it is sent, so it is dropped (rolled back).
+    if timed_out {
+        drop(reads);
+    } else if let Err(failed) = reads.finish().await {
         // What was read may not be sent: its audit of decrypted data did not commit.
         response = async_graphql::Response::from_errors(vec![
             async_graphql::Error::from(failed).into_server_error(async_graphql::Pos::default()),
