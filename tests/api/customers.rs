@@ -403,21 +403,12 @@ async fn archiving_with_a_stale_version_is_a_conflict() {
 async fn a_customers_custom_fields_read_under_a_list_of_feedback_share_the_requests_one_transaction() {
     let app = spawn_app().await;
     let t = app.signup(&slug("cf-nested")).await;
-    app.ok(
-        &t.token,
-        "mutation { defineCustomField(input: { entity: CUSTOMER, key: \"club\", label: \"Club\", type: TEXT }) { customField { id } } }",
-        json!({}),
-    )
-    .await;
+    app.define_custom_field(&t.token, "CUSTOMER", "club", "TEXT", json!({}))
+        .await;
     let c = app
         .create_customer(&t.token, "Member", json!({ "customFields": { "club": "chess" } }))
         .await;
-    app.ok(
-        &t.token,
-        "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback { id } } }",
-        json!({ "input": { "customerId": c["id"], "kind": "PRAISE", "content": "Lovely tea" } }),
-    )
-    .await;
+    app.record_feedback(&t.token, &c["id"], json!({})).await;
 
     // A second instance has no definitions cached: reading them must not take a second
     // transaction beside the one the list reads through (on SQLite it would wait for it).

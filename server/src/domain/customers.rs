@@ -22,11 +22,8 @@ use super::custom_fields::{FieldEntity, values};
 use super::error::{UniqueKey, unique_or};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
+use super::patch::{Patch, assign, cannot_clear};
 use super::records::RecordKind;
-// A glob, so that the re-export of the PORT BRIDGE below may name the same items; it takes
-// over when that goes.
-#[allow(unused_imports)]
-use super::patch::*;
 use super::validate::Lines;
 use super::{
     DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, history_totals, locks, now, tags, validate,
