@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{follow_up, interaction, transaction};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement, UnionType};
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, Value};
 use uuid::Uuid;
 
 use super::money::{Currency, Money};
@@ -21,62 +21,79 @@ pub struct Activity {
     pub next_follow_up_at: Option<DateTime<Utc>>,
 }
 
-/// The activity of each customer in `customer_ids`, in three grouped statements.
+/// The activity of each customer in `customer_ids`, in one statement: the union of three
+/// grouped selects, told apart by their first column.
 pub async fn for_customers(tx: &ScopedTx, customer_ids: &[Uuid]) -> DomainResult<HashMap<Uuid, Activity>> {
     let mut out: HashMap<Uuid, Activity> = HashMap::new();
     if customer_ids.is_empty() {
         return Ok(out);
     }
     let ids = || customer_ids.iter().copied();
-    let totals: Vec<(Uuid, String, i64)> = tx
+    // NULLs typed as the other branches' values, so PostgreSQL's union agrees on each column.
+    let no_currency = || Expr::val(Value::String(None));
+    let no_total = || Expr::val(Value::BigInt(None));
+    let no_time = || Expr::val(Value::ChronoDateTimeUtc(None));
+    let mut totals = tx
         .select::<transaction::Entity>()
         .select_only()
+        .column_as(Expr::val(LIFETIME_VALUE), "measure")
         .column(transaction::Column::CustomerId)
         .column(transaction::Column::Currency)
         .column_as(total_minor(), "total")
+        .column_as(no_time(), "at")
         .filter(transaction::Column::CustomerId.is_in(ids()))
         .filter(transaction::Column::VoidedAt.is_null())
         .group_by(transaction::Column::CustomerId)
-        .group_by(transaction::Column::Currency)
-        .order_by_asc(transaction::Column::Currency)
-        .tuples(tx)
-        .await?;
-    let last_interactions: Vec<(Uuid, Option<DateTime<Utc>>)> = tx
+        .group_by(transaction::Column::Currency);
+    let last_interactions = tx
         .select::<interaction::Entity>()
         .select_only()
+        .column_as(Expr::val(LAST_INTERACTION), "measure")
         .column(interaction::Column::CustomerId)
-        .column_as(Expr::col(interaction::Column::OccurredAt).max(), "last")
+        .column_as(no_currency(), "currency")
+        .column_as(no_total(), "total")
+        .column_as(Expr::col(interaction::Column::OccurredAt).max(), "at")
         .filter(interaction::Column::CustomerId.is_in(ids()))
-        .group_by(interaction::Column::CustomerId)
-        .tuples(tx)
-        .await?;
-    let next_follow_ups: Vec<(Uuid, Option<DateTime<Utc>>)> = tx
+        .group_by(interaction::Column::CustomerId);
+    let next_follow_ups = tx
         .select::<follow_up::Entity>()
         .select_only()
+        .column_as(Expr::val(NEXT_FOLLOW_UP), "measure")
         .column(follow_up::Column::CustomerId)
-        .column_as(Expr::col(follow_up::Column::DueAt).min(), "next")
+        .column_as(no_currency(), "currency")
+        .column_as(no_total(), "total")
+        .column_as(Expr::col(follow_up::Column::DueAt).min(), "at")
         .filter(follow_up::Column::CustomerId.is_in(ids()))
         .filter(follow_up::Column::CompletedAt.is_null())
-        .group_by(follow_up::Column::CustomerId)
-        .tuples(tx)
-        .await?;
-    for (customer_id, currency, total) in totals {
-        // Stored currencies were validated on the way in.
-        if let Ok(currency) = Currency::parse("currency", &currency) {
-            out.entry(customer_id)
-                .or_default()
-                .lifetime_value
-                .push(Money::from_minor(total, currency));
+        .group_by(follow_up::Column::CustomerId);
+    QuerySelect::query(&mut totals)
+        .union(UnionType::All, last_interactions.into_subquery())
+        .union(UnionType::All, next_follow_ups.into_subquery());
+    type Measured = (i32, Uuid, Option<String>, Option<i64>, Option<DateTime<Utc>>);
+    for (measure, customer_id, currency, total, at) in totals.tuples::<Measured>(tx).await? {
+        let activity = out.entry(customer_id).or_default();
+        match measure {
+            LIFETIME_VALUE => {
+                // Stored currencies were validated on the way in.
+                if let (Some(total), Some(Ok(currency))) = (total, currency.map(|c| Currency::parse("currency", &c))) {
+                    activity.lifetime_value.push(Money::from_minor(total, currency));
+                }
+            }
+            LAST_INTERACTION => activity.last_interaction_at = at,
+            _ => activity.next_follow_up_at = at,
         }
     }
-    for (customer_id, at) in last_interactions {
-        out.entry(customer_id).or_default().last_interaction_at = at;
-    }
-    for (customer_id, at) in next_follow_ups {
-        out.entry(customer_id).or_default().next_follow_up_at = at;
+    for activity in out.values_mut() {
+        activity
+            .lifetime_value
+            .sort_by(|a, b| a.currency.code().cmp(b.currency.code()));
     }
     Ok(out)
 }
+
+const LIFETIME_VALUE: i32 = 0;
+const LAST_INTERACTION: i32 = 1;
+const NEXT_FOLLOW_UP: i32 = 2;
 
 /// `SUM(amount_minor)` as a BIGINT (PostgreSQL widens a sum of BIGINTs to NUMERIC).
 pub(crate) fn total_minor() -> Expr {

@@ -23,11 +23,11 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DeleteMany, EntityTrait,
-    FromQueryResult, IdenStatic, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select, Statement, TryGetableMany, UpdateMany, Value,
+    FromQueryResult, IdenStatic, IntoActiveModel, Iterable, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, Statement, TryGetableMany, UpdateMany, Value,
 };
 use uuid::Uuid;
 
@@ -656,19 +656,14 @@ impl<E: EntityTrait> Scoped<Select<E>> {
 
 impl<E: EntityTrait> Scoped<Select<E>>
 where
-    E::Model: FromQueryResult,
+    E::Model: FromQueryResult + Send + 'static,
 {
     /// Up to `per_parent` rows of each parent in `order`, each with how many rows its parent
-    /// has in all, in one statement (`ROW_NUMBER()` and `COUNT(*)` over `PARTITION BY parent`,
-    /// which SQLite and PostgreSQL both run). `order` must end with a unique column so the
-    /// cut between rows is stable.
-    pub async fn first_per_parent(
-        self,
-        tx: &TenantTx,
-        parent: E::Column,
-        order: &[(E::Column, Order)],
-        per_parent: u64,
-    ) -> DomainResult<Vec<(E::Model, u64)>> {
+    /// has in all (`ROW_NUMBER()` and `COUNT(*)` over `PARTITION BY parent`, which SQLite and
+    /// PostgreSQL both run), to be read with others in one statement by
+    /// `TenantTx::first_per_parent`. `order` must end with a unique column so the cut between
+    /// rows is stable.
+    pub fn ranked(self, parent: E::Column, order: &[(E::Column, Order)], per_parent: u64) -> Ranked {
         let window_order = order
             .iter()
             .map(|(column, direction)| {
@@ -686,25 +681,128 @@ where
         ranked
             .expr_as(
                 Expr::cust(format!("ROW_NUMBER() OVER ({partition} ORDER BY {window_order})")),
-                Alias::new("row_in_parent"),
+                Alias::new(ROW_IN_PARENT),
             )
             .expr_as(
                 Expr::cust(format!("COUNT(*) OVER ({partition})")),
-                Alias::new("rows_of_parent"),
+                Alias::new(ROWS_OF_PARENT),
             );
-        let outer = Query::select()
-            .column(Asterisk)
-            .from_subquery(ranked, Alias::new("ranked"))
-            .and_where(Expr::col(Alias::new("row_in_parent")).lte(per_parent as i64))
-            .order_by(Alias::new("row_in_parent"), Order::Asc)
-            .to_owned();
-        let rows = tx.conn.query_all_raw(tx.backend().build(&outer)).await?;
-        rows.iter()
-            .map(|row| {
-                let total: i64 = row.try_get("", "rows_of_parent")?;
-                Ok((E::Model::from_query_result(row, "")?, u64::try_from(total).unwrap_or(0)))
+        Ranked {
+            ranked,
+            per_parent,
+            columns: E::Column::iter()
+                .map(|c| (c.as_str().to_owned(), typed_null(c.def().get_column_type())))
+                .collect(),
+            decode: |row, prefix| Ok(Box::new(E::Model::from_query_result(row, prefix)?)),
+        }
+    }
+}
+
+const ROW_IN_PARENT: &str = "row_in_parent";
+const ROWS_OF_PARENT: &str = "rows_of_parent";
+const BRANCH: &str = "branch";
+
+/// The first rows per parent of one scoped select (see `Scoped::ranked`).
+pub struct Ranked {
+    ranked: SelectStatement,
+    per_parent: u64,
+    /// The entity's columns, each with a NULL of its type for the other branches' rows.
+    columns: Vec<(String, Expr)>,
+    decode: DecodeRow,
+}
+
+/// Reads one branch's model from a row of the union, by its columns' prefix.
+type DecodeRow = fn(&sea_orm::QueryResult, &str) -> Result<Box<dyn std::any::Any + Send>, sea_orm::DbErr>;
+
+/// A NULL that PostgreSQL reads as a value of `column_type`, so that the branches of a union
+/// agree on every column's type.
+fn typed_null(column_type: &sea_orm::ColumnType) -> Expr {
+    use sea_orm::ColumnType as T;
+    // A bound JSON value has one type for both; a union does not convert `json` and `jsonb`.
+    match column_type {
+        T::Json => return Expr::val(Value::Json(None)).cast_as(Alias::new("json")),
+        T::JsonBinary => return Expr::val(Value::Json(None)).cast_as(Alias::new("jsonb")),
+        _ => {}
+    }
+    Expr::val(match column_type {
+        T::Uuid => Value::Uuid(None),
+        T::TimestampWithTimeZone => Value::ChronoDateTimeUtc(None),
+        T::Timestamp | T::DateTime => Value::ChronoDateTime(None),
+        T::Date => Value::ChronoDate(None),
+        T::BigInteger => Value::BigInt(None),
+        T::Integer => Value::Int(None),
+        T::SmallInteger => Value::SmallInt(None),
+        T::Boolean => Value::Bool(None),
+        T::Binary(_) | T::VarBinary(_) | T::Blob => Value::Bytes(None),
+        _ => Value::String(None),
+    })
+}
+
+/// One row read by `TenantTx::first_per_parent`: the model of its branch (to downcast) and
+/// how many rows its parent has in all.
+pub struct RankedRow {
+    pub model: Box<dyn std::any::Any + Send>,
+    pub rows_of_parent: u64,
+}
+
+impl TenantTx {
+    /// The rows of every branch, in one statement (a `UNION ALL` whose rows carry every
+    /// branch's columns, NULL but for their own), each branch's in its order per parent.
+    pub async fn first_per_parent(&self, branches: Vec<Ranked>) -> DomainResult<Vec<Vec<RankedRow>>> {
+        let prefix = |branch: usize| format!("b{branch}_");
+        let mut union: Option<SelectStatement> = None;
+        for (n, branch) in branches.iter().enumerate() {
+            let mut select = Query::select();
+            select
+                .expr_as(Expr::val(n as i32), Alias::new(BRANCH))
+                .column(Alias::new(ROW_IN_PARENT))
+                .column(Alias::new(ROWS_OF_PARENT));
+            for (m, other) in branches.iter().enumerate() {
+                for (column, null) in &other.columns {
+                    let alias = Alias::new(format!("{}{column}", prefix(m)));
+                    if m == n {
+                        select.expr_as(Expr::col(Alias::new(column.as_str())), alias);
+                    } else {
+                        select.expr_as(null.clone(), alias);
+                    }
+                }
+            }
+            select
+                .from_subquery(branch.ranked.clone(), Alias::new(format!("ranked_{n}")))
+                .and_where(Expr::col(Alias::new(ROW_IN_PARENT)).lte(branch.per_parent as i64));
+            match &mut union {
+                None => union = Some(select.to_owned()),
+                Some(union) => {
+                    union.union(sea_orm::sea_query::UnionType::All, select.to_owned());
+                }
+            }
+        }
+        let mut read: Vec<Vec<(i64, RankedRow)>> = branches.iter().map(|_| Vec::new()).collect();
+        let Some(union) = union else {
+            return Ok(Vec::new());
+        };
+        for row in self.conn.query_all_raw(self.backend().build(&union)).await? {
+            let n: i32 = row.try_get("", BRANCH)?;
+            let (Some(branch), Some(rows)) = (branches.get(n as usize), read.get_mut(n as usize)) else {
+                continue;
+            };
+            let total: i64 = row.try_get("", ROWS_OF_PARENT)?;
+            rows.push((
+                row.try_get("", ROW_IN_PARENT)?,
+                RankedRow {
+                    model: (branch.decode)(&row, &prefix(n as usize))?,
+                    rows_of_parent: u64::try_from(total).unwrap_or(0),
+                },
+            ));
+        }
+        Ok(read
+            .into_iter()
+            .map(|mut rows| {
+                // In rank order, each parent's rows stand in its own order once grouped by parent.
+                rows.sort_by_key(|(rank, _)| *rank);
+                rows.into_iter().map(|(_, row)| row).collect()
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -4,6 +4,7 @@
 //! kind for the work that spans them (merge, erasure, custom fields): those match on it
 //! exhaustively, so a kind added here and forgotten there does not compile.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 use super::custom_fields::FieldEntity;
 use super::custom_fields::query::{self as custom_query, Carrying, FieldOrder};
+use super::kernel::{Ranked, RankedRow};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortKind, SortValue};
 use super::{DomainError, DomainResult, Scoped, ScopedTx, TenantEntity, access};
 
@@ -236,37 +238,114 @@ impl<M> Default for FileRows<M> {
     }
 }
 
-/// Each customer's first `per_customer` records of their file list in the default order, and
-/// how many there are, for a whole page of customers in one statement.
-pub async fn first_per_customer<K: CustomerRecord>(
-    tx: &ScopedTx,
-    customer_ids: &[Uuid],
+/// The file lists a page of customers shows: which kinds, and how many rows per customer.
+#[derive(Default)]
+pub struct FileRequest {
+    kinds: Vec<WantedKind>,
+}
+
+struct WantedKind {
+    kind: TypeId,
     per_customer: u64,
-) -> DomainResult<HashMap<Uuid, FileRows<K::Model>>>
+    ranked: fn(&ScopedTx, &[Uuid], u64) -> Ranked,
+    group: fn(Vec<RankedRow>) -> Box<dyn Any + Send + Sync>,
+}
+
+impl FileRequest {
+    /// Asks for the first `per_customer` rows of kind `K` (the most asked for wins).
+    pub fn want<K: CustomerRecord>(&mut self, per_customer: u64)
+    where
+        K::Model: FromQueryResult + Clone + Send + Sync,
+    {
+        match self.kinds.iter_mut().find(|k| k.kind == TypeId::of::<K>()) {
+            Some(wanted) => wanted.per_customer = wanted.per_customer.max(per_customer),
+            None => self.kinds.push(WantedKind {
+                kind: TypeId::of::<K>(),
+                per_customer,
+                ranked: ranked_file::<K>,
+                group: group_files::<K>,
+            }),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+}
+
+/// Each customer's first rows of the kinds a `FileRequest` names, in each kind's default order.
+pub struct PageFiles {
+    kinds: HashMap<TypeId, (u64, Box<dyn Any + Send + Sync>)>,
+}
+
+impl PageFiles {
+    /// The files of kind `K`, if it was asked for with at least `per_customer` rows each.
+    pub fn of<K: CustomerRecord>(&self, per_customer: u64) -> Option<&HashMap<Uuid, FileRows<K::Model>>>
+    where
+        K::Model: FromQueryResult + Clone + Send + Sync,
+    {
+        let (loaded, files) = self.kinds.get(&TypeId::of::<K>())?;
+        if *loaded < per_customer {
+            return None;
+        }
+        files.downcast_ref()
+    }
+}
+
+/// The first rows of every kind `request` names for each of `customer_ids`, with how many
+/// each customer has, in one statement for the whole page and every kind.
+pub async fn first_per_customer(tx: &ScopedTx, customer_ids: &[Uuid], request: FileRequest) -> DomainResult<PageFiles> {
+    let kinds: Vec<WantedKind> = request.kinds.into_iter().filter(|k| k.per_customer > 0).collect();
+    if customer_ids.is_empty() || kinds.is_empty() {
+        let empty = kinds
+            .into_iter()
+            .map(|k| (k.kind, (k.per_customer, (k.group)(Vec::new()))));
+        return Ok(PageFiles { kinds: empty.collect() });
+    }
+    let branches = kinds
+        .iter()
+        .map(|k| (k.ranked)(tx, customer_ids, k.per_customer))
+        .collect();
+    let read = tx.first_per_parent(branches).await?;
+    Ok(PageFiles {
+        kinds: kinds
+            .into_iter()
+            .zip(read)
+            .map(|(k, rows)| (k.kind, (k.per_customer, (k.group)(rows))))
+            .collect(),
+    })
+}
+
+fn ranked_file<K: CustomerRecord>(tx: &ScopedTx, customer_ids: &[Uuid], per_customer: u64) -> Ranked
 where
     K::Model: FromQueryResult + Clone + Send + Sync,
 {
-    if customer_ids.is_empty() || per_customer == 0 {
-        return Ok(HashMap::new());
-    }
     let order = K::Order::default();
     let direction = if order.descending() { Order::Desc } else { Order::Asc };
-    let rows = K::in_file(K::visible(tx))
+    K::in_file(K::visible(tx))
         .filter(K::customer_column().is_in(customer_ids.iter().copied()))
-        .first_per_parent(
-            tx,
+        .ranked(
             K::customer_column(),
             &[(order.column(), direction.clone()), (K::id_column(), direction)],
             per_customer,
         )
-        .await?;
+}
+
+fn group_files<K: CustomerRecord>(rows: Vec<RankedRow>) -> Box<dyn Any + Send + Sync>
+where
+    K::Model: FromQueryResult + Clone + Send + Sync,
+{
     let mut files: HashMap<Uuid, FileRows<K::Model>> = HashMap::new();
-    for (row, total) in rows {
-        let file = files.entry(K::customer_of(&row)).or_default();
-        file.total = total;
-        file.rows.push(row);
+    for row in rows {
+        // Each branch's rows are decoded as its own kind's model.
+        let Ok(model) = row.model.downcast::<K::Model>() else {
+            continue;
+        };
+        let file = files.entry(K::customer_of(&model)).or_default();
+        file.total = row.rows_of_parent;
+        file.rows.push(*model);
     }
-    Ok(files)
+    Box::new(files)
 }
 
 /// Every kind of record in a customer's file.

@@ -4,7 +4,11 @@ use std::collections::{HashMap, HashSet};
 
 use entity::enums::Role;
 use entity::{customer_tag, tag};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::customers::dedup;
@@ -51,32 +55,44 @@ pub async fn for_customers(tx: &ScopedTx, customer_ids: &[Uuid]) -> DomainResult
     if customer_ids.is_empty() {
         return Ok(out);
     }
-    let links = tx
-        .select::<customer_tag::Entity>()
+    let mut tagged = tx.select::<tag::Entity>();
+    QuerySelect::query(&mut tagged)
+        .inner_join(
+            customer_tag::Entity,
+            Expr::col((customer_tag::Entity, customer_tag::Column::TagId)).equals((tag::Entity, tag::Column::Id)),
+        )
+        .expr_as(
+            Expr::col((customer_tag::Entity, customer_tag::Column::CustomerId)),
+            Alias::new(TAGGED_CUSTOMER),
+        );
+    let rows: Vec<TagOfCustomer> = tagged
         .filter(customer_tag::Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .all(tx)
+        .models(tx)
         .await?;
-    let tag_ids: Vec<Uuid> = links.iter().map(|l| l.tag_id).collect();
-    let tags: HashMap<Uuid, tag::Model> = if tag_ids.is_empty() {
-        HashMap::new()
-    } else {
-        tx.select::<tag::Entity>()
-            .filter(tag::Column::Id.is_in(tag_ids))
-            .all(tx)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect()
-    };
-    for link in links {
-        if let Some(t) = tags.get(&link.tag_id) {
-            out.entry(link.customer_id).or_default().push(t.clone());
-        }
+    for row in rows {
+        out.entry(row.customer_id).or_default().push(row.tag);
     }
     for list in out.values_mut() {
         list.sort_by(|a, b| a.name.cmp(&b.name));
     }
     Ok(out)
+}
+
+const TAGGED_CUSTOMER: &str = "tagged_customer";
+
+/// A tag with the customer it was read for.
+struct TagOfCustomer {
+    customer_id: Uuid,
+    tag: tag::Model,
+}
+
+impl FromQueryResult for TagOfCustomer {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            customer_id: row.try_get(prefix, TAGGED_CUSTOMER)?,
+            tag: tag::Model::from_query_result(row, prefix)?,
+        })
+    }
 }
 
 /// Checks that every id names a tag of this tenant; unknown ids are a validation error on `field`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{customer, customer_status_history, tag, user};
+use entity::{contract, customer, customer_status_history, feedback, follow_up, interaction, tag, transaction, user};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
@@ -30,6 +30,7 @@ use crate::domain::customers::{self as service, BudgetInput as DomainBudget, Cus
 use crate::domain::history_totals::{self, Activity};
 use crate::domain::pagination::PageArgs;
 use crate::domain::patch::Patch;
+use crate::domain::records::FileRequest;
 use crate::domain::{tags as tag_service, users};
 
 macro_rules! remote_enum {
@@ -190,7 +191,7 @@ impl Customer {
     }
 
     fn with(model: customer::Model, preloaded: Arc<Preloaded>) -> Self {
-        let files = CustomerFiles::over(vec![model.id]);
+        let files = CustomerFiles::over(vec![model.id], FileRequest::default());
         Self::in_page(model, preloaded, files)
     }
 
@@ -353,7 +354,7 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<TransactionConnection> {
-        records::file(ctx, &self.files.transactions, self.model.id, first, after, |rows| {
+        records::file::<transaction::Entity, _, _, _>(ctx, &self.files, self.model.id, first, after, |rows| {
             rows.into_iter().map(super::transactions::Transaction::new).collect()
         })
         .await
@@ -367,9 +368,9 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<ContractConnection> {
-        records::file(
+        records::file::<contract::Entity, _, _, _>(
             ctx,
-            &self.files.contracts,
+            &self.files,
             self.model.id,
             first,
             after,
@@ -386,9 +387,9 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<InteractionConnection> {
-        records::file(
+        records::file::<interaction::Entity, _, _, _>(
             ctx,
-            &self.files.interactions,
+            &self.files,
             self.model.id,
             first,
             after,
@@ -405,9 +406,9 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<FollowUpConnection> {
-        records::file(
+        records::file::<follow_up::Entity, _, _, _>(
             ctx,
-            &self.files.follow_ups,
+            &self.files,
             self.model.id,
             first,
             after,
@@ -424,9 +425,9 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<FeedbackConnection> {
-        records::file(
+        records::file::<feedback::Entity, _, _, _>(
             ctx,
-            &self.files.feedback,
+            &self.files,
             self.model.id,
             first,
             after,
@@ -662,7 +663,18 @@ impl CustomerQuery {
         }
         tx.done().await?;
         let preloaded = Arc::new(preloaded);
-        let files = CustomerFiles::over(ids);
+        let mut request = FileRequest::default();
+        for node in [
+            ctx.look_ahead().field("edges").field("node"),
+            ctx.look_ahead().field("nodes"),
+        ] {
+            records::want_file::<transaction::Entity>(&mut request, node.field("transactions"));
+            records::want_file::<contract::Entity>(&mut request, node.field("contracts"));
+            records::want_file::<interaction::Entity>(&mut request, node.field("interactions"));
+            records::want_file::<follow_up::Entity>(&mut request, node.field("openFollowUps"));
+            records::want_file::<feedback::Entity>(&mut request, node.field("feedback"));
+        }
+        let files = CustomerFiles::over(ids, request);
 
         Ok(super::page_connection(page, CustomerListInfo { filter }, |model| {
             Customer::in_page(model, preloaded.clone(), files.clone())

@@ -2,8 +2,7 @@
 //! the root, and the nested lists of a customer, whose first rows are loaded for a whole
 //! page of customers in one statement. Cursors come from the domain only.
 
-use std::collections::HashMap;
-use std::marker::PhantomData;
+use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ObjectType, OutputType, Result};
@@ -15,10 +14,12 @@ use super::reads::read_tx;
 use super::{api, custom_fields::CustomFieldOrder};
 use crate::domain::custom_fields::query::{Carrying, FieldOrder};
 use crate::domain::pagination::{Page, PageArgs};
-use crate::domain::records::{self, CustomerRecord, FileRows};
+use crate::domain::records::{self, CustomerRecord, FileRequest, FileRows, PageFiles};
 
 /// Nested lists show at most this many rows.
 const NESTED_MAX: usize = 100;
+/// How many rows a nested list shows when its query does not say.
+pub(crate) const DEFAULT_FIRST: u64 = 10;
 
 /// What a list's `totalCount` counts: known already for a customer's first rows, else
 /// counted when asked.
@@ -147,68 +148,109 @@ where
     Ok(found)
 }
 
-/// How many rows per customer a batch loaded, and each customer's rows.
-type Loaded<M> = (usize, HashMap<Uuid, FileRows<M>>);
-
-/// The first rows of one kind's list in each customer's file of a page, loaded for all the
-/// page's customers by the first customer that asks.
-pub(crate) struct FileLists<K: CustomerRecord>
-where
-    K::Model: FromQueryResult + Clone + Send + Sync,
-{
+/// The first rows of the nested record lists a page of customers shows, loaded for all the
+/// page's customers and every kind its query asks for, in one statement, by the first
+/// customer that asks.
+#[derive(Default)]
+pub(crate) struct CustomerFiles {
     customers: Vec<Uuid>,
-    /// How many rows per customer were loaded, and the rows.
-    loaded: OnceCell<Loaded<K::Model>>,
-    kind: PhantomData<K>,
+    request: std::sync::Mutex<Option<FileRequest>>,
+    loaded: OnceCell<PageFiles>,
 }
 
-impl<K: CustomerRecord> FileLists<K>
+impl CustomerFiles {
+    /// The files of `customers`, of the kinds and lengths `request` names.
+    pub(crate) fn over(customers: Vec<Uuid>, request: FileRequest) -> Arc<Self> {
+        Arc::new(Self {
+            customers,
+            request: std::sync::Mutex::new(Some(request)),
+            loaded: OnceCell::new(),
+        })
+    }
+
+    /// `customer`'s first `per_customer` rows of kind `K`, unless the page asked for fewer
+    /// or for none of that kind.
+    async fn of<K: CustomerRecord>(
+        &self,
+        ctx: &Context<'_>,
+        customer: Uuid,
+        per_customer: usize,
+    ) -> Result<Option<FileRows<K::Model>>>
+    where
+        K::Model: FromQueryResult + Clone + Send + Sync,
+    {
+        let loaded = self
+            .loaded
+            .get_or_try_init(|| async {
+                let request = self.request.lock().map(|mut r| r.take()).unwrap_or_default();
+                let tx = read_tx(ctx).await?;
+                let files = records::first_per_customer(&tx, &self.customers, request.unwrap_or_default()).await?;
+                tx.done().await?;
+                Ok::<_, async_graphql::Error>(files)
+            })
+            .await?;
+        if let Some(files) = loaded.of::<K>(per_customer as u64) {
+            return Ok(Some(first_rows(files.get(&customer), per_customer)));
+        }
+        if self.customers != [customer] {
+            // A page's customer whose list the page's query did not name: a page of its own.
+            return Ok(None);
+        }
+        // A customer on its own (a record's customer, a write's answer): this list alone.
+        let mut request = FileRequest::default();
+        request.want::<K>(per_customer as u64);
+        let tx = read_tx(ctx).await?;
+        let alone = records::first_per_customer(&tx, &self.customers, request).await?;
+        tx.done().await?;
+        let files = alone.of::<K>(per_customer as u64);
+        Ok(Some(first_rows(files.and_then(|f| f.get(&customer)), per_customer)))
+    }
+}
+
+/// The first `n` of a customer's loaded rows, with its total.
+fn first_rows<M: Clone>(file: Option<&FileRows<M>>, n: usize) -> FileRows<M> {
+    file.map_or_else(FileRows::default, |f| FileRows {
+        rows: f.rows.iter().take(n).cloned().collect(),
+        total: f.total,
+    })
+}
+
+/// Adds to `request` the nested list of kind `K` that `fields` (a customer's field, as the
+/// query selects it, perhaps several times) shows without a cursor.
+pub(crate) fn want_file<K: CustomerRecord>(request: &mut FileRequest, fields: async_graphql::Lookahead<'_>)
 where
     K::Model: FromQueryResult + Clone + Send + Sync,
 {
-    pub(crate) fn over(customers: Vec<Uuid>) -> Self {
-        Self {
-            customers,
-            loaded: OnceCell::new(),
-            kind: PhantomData,
+    for field in fields.selection_fields() {
+        let arguments = field.arguments().unwrap_or_default();
+        let argument = |name: &str| arguments.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v);
+        if argument("after").is_some_and(|v| *v != async_graphql::Value::Null) {
+            continue;
         }
-    }
-
-    /// `customer`'s first `per_customer` rows, unless the batch was loaded with fewer.
-    async fn of(&self, ctx: &Context<'_>, customer: Uuid, per_customer: usize) -> Result<Option<FileRows<K::Model>>> {
-        let (loaded_per, files) = self
-            .loaded
-            .get_or_try_init(|| async {
-                let tx = read_tx(ctx).await?;
-                let files = records::first_per_customer::<K>(&tx, &self.customers, per_customer as u64).await?;
-                tx.done().await?;
-                Ok::<_, async_graphql::Error>((per_customer, files))
-            })
-            .await?;
-        if *loaded_per < per_customer {
-            return Ok(None);
+        let first = match argument("first") {
+            Some(async_graphql::Value::Number(n)) => n.as_u64().unwrap_or(0),
+            _ => DEFAULT_FIRST,
+        };
+        if (1..=NESTED_MAX as u64).contains(&first) {
+            // One more than shown tells whether there is a next page.
+            request.want::<K>(first + 1);
         }
-        Ok(Some(files.get(&customer).map_or_else(FileRows::default, |f| {
-            FileRows {
-                rows: f.rows.iter().take(per_customer).cloned().collect(),
-                total: f.total,
-            }
-        })))
     }
 }
 
 /// A customer's nested list of kind `K`: the first `first` rows from the page's batch, or a
 /// page of its own when a cursor asks for rows further on.
-pub(crate) async fn file<K, N, I>(
+pub(crate) async fn file<K, N, I, F>(
     ctx: &Context<'_>,
-    lists: &FileLists<K>,
+    lists: &CustomerFiles,
     customer: Uuid,
     first: i32,
     after: Option<String>,
-    nodes: impl FnOnce(Vec<K::Model>) -> Vec<N>,
+    nodes: F,
 ) -> Result<Connection<String, N, I>>
 where
     K: CustomerRecord,
+    F: FnOnce(Vec<K::Model>) -> Vec<N>,
     K::Model: FromQueryResult + Clone + Send + Sync,
     N: OutputType,
     I: ObjectType + From<ListTotal<K>>,
@@ -223,7 +265,7 @@ where
     };
     let filter = K::file_filter(customer);
     if after.is_none()
-        && let Some(file) = lists.of(ctx, customer, first + 1).await?
+        && let Some(file) = lists.of::<K>(ctx, customer, first + 1).await?
     {
         let has_next = file.rows.len() > first;
         let order = K::Order::default();
@@ -245,25 +287,4 @@ where
         before: None,
     };
     list::<K, N, I>(ctx, args, filter, K::Order::default(), nodes).await
-}
-
-/// The nested record lists of a page of customers, one batch per kind.
-pub(crate) struct CustomerFiles {
-    pub transactions: FileLists<entity::transaction::Entity>,
-    pub contracts: FileLists<entity::contract::Entity>,
-    pub interactions: FileLists<entity::interaction::Entity>,
-    pub follow_ups: FileLists<entity::follow_up::Entity>,
-    pub feedback: FileLists<entity::feedback::Entity>,
-}
-
-impl CustomerFiles {
-    pub(crate) fn over(customers: Vec<Uuid>) -> std::sync::Arc<Self> {
-        std::sync::Arc::new(Self {
-            transactions: FileLists::over(customers.clone()),
-            contracts: FileLists::over(customers.clone()),
-            interactions: FileLists::over(customers.clone()),
-            follow_ups: FileLists::over(customers.clone()),
-            feedback: FileLists::over(customers),
-        })
-    }
 }
