@@ -380,3 +380,47 @@ async fn erasing_a_customer_clears_the_free_text_of_its_history_but_keeps_the_fi
         1
     );
 }
+
+const CALLS_WITH_CUSTOMERS: &str = "query($first: Int!) { interactions(first: $first) { nodes {
+  customer { name tags { name } contacts { name } owner { id } statusHistory { to }
+    lifetimeValue { amount } contracts { totalCount } }
+} } }";
+
+#[tokio::test]
+async fn the_customers_of_a_list_of_interactions_load_their_files_once_for_all() {
+    let app = spawn_app().await;
+    let t = app.signup(&slug("file")).await;
+    let tag = app.create_tag(&t.token, "vip").await;
+    let now = chrono::Utc::now();
+    for n in 0..10 {
+        let c = app
+            .create_customer(
+                &t.token,
+                &format!("Buyer {n}"),
+                json!({ "tagIds": [tag], "contacts": [{ "name": format!("Contact {n}") }] }),
+            )
+            .await;
+        app.buy(&t.token, &c["id"], &iso(now - Duration::days(n + 1)), "3.00", "CNY")
+            .await;
+        talk(&app, &t.token, &c, &iso(now - Duration::hours(n + 1)), None).await;
+    }
+    let (two, for_two) = app
+        .ok_counting_statements(&t.token, CALLS_WITH_CUSTOMERS, json!({ "first": 2 }))
+        .await;
+    let (ten, for_ten) = app
+        .ok_counting_statements(&t.token, CALLS_WITH_CUSTOMERS, json!({ "first": 10 }))
+        .await;
+    assert_eq!(two["interactions"]["nodes"].as_array().unwrap().len(), 2);
+    let nodes = ten["interactions"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 10);
+    let newest = &nodes[0]["customer"];
+    assert_eq!(newest["name"], "Buyer 0");
+    assert_eq!(newest["tags"], json!([{ "name": "vip" }]));
+    assert_eq!(newest["contacts"], json!([{ "name": "Contact 0" }]));
+    assert_eq!(newest["lifetimeValue"], json!([{ "amount": "3.00" }]));
+    assert_eq!(newest["contracts"]["totalCount"], 0);
+    assert_eq!(
+        for_ten, for_two,
+        "the customers' files must load once per list, not per interaction"
+    );
+}

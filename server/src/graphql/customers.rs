@@ -16,6 +16,7 @@ use super::custom_fields::{self, CustomFieldFilter, CustomFieldOrder, CustomFiel
 use super::feedback::FeedbackConnection;
 use super::follow_ups::FollowUpConnection;
 use super::interactions::InteractionConnection;
+use super::loading::Batch;
 use super::reads::{read_tx, reading};
 use super::records::{self, CustomerFiles};
 use super::scalars::{Date, Decimal, Money};
@@ -23,7 +24,7 @@ use super::tags::Tag;
 use super::tenancy::User;
 use super::transactions::TransactionConnection;
 use super::{api, parse_id, parse_ids, parse_optional_id, patch, scope};
-use crate::domain::contacts::{self as contact_service, ContactView};
+use crate::domain::contacts::{self as contact_service, ContactView, Field as ContactField};
 use crate::domain::custom_fields::query::FieldOrder;
 use crate::domain::custom_fields::values::{self, FieldValue};
 use crate::domain::customers::{self as service, BudgetInput as DomainBudget, CustomerChanges};
@@ -116,28 +117,6 @@ impl From<customer_status_history::Model> for StatusChange {
     }
 }
 
-/// Related rows fetched once for a whole page of customers, so nested fields cost a
-/// constant number of queries. Absent entries are loaded per customer on demand.
-#[derive(Default)]
-struct Preloaded {
-    contacts: Option<HashMap<Uuid, Vec<ContactView>>>,
-    tags: Option<HashMap<Uuid, Vec<tag::Model>>>,
-    owners: Option<HashMap<Uuid, user::Model>>,
-    history: Option<HashMap<Uuid, Vec<customer_status_history::Model>>>,
-    custom_fields: Option<HashMap<Uuid, Vec<FieldValue>>>,
-    activity: Option<HashMap<Uuid, Activity>>,
-}
-
-/// One customer's entry of a preloaded map.
-fn of_one<T>(id: Uuid, value: Option<T>) -> Option<HashMap<Uuid, T>> {
-    value.map(|v| HashMap::from([(id, v)]))
-}
-
-/// The entry of customer `id` in a map loaded for it, or nothing.
-fn entry<T: Default>(mut loaded: HashMap<Uuid, T>, id: Uuid) -> T {
-    loaded.remove(&id).unwrap_or_default()
-}
-
 /// The parts of the customer's file that a write's payload selects under `customer`.
 fn selected_parts(ctx: &Context<'_>) -> service::FileParts {
     let customer = ctx.look_ahead().field("customer");
@@ -153,35 +132,97 @@ fn selected_parts(ctx: &Context<'_>) -> service::FileParts {
 
 pub struct Customer {
     model: customer::Model,
-    preloaded: Arc<Preloaded>,
-    /// The first rows of the nested record lists, loaded for the whole page on first use.
+    /// What the customers loaded with this one share, each part loaded for all on first use.
+    together: Arc<Together>,
+}
+
+/// The parts of the files of customers loaded together (a page, the customers of a list of
+/// records, a write's answer): each part is read for all of them, in one statement, by the
+/// first customer whose field asks for it.
+#[derive(Default)]
+pub(crate) struct Together {
+    customers: HashMap<Uuid, customer::Model>,
+    /// The contact fields to decrypt, when the page's query said; else the asking field's.
+    contact_fields: Option<Vec<ContactField>>,
+    contacts: Batch<Vec<ContactView>>,
+    tags: Batch<Vec<tag::Model>>,
+    owners: Batch<user::Model>,
+    history: Batch<Vec<customer_status_history::Model>>,
+    activity: Batch<Activity>,
+    /// Known only when a write read them before its COMMIT.
+    custom_fields: Option<HashMap<Uuid, Vec<FieldValue>>>,
     files: Arc<CustomerFiles>,
-    /// Loaded on first use when the page did not preload it; shared by the fields using it.
-    activity: tokio::sync::OnceCell<Activity>,
+}
+
+impl Together {
+    /// Customers loaded together, whose nested record lists `request` names.
+    pub(crate) fn of(
+        customers: &[customer::Model],
+        contact_fields: Option<Vec<ContactField>>,
+        request: FileRequest,
+    ) -> Arc<Self> {
+        let ids = || customers.iter().map(|c| c.id);
+        Arc::new(Self {
+            customers: customers.iter().map(|c| (c.id, c.clone())).collect(),
+            contact_fields,
+            contacts: Batch::over(ids()),
+            tags: Batch::over(ids()),
+            owners: Batch::over(customers.iter().map(|c| c.owner_id)),
+            history: Batch::over(ids()),
+            activity: Batch::over(ids()),
+            custom_fields: None,
+            files: CustomerFiles::over(ids().collect(), request),
+        })
+    }
+
+    /// Customers loaded together, each as a node of its own.
+    pub(crate) fn nodes(customers: Vec<customer::Model>) -> Vec<Customer> {
+        let together = Self::of(&customers, None, FileRequest::default());
+        customers
+            .into_iter()
+            .map(|model| Customer::in_batch(model, together.clone()))
+            .collect()
+    }
 }
 
 impl Customer {
+    /// A customer of customers loaded together.
+    pub(crate) fn in_batch(model: customer::Model, together: Arc<Together>) -> Self {
+        Self { model, together }
+    }
+
     pub(crate) fn single(model: customer::Model) -> Self {
-        Self::with(model, Arc::default())
+        let together = Together::of(std::slice::from_ref(&model), None, FileRequest::default());
+        Self { model, together }
     }
 
     /// A customer as a write answered it: the parts of its file the payload selects were read
     /// before the write's COMMIT, so its fields do not read the database again.
     fn answered(file: service::CustomerFile) -> Self {
         let id = file.customer.id;
-        let preloaded = Preloaded {
-            contacts: of_one(id, file.contacts),
-            tags: of_one(id, file.tags),
-            history: of_one(id, file.status_history),
-            custom_fields: of_one(id, file.custom_fields),
-            owners: file.owner.map(|owner| owner.into_iter().map(|u| (u.id, u)).collect()),
-            ..Default::default()
+        let owner = file.customer.owner_id;
+        let together = Together {
+            customers: HashMap::from([(id, file.customer.clone())]),
+            contacts: Batch::of_one(id, file.contacts),
+            tags: Batch::of_one(id, file.tags),
+            history: Batch::of_one(id, file.status_history),
+            owners: match file.owner {
+                Some(found) => Batch::settled(owner, found),
+                None => Batch::over([owner]),
+            },
+            activity: Batch::over([id]),
+            custom_fields: file.custom_fields.map(|values| HashMap::from([(id, values)])),
+            files: CustomerFiles::over(vec![id], FileRequest::default()),
+            contact_fields: None,
         };
-        Self::with(file.customer, Arc::new(preloaded))
+        Self {
+            model: file.customer,
+            together: Arc::new(together),
+        }
     }
 
     async fn custom_field_values_of(&self, ctx: &Context<'_>) -> Result<Vec<FieldValue>> {
-        if let Some(map) = &self.preloaded.custom_fields {
+        if let Some(map) = &self.together.custom_fields {
             return Ok(map.get(&self.model.id).cloned().unwrap_or_default());
         }
         let plaintext = contact_service::may_read_plaintext(scope(ctx)?, self.model.owner_id);
@@ -190,33 +231,15 @@ impl Customer {
         }))
     }
 
-    fn with(model: customer::Model, preloaded: Arc<Preloaded>) -> Self {
-        let files = CustomerFiles::over(vec![model.id], FileRequest::default());
-        Self::in_page(model, preloaded, files)
-    }
-
-    fn in_page(model: customer::Model, preloaded: Arc<Preloaded>, files: Arc<CustomerFiles>) -> Self {
-        Self {
-            model,
-            preloaded,
-            files,
-            activity: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    async fn activity(&self, ctx: &Context<'_>) -> Result<&Activity> {
-        self.activity
-            .get_or_try_init(|| async {
-                if let Some(map) = &self.preloaded.activity {
-                    return Ok(map.get(&self.model.id).cloned().unwrap_or_default());
-                }
-                let id = self.model.id;
-                Ok::<_, async_graphql::Error>(entry(
-                    reading!(ctx, |tx| history_totals::for_customers(&tx, &[id]).await?),
-                    id,
-                ))
-            })
-            .await
+    async fn activity(&self, ctx: &Context<'_>) -> Result<Activity> {
+        let load =
+            |ids: Vec<Uuid>| async move { Ok(reading!(ctx, |tx| history_totals::for_customers(&tx, &ids).await?)) };
+        Ok(self
+            .together
+            .activity
+            .get(&self.model.id, load)
+            .await?
+            .unwrap_or_default())
     }
 }
 
@@ -252,12 +275,8 @@ impl Customer {
         ID(self.model.owner_id.to_string())
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let id = self.model.owner_id;
-        let owner = match &self.preloaded.owners {
-            Some(map) => map.get(&id).cloned(),
-            None => reading!(ctx, |tx| users::by_ids_in(&tx, &[id]).await?).remove(&id),
-        };
-        Ok(owner.map(User))
+        let load = |ids: Vec<Uuid>| async move { Ok(reading!(ctx, |tx| users::by_ids_in(&tx, &ids).await?)) };
+        Ok(self.together.owners.get(&self.model.owner_id, load).await?.map(User))
     }
     async fn gender(&self) -> Option<Gender> {
         self.model.gender.map(Into::into)
@@ -311,17 +330,20 @@ impl Customer {
     }
     /// Contact persons, primary first. Masked for callers who may not read them in full.
     async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Contact>> {
-        let contacts = match &self.preloaded.contacts {
-            Some(map) => map.get(&self.model.id).cloned().unwrap_or_default(),
-            None => {
-                let wanted = super::contacts::requested_fields(ctx.look_ahead());
-                let customers = std::slice::from_ref(&self.model);
-                let loaded = reading!(ctx, |tx| {
-                    contact_service::for_customers(&tx, customers, &wanted).await?
-                });
-                entry(loaded, self.model.id)
-            }
+        let together = &self.together;
+        let load = |ids: Vec<Uuid>| async move {
+            let wanted = (together.contact_fields.clone())
+                .unwrap_or_else(|| super::contacts::requested_fields(ctx.look_ahead()));
+            let customers: Vec<customer::Model> = ids
+                .iter()
+                .filter_map(|id| together.customers.get(id).cloned())
+                .collect();
+            Ok(reading!(ctx, |tx| contact_service::for_customers(
+                &tx, &customers, &wanted
+            )
+            .await?))
         };
+        let contacts = together.contacts.get(&self.model.id, load).await?.unwrap_or_default();
         Ok(contacts.into_iter().map(Contact).collect())
     }
     /// Set when this customer was merged into another.
@@ -329,20 +351,19 @@ impl Customer {
         self.model.merged_into_id.map(|id| ID(id.to_string()))
     }
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<Tag>> {
-        let id = self.model.id;
-        let tags = match &self.preloaded.tags {
-            Some(map) => map.get(&id).cloned().unwrap_or_default(),
-            None => entry(reading!(ctx, |tx| tag_service::for_customers(&tx, &[id]).await?), id),
-        };
+        let load = |ids: Vec<Uuid>| async move { Ok(reading!(ctx, |tx| tag_service::for_customers(&tx, &ids).await?)) };
+        let tags = self.together.tags.get(&self.model.id, load).await?.unwrap_or_default();
         Ok(tags.into_iter().map(Tag).collect())
     }
     /// Every status the customer has had, oldest first.
     async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusChange>> {
-        let id = self.model.id;
-        let rows = match &self.preloaded.history {
-            Some(map) => map.get(&id).cloned().unwrap_or_default(),
-            None => entry(reading!(ctx, |tx| service::status_history(&tx, &[id]).await?), id),
-        };
+        let load = |ids: Vec<Uuid>| async move { Ok(reading!(ctx, |tx| service::status_history(&tx, &ids).await?)) };
+        let rows = self
+            .together
+            .history
+            .get(&self.model.id, load)
+            .await?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(Into::into).collect())
     }
     /// Sales that count (voided ones are listed by `transactions(filter: {includeVoided: true})`), newest first.
@@ -354,7 +375,7 @@ impl Customer {
         #[graphql(default = 10)] first: i32,
         after: Option<String>,
     ) -> Result<TransactionConnection> {
-        records::file::<transaction::Entity, _, _, _>(ctx, &self.files, self.model.id, first, after, |rows| {
+        records::file::<transaction::Entity, _, _, _>(ctx, &self.together.files, self.model.id, first, after, |rows| {
             rows.into_iter().map(super::transactions::Transaction::new).collect()
         })
         .await
@@ -370,7 +391,7 @@ impl Customer {
     ) -> Result<ContractConnection> {
         records::file::<contract::Entity, _, _, _>(
             ctx,
-            &self.files,
+            &self.together.files,
             self.model.id,
             first,
             after,
@@ -389,7 +410,7 @@ impl Customer {
     ) -> Result<InteractionConnection> {
         records::file::<interaction::Entity, _, _, _>(
             ctx,
-            &self.files,
+            &self.together.files,
             self.model.id,
             first,
             after,
@@ -408,7 +429,7 @@ impl Customer {
     ) -> Result<FollowUpConnection> {
         records::file::<follow_up::Entity, _, _, _>(
             ctx,
-            &self.files,
+            &self.together.files,
             self.model.id,
             first,
             after,
@@ -427,7 +448,7 @@ impl Customer {
     ) -> Result<FeedbackConnection> {
         records::file::<feedback::Entity, _, _, _>(
             ctx,
-            &self.files,
+            &self.together.files,
             self.model.id,
             first,
             after,
@@ -596,7 +617,7 @@ impl CustomerQuery {
     async fn duplicate_candidates(&self, ctx: &Context<'_>, customer_id: ID) -> Result<Vec<Customer>> {
         let id = parse_id("customerId", &customer_id)?;
         let found = reading!(ctx, |tx| service::duplicate_candidates(&tx, id).await?);
-        Ok(found.into_iter().map(Customer::single).collect())
+        Ok(Together::nodes(found))
     }
 
     /// Relay connection over the customers the caller may see.
@@ -630,54 +651,24 @@ impl CustomerQuery {
         )
         .await?;
 
-        let ids: Vec<Uuid> = page.items.iter().map(|(_, c)| c.id).collect();
-        let owner_ids: Vec<Uuid> = page.items.iter().map(|(_, c)| c.owner_id).collect();
-        let wants = |field: &str| {
-            let look = ctx.look_ahead();
-            look.field("edges").field("node").field(field).exists() || look.field("nodes").field(field).exists()
-        };
-        let mut preloaded = Preloaded::default();
-        if wants("contacts") {
-            let models: Vec<customer::Model> = page.items.iter().map(|(_, c)| c.clone()).collect();
-            let look = ctx.look_ahead();
-            let mut wanted = super::contacts::requested_fields(look.field("edges").field("node").field("contacts"));
-            wanted.extend(super::contacts::requested_fields(look.field("nodes").field("contacts")));
-            wanted.sort();
-            wanted.dedup();
-            preloaded.contacts = Some(contact_service::for_customers(&tx, &models, &wanted).await?);
-        }
-        if wants("tags") {
-            preloaded.tags = Some(tag_service::for_customers(&tx, &ids).await?);
-        }
-        if wants("owner") {
-            preloaded.owners = Some(users::by_ids_in(&tx, &owner_ids).await?);
-        }
-        if wants("statusHistory") {
-            preloaded.history = Some(service::status_history(&tx, &ids).await?);
-        }
-        if ["lifetimeValue", "lastInteractionAt", "nextFollowUpAt"]
-            .into_iter()
-            .any(wants)
-        {
-            preloaded.activity = Some(history_totals::for_customers(&tx, &ids).await?);
-        }
         tx.done().await?;
-        let preloaded = Arc::new(preloaded);
+        let look = ctx.look_ahead();
+        let mut contact_fields = Vec::new();
         let mut request = FileRequest::default();
-        for node in [
-            ctx.look_ahead().field("edges").field("node"),
-            ctx.look_ahead().field("nodes"),
-        ] {
+        for node in [look.field("edges").field("node"), look.field("nodes")] {
+            contact_fields.extend(super::contacts::requested_fields(node.field("contacts")));
             records::want_file::<transaction::Entity>(&mut request, node.field("transactions"));
             records::want_file::<contract::Entity>(&mut request, node.field("contracts"));
             records::want_file::<interaction::Entity>(&mut request, node.field("interactions"));
             records::want_file::<follow_up::Entity>(&mut request, node.field("openFollowUps"));
             records::want_file::<feedback::Entity>(&mut request, node.field("feedback"));
         }
-        let files = CustomerFiles::over(ids, request);
-
+        contact_fields.sort();
+        contact_fields.dedup();
+        let customers: Vec<customer::Model> = page.items.iter().map(|(_, c)| c.clone()).collect();
+        let together = Together::of(&customers, Some(contact_fields), request);
         Ok(super::page_connection(page, CustomerListInfo { filter }, |model| {
-            Customer::in_page(model, preloaded.clone(), files.clone())
+            Customer::in_batch(model, together.clone())
         }))
     }
 }

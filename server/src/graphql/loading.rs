@@ -14,10 +14,11 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::customers::Customer;
+use super::customers::{Customer, Together};
 use super::follow_ups::FollowUp;
 use super::reads::reading;
 use super::tenancy::User;
+use crate::domain::records::FileRequest;
 use crate::domain::{access, follow_ups, users};
 
 /// Rows keyed like `K` for every member of a batch, loaded on first use.
@@ -48,6 +49,23 @@ where
         }
     }
 
+    /// A batch of one key, whose row is known already when `known` gives it.
+    pub(crate) fn of_one(key: K, known: Option<V>) -> Self {
+        match known {
+            Some(row) => Self::settled(key, Some(row)),
+            None => Self::over([key]),
+        }
+    }
+
+    /// A batch of one key whose row is known, or known to be absent.
+    pub(crate) fn settled(key: K, row: Option<V>) -> Self {
+        let rows = row.map(|row| HashMap::from([(key.clone(), row)])).unwrap_or_default();
+        Self {
+            keys: vec![key],
+            loaded: OnceCell::new_with(Some(rows)),
+        }
+    }
+
     /// The row of `key`, loading the whole batch's with `load` the first time any is asked
     /// (a key outside the batch is loaded alone).
     pub(crate) async fn get<F, Fut>(&self, key: &K, load: F) -> Result<Option<V>>
@@ -61,6 +79,11 @@ where
         }
         let loaded = self.loaded.get_or_try_init(|| load(self.keys.clone())).await?;
         Ok(loaded.get(key).cloned())
+    }
+
+    /// The rows of the whole batch, if loaded.
+    pub(crate) fn loaded(&self) -> Option<&HashMap<K, V>> {
+        self.loaded.get()
     }
 
     /// The rows of the whole batch, loading them with `load` if no member asked yet.
@@ -88,6 +111,8 @@ impl<V, K> Default for Batch<V, K> {
 #[derive(Default)]
 pub struct Related {
     customers: Batch<entity::customer::Model>,
+    /// What the batch's customers share, once they are loaded.
+    together: OnceCell<Arc<Together>>,
     users: Batch<entity::user::Model>,
     /// By the id of the interaction that opened them.
     follow_ups: Batch<entity::follow_up::Model>,
@@ -99,6 +124,7 @@ impl Related {
     pub(crate) fn of(customer_ids: Vec<Uuid>, user_ids: Vec<Uuid>, interaction_ids: Vec<Uuid>) -> Arc<Self> {
         Arc::new(Self {
             customers: Batch::over(customer_ids),
+            together: OnceCell::new(),
             users: Batch::over(user_ids),
             follow_ups: Batch::over(interaction_ids),
             opened: OnceCell::new(),
@@ -113,21 +139,32 @@ impl Related {
         })
     }
 
-    /// The customer, if the caller may see it.
+    /// The customer, if the caller may see it; the customers of a batch share their files'
+    /// parts, so their nested fields load once for all.
     pub(crate) async fn customer(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Customer>> {
-        let found = self
-            .customers
-            .get(&id, |ids| async move {
-                Ok(reading!(ctx, |tx| {
-                    access::customers(&tx)
-                        .filter(entity::customer::Column::Id.is_in(ids))
-                        .all(&tx)
-                        .await?
-                }))
-                .map(|rows: Vec<entity::customer::Model>| rows.into_iter().map(|c| (c.id, c)).collect())
-            })
-            .await?;
-        Ok(found.map(Customer::single))
+        let load = |ids: Vec<Uuid>| async move {
+            Ok(reading!(ctx, |tx| {
+                access::customers(&tx)
+                    .filter(entity::customer::Column::Id.is_in(ids))
+                    .all(&tx)
+                    .await?
+            }))
+            .map(|rows: Vec<entity::customer::Model>| rows.into_iter().map(|c| (c.id, c)).collect())
+        };
+        let Some(found) = self.customers.get(&id, load).await? else {
+            return Ok(None);
+        };
+        let together = match self.customers.loaded() {
+            Some(all) if all.contains_key(&id) => {
+                let all: Vec<entity::customer::Model> = all.values().cloned().collect();
+                self.together
+                    .get_or_init(|| async { Together::of(&all, None, FileRequest::default()) })
+                    .await
+                    .clone()
+            }
+            _ => return Ok(Some(Customer::single(found))),
+        };
+        Ok(Some(Customer::in_batch(found, together)))
     }
 
     pub(crate) async fn user(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<User>> {

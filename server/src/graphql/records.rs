@@ -2,6 +2,8 @@
 //! the root, and the nested lists of a customer, whose first rows are loaded for a whole
 //! page of customers in one statement. Cursors come from the domain only.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
@@ -148,14 +150,16 @@ where
     Ok(found)
 }
 
-/// The first rows of the nested record lists a page of customers shows, loaded for all the
-/// page's customers and every kind its query asks for, in one statement, by the first
-/// customer that asks.
+/// The first rows of the nested record lists of customers loaded together (a page, the
+/// customers of a list of records), loaded for all of them by the first customer that asks:
+/// every kind the query named up front in one statement, any other kind on its first use.
 #[derive(Default)]
 pub(crate) struct CustomerFiles {
     customers: Vec<Uuid>,
     request: std::sync::Mutex<Option<FileRequest>>,
     loaded: OnceCell<PageFiles>,
+    /// Kinds the query did not name up front, by kind.
+    later: std::sync::Mutex<HashMap<TypeId, Arc<OnceCell<PageFiles>>>>,
 }
 
 impl CustomerFiles {
@@ -164,12 +168,12 @@ impl CustomerFiles {
         Arc::new(Self {
             customers,
             request: std::sync::Mutex::new(Some(request)),
-            loaded: OnceCell::new(),
+            ..Default::default()
         })
     }
 
-    /// `customer`'s first `per_customer` rows of kind `K`, unless the page asked for fewer
-    /// or for none of that kind.
+    /// `customer`'s first `per_customer` rows of kind `K`, unless they were loaded for fewer
+    /// rows (then the list reads a page of its own).
     async fn of<K: CustomerRecord>(
         &self,
         ctx: &Context<'_>,
@@ -179,31 +183,41 @@ impl CustomerFiles {
     where
         K::Model: FromQueryResult + Clone + Send + Sync,
     {
-        let loaded = self
+        let per = per_customer as u64;
+        let named = self
             .loaded
-            .get_or_try_init(|| async {
-                let request = self.request.lock().map(|mut r| r.take()).unwrap_or_default();
-                let tx = read_tx(ctx).await?;
-                let files = records::first_per_customer(&tx, &self.customers, request.unwrap_or_default()).await?;
-                tx.done().await?;
-                Ok::<_, async_graphql::Error>(files)
+            .get_or_try_init(|| {
+                let request = self
+                    .request
+                    .lock()
+                    .map_or_else(|e| e.into_inner().take(), |mut r| r.take());
+                self.load(ctx, request.unwrap_or_default())
             })
             .await?;
-        if let Some(files) = loaded.of::<K>(per_customer as u64) {
+        if let Some(files) = named.of::<K>(per) {
             return Ok(Some(first_rows(files.get(&customer), per_customer)));
         }
-        if self.customers != [customer] {
-            // A page's customer whose list the page's query did not name: a page of its own.
-            return Ok(None);
-        }
-        // A customer on its own (a record's customer, a write's answer): this list alone.
-        let mut request = FileRequest::default();
-        request.want::<K>(per_customer as u64);
+        let cell = {
+            let mut later = self.later.lock().unwrap_or_else(|e| e.into_inner());
+            later.entry(TypeId::of::<K>()).or_default().clone()
+        };
+        let later = cell
+            .get_or_try_init(|| {
+                let mut request = FileRequest::default();
+                request.want::<K>(per);
+                self.load(ctx, request)
+            })
+            .await?;
+        Ok(later
+            .of::<K>(per)
+            .map(|files| first_rows(files.get(&customer), per_customer)))
+    }
+
+    async fn load(&self, ctx: &Context<'_>, request: FileRequest) -> Result<PageFiles> {
         let tx = read_tx(ctx).await?;
-        let alone = records::first_per_customer(&tx, &self.customers, request).await?;
+        let files = records::first_per_customer(&tx, &self.customers, request).await?;
         tx.done().await?;
-        let files = alone.of::<K>(per_customer as u64);
-        Ok(Some(first_rows(files.and_then(|f| f.get(&customer)), per_customer)))
+        Ok(files)
     }
 }
 
