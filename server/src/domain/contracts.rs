@@ -24,6 +24,7 @@ use super::error::unique_or;
 use super::money::{Currency, Money};
 use super::pagination::{SortKind, SortValue};
 use super::patch::{Patch, assign, cannot_clear};
+use super::record_writes::{patch_optional, patch_required};
 use super::records::{self, CustomerRecord, RecordOrder};
 use super::reminders;
 use super::tenant_context::TenantContext;
@@ -773,16 +774,8 @@ async fn apply_changes(
             assign("number", &mut c.number, number, changed);
         }
     }
-    match changes.title {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("title")),
-        Patch::Set(v) => assign(
-            "title",
-            &mut c.title,
-            validate::required_line("title", Some(v), 200)?,
-            changed,
-        ),
-    }
+    let title = |v| validate::required_line("title", Some(v), 200);
+    patch_required("title", changes.title, &mut c.title, title, changed)?;
     let currency = match changes.currency {
         Patch::Keep => Currency::parse("currency", &c.currency)?,
         Patch::Clear => return Err(cannot_clear("currency")),
@@ -811,49 +804,21 @@ async fn apply_changes(
     }
     assign("startDate", &mut c.start_date, start, changed);
     assign("endDate", &mut c.end_date, end, changed);
-    match changes.signed_date {
-        Patch::Keep => {}
-        Patch::Clear => assign("signedDate", &mut c.signed_date, None, changed),
-        Patch::Set(v) => assign(
-            "signedDate",
-            &mut c.signed_date,
-            Some(validate::date("signedDate", &v)?),
-            changed,
-        ),
-    }
-    match changes.auto_renew {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("autoRenew")),
-        Patch::Set(v) => assign("autoRenew", &mut c.auto_renew, v, changed),
-    }
-    match changes.renewal_state {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("renewalState")),
-        Patch::Set(v) => assign("renewalState", &mut c.renewal_state, v, changed),
-    }
-    match changes.reminder_offsets_days {
-        Patch::Keep => {}
-        Patch::Clear => assign("reminderOffsetsDays", &mut c.reminder_offsets_days, None, changed),
-        Patch::Set(days) => {
-            let days = offsets("reminderOffsetsDays", days)?;
-            assign(
-                "reminderOffsetsDays",
-                &mut c.reminder_offsets_days,
-                Some(serde_json::json!(days)),
-                changed,
-            );
-        }
-    }
-    match changes.terms {
-        Patch::Keep => {}
-        Patch::Clear => assign("terms", &mut c.terms, None, changed),
-        Patch::Set(v) => assign(
-            "terms",
-            &mut c.terms,
-            validate::optional_text("terms", Some(v), 20_000)?,
-            changed,
-        ),
-    }
+    let signed = |v: String| validate::date("signedDate", &v).map(Some);
+    patch_optional("signedDate", changes.signed_date, &mut c.signed_date, signed, changed)?;
+    patch_required("autoRenew", changes.auto_renew, &mut c.auto_renew, Ok, changed)?;
+    patch_required("renewalState", changes.renewal_state, &mut c.renewal_state, Ok, changed)?;
+    let days = |days| Ok(Some(serde_json::json!(offsets("reminderOffsetsDays", days)?)));
+    let target = &mut c.reminder_offsets_days;
+    patch_optional(
+        "reminderOffsetsDays",
+        changes.reminder_offsets_days,
+        target,
+        days,
+        changed,
+    )?;
+    let terms = |v| validate::optional_text("terms", Some(v), 20_000);
+    patch_optional("terms", changes.terms, &mut c.terms, terms, changed)?;
     c.expiring_from = expiring_from(c.end_date, &reminder_offsets(c, calendar));
     c.next_reminder_on = live(c).then_some(c.expiring_from);
     Ok(())

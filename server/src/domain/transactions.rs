@@ -19,6 +19,7 @@ use super::custom_fields::query::{self as custom_query, FieldFilter};
 use super::custom_fields::values::{self, Written};
 use super::money::{Currency, Money};
 use super::patch::{Patch, assign, cannot_clear};
+use super::record_writes::{patch_optional, patch_required};
 use super::records::{self, CustomerRecord};
 use super::{DomainError, DomainResult, Scoped, Store, access, audit, now, record_writes, validate, versioned};
 use crate::tenancy::TenantScope;
@@ -314,7 +315,7 @@ pub async fn update(
     scope: &TenantScope,
     id: Uuid,
     version: i32,
-    changes: TransactionChanges,
+    mut changes: TransactionChanges,
 ) -> DomainResult<Written<transaction::Model>> {
     let (tx, current) = record_writes::open_change::<transaction::Entity>(store, scope, id, version, |t| {
         t.voided_at.map(|_| "is voided and can no longer change")
@@ -324,41 +325,33 @@ pub async fn update(
     let mut changed: Vec<&'static str> = Vec::new();
     let given = changes.custom_fields.as_ref();
     let custom = record_writes::set_custom_fields::<transaction::Entity>(&tx, &mut next, false, given).await?;
-    match changes.occurred_at {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("occurredAt")),
-        Patch::Set(at) => assign(
-            "occurredAt",
-            &mut next.occurred_at,
-            occurred_at(&tx, at).await?,
-            &mut changed,
-        ),
+    if let Patch::Set(at) = &mut changes.occurred_at {
+        *at = occurred_at(&tx, *at).await?;
     }
-    match changes.product {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("product")),
-        Patch::Set(v) => assign(
-            "product",
-            &mut next.product,
-            validate::required_line("product", Some(v), 200)?,
-            &mut changed,
-        ),
-    }
-    match changes.payment_method {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("paymentMethod")),
-        Patch::Set(v) => assign("paymentMethod", &mut next.payment_method, v, &mut changed),
-    }
-    match changes.after_sales_notes {
-        Patch::Keep => {}
-        Patch::Clear => assign("afterSalesNotes", &mut next.after_sales_notes, None, &mut changed),
-        Patch::Set(v) => assign(
-            "afterSalesNotes",
-            &mut next.after_sales_notes,
-            validate::optional_text("afterSalesNotes", Some(v), 5000)?,
-            &mut changed,
-        ),
-    }
+    patch_required(
+        "occurredAt",
+        changes.occurred_at,
+        &mut next.occurred_at,
+        Ok,
+        &mut changed,
+    )?;
+    let product = |v| validate::required_line("product", Some(v), 200);
+    patch_required("product", changes.product, &mut next.product, product, &mut changed)?;
+    patch_required(
+        "paymentMethod",
+        changes.payment_method,
+        &mut next.payment_method,
+        Ok,
+        &mut changed,
+    )?;
+    let notes = |v| validate::optional_text("afterSalesNotes", Some(v), 5000);
+    patch_optional(
+        "afterSalesNotes",
+        changes.after_sales_notes,
+        &mut next.after_sales_notes,
+        notes,
+        &mut changed,
+    )?;
     let old_currency = Currency::parse("currency", &current.currency)?;
     let currency = match changes.currency {
         Patch::Keep => old_currency,
@@ -387,7 +380,7 @@ pub async fn update(
     if changed.is_empty() && custom.changed.is_empty() {
         return values::commit_written(tx, store, scope, current).await;
     }
-    let saved = save_if_version(&tx, next, version).await?;
+    let saved = versioned::save_if_version::<transaction::Entity>(&tx, next, version, DomainError::from).await?;
     audit::record(&tx, "transaction.update", Some(id), &custom.audit_fields(&changed)).await?;
     values::commit_written(tx, store, scope, saved).await
 }
@@ -415,17 +408,9 @@ pub async fn void(
     if next.void_reason.is_some() {
         changed.push("voidReason");
     }
-    let saved = save_if_version(&tx, next, version).await?;
+    let saved = versioned::save_if_version::<transaction::Entity>(&tx, next, version, DomainError::from).await?;
     audit::record(&tx, "transaction.void", Some(id), &changed).await?;
     values::commit_written(tx, store, scope, saved).await
-}
-
-async fn save_if_version(
-    tx: &ScopedTx,
-    next: transaction::Model,
-    read_version: i32,
-) -> DomainResult<transaction::Model> {
-    versioned::save_if_version::<transaction::Entity>(tx, next, read_version, DomainError::from).await
 }
 
 #[cfg(test)]
