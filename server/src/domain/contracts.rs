@@ -20,13 +20,17 @@ use uuid::Uuid;
 use super::custom_fields::query::{self as custom_query, FieldFilter};
 use super::custom_fields::values::Written;
 use super::custom_fields::{FieldEntity, values};
+use super::error::unique_or;
 use super::money::{Currency, Money};
 use super::pagination::{SortKind, SortValue};
 use super::patch::{Patch, assign, cannot_clear};
+use super::record_writes::{patch_optional, patch_required};
 use super::records::{self, CustomerRecord, RecordOrder};
 use super::reminders;
 use super::tenant_context::TenantContext;
-use super::{DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, locks, now, validate, versioned};
+use super::{
+    DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, locks, now, record_writes, validate, versioned,
+};
 use crate::tenancy::TenantScope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,7 +160,6 @@ fn expiring_from(end: NaiveDate, offsets: &[u16]) -> NaiveDate {
 /// After the tenant's default offsets changed: contracts without offsets of their own start
 /// EXPIRING at their end minus the new largest offset. One UPDATE, whatever the number.
 pub(crate) async fn follow_new_default_offsets(tx: &ScopedTx, offsets: &[u16]) -> DomainResult<u64> {
-    let _scope = tx.scope();
     let largest = i32::from(offsets.iter().copied().max().unwrap_or(0));
     let moved = if tx.backend() == sea_orm::DbBackend::Postgres {
         Expr::cust_with_values("end_date - CAST($1 AS integer)", [largest])
@@ -348,9 +351,7 @@ async fn lock_visible(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> 
 /// merge locks customers, then moves their contracts): locking the other way round could
 /// deadlock with it. A contract moved by a merge meanwhile is a CONFLICT.
 async fn lock_with_customer(tx: &ScopedTx, id: Uuid) -> DomainResult<contract::Model> {
-    let _scope = tx.scope();
-    let seen = records::get::<contract::Entity>(tx, id).await?;
-    access::lock_writable(tx, seen.customer_id, "id").await?;
+    let seen = record_writes::open_record::<contract::Entity>(tx, id).await?;
     let current = lock_visible(tx, id).await?;
     if current.customer_id != seen.customer_id {
         return Err(DomainError::Conflict(
@@ -384,7 +385,7 @@ pub struct Renewed {
 /// Reads what the answer shows of the contract (the calendar unless the write had it), then
 /// commits.
 async fn commit_answering(
-    tx: crate::domain::ScopedTx,
+    tx: ScopedTx,
     store: &Store,
     scope: &TenantScope,
     contract: contract::Model,
@@ -401,29 +402,13 @@ async fn commit_answering(
 
 /// Visible contracts among `ids`.
 pub async fn by_ids(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, contract::Model>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = contract::Entity::visible(tx)
-        .filter(contract::Column::Id.is_in(ids.iter().copied()))
-        .all(tx)
-        .await?;
-    Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    record_writes::visible_keyed::<contract::Entity>(tx, contract::Column::Id, ids, |c| Some(c.id)).await
 }
 
 /// The renewal of each of `ids` that has one, keyed by the renewed contract's id.
 pub async fn successors_of(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, contract::Model>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = contract::Entity::visible(tx)
-        .filter(contract::Column::PredecessorId.is_in(ids.iter().copied()))
-        .all(tx)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|c| c.predecessor_id.map(|p| (p, c)))
-        .collect())
+    let predecessor = |c: &contract::Model| c.predecessor_id;
+    record_writes::visible_keyed::<contract::Entity>(tx, contract::Column::PredecessorId, ids, predecessor).await
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %scope.tenant_id()))]
@@ -465,23 +450,13 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
     let mut changed = vec!["customerId"];
     let generate_number = input.number.is_none();
     let mut changes: ContractChanges = input.into();
-    let custom = values::prepare(
-        store,
-        &tx,
-        scope,
-        FieldEntity::Contract,
-        draft.id,
-        None,
-        changes.custom_fields.take().as_ref(),
-    )
-    .await?;
+    let given = changes.custom_fields.take();
+    let custom = record_writes::set_custom_fields::<contract::Entity>(&tx, &mut draft, true, given.as_ref()).await?;
     apply_changes(&tx, changes, &mut draft, &mut changed, &calendar).await?;
     if generate_number {
         draft.number = next_contract_number(&tx).await?;
         changed.insert(1, "number");
     }
-    (draft.custom_fields, draft.custom_field_index) = (custom.values.clone(), custom.index.clone());
-    draft.custom_fields_key_version = custom.key_version;
     let created = insert(&tx, draft, "number").await?;
     audit::record(&tx, "contract.create", Some(created.id), &custom.audit_fields(&changed)).await?;
     commit_answering(tx, store, scope, created, Some(calendar)).await
@@ -497,33 +472,17 @@ pub async fn update(
     version: i32,
     changes: ContractChanges,
 ) -> DomainResult<WrittenContract> {
-    access::require_writer(scope)?;
-    let tx = store.begin_scoped(scope).await?;
-    let current = records::get::<contract::Entity>(&tx, id).await?;
-    access::lock_writable(&tx, current.customer_id, "id").await?;
-    if current.terminated_at.is_some() {
-        return Err(DomainError::validation("id", "is terminated and can no longer change"));
-    }
-    if current.version != version {
-        return Err(versioned::stale::<contract::Entity>(&current));
-    }
+    let (tx, current) = record_writes::open_change::<contract::Entity>(store, scope, id, version, |c| {
+        c.terminated_at.map(|_| "is terminated and can no longer change")
+    })
+    .await?;
     let calendar = tx.context().await?.clone();
     let mut next = current.clone();
     let mut changed = Vec::new();
     let mut changes = changes;
-    let custom = values::prepare(
-        store,
-        &tx,
-        scope,
-        FieldEntity::Contract,
-        id,
-        Some((&current.custom_fields, &current.custom_field_index)),
-        changes.custom_fields.take().as_ref(),
-    )
-    .await?;
+    let given = changes.custom_fields.take();
+    let custom = record_writes::set_custom_fields::<contract::Entity>(&tx, &mut next, false, given.as_ref()).await?;
     apply_changes(&tx, changes, &mut next, &mut changed, &calendar).await?;
-    (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
-    next.custom_fields_key_version = custom.key_version;
     if changed.is_empty() && custom.changed.is_empty() {
         return commit_answering(tx, store, scope, current, Some(calendar)).await;
     }
@@ -633,23 +592,17 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
     let calendar = tx.context().await?.clone();
     let offsets = own_offsets(&current).unwrap_or_else(|| calendar.contract_offsets_days.clone());
     let at = now();
+    // The same customer, title, currency, terms, reminder offsets and auto-renewal.
     let successor = contract::Model {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id(),
-        customer_id: current.customer_id,
         number,
-        title: current.title.clone(),
         value_minor: value,
-        currency: current.currency.clone(),
         start_date: start,
         end_date: end,
         signed_date: None,
-        auto_renew: current.auto_renew,
         renewal_state: RenewalState::None,
-        reminder_offsets_days: current.reminder_offsets_days.clone(),
         expiring_from: expiring_from(end, &offsets),
         next_reminder_on: Some(expiring_from(end, &offsets)),
-        terms: current.terms.clone(),
         terminated_at: None,
         termination_reason: None,
         predecessor_id: Some(current.id),
@@ -660,6 +613,7 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
         custom_fields: values::carried_over(store, &tx, scope, FieldEntity::Contract, &current.custom_fields).await?,
         custom_field_index: serde_json::json!({}),
         custom_fields_key_version: None,
+        ..current.clone()
     };
     let successor = insert(&tx, successor, "newNumber").await?;
     let version = current.version;
@@ -722,7 +676,6 @@ async fn next_contract_number(tx: &ScopedTx) -> DomainResult<String> {
 
 /// The first contract of `c`'s renewal chain and how many renewals lead from it to `c`.
 async fn chain_root(tx: &ScopedTx, c: &contract::Model) -> DomainResult<(contract::Model, u32)> {
-    let _scope = tx.scope();
     let mut root = c.clone();
     let mut depth = 0;
     while let Some(previous) = root.predecessor_id {
@@ -810,7 +763,6 @@ async fn apply_changes(
     changed: &mut Vec<&'static str>,
     calendar: &TenantContext,
 ) -> DomainResult<()> {
-    let _scope = tx.scope();
     match changes.number {
         Patch::Keep => {}
         Patch::Clear => return Err(cannot_clear("number")),
@@ -822,16 +774,8 @@ async fn apply_changes(
             assign("number", &mut c.number, number, changed);
         }
     }
-    match changes.title {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("title")),
-        Patch::Set(v) => assign(
-            "title",
-            &mut c.title,
-            validate::required_line("title", Some(v), 200)?,
-            changed,
-        ),
-    }
+    let title = |v| validate::required_line("title", Some(v), 200);
+    patch_required("title", changes.title, &mut c.title, title, changed)?;
     let currency = match changes.currency {
         Patch::Keep => Currency::parse("currency", &c.currency)?,
         Patch::Clear => return Err(cannot_clear("currency")),
@@ -860,49 +804,21 @@ async fn apply_changes(
     }
     assign("startDate", &mut c.start_date, start, changed);
     assign("endDate", &mut c.end_date, end, changed);
-    match changes.signed_date {
-        Patch::Keep => {}
-        Patch::Clear => assign("signedDate", &mut c.signed_date, None, changed),
-        Patch::Set(v) => assign(
-            "signedDate",
-            &mut c.signed_date,
-            Some(validate::date("signedDate", &v)?),
-            changed,
-        ),
-    }
-    match changes.auto_renew {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("autoRenew")),
-        Patch::Set(v) => assign("autoRenew", &mut c.auto_renew, v, changed),
-    }
-    match changes.renewal_state {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("renewalState")),
-        Patch::Set(v) => assign("renewalState", &mut c.renewal_state, v, changed),
-    }
-    match changes.reminder_offsets_days {
-        Patch::Keep => {}
-        Patch::Clear => assign("reminderOffsetsDays", &mut c.reminder_offsets_days, None, changed),
-        Patch::Set(days) => {
-            let days = offsets("reminderOffsetsDays", days)?;
-            assign(
-                "reminderOffsetsDays",
-                &mut c.reminder_offsets_days,
-                Some(serde_json::json!(days)),
-                changed,
-            );
-        }
-    }
-    match changes.terms {
-        Patch::Keep => {}
-        Patch::Clear => assign("terms", &mut c.terms, None, changed),
-        Patch::Set(v) => assign(
-            "terms",
-            &mut c.terms,
-            validate::optional_text("terms", Some(v), 20_000)?,
-            changed,
-        ),
-    }
+    let signed = |v: String| validate::date("signedDate", &v).map(Some);
+    patch_optional("signedDate", changes.signed_date, &mut c.signed_date, signed, changed)?;
+    patch_required("autoRenew", changes.auto_renew, &mut c.auto_renew, Ok, changed)?;
+    patch_required("renewalState", changes.renewal_state, &mut c.renewal_state, Ok, changed)?;
+    let days = |days| Ok(Some(serde_json::json!(offsets("reminderOffsetsDays", days)?)));
+    let target = &mut c.reminder_offsets_days;
+    patch_optional(
+        "reminderOffsetsDays",
+        changes.reminder_offsets_days,
+        target,
+        days,
+        changed,
+    )?;
+    let terms = |v| validate::optional_text("terms", Some(v), 20_000);
+    patch_optional("terms", changes.terms, &mut c.terms, terms, changed)?;
     c.expiring_from = expiring_from(c.end_date, &reminder_offsets(c, calendar));
     c.next_reminder_on = live(c).then_some(c.expiring_from);
     Ok(())
@@ -916,7 +832,6 @@ async fn hold_number(tx: &ScopedTx, number: &str) -> DomainResult<()> {
 
 /// A number in use is a DUPLICATE on `field`; only those who may see the holder learn its id.
 async fn ensure_number_free(tx: &ScopedTx, number: &str, field: &str) -> DomainResult<()> {
-    let _scope = tx.scope();
     hold_number(tx, number).await?;
     let Some(holder) = tx
         .select::<contract::Entity>()
@@ -963,16 +878,9 @@ async fn insert(tx: &ScopedTx, c: contract::Model, number_field: &str) -> Domain
 
 /// Writes `next` over `read_version` only (see `versioned`); a taken number is a DUPLICATE.
 async fn save_if_version(tx: &ScopedTx, next: contract::Model, read_version: i32) -> DomainResult<contract::Model> {
-    let _scope = tx.scope();
     let number = next.number.clone();
-    versioned::save_if_version::<contract::Entity>(tx, next, read_version, |e| {
-        if super::error::is_unique_violation(&e) {
-            number_taken("number", &number, vec![])
-        } else {
-            e.into()
-        }
-    })
-    .await
+    let taken = unique_or(|| number_taken("number", &number, vec![]));
+    versioned::save_if_version::<contract::Entity>(tx, next, read_version, taken).await
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ use super::access::{self, require_writer};
 use super::interactions::{CLOCK_TOLERANCE, OUTCOME_MAX, earliest};
 use super::pagination::{SortKind, SortValue};
 use super::records::{self, CustomerRecord, RecordOrder};
-use super::{DomainError, DomainResult, Scoped, ScopedTx, Store, audit, now, reminders, validate, versioned};
+use super::{
+    DomainError, DomainResult, Scoped, ScopedTx, Store, audit, now, record_writes, reminders, validate, versioned,
+};
 use crate::tenancy::TenantScope;
 
 pub(crate) const NOTE_MAX: usize = 2000;
@@ -118,7 +120,6 @@ pub(crate) async fn assignee_for(
     requested: Option<Uuid>,
     field: &str,
 ) -> DomainResult<Uuid> {
-    let _scope = tx.scope();
     let id = requested.unwrap_or(customer.owner_id);
     let user = tx
         .select::<user::Entity>()
@@ -149,7 +150,6 @@ pub(crate) async fn assignee_for(
 /// After the tenant's lead time changed: open follow-ups whose reminder is still to be
 /// planned are announced at their due time minus the new lead.
 pub(crate) async fn follow_new_lead(tx: &ScopedTx, lead: i32) -> DomainResult<u64> {
-    let _scope = tx.scope();
     let waiting = tx
         .select::<follow_up::Entity>()
         .filter(follow_up::Column::RemindAt.is_not_null())
@@ -248,10 +248,7 @@ pub async fn complete(
     if next.outcome.is_some() {
         fields.push("outcome");
     }
-    let saved = save_if_version(&tx, next, read_version).await?;
-    audit::record(&tx, "follow_up.complete", Some(id), &fields).await?;
-    tx.commit().await?;
-    Ok(saved)
+    save_and_commit(tx, next, read_version, "follow_up.complete", &fields).await
 }
 
 /// Moves an open follow-up to a new due time, which must still lie ahead. The `reason` is
@@ -303,10 +300,7 @@ pub async fn reschedule(
     let lead = tx.context().await?.follow_up_lead_minutes;
     next.remind_at = Some(reminders::remind_at(due_at, lead));
     reminders::cancel_pending(&tx, ReminderKind::FollowUp, id).await?;
-    let saved = save_if_version(&tx, next, read_version).await?;
-    audit::record(&tx, "follow_up.reschedule", Some(id), &fields).await?;
-    tx.commit().await?;
-    Ok(saved)
+    save_and_commit(tx, next, read_version, "follow_up.reschedule", &fields).await
 }
 
 /// Hands an open follow-up to another user. Unlike completing or rescheduling, this needs
@@ -335,10 +329,7 @@ pub async fn reassign(
     }
     let mut next = current;
     next.assignee_id = assignee;
-    let saved = save_if_version(&tx, next, read_version).await?;
-    audit::record(&tx, "follow_up.reassign", Some(id), &["assigneeId"]).await?;
-    tx.commit().await?;
-    Ok(saved)
+    save_and_commit(tx, next, read_version, "follow_up.reassign", &["assigneeId"]).await
 }
 
 /// The version to write against, if the follow-up is still open and `version` (when given)
@@ -359,18 +350,27 @@ fn already_completed() -> DomainError {
     DomainError::validation("id", "the follow-up is already completed")
 }
 
-/// Writes `next` over `read_version` only (see `versioned`); if someone completed the
-/// follow-up in between, that is what the caller is told.
-async fn save_if_version(tx: &ScopedTx, next: follow_up::Model, read_version: i32) -> DomainResult<follow_up::Model> {
-    let _scope = tx.scope();
-    versioned::save_if_version_or::<follow_up::Entity>(tx, next, read_version, DomainError::from, |current| {
-        if current.completed_at.is_some() {
-            already_completed()
-        } else {
-            versioned::stale::<follow_up::Entity>(&current)
-        }
-    })
-    .await
+/// Writes `next` over `read_version` only (see `versioned`), audits it as `action` and commits;
+/// if someone completed the follow-up in between, that is what the caller is told.
+async fn save_and_commit(
+    tx: ScopedTx,
+    next: follow_up::Model,
+    read_version: i32,
+    action: &str,
+    fields: &[&str],
+) -> DomainResult<follow_up::Model> {
+    let saved =
+        versioned::save_if_version_or::<follow_up::Entity>(&tx, next, read_version, DomainError::from, |current| {
+            if current.completed_at.is_some() {
+                already_completed()
+            } else {
+                versioned::stale::<follow_up::Entity>(&current)
+            }
+        })
+        .await?;
+    audit::record(&tx, action, Some(saved.id), fields).await?;
+    tx.commit().await?;
+    Ok(saved)
 }
 
 impl CustomerRecord for follow_up::Entity {
@@ -459,17 +459,9 @@ pub async fn for_interactions(
     tx: &ScopedTx,
     interaction_ids: &[Uuid],
 ) -> DomainResult<HashMap<Uuid, follow_up::Model>> {
-    if interaction_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = follow_up::Entity::visible(tx)
-        .filter(follow_up::Column::InteractionId.is_in(interaction_ids.iter().copied()))
-        .all(tx)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|f| f.interaction_id.map(|i| (i, f)))
-        .collect())
+    let opener = |f: &follow_up::Model| f.interaction_id;
+    record_writes::visible_keyed::<follow_up::Entity>(tx, follow_up::Column::InteractionId, interaction_ids, opener)
+        .await
 }
 
 #[cfg(test)]

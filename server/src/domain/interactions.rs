@@ -8,15 +8,14 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::enums::InteractionChannel;
 use entity::{follow_up, interaction};
-use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, Select};
+use sea_orm::{ColumnTrait, QueryFilter, Select};
 use uuid::Uuid;
 
 use super::access::require_writer;
 use super::custom_fields::query::{self as custom_query, FieldFilter};
-use super::custom_fields::values::Written;
-use super::custom_fields::{FieldEntity, values};
+use super::custom_fields::values::{self, Written};
 use super::records::{self, CustomerRecord};
-use super::{DomainError, DomainResult, Scoped, ScopedTx, Store, access, audit, follow_ups, now, validate};
+use super::{DomainError, DomainResult, Scoped, ScopedTx, Store, access, follow_ups, now, record_writes, validate};
 use crate::tenancy::TenantScope;
 
 /// Clocks of phones and laptops drift; a time this little ahead of ours still counts as "now".
@@ -113,37 +112,27 @@ pub async fn log(
 
     let tx = store.begin_scoped(scope).await?;
     let customer = access::lock_writable(&tx, input.customer_id, "customerId").await?;
-    let id = Uuid::now_v7();
-    let custom = values::prepare(
-        store,
-        &tx,
-        scope,
-        FieldEntity::Interaction,
-        id,
-        None,
-        input.custom_fields.as_ref(),
-    )
-    .await?;
     let draft = interaction::Model {
-        id,
+        id: Uuid::now_v7(),
         tenant_id: scope.tenant_id(),
         customer_id: customer.id,
         channel: input.channel,
         occurred_at,
-        summary,
         outcome,
+        summary,
         created_by: scope.actor().user_id,
         created_at: at,
-        custom_fields: custom.values.clone(),
-        custom_field_index: custom.index.clone(),
-        custom_fields_key_version: custom.key_version,
+        custom_fields: serde_json::json!({}),
+        custom_field_index: serde_json::json!({}),
+        custom_fields_key_version: None,
     };
-    let created = tx.insert(draft.into_active_model().reset_all()).await?;
     let mut fields = vec!["customerId", "channel", "occurredAt", "summary"];
-    if created.outcome.is_some() {
+    if draft.outcome.is_some() {
         fields.push("outcome");
     }
-    audit::record(&tx, "interaction.log", Some(created.id), &custom.audit_fields(&fields)).await?;
+    let given = input.custom_fields.as_ref();
+    let created =
+        record_writes::insert_new::<interaction::Entity>(&tx, draft, given, "interaction.log", &fields).await?;
     let opened = match input.next_follow_up_at {
         Some(due) => {
             let assignee = follow_ups::assignee_for(&tx, &customer, input.assignee_id, "assigneeId").await?;

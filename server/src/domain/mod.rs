@@ -24,6 +24,7 @@ pub mod money;
 pub mod pagination;
 pub mod patch;
 pub mod phone_number;
+pub(crate) mod record_writes;
 pub mod records;
 pub mod reminders;
 mod single_process;

@@ -12,16 +12,16 @@ use std::fmt;
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::enums::PaymentMethod;
 use entity::transaction;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select};
+use sea_orm::{ColumnTrait, QueryFilter, Select};
 use uuid::Uuid;
 
-use super::custom_fields::FieldEntity;
 use super::custom_fields::query::{self as custom_query, FieldFilter};
 use super::custom_fields::values::{self, Written};
 use super::money::{Currency, Money};
 use super::patch::{Patch, assign, cannot_clear};
+use super::record_writes::{patch_optional, patch_required};
 use super::records::{self, CustomerRecord};
-use super::{DomainError, DomainResult, Scoped, Store, access, audit, now, validate, versioned};
+use super::{DomainError, DomainResult, Scoped, Store, access, audit, now, record_writes, validate, versioned};
 use crate::tenancy::TenantScope;
 
 /// A positive quantity with at most three decimal places, held in thousandths.
@@ -279,49 +279,32 @@ pub async fn record(
     let tx = store.begin_scoped(scope).await?;
     let at = occurred_at(&tx, input.occurred_at).await?;
     access::lock_writable(&tx, input.customer_id, "customerId").await?;
-    let id = Uuid::now_v7();
-    let custom = values::prepare(
-        store,
-        &tx,
-        scope,
-        FieldEntity::Transaction,
-        id,
-        None,
-        input.custom_fields.as_ref(),
-    )
-    .await?;
     let stamp = now();
-    let created = tx
-        .insert(transaction::ActiveModel {
-            id: Set(id),
-            tenant_id: Set(scope.tenant_id()),
-            customer_id: Set(input.customer_id),
-            occurred_at: Set(at),
-            product: Set(product),
-            quantity_milli: Set(quantity.milli()),
-            unit_price_minor: Set(unit_price.minor),
-            amount_minor: Set(amount),
-            currency: Set(currency.code().to_owned()),
-            payment_method: Set(input.payment_method),
-            after_sales_notes: Set(notes),
-            voided_at: Set(None),
-            void_reason: Set(None),
-            version: Set(1),
-            created_by: Set(scope.actor().user_id),
-            created_at: Set(stamp),
-            updated_at: Set(stamp),
-            custom_fields: Set(custom.values.clone()),
-            custom_field_index: Set(custom.index.clone()),
-            custom_fields_key_version: Set(custom.key_version),
-        })
-        .await?;
-    audit::record(
-        &tx,
-        "transaction.record",
-        Some(created.id),
-        &custom.audit_fields(&changed),
-    )
-    .await?;
+    let draft = transaction::Model {
+        id: Uuid::now_v7(),
+        tenant_id: scope.tenant_id(),
+        customer_id: input.customer_id,
+        occurred_at: at,
+        product,
+        quantity_milli: quantity.milli(),
+        unit_price_minor: unit_price.minor,
+        amount_minor: amount,
+        currency: currency.code().to_owned(),
+        payment_method: input.payment_method,
+        after_sales_notes: notes,
+        voided_at: None,
+        void_reason: None,
+        version: 1,
+        created_by: scope.actor().user_id,
+        created_at: stamp,
+        updated_at: stamp,
+        custom_fields: serde_json::json!({}),
+        custom_field_index: serde_json::json!({}),
+        custom_fields_key_version: None,
+    };
+    let given = input.custom_fields.as_ref();
+    let created =
+        record_writes::insert_new::<transaction::Entity>(&tx, draft, given, "transaction.record", &changed).await?;
     values::commit_written(tx, store, scope, created).await
 }
 
@@ -332,67 +315,43 @@ pub async fn update(
     scope: &TenantScope,
     id: Uuid,
     version: i32,
-    changes: TransactionChanges,
+    mut changes: TransactionChanges,
 ) -> DomainResult<Written<transaction::Model>> {
-    access::require_writer(scope)?;
-    let tx = store.begin_scoped(scope).await?;
-    let current = records::get::<transaction::Entity>(&tx, id).await?;
-    access::lock_writable(&tx, current.customer_id, "id").await?;
-    if current.voided_at.is_some() {
-        return Err(DomainError::validation("id", "is voided and can no longer change"));
-    }
-    if current.version != version {
-        return Err(versioned::stale::<transaction::Entity>(&current));
-    }
+    let (tx, current) = record_writes::open_change::<transaction::Entity>(store, scope, id, version, |t| {
+        t.voided_at.map(|_| "is voided and can no longer change")
+    })
+    .await?;
     let mut next = current.clone();
     let mut changed: Vec<&'static str> = Vec::new();
-    let custom = values::prepare(
-        store,
-        &tx,
-        scope,
-        FieldEntity::Transaction,
-        id,
-        Some((&current.custom_fields, &current.custom_field_index)),
-        changes.custom_fields.as_ref(),
-    )
-    .await?;
-    (next.custom_fields, next.custom_field_index) = (custom.values.clone(), custom.index.clone());
-    next.custom_fields_key_version = custom.key_version;
-    match changes.occurred_at {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("occurredAt")),
-        Patch::Set(at) => assign(
-            "occurredAt",
-            &mut next.occurred_at,
-            occurred_at(&tx, at).await?,
-            &mut changed,
-        ),
+    let given = changes.custom_fields.as_ref();
+    let custom = record_writes::set_custom_fields::<transaction::Entity>(&tx, &mut next, false, given).await?;
+    if let Patch::Set(at) = &mut changes.occurred_at {
+        *at = occurred_at(&tx, *at).await?;
     }
-    match changes.product {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("product")),
-        Patch::Set(v) => assign(
-            "product",
-            &mut next.product,
-            validate::required_line("product", Some(v), 200)?,
-            &mut changed,
-        ),
-    }
-    match changes.payment_method {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear("paymentMethod")),
-        Patch::Set(v) => assign("paymentMethod", &mut next.payment_method, v, &mut changed),
-    }
-    match changes.after_sales_notes {
-        Patch::Keep => {}
-        Patch::Clear => assign("afterSalesNotes", &mut next.after_sales_notes, None, &mut changed),
-        Patch::Set(v) => assign(
-            "afterSalesNotes",
-            &mut next.after_sales_notes,
-            validate::optional_text("afterSalesNotes", Some(v), 5000)?,
-            &mut changed,
-        ),
-    }
+    patch_required(
+        "occurredAt",
+        changes.occurred_at,
+        &mut next.occurred_at,
+        Ok,
+        &mut changed,
+    )?;
+    let product = |v| validate::required_line("product", Some(v), 200);
+    patch_required("product", changes.product, &mut next.product, product, &mut changed)?;
+    patch_required(
+        "paymentMethod",
+        changes.payment_method,
+        &mut next.payment_method,
+        Ok,
+        &mut changed,
+    )?;
+    let notes = |v| validate::optional_text("afterSalesNotes", Some(v), 5000);
+    patch_optional(
+        "afterSalesNotes",
+        changes.after_sales_notes,
+        &mut next.after_sales_notes,
+        notes,
+        &mut changed,
+    )?;
     let old_currency = Currency::parse("currency", &current.currency)?;
     let currency = match changes.currency {
         Patch::Keep => old_currency,
@@ -421,7 +380,7 @@ pub async fn update(
     if changed.is_empty() && custom.changed.is_empty() {
         return values::commit_written(tx, store, scope, current).await;
     }
-    let saved = save_if_version(&tx, next, version).await?;
+    let saved = versioned::save_if_version::<transaction::Entity>(&tx, next, version, DomainError::from).await?;
     audit::record(&tx, "transaction.update", Some(id), &custom.audit_fields(&changed)).await?;
     values::commit_written(tx, store, scope, saved).await
 }
@@ -437,8 +396,7 @@ pub async fn void(
     access::require_writer(scope)?;
     let reason = validate::optional_text("reason", reason, 1000)?;
     let tx = store.begin_scoped(scope).await?;
-    let current = records::get::<transaction::Entity>(&tx, id).await?;
-    access::lock_writable(&tx, current.customer_id, "id").await?;
+    let current = record_writes::open_record::<transaction::Entity>(&tx, id).await?;
     if current.voided_at.is_some() {
         return Err(DomainError::validation("id", "is already voided"));
     }
@@ -450,17 +408,9 @@ pub async fn void(
     if next.void_reason.is_some() {
         changed.push("voidReason");
     }
-    let saved = save_if_version(&tx, next, version).await?;
+    let saved = versioned::save_if_version::<transaction::Entity>(&tx, next, version, DomainError::from).await?;
     audit::record(&tx, "transaction.void", Some(id), &changed).await?;
     values::commit_written(tx, store, scope, saved).await
-}
-
-async fn save_if_version(
-    tx: &ScopedTx,
-    next: transaction::Model,
-    read_version: i32,
-) -> DomainResult<transaction::Model> {
-    versioned::save_if_version::<transaction::Entity>(tx, next, read_version, DomainError::from).await
 }
 
 #[cfg(test)]
