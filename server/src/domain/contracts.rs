@@ -24,7 +24,7 @@ use super::error::unique_or;
 use super::money::{Currency, Money};
 use super::pagination::{SortKind, SortValue};
 use super::patch::{Patch, assign, cannot_clear};
-use super::record_writes::{patch_optional, patch_required};
+use super::patch::{patch_optional, patch_required};
 use super::records::{self, CustomerRecord, RecordOrder};
 use super::reminders;
 use super::tenant_context::TenantContext;

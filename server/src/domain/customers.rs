@@ -22,7 +22,7 @@ use super::custom_fields::{FieldEntity, values};
 use super::error::{UniqueKey, unique_or};
 use super::money::{Currency, Money};
 use super::pagination::{Cursor, Page, PageArgs, PageRequest, SortValue};
-use super::patch::{Patch, assign, cannot_clear};
+use super::patch::{Patch, assign, patch_optional, patch_required};
 use super::records::RecordKind;
 use super::validate::Lines;
 use super::{
@@ -873,34 +873,6 @@ async fn next_customer_code(tx: &ScopedTx) -> DomainResult<String> {
     )))
 }
 
-fn text_patch(
-    field: &'static str,
-    patch: Patch<String>,
-    (max, lines): (usize, Lines),
-    target: &mut Option<String>,
-    changed: &mut Vec<&'static str>,
-) -> DomainResult<()> {
-    match patch {
-        Patch::Keep => {}
-        Patch::Clear => assign(field, target, None, changed),
-        Patch::Set(v) => assign(field, target, validate::text(field, Some(v), max, lines)?, changed),
-    }
-    Ok(())
-}
-
-fn value_patch<T: PartialEq>(
-    field: &'static str,
-    patch: Patch<T>,
-    target: &mut Option<T>,
-    changed: &mut Vec<&'static str>,
-) {
-    match patch {
-        Patch::Keep => {}
-        Patch::Clear => assign(field, target, None, changed),
-        Patch::Set(v) => assign(field, target, Some(v), changed),
-    }
-}
-
 /// A past or present date; `today` is the tenant's, so a date is never "in the future"
 /// merely because UTC has not reached it yet.
 fn past_date(field: &'static str, value: &str, today: NaiveDate) -> DomainResult<NaiveDate> {
@@ -911,19 +883,9 @@ fn past_date(field: &'static str, value: &str, today: NaiveDate) -> DomainResult
     Ok(d)
 }
 
-fn date_patch(
-    field: &'static str,
-    patch: Patch<String>,
-    target: &mut Option<NaiveDate>,
-    changed: &mut Vec<&'static str>,
-    today: NaiveDate,
-) -> DomainResult<()> {
-    match patch {
-        Patch::Keep => {}
-        Patch::Clear => assign(field, target, None, changed),
-        Patch::Set(v) => assign(field, target, Some(past_date(field, &v, today)?), changed),
-    }
-    Ok(())
+/// The check of an optional free-text field of at most `max` characters.
+fn text(field: &'static str, max: usize, lines: Lines) -> impl FnOnce(String) -> DomainResult<Option<String>> {
+    move |v| validate::text(field, Some(v), max, lines)
 }
 
 fn visible_to(scope: &TenantScope, c: &customer::Model) -> bool {
@@ -996,22 +958,6 @@ pub async fn duplicate_candidates(tx: &ScopedTx, id: Uuid) -> DomainResult<Vec<c
     }
     let found = duplicates_of(tx, &customer, &indexes).await?;
     Ok(found.into_iter().filter(|c| visible_to(tx.scope(), c)).collect())
-}
-
-fn required_patch<T: PartialEq>(
-    field: &'static str,
-    patch: Patch<T>,
-    target: &mut T,
-    changed: &mut Vec<&'static str>,
-) -> DomainResult<()> {
-    match patch {
-        Patch::Keep => Ok(()),
-        Patch::Clear => Err(cannot_clear(field)),
-        Patch::Set(v) => {
-            assign(field, target, v, changed);
-            Ok(())
-        }
-    }
 }
 
 fn customer_code(value: &str) -> DomainResult<String> {
@@ -1095,7 +1041,7 @@ async fn apply_changes(
             assign("code", &mut c.code, code, changed);
         }
     }
-    required_patch("kind", changes.kind, &mut c.kind, changed)?;
+    patch_required("kind", changes.kind, &mut c.kind, Ok, changed)?;
     match changes.name {
         Patch::Set(v) => assign(
             "name",
@@ -1103,29 +1049,28 @@ async fn apply_changes(
             validate::required_line("name", Some(v), 200)?,
             changed,
         ),
-        other => required_patch("name", other, &mut c.name, changed)?,
+        other => patch_required("name", other, &mut c.name, Ok, changed)?,
     }
-    text_patch(
+    patch_optional(
         "companyName",
         changes.company_name,
-        (200, Lines::One),
         &mut c.company_name,
+        text("companyName", 200, Lines::One),
         changed,
     )?;
     if c.kind == CustomerKind::Company && c.company_name.is_none() {
         c.company_name = Some(c.name.clone());
     }
-    required_patch("source", changes.source, &mut c.source, changed)?;
-    match changes.first_contact_date {
-        Patch::Keep => {}
-        Patch::Clear => {
-            return Err(cannot_clear("firstContactDate"));
-        }
-        Patch::Set(v) => {
-            let d = past_date("firstContactDate", &v, today)?;
-            assign("firstContactDate", &mut c.first_contact_date, d, changed);
-        }
-    }
+    patch_required("source", changes.source, &mut c.source, Ok, changed)?;
+    let past = |field| move |v: String| past_date(field, &v, today);
+    let first_contact = past("firstContactDate");
+    patch_required(
+        "firstContactDate",
+        changes.first_contact_date,
+        &mut c.first_contact_date,
+        first_contact,
+        changed,
+    )?;
     match changes.owner_id {
         Patch::Keep => {}
         Patch::Clear => return Err(DomainError::validation("ownerId", "every customer needs an owner")),
@@ -1151,33 +1096,57 @@ async fn apply_changes(
             assign("ownerId", &mut c.owner_id, owner, changed);
         }
     }
-    value_patch("gender", changes.gender, &mut c.gender, changed);
-    date_patch("birthday", changes.birthday, &mut c.birthday, changed, today)?;
-    value_patch("ageBand", changes.age_band, &mut c.age_band, changed);
-    text_patch(
+    patch_optional("gender", changes.gender, &mut c.gender, |v| Ok(Some(v)), changed)?;
+    patch_optional(
+        "birthday",
+        changes.birthday,
+        &mut c.birthday,
+        |v| past("birthday")(v).map(Some),
+        changed,
+    )?;
+    patch_optional("ageBand", changes.age_band, &mut c.age_band, |v| Ok(Some(v)), changed)?;
+    patch_optional(
         "occupation",
         changes.occupation,
-        (100, Lines::One),
         &mut c.occupation,
+        text("occupation", 100, Lines::One),
         changed,
     )?;
-    text_patch(
+    patch_optional(
         "position",
         changes.position,
-        (100, Lines::One),
         &mut c.position,
+        text("position", 100, Lines::One),
         changed,
     )?;
-    text_patch(
+    patch_optional(
         "industry",
         changes.industry,
-        (100, Lines::One),
         &mut c.industry,
+        text("industry", 100, Lines::One),
         changed,
     )?;
-    value_patch("companySize", changes.company_size, &mut c.company_size, changed);
-    text_patch("region", changes.region, (100, Lines::One), &mut c.region, changed)?;
-    text_patch("city", changes.city, (100, Lines::One), &mut c.city, changed)?;
+    patch_optional(
+        "companySize",
+        changes.company_size,
+        &mut c.company_size,
+        |v| Ok(Some(v)),
+        changed,
+    )?;
+    patch_optional(
+        "region",
+        changes.region,
+        &mut c.region,
+        text("region", 100, Lines::One),
+        changed,
+    )?;
+    patch_optional(
+        "city",
+        changes.city,
+        &mut c.city,
+        text("city", 100, Lines::One),
+        changed,
+    )?;
     match changes.budget {
         Patch::Keep => {}
         Patch::Clear => {
@@ -1197,28 +1166,41 @@ async fn apply_changes(
             }
         }
     }
-    value_patch(
+    patch_optional(
         "preferredChannel",
         changes.preferred_channel,
         &mut c.preferred_channel,
+        |v| Ok(Some(v)),
         changed,
-    );
-    text_patch("hobbies", changes.hobbies, (1000, Lines::Many), &mut c.hobbies, changed)?;
-    text_patch(
+    )?;
+    patch_optional(
+        "hobbies",
+        changes.hobbies,
+        &mut c.hobbies,
+        text("hobbies", 1000, Lines::Many),
+        changed,
+    )?;
+    patch_optional(
         "familyNotes",
         changes.family_notes,
-        (2000, Lines::Many),
         &mut c.family_notes,
+        text("familyNotes", 2000, Lines::Many),
         changed,
     )?;
-    text_patch(
+    patch_optional(
         "specialNeeds",
         changes.special_needs,
-        (2000, Lines::Many),
         &mut c.special_needs,
+        text("specialNeeds", 2000, Lines::Many),
         changed,
     )?;
-    text_patch("notes", changes.notes, (5000, Lines::Many), &mut c.notes, changed)?;
+    patch_optional(
+        "notes",
+        changes.notes,
+        &mut c.notes,
+        text("notes", 5000, Lines::Many),
+        changed,
+    )?;
     Ok(())
 }
 

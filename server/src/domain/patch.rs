@@ -1,7 +1,7 @@
 //! Partial updates: which fields a change touches, and the list of fields it changed (for the
 //! audit log and for answering "nothing changed" without a write).
 
-use super::DomainError;
+use super::{DomainError, DomainResult};
 
 /// A change to one field: leave it, clear it, or set it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,4 +23,38 @@ pub(crate) fn assign<T: PartialEq>(field: &'static str, target: &mut T, value: T
         *target = value;
         changed.push(field);
     }
+}
+
+/// Applies `patch` to a field that must keep a value: kept, or set to `check(value)` (noted in
+/// `changed` when it differs); clearing it is VALIDATION.
+pub(crate) fn patch_required<T, U: PartialEq>(
+    field: &'static str,
+    patch: Patch<T>,
+    target: &mut U,
+    check: impl FnOnce(T) -> DomainResult<U>,
+    changed: &mut Vec<&'static str>,
+) -> DomainResult<()> {
+    match patch {
+        Patch::Keep => {}
+        Patch::Clear => return Err(cannot_clear(field)),
+        Patch::Set(value) => assign(field, target, check(value)?, changed),
+    }
+    Ok(())
+}
+
+/// Applies `patch` to an optional field: kept, cleared, or set to `check(value)`, noted in
+/// `changed` when it differs.
+pub(crate) fn patch_optional<T, U: PartialEq>(
+    field: &'static str,
+    patch: Patch<T>,
+    target: &mut Option<U>,
+    check: impl FnOnce(T) -> DomainResult<Option<U>>,
+    changed: &mut Vec<&'static str>,
+) -> DomainResult<()> {
+    match patch {
+        Patch::Keep => {}
+        Patch::Clear => assign(field, target, None, changed),
+        Patch::Set(value) => assign(field, target, check(value)?, changed),
+    }
+    Ok(())
 }

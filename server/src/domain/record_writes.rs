@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use super::custom_fields::query::Carrying;
 use super::custom_fields::values::{self, Prepared};
-use super::patch::{Patch, assign, cannot_clear};
 use super::records::{self, CustomerRecord};
 use super::versioned::{self, Versioned};
 use super::{DomainError, DomainResult, ScopedTx, Store, access, audit};
@@ -138,38 +137,4 @@ where
     }
     let rows = K::visible(tx).filter(column.is_in(ids.iter().copied())).all(tx).await?;
     Ok(rows.into_iter().filter_map(|row| key(&row).map(|k| (k, row))).collect())
-}
-
-/// Applies `patch` to a field that must keep a value: kept, or set to `check(value)` (noted in
-/// `changed` when it differs); clearing it is VALIDATION.
-pub(crate) fn patch_required<T, U: PartialEq>(
-    field: &'static str,
-    patch: Patch<T>,
-    target: &mut U,
-    check: impl FnOnce(T) -> DomainResult<U>,
-    changed: &mut Vec<&'static str>,
-) -> DomainResult<()> {
-    match patch {
-        Patch::Keep => {}
-        Patch::Clear => return Err(cannot_clear(field)),
-        Patch::Set(value) => assign(field, target, check(value)?, changed),
-    }
-    Ok(())
-}
-
-/// Applies `patch` to an optional field: kept, cleared, or set to `check(value)`, noted in
-/// `changed` when it differs.
-pub(crate) fn patch_optional<T, U: PartialEq>(
-    field: &'static str,
-    patch: Patch<T>,
-    target: &mut Option<U>,
-    check: impl FnOnce(T) -> DomainResult<Option<U>>,
-    changed: &mut Vec<&'static str>,
-) -> DomainResult<()> {
-    match patch {
-        Patch::Keep => {}
-        Patch::Clear => assign(field, target, None, changed),
-        Patch::Set(value) => assign(field, target, check(value)?, changed),
-    }
-    Ok(())
 }

@@ -19,7 +19,7 @@ use super::custom_fields::query::{self as custom_query, FieldFilter};
 use super::custom_fields::values::{self, Written};
 use super::money::{Currency, Money};
 use super::patch::{Patch, assign, cannot_clear};
-use super::record_writes::{patch_optional, patch_required};
+use super::patch::{patch_optional, patch_required};
 use super::records::{self, CustomerRecord};
 use super::{DomainError, DomainResult, Scoped, Store, access, audit, now, record_writes, validate, versioned};
 use crate::tenancy::TenantScope;
