@@ -6,6 +6,7 @@
 //! (tenant, kind, subject, occasion) makes planning safe to repeat and to run on every replica.
 
 pub mod manage;
+pub mod test_email;
 
 use std::collections::HashMap;
 
