@@ -18,6 +18,7 @@ use crate::cache::{Decision, Limit};
 use crate::config::Config;
 use crate::domain::Store;
 use crate::domain::authentication::{Authenticator, LoginLimits};
+use crate::domain::reminders::test_email::TestEmails;
 use crate::domain::tenants;
 use crate::domain::tenants::SignupPolicy;
 use crate::graphql::{self, ApiContext, DossierSchema, Limits, RequestContext};
@@ -65,7 +66,7 @@ impl Application {
                 platform_key: config.platform_key.clone(),
             },
             max_page_size: config.max_page_size,
-            postbox: delivery.postbox(),
+            test_emails: TestEmails::new(Arc::new(delivery.postbox())),
         };
         let limits = Limits {
             max_depth: config.graphql_max_depth,

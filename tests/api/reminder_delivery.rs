@@ -176,6 +176,28 @@ async fn a_reminder_whose_subject_cannot_be_read_keeps_a_short_reason_and_no_dat
 }
 
 #[tokio::test]
+async fn a_reminder_of_a_tenant_whose_time_zone_no_longer_parses_is_not_sent_in_utc() {
+    let app = app().await;
+    let sink = SmtpSink::start();
+    let worker = delivery(&app, sink.port).await;
+    let (t, _, clock) = one_due_reminder(&app, "EN").await;
+    app.raw_execute(&format!(
+        "UPDATE tenants SET timezone = 'Mars/Olympus_Mons' WHERE slug = '{}'",
+        t.slug
+    ))
+    .await;
+    let round = worker.deliver_once(&clock).await.unwrap();
+    assert_eq!((round.claimed, round.sent, round.retried), (1, 0, 1));
+    let row = app.reminder_rows().await.pop().unwrap();
+    assert_eq!(row.status, ReminderStatus::Pending);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("cannot read the reminder's subject: internal error")
+    );
+    assert!(sink.received().is_empty(), "no e-mail with dates in the wrong zone");
+}
+
+#[tokio::test]
 async fn reminders_wait_while_the_server_is_down_and_all_go_out_when_it_is_back() {
     let app = app().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -51,3 +51,33 @@ impl MasterKeyRing {
         Self::parse(spec.expose()).map_err(|e| anyhow::anyhow!("{source}: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn production_config(master_keys: &str) -> Config {
+        let vars: BTreeMap<String, String> = [
+            ("DOSSIER_DATABASE_URL", "postgres://u:pw@h/db"),
+            ("DOSSIER_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("DOSSIER_MASTER_KEYS", master_keys),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Config::from_vars(&vars).unwrap()
+    }
+
+    #[test]
+    fn the_configured_master_keys_make_the_ring_and_a_bad_spec_is_named_by_its_variable() {
+        let spec = MasterKeyRing::generate_spec().replacen("1:", "3:", 1);
+        let ring = MasterKeyRing::from_config(&production_config(&spec)).unwrap();
+        assert_eq!(ring.newest_version(), 3);
+        let err = MasterKeyRing::from_config(&production_config("1:QUFBQQ==")).unwrap_err();
+        assert!(err.to_string().starts_with("DOSSIER_MASTER_KEYS: "), "{err}");
+        assert!(!err.to_string().contains("QUFBQQ"), "{err}");
+    }
+}

@@ -72,7 +72,7 @@ impl Authenticator {
         }
     }
 
-    pub fn issue(&self, user: &user::Model) -> String {
+    pub fn issue(&self, user: &user::Model) -> DomainResult<String> {
         let iat = Utc::now().timestamp();
         let claims = Claims {
             sub: user.id,
@@ -80,7 +80,7 @@ impl Authenticator {
             iat,
             exp: iat + self.ttl.as_secs() as i64,
         };
-        auth::issue_token(&self.secret, &claims)
+        auth::issue_token(&self.secret, &claims).map_err(DomainError::Internal)
     }
 
     /// Exchanges credentials for a token. Every failure reads the same and takes as long,
@@ -142,7 +142,7 @@ impl Authenticator {
         let tx = store.begin_scoped(&scope).await?;
         audit::record(&tx, "user.login", Some(user.id), &[]).await?;
         tx.commit().await?;
-        Ok((self.issue(&user), user))
+        Ok((self.issue(&user)?, user))
     }
 
     /// Resolves a bearer credential (login token or `dsk_` API key) to the caller's scope.

@@ -386,8 +386,6 @@ pub struct Renewed {
 /// commits.
 async fn commit_answering(
     tx: ScopedTx,
-    store: &Store,
-    scope: &TenantScope,
     contract: contract::Model,
     calendar: Option<Arc<TenantContext>>,
 ) -> DomainResult<WrittenContract> {
@@ -395,7 +393,7 @@ async fn commit_answering(
         Some(calendar) => calendar,
         None => tx.context().await?.clone(),
     };
-    let contract = values::written(&tx, store, scope, contract).await?;
+    let contract = values::written(&tx, contract).await?;
     tx.commit().await?;
     Ok(WrittenContract { contract, calendar })
 }
@@ -459,7 +457,7 @@ pub async fn create(store: &Store, scope: &TenantScope, input: NewContract) -> D
     }
     let created = insert(&tx, draft, "number").await?;
     audit::record(&tx, "contract.create", Some(created.id), &custom.audit_fields(&changed)).await?;
-    commit_answering(tx, store, scope, created, Some(calendar)).await
+    commit_answering(tx, created, Some(calendar)).await
 }
 
 /// Applies `changes` if `version` is still current (else CONFLICT). A terminated contract
@@ -484,7 +482,7 @@ pub async fn update(
     let custom = record_writes::set_custom_fields::<contract::Entity>(&tx, &mut next, false, given.as_ref()).await?;
     apply_changes(&tx, changes, &mut next, &mut changed, &calendar).await?;
     if changed.is_empty() && custom.changed.is_empty() {
-        return commit_answering(tx, store, scope, current, Some(calendar)).await;
+        return commit_answering(tx, current, Some(calendar)).await;
     }
     if successor_in(&tx, id).await?.is_some() {
         if next.end_date != current.end_date {
@@ -509,7 +507,7 @@ pub async fn update(
         reminders::cancel_pending(&tx, ReminderKind::ContractExpiry, id).await?;
     }
     audit::record(&tx, "contract.update", Some(id), &custom.audit_fields(&changed)).await?;
-    commit_answering(tx, store, scope, saved, Some(calendar)).await
+    commit_answering(tx, saved, Some(calendar)).await
 }
 
 /// Ends a contract early. Its renewal state becomes CHURNED unless it was renewed.
@@ -543,7 +541,7 @@ pub async fn terminate(
     let saved = save_if_version(&tx, next, version).await?;
     reminders::cancel_pending(&tx, ReminderKind::ContractExpiry, id).await?;
     audit::record(&tx, "contract.terminate", Some(id), &changed).await?;
-    commit_answering(tx, store, scope, saved, None).await
+    commit_answering(tx, saved, None).await
 }
 
 /// Creates the successor of a contract and marks the contract RENEWED. A contract is renewed at most once, and never once terminated.
@@ -610,7 +608,7 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
         created_by: scope.actor().user_id,
         created_at: at,
         updated_at: at,
-        custom_fields: values::carried_over(store, &tx, scope, FieldEntity::Contract, &current.custom_fields).await?,
+        custom_fields: values::carried_over(&tx, FieldEntity::Contract, &current.custom_fields).await?,
         custom_field_index: serde_json::json!({}),
         custom_fields_key_version: None,
         ..current.clone()
@@ -641,8 +639,8 @@ pub async fn renew(store: &Store, scope: &TenantScope, id: Uuid, renewal: Renewa
     )
     .await?;
     let out = Renewed {
-        successor: values::written(&tx, store, scope, successor).await?,
-        predecessor: values::written(&tx, store, scope, renewed).await?,
+        successor: values::written(&tx, successor).await?,
+        predecessor: values::written(&tx, renewed).await?,
         calendar,
     };
     tx.commit().await?;

@@ -274,16 +274,7 @@ pub async fn create(
     let context = tx.context().await?.clone();
     let (today, region) = (context.today(), &context.phone_region);
     draft.first_contact_date = today;
-    let custom = values::prepare(
-        store,
-        &tx,
-        scope,
-        FieldEntity::Customer,
-        draft.id,
-        None,
-        custom_input.as_ref(),
-    )
-    .await?;
+    let custom = values::prepare(&tx, FieldEntity::Customer, draft.id, None, custom_input.as_ref()).await?;
     (draft.custom_fields, draft.custom_field_index) = (custom.values.clone(), custom.index.clone());
     draft.custom_fields_key_version = custom.key_version;
     let mut changed = Vec::new();
@@ -361,9 +352,7 @@ pub async fn update(
     let context = tx.context().await?.clone();
     let (today, region) = (context.today(), &context.phone_region);
     let custom = values::prepare(
-        store,
         &tx,
-        scope,
         FieldEntity::Customer,
         id,
         Some((&current.custom_fields, &current.custom_field_index)),
@@ -577,7 +566,7 @@ async fn file_of(tx: &ScopedTx, customer: customer::Model, parts: &FileParts) ->
     let custom_fields = match parts.custom_fields {
         true => {
             let plaintext = contacts::may_read_plaintext(tx.scope(), customer.owner_id);
-            Some(values::read_in(tx, tx.store(), tx.scope(), &customer, plaintext).await?)
+            Some(values::read_in(tx, &customer, plaintext).await?)
         }
         false => None,
     };

@@ -147,7 +147,7 @@ pub async fn log(
         }
         None => None,
     };
-    Ok((values::commit_written(tx, store, scope, created).await?, opened))
+    Ok((values::commit_written(tx, created).await?, opened))
 }
 
 impl CustomerRecord for interaction::Entity {

@@ -57,7 +57,7 @@ where
 {
     let stored = (!new).then(|| (K::values_of(row), K::index_of(row)));
     let id = <K as CustomerRecord>::id_of(row);
-    let custom = values::prepare(tx.store(), tx, tx.scope(), K::ENTITY, id, stored, given).await?;
+    let custom = values::prepare(tx, K::ENTITY, id, stored, given).await?;
     K::set_custom_fields(row, &custom);
     Ok(custom)
 }

@@ -305,7 +305,7 @@ pub async fn record(
     let given = input.custom_fields.as_ref();
     let created =
         record_writes::insert_new::<transaction::Entity>(&tx, draft, given, "transaction.record", &changed).await?;
-    values::commit_written(tx, store, scope, created).await
+    values::commit_written(tx, created).await
 }
 
 /// Applies `changes` if `version` is still current (else CONFLICT). A voided sale is final.
@@ -378,11 +378,11 @@ pub async fn update(
     assign("currency", &mut next.currency, currency.code().to_owned(), &mut changed);
     assign("amount", &mut next.amount_minor, amount, &mut changed);
     if changed.is_empty() && custom.changed.is_empty() {
-        return values::commit_written(tx, store, scope, current).await;
+        return values::commit_written(tx, current).await;
     }
     let saved = versioned::save_if_version::<transaction::Entity>(&tx, next, version, DomainError::from).await?;
     audit::record(&tx, "transaction.update", Some(id), &custom.audit_fields(&changed)).await?;
-    values::commit_written(tx, store, scope, saved).await
+    values::commit_written(tx, saved).await
 }
 
 /// Flags a sale as void: it stays on file with the reason and leaves every total.
@@ -410,7 +410,7 @@ pub async fn void(
     }
     let saved = versioned::save_if_version::<transaction::Entity>(&tx, next, version, DomainError::from).await?;
     audit::record(&tx, "transaction.void", Some(id), &changed).await?;
-    values::commit_written(tx, store, scope, saved).await
+    values::commit_written(tx, saved).await
 }
 
 #[cfg(test)]

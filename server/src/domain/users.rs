@@ -84,19 +84,8 @@ pub async fn list(tx: &ScopedTx) -> DomainResult<Vec<user::Model>> {
         .await
 }
 
-/// Users by id in one query (for owners of a page of customers), in a transaction of its
-/// own: for answers read after a write committed. Reads of a query use `by_ids_in`.
-pub async fn by_ids(store: &Store, scope: &TenantScope, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, user::Model>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let tx = store.begin_scoped(scope).await?;
-    let users = by_ids_in(&tx, ids).await?;
-    tx.commit().await?;
-    Ok(users)
-}
-
-/// `by_ids` inside the caller's transaction.
+/// Users by id in one query (the owners of a page of customers), inside the caller's
+/// transaction.
 pub(crate) async fn by_ids_in(tx: &ScopedTx, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, user::Model>> {
     if ids.is_empty() {
         return Ok(HashMap::new());

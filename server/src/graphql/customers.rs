@@ -227,7 +227,7 @@ impl Customer {
         }
         let plaintext = contact_service::may_read_plaintext(scope(ctx)?, self.model.owner_id);
         Ok(reading!(ctx, |tx| {
-            values::read_in(&tx, tx.store(), tx.scope(), &self.model, plaintext).await?
+            values::read_in(&tx, &self.model, plaintext).await?
         }))
     }
 

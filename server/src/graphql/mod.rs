@@ -70,7 +70,7 @@ pub struct ApiContext {
     pub signup: SignupPolicy,
     pub max_page_size: u64,
     /// Sends admins' test e-mails the way reminders go out.
-    pub postbox: crate::jobs::reminder_delivery::Postbox,
+    pub test_emails: crate::domain::reminders::test_email::TestEmails,
 }
 
 /// Known for one request: its id, who is calling, and a platform key if one was sent.

@@ -301,7 +301,7 @@ impl ReminderMutation {
     /// Sends a test e-mail the way reminders go out (admins; a few per minute).
     async fn send_test_email(&self, ctx: &Context<'_>, to: String) -> Result<SendTestEmailPayload> {
         let api = api(ctx);
-        let sent = api.postbox.send_test(&api.store, scope(ctx)?, &to).await?;
+        let sent = api.test_emails.send(&api.store, scope(ctx)?, &to).await?;
         Ok(SendTestEmailPayload {
             delivered: sent.error.is_none(),
             via_smtp: sent.via_smtp,

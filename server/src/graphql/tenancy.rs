@@ -352,7 +352,7 @@ impl TenancyMutation {
             Some(req.request_id.clone()),
         )
         .await?;
-        let token = api.authenticator.issue(&owner);
+        let token = api.authenticator.issue(&owner)?;
         Ok(CreateTenantPayload {
             tenant: Tenant(tenant),
             user: User(owner),

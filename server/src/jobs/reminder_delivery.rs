@@ -14,17 +14,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use lettre::message::Mailbox;
 use rand_core::{OsRng, RngCore};
 
 use super::clock::Clock;
 use super::mailer::{Envelope, Mailer, SendError, mailbox};
 use super::templates::{render, render_digest, render_test};
-use crate::cache::Limit;
 use crate::config::Config;
+use crate::domain::reminders::test_email::{TestEmail, TestEmailTransport, TestLetter};
 use crate::domain::reminders::{self, Letter, Outcome};
-use crate::domain::{DomainError, DomainResult, Store, audit, tenants};
-use crate::tenancy::{Role, TenantScope};
+use crate::domain::{DomainError, Store};
 use entity::reminder;
 
 /// E-mails a worker has in flight at once. Each SMTP exchange mostly waits (on the network,
@@ -92,7 +92,7 @@ impl Delivery {
         })
     }
 
-    /// Sends the API's test e-mails through the same server and sender as reminders.
+    /// The transport of the API's test e-mails: the same server and sender as reminders.
     pub fn postbox(&self) -> Postbox {
         Postbox {
             mailer: self.mailer.clone(),
@@ -361,71 +361,39 @@ impl Mail {
     }
 }
 
-/// How a test e-mail went.
-#[derive(Debug, Clone)]
-pub struct TestEmail {
-    pub message_id: String,
-    /// False when no SMTP server is configured: the message went to the log.
-    pub via_smtp: bool,
-    /// Why it did not go out: the reply code and its meaning, or the kind of trouble.
-    pub error: Option<String>,
-}
-
-/// What the API needs to send an admin's test e-mail the way reminders go out.
+/// The reminders' mail server and sender, as the API's test e-mails use them.
 pub struct Postbox {
     mailer: Arc<Mailer>,
     from: Mailbox,
 }
 
-impl Postbox {
-    /// Sends a test e-mail in the tenant's language, with its sender name and reply-to, to
-    /// `to`. Admins only, a few per minute per tenant; audited without the address.
-    pub async fn send_test(&self, store: &Store, scope: &TenantScope, to: &str) -> DomainResult<TestEmail> {
-        if !scope.is_at_least(Role::Admin) {
-            return Err(DomainError::Forbidden("only admins send test e-mails"));
-        }
-        let Some(recipient) = mailbox("", to.trim()) else {
-            return Err(DomainError::validation("to", "is not an e-mail address"));
-        };
-        let decision = store
-            .shared()
-            .limiter
-            .check(&format!("test-email:{}", scope.tenant_id()), TEST_EMAILS, 1)
-            .await;
-        if !decision.allowed {
-            return Err(DomainError::RateLimited {
-                retry_after: decision.retry_after,
-            });
-        }
-        let tenant = tenants::current(store, scope).await?;
-        let rendered = render_test(tenant.locale, &tenant.name);
-        let envelope = Envelope::for_tenant(
-            &self.from,
-            tenant.reminder_sender_name.as_deref().unwrap_or(&tenant.name),
-            tenant.reminder_reply_to.as_deref(),
-            vec![recipient],
-            format!("<test-{}@{}>", uuid::Uuid::now_v7(), self.from.email.domain()),
-        );
-        let error = match self.mailer.send(&envelope, &rendered).await {
-            Ok(()) => None,
-            Err(SendError::Permanent(e) | SendError::Transient(e)) => Some(e),
-        };
-        let tx = store.begin_scoped(scope).await?;
-        audit::record(&tx, "tenant.test_email_sent", None, &[]).await?;
-        tx.commit().await?;
-        Ok(TestEmail {
-            message_id: envelope.message_id,
-            via_smtp: self.mailer.is_smtp(),
-            error,
+impl TestEmailTransport for Postbox {
+    fn takes_address(&self, address: &str) -> bool {
+        mailbox("", address).is_some()
+    }
+
+    fn send<'a>(&'a self, letter: &'a TestLetter) -> BoxFuture<'a, TestEmail> {
+        Box::pin(async move {
+            let rendered = render_test(letter.locale, &letter.tenant_name);
+            let envelope = Envelope::for_tenant(
+                &self.from,
+                letter.sender_name.as_deref().unwrap_or(&letter.tenant_name),
+                letter.reply_to.as_deref(),
+                mailbox("", &letter.to).into_iter().collect(),
+                format!("<test-{}@{}>", uuid::Uuid::now_v7(), self.from.email.domain()),
+            );
+            let error = match self.mailer.send(&envelope, &rendered).await {
+                Ok(()) => None,
+                Err(SendError::Permanent(e) | SendError::Transient(e)) => Some(e),
+            };
+            TestEmail {
+                message_id: envelope.message_id,
+                via_smtp: self.mailer.is_smtp(),
+                error,
+            }
         })
     }
 }
-
-/// Test e-mails a tenant may send: 5 at once, then one every 12 s.
-const TEST_EMAILS: Limit = Limit {
-    per_second: 1.0 / 12.0,
-    burst: 5,
-};
 
 fn sender(config: &Config) -> anyhow::Result<Mailbox> {
     config

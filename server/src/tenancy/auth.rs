@@ -89,12 +89,13 @@ pub enum TokenError {
 /// and other algorithms (and an HMAC keyed with a public key) are refused before any check.
 const ALGORITHM: Algorithm = Algorithm::HS256;
 
-pub fn issue_token(secret: &Secret, claims: &Claims) -> String {
-    // Signing fails only for an empty key, and the configuration refuses secrets shorter
-    // than 32 characters; the claims are plain numbers and UUIDs.
+/// A signed login token. Signing fails only for an empty key, which the configuration
+/// refuses; should it happen anyway the caller answers INTERNAL rather than the process
+/// panicking. The error names the library's reason, never the key.
+pub fn issue_token(secret: &Secret, claims: &Claims) -> anyhow::Result<String> {
     EncodingKey::from_secret(secret.expose().as_bytes())
         .and_then(|key| jsonwebtoken::encode(&Header::new(ALGORITHM), claims, &key))
-        .expect("HS256 signs plain claims with any non-empty key")
+        .map_err(|e| anyhow::anyhow!("Failed to sign a login token: {e}"))
 }
 
 /// The claims of a token this server signed with `secret`, unless it expired by `now` (Unix
@@ -171,27 +172,33 @@ mod tests {
     }
 
     #[test]
+    fn signing_with_an_empty_secret_is_an_error_not_a_panic() {
+        let err = issue_token(&Secret::new(""), &claims(2_000)).unwrap_err();
+        assert!(format!("{err:#}").contains("sign a login token"), "{err:#}");
+    }
+
+    #[test]
     fn a_token_verifies_with_its_secret_and_returns_its_claims() {
         let c = claims(2_000);
-        let token = issue_token(&secret(), &c);
+        let token = issue_token(&secret(), &c).unwrap();
         assert_eq!(verify_token(&secret(), &token, 1_000), Ok(c));
     }
 
     #[test]
     fn a_token_signed_with_another_secret_is_refused() {
-        let token = issue_token(&Secret::new("another-secret-another-secret-xx"), &claims(2_000));
+        let token = issue_token(&Secret::new("another-secret-another-secret-xx"), &claims(2_000)).unwrap();
         assert_eq!(verify_token(&secret(), &token, 1_000), Err(TokenError::BadSignature));
     }
 
     #[test]
     fn an_expired_token_is_refused() {
-        let token = issue_token(&secret(), &claims(999));
+        let token = issue_token(&secret(), &claims(999)).unwrap();
         assert_eq!(verify_token(&secret(), &token, 1_000), Err(TokenError::Expired));
     }
 
     #[test]
     fn a_token_with_changed_claims_or_algorithm_is_refused() {
-        let token = issue_token(&secret(), &claims(2_000));
+        let token = issue_token(&secret(), &claims(2_000)).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let forged_body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(9_999)).unwrap());
         let forged = format!("{}.{}.{}", parts[0], forged_body, parts[2]);
@@ -242,11 +249,11 @@ mod tests {
 
     #[test]
     fn expiry_is_checked_against_the_given_time_without_leeway() {
-        let token = issue_token(&secret(), &claims(1_000));
+        let token = issue_token(&secret(), &claims(1_000)).unwrap();
         assert_eq!(verify_token(&secret(), &token, 1_000), Err(TokenError::Expired));
         assert!(verify_token(&secret(), &token, 999).is_ok());
         // Far past and far future for the wall clock alike: only `now` decides.
-        let future = issue_token(&secret(), &claims(32_503_680_000));
+        let future = issue_token(&secret(), &claims(32_503_680_000)).unwrap();
         assert_eq!(
             verify_token(&secret(), &future, 32_503_680_000),
             Err(TokenError::Expired)

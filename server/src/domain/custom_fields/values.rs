@@ -23,6 +23,7 @@ use crate::crypto::{Aad, mask};
 use crate::domain::contacts::ReencryptBatch;
 use crate::domain::keys::TenantKeys;
 use crate::domain::money::{Currency, Money};
+use crate::domain::records::RecordKind;
 use crate::domain::validate::Lines;
 use crate::domain::{DomainError, DomainResult, ScopedTx, Store, TenantTx, locks, validate};
 use crate::tenancy::TenantScope;
@@ -348,12 +349,8 @@ impl Prepared {
 /// of `entity` and merges it into `current` (`None` when the record is new: defaults apply and
 /// required fields must be there). On update, a required field must not be cleared, but a
 /// record that lacks a field made required later can still be changed in its other fields.
-/// `_store` and `_scope` are `tx`'s own (kept for callers that still pass them).
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn prepare(
-    _store: &Store,
     tx: &ScopedTx,
-    _scope: &TenantScope,
     entity: FieldEntity,
     row_id: Uuid,
     current: Option<(&Json, &Json)>,
@@ -549,15 +546,8 @@ async fn ensure_unique_one(tx: &ScopedTx, def: &Definition, row_id: Uuid, probe:
 }
 
 /// The values a renewed record's successor starts with: the non-sensitive ones (a sensitive
-/// value is sealed to its own row and is entered again if still wanted). `_store` and
-/// `_scope` are `tx`'s own (kept for callers that still pass them).
-pub(crate) async fn carried_over(
-    _store: &Store,
-    tx: &ScopedTx,
-    _scope: &TenantScope,
-    entity: FieldEntity,
-    stored: &Json,
-) -> DomainResult<Json> {
+/// value is sealed to its own row and is entered again if still wanted).
+pub(crate) async fn carried_over(tx: &ScopedTx, entity: FieldEntity, stored: &Json) -> DomainResult<Json> {
     let defs = definitions(tx).await?;
     let kept: Map<String, Json> = stored
         .as_object()
@@ -572,6 +562,30 @@ pub(crate) async fn carried_over(
     Ok(Json::Object(kept))
 }
 
+/// Every kind of row that carries custom field values: customers, and the kinds of record in
+/// their files that the registration in `records` says carry some, so that a new kind is
+/// counted and re-encrypted without being listed here.
+fn carrying_kinds() -> impl Iterator<Item = FieldEntity> {
+    std::iter::once(FieldEntity::Customer).chain(RecordKind::ALL.into_iter().filter_map(RecordKind::custom_fields))
+}
+
+/// `$body` with `$table` the entity whose rows carry the custom fields of `$kind`; the match
+/// is exhaustive, so a new kind of custom fields asks for its table here.
+macro_rules! with_carrying {
+    ($kind:expr, $table:ident => $body:expr) => {
+        with_carrying!(@tables $kind, $table, $body;
+            Customer => customer, Contract => contract, Transaction => transaction, Interaction => interaction)
+    };
+    (@tables $kind:expr, $table:ident, $body:expr; $($variant:ident => $module:ident),*) => {
+        match $kind {
+            $(FieldEntity::$variant => {
+                type $table = entity::$module::Entity;
+                $body
+            })*
+        }
+    };
+}
+
 /// How many records of any kind hold sensitive custom values under a key older than `current`.
 pub(crate) async fn records_on_older_keys(tx: &ScopedTx, current: i32) -> DomainResult<u64> {
     async fn older<E: Carrying>(tx: &ScopedTx, current: i32) -> DomainResult<u64>
@@ -583,21 +597,18 @@ pub(crate) async fn records_on_older_keys(tx: &ScopedTx, current: i32) -> Domain
             .count(tx)
             .await
     }
-    Ok(older::<entity::customer::Entity>(tx, current).await?
-        + older::<entity::contract::Entity>(tx, current).await?
-        + older::<entity::transaction::Entity>(tx, current).await?
-        + older::<entity::interaction::Entity>(tx, current).await?)
+    let mut total = 0;
+    for kind in carrying_kinds() {
+        total += with_carrying!(kind, Table => older::<Table>(tx, current).await?);
+    }
+    Ok(total)
 }
 
 /// One re-encryption batch (up to `limit` records) for each kind of record, summed.
 pub async fn reencrypt_batches(store: &Store, tenant_id: Uuid, limit: u64) -> DomainResult<ReencryptBatch> {
     let mut total = ReencryptBatch::default();
-    for batch in [
-        reencrypt_batch::<entity::customer::Entity>(store, tenant_id, limit).await?,
-        reencrypt_batch::<entity::contract::Entity>(store, tenant_id, limit).await?,
-        reencrypt_batch::<entity::transaction::Entity>(store, tenant_id, limit).await?,
-        reencrypt_batch::<entity::interaction::Entity>(store, tenant_id, limit).await?,
-    ] {
+    for kind in carrying_kinds() {
+        let batch = with_carrying!(kind, Table => reencrypt_batch::<Table>(store, tenant_id, limit).await?);
         total.selected += batch.selected;
         total.moved += batch.moved;
         total.failed += batch.failed;
@@ -708,11 +719,9 @@ pub fn read_cached(
 }
 
 /// `read` of a record inside the caller's transaction, for the answer of a write before its
-/// COMMIT. `_store` and `_scope` are `tx`'s own (kept for callers that still pass them).
+/// COMMIT.
 pub(crate) async fn read_in<M: CarriesFields>(
     tx: &ScopedTx,
-    _store: &Store,
-    _scope: &TenantScope,
     record: &M,
     plaintext: bool,
 ) -> DomainResult<Vec<FieldValue>> {
@@ -758,26 +767,15 @@ pub struct Written<M> {
 
 /// `record` with its values, read inside the write's transaction. The definitions and keys
 /// are those the write itself used, from memory, so this seldom costs a statement.
-/// `_store` and `_scope` are `tx`'s own (kept for callers that still pass them).
-pub(crate) async fn written<M: CarriesFields>(
-    tx: &ScopedTx,
-    _store: &Store,
-    _scope: &TenantScope,
-    record: M,
-) -> DomainResult<Written<M>> {
+pub(crate) async fn written<M: CarriesFields>(tx: &ScopedTx, record: M) -> DomainResult<Written<M>> {
     let plaintext = record_plaintext(tx.scope());
     let custom_fields = read(tx, M::ENTITY, record.row_id(), record.stored(), plaintext).await?;
     Ok(Written { record, custom_fields })
 }
 
 /// `written`, then COMMIT.
-pub(crate) async fn commit_written<M: CarriesFields>(
-    tx: ScopedTx,
-    store: &Store,
-    scope: &TenantScope,
-    record: M,
-) -> DomainResult<Written<M>> {
-    let out = written(&tx, store, scope, record).await?;
+pub(crate) async fn commit_written<M: CarriesFields>(tx: ScopedTx, record: M) -> DomainResult<Written<M>> {
+    let out = written(&tx, record).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -866,6 +864,17 @@ fn keys_missing() -> DomainError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_that_may_define_custom_fields_is_counted_and_re_encrypted_once() {
+        let mut kinds: Vec<FieldEntity> = carrying_kinds().collect();
+        kinds.sort_by_key(|k| k.table());
+        kinds.dedup();
+        let mut all: Vec<FieldEntity> = <FieldEntity as sea_orm::Iterable>::iter().collect();
+        all.sort_by_key(|k| k.table());
+        assert_eq!(kinds, all);
+        assert_eq!(carrying_kinds().count(), all.len());
+    }
 
     #[test]
     fn decimals_have_one_canonical_form() {

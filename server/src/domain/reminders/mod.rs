@@ -6,6 +6,7 @@
 //! (tenant, kind, subject, occasion) makes planning safe to repeat and to run on every replica.
 
 pub mod manage;
+pub mod test_email;
 
 use std::collections::HashMap;
 
@@ -574,6 +575,9 @@ pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<L
         let admins = <Role as sea_orm::Iterable>::iter().filter(|role| *role >= Role::Admin);
         users = active().filter(user::Column::Role.is_in(admins)).all(&tx).await?;
     }
+    // A zone that no longer parses fails the letter (retried, then failed) rather than
+    // telling the recipients UTC dates.
+    let timezone = tx.context().await?.timezone;
     tx.commit().await?;
     let mut recipients: Vec<(String, String)> = users.into_iter().map(|u| (u.name, u.email)).collect();
     if let Some(extra) = &tenant.reminder_extra_recipient
@@ -585,7 +589,7 @@ pub async fn letter(store: &Store, r: &reminder::Model) -> DomainResult<Option<L
         reminder_id: r.id,
         kind: r.kind,
         locale: tenant.locale,
-        timezone: tenant.timezone.parse().unwrap_or(chrono_tz::Tz::UTC),
+        timezone,
         tenant_name: tenant.name,
         sender_name: tenant.reminder_sender_name,
         reply_to: tenant.reminder_reply_to,
