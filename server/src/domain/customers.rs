@@ -1274,7 +1274,7 @@ pub async fn merge(
             .col_expr(customer_status_history::Column::CustomerId, Expr::value(primary_id))
             .exec(&tx)
             .await?;
-        for kind in RecordKind::ALL {
+        for kind in RecordKind::all() {
             kind.move_records(&tx, dup.id, primary_id).await?;
         }
         let mut tags = tag_ids_of(&tx, primary_id).await?;
@@ -1410,7 +1410,7 @@ pub async fn erase(store: &Store, scope: &TenantScope, id: Uuid) -> DomainResult
             .exec(&tx)
             .await?;
         // The free text of the customer's history may speak of the person.
-        for kind in RecordKind::ALL {
+        for kind in RecordKind::all() {
             kind.erase_text(&tx, *target).await?;
         }
         let fields: &[&str] = if removed > 0 {

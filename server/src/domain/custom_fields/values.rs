@@ -566,7 +566,7 @@ pub(crate) async fn carried_over(tx: &ScopedTx, entity: FieldEntity, stored: &Js
 /// their files that the registration in `records` says carry some, so that a new kind is
 /// counted and re-encrypted without being listed here.
 fn carrying_kinds() -> impl Iterator<Item = FieldEntity> {
-    std::iter::once(FieldEntity::Customer).chain(RecordKind::ALL.into_iter().filter_map(RecordKind::custom_fields))
+    std::iter::once(FieldEntity::Customer).chain(RecordKind::all().filter_map(RecordKind::custom_fields))
 }
 
 /// `$body` with `$table` the entity whose rows carry the custom fields of `$kind`; the match
