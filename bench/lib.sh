@@ -1,6 +1,6 @@
 # Functions for bench/run: HTTP load with wrk, the PostGraphile peer, the pgbench SQL limit.
-# Source it from bash; every function returns non-zero on failure, and every run is bounded in
-# time. Loopback only: the servers listen on 127.0.0.1 and the clients are pointed there.
+# Source it from bash (works under `set -euo pipefail`); every function returns non-zero on
+# failure, and every run is bounded in time. Loopback only: the servers listen on 127.0.0.1 and the clients are pointed there.
 #
 #   load NAME URL BODY_FILE [TOKEN]     wrk against a GraphQL endpoint, one result row
 #   postgraphile_start DB_URL PORT      PostGraphile 5 over DB_URL's public schema
@@ -59,7 +59,7 @@ load() {
     wrk -t2 -c"$connections" -d"$duration" --latency -s "$BENCH_DIR/wrk/graphql.lua" "$url" \
     >"$work/wrk.out" 2>&1 || status=$?
   local result
-  result="$(grep '^RESULT ' "$work/wrk.out")"
+  result="$(grep '^RESULT ' "$work/wrk.out" || true)"
   if [ "$status" -ne 0 ] || [ -z "$result" ]; then
     cat "$work/wrk.out" >&2
     rm -rf "$work"
@@ -125,14 +125,14 @@ postgraphile_start() {
 
 postgraphile_stop() {
   [ -n "$POSTGRAPHILE_PID" ] || return 0
-  kill "$POSTGRAPHILE_PID" 2>/dev/null
+  kill "$POSTGRAPHILE_PID" 2>/dev/null || true
   local i
   for i in $(seq 1 20); do
     kill -0 "$POSTGRAPHILE_PID" 2>/dev/null || break
     sleep 0.5
   done
-  kill -9 "$POSTGRAPHILE_PID" 2>/dev/null
-  wait "$POSTGRAPHILE_PID" 2>/dev/null
+  kill -9 "$POSTGRAPHILE_PID" 2>/dev/null || true
+  wait "$POSTGRAPHILE_PID" 2>/dev/null || true
   POSTGRAPHILE_PID=""
   return 0
 }
