@@ -34,6 +34,14 @@ enum Command {
     ExportSchema,
     /// Create a demo tenant with users, tags and customers; print its admin login and an API key.
     SeedDemo,
+    /// Seed an empty database with a benchmark tenant of `customers` customers (each with two
+    /// contacts, a contract, five sales and two interactions); print its id and two API keys.
+    SeedBench {
+        #[arg(long, default_value = "bench")]
+        slug: String,
+        #[arg(long, default_value_t = 10_000)]
+        customers: usize,
+    },
     /// Key management.
     Keys {
         #[command(subcommand)]
@@ -125,6 +133,21 @@ async fn main() -> anyhow::Result<()> {
                 "Bearer token (admin API key, shown once):\n{}",
                 outcome.api_key.expose()
             );
+        }
+        Command::SeedBench { slug, customers } => {
+            let store = Store::connect(&config).await?;
+            store.migrate().await?;
+            let started = std::time::Instant::now();
+            let seeded = seed::seed_bench(&store, &slug, customers)
+                .await
+                .map_err(|e| anyhow::anyhow!("Failed to seed the benchmark tenant: {e:?}"))?;
+            eprintln!(
+                "Seeded {customers} customers in {:.1} s.",
+                started.elapsed().as_secs_f64()
+            );
+            println!("tenant_id={}", seeded.tenant_id);
+            println!("admin_key={}", seeded.admin_key.expose());
+            println!("viewer_key={}", seeded.viewer_key.expose());
         }
         Command::Keys { command } => {
             let store = Store::connect(&config).await?;

@@ -154,3 +154,190 @@ pub async fn seed_demo(store: &Store) -> DomainResult<SeedOutcome> {
         api_key: secret,
     })
 }
+
+/// What `dossier seed-bench` made: the tenant and an API key of each of its two callers.
+pub struct BenchSeed {
+    pub tenant_id: uuid::Uuid,
+    pub admin_key: Secret,
+    /// A viewer's key: it sees the contact data masked.
+    pub viewer_key: Secret,
+}
+
+/// Customers written per transaction while seeding.
+const BENCH_BATCH: usize = 250;
+
+/// `dossier seed-bench`: a tenant `slug` with `customers` customers, each with two contacts
+/// (an e-mail and a phone number, sealed under the tenant's key as any write seals them),
+/// one contract, five sales and two interactions, written in batches rather than one request
+/// per record, for the benchmark.
+pub async fn seed_bench(store: &Store, slug: &str, customers: usize) -> DomainResult<BenchSeed> {
+    use chrono::Duration;
+    use entity::enums::{InteractionChannel, PaymentMethod, RenewalState};
+    use entity::{contract, customer_status_history, interaction, transaction};
+    use sea_orm::IntoActiveModel;
+
+    use crate::domain::{contacts, contracts, now};
+
+    if tenants::owner_scope(store, slug).await?.is_some() {
+        return Err(DomainError::validation(
+            "slug",
+            "is seeded already; seed an empty database",
+        ));
+    }
+    let policy = tenants::SignupPolicy {
+        open: true,
+        platform_key: None,
+    };
+    let new = tenants::NewTenant {
+        name: "Benchmark Trading Co.".into(),
+        slug: slug.into(),
+        admin_email: format!("admin@{slug}.example.com"),
+        admin_name: Some("Bench Admin".into()),
+        admin_password: Secret::new(random_token(16)),
+        timezone: Some("Asia/Shanghai".into()),
+        locale: None,
+        phone_region: None,
+    };
+    tenants::create(store, &policy, None, new, None).await?;
+    let scope = tenants::owner_scope(store, slug)
+        .await?
+        .ok_or(DomainError::NotFound("the benchmark tenant's owner"))?;
+    let (_, admin_key) = api_keys::create(store, &scope, "benchmark admin".into(), Role::Admin).await?;
+    let (_, viewer_key) = api_keys::create(store, &scope, "benchmark viewer".into(), Role::Viewer).await?;
+    let owner = scope.actor().user_id;
+
+    let mut n = 0;
+    while n < customers {
+        let tx = store.begin_scoped(&scope).await?;
+        let context = tx.context().await?.clone();
+        let keys = store.vault().for_tenant(&tx, tx.tenant_id()).await?;
+        let (today, at) = (context.today(), now());
+        let (mut rows, mut history, mut people) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut deals, mut sales, mut calls) = (Vec::new(), Vec::new(), Vec::new());
+        for n in n..customers.min(n + BENCH_BATCH) {
+            let mut c = customers::blank(tx.tenant_id(), owner, CustomerStatus::Customer);
+            c.code = format!("C-{n:07}");
+            c.name = format!("Customer {n:07}");
+            c.source = CustomerSource::Online;
+            c.first_contact_date = today - Duration::days((n % 1000) as i64);
+            let reach = [
+                contacts::ContactInput {
+                    name: Some(format!("Buyer {n}")),
+                    email: Some(format!("buyer{n}@bench.example.com")),
+                    ..Default::default()
+                },
+                contacts::ContactInput {
+                    name: Some(format!("Office {n}")),
+                    phone: Some(format!("+8613{n:09}")),
+                    ..Default::default()
+                },
+            ];
+            people.extend(contacts::sealed_rows(
+                tx.tenant_id(),
+                &keys,
+                &context.phone_region,
+                c.id,
+                &reach,
+            )?);
+            history.push(customer_status_history::Model {
+                id: uuid::Uuid::now_v7(),
+                tenant_id: tx.tenant_id(),
+                customer_id: c.id,
+                from_status: None,
+                to_status: c.status,
+                actor_user_id: Some(owner),
+                note: None,
+                changed_at: at,
+            });
+            let end = today + Duration::days((n % 400) as i64 + 1);
+            let expiring = contracts::expiring_from(end, &context.contract_offsets_days);
+            deals.push(contract::Model {
+                id: uuid::Uuid::now_v7(),
+                tenant_id: tx.tenant_id(),
+                customer_id: c.id,
+                number: format!("HT-{n:07}"),
+                title: "Annual service".into(),
+                value_minor: 1_200_000,
+                currency: "CNY".into(),
+                start_date: end - Duration::days(365),
+                end_date: end,
+                signed_date: Some(end - Duration::days(365)),
+                auto_renew: false,
+                renewal_state: RenewalState::None,
+                reminder_offsets_days: None,
+                expiring_from: expiring,
+                terms: None,
+                terminated_at: None,
+                termination_reason: None,
+                predecessor_id: None,
+                version: 1,
+                created_by: owner,
+                created_at: at,
+                updated_at: at,
+                next_reminder_on: Some(expiring),
+                custom_fields: serde_json::json!({}),
+                custom_field_index: serde_json::json!({}),
+                custom_fields_key_version: None,
+            });
+            for k in 1..=5 {
+                sales.push(transaction::Model {
+                    id: uuid::Uuid::now_v7(),
+                    tenant_id: tx.tenant_id(),
+                    customer_id: c.id,
+                    occurred_at: at - Duration::days(k * 30),
+                    product: "Plan".into(),
+                    quantity_milli: 1000,
+                    unit_price_minor: 10_000,
+                    amount_minor: 10_000,
+                    currency: "CNY".into(),
+                    payment_method: PaymentMethod::BankTransfer,
+                    after_sales_notes: None,
+                    voided_at: None,
+                    void_reason: None,
+                    version: 1,
+                    created_by: owner,
+                    created_at: at,
+                    updated_at: at,
+                    custom_fields: serde_json::json!({}),
+                    custom_field_index: serde_json::json!({}),
+                    custom_fields_key_version: None,
+                });
+            }
+            for k in 1..=2 {
+                calls.push(interaction::Model {
+                    id: uuid::Uuid::now_v7(),
+                    tenant_id: tx.tenant_id(),
+                    customer_id: c.id,
+                    channel: InteractionChannel::Call,
+                    occurred_at: at - Duration::days(k * 7),
+                    summary: "Talked about the renewal".into(),
+                    outcome: None,
+                    created_by: owner,
+                    created_at: at,
+                    custom_fields: serde_json::json!({}),
+                    custom_field_index: serde_json::json!({}),
+                    custom_fields_key_version: None,
+                });
+            }
+            rows.push(c);
+        }
+        n += rows.len();
+        tx.insert_many(rows.into_iter().map(|c| c.into_active_model()).collect(), None)
+            .await?;
+        tx.insert_many(history.into_iter().map(|h| h.into_active_model()).collect(), None)
+            .await?;
+        tx.insert_many(people, None).await?;
+        tx.insert_many(deals.into_iter().map(|d| d.into_active_model()).collect(), None)
+            .await?;
+        tx.insert_many(sales.into_iter().map(|s| s.into_active_model()).collect(), None)
+            .await?;
+        tx.insert_many(calls.into_iter().map(|i| i.into_active_model()).collect(), None)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(BenchSeed {
+        tenant_id: scope.tenant_id(),
+        admin_key,
+        viewer_key,
+    })
+}

@@ -3,6 +3,7 @@
 mod analytics;
 mod audit;
 mod auth;
+mod bench_seed;
 mod committed_answers;
 mod contacts;
 mod contracts;

@@ -374,19 +374,23 @@ pub(crate) async fn insert_for_new_customer(
     customer_id: Uuid,
     inputs: &[ContactInput],
 ) -> DomainResult<()> {
+    let rows = sealed_rows(tx.tenant_id(), keys, region, customer_id, inputs)?;
+    tx.insert_many(rows, None).await
+}
+
+/// `inputs` validated and sealed as the contacts of a customer that has none, the first
+/// primary unless one says it is.
+pub(crate) fn sealed_rows(
+    tenant_id: Uuid,
+    keys: &TenantKeys,
+    region: &str,
+    customer_id: Uuid,
+    inputs: &[ContactInput],
+) -> DomainResult<Vec<contact::ActiveModel>> {
     let mut rows = inputs
         .iter()
         .enumerate()
-        .map(|(i, input)| {
-            build_row(
-                tx.tenant_id(),
-                keys,
-                region,
-                customer_id,
-                input,
-                &format!("contacts.{i}."),
-            )
-        })
+        .map(|(i, input)| build_row(tenant_id, keys, region, customer_id, input, &format!("contacts.{i}.")))
         .collect::<DomainResult<Vec<_>>>()?;
     if rows.iter().filter(|r| r.is_primary).count() > 1 {
         return Err(DomainError::validation(
@@ -399,7 +403,7 @@ pub(crate) async fn insert_for_new_customer(
     {
         first.is_primary = true;
     }
-    tx.insert_many(rows.into_iter().map(to_active).collect(), None).await
+    Ok(rows.into_iter().map(to_active).collect())
 }
 
 fn to_active(row: contact::Model) -> contact::ActiveModel {

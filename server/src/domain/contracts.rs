@@ -151,7 +151,7 @@ fn live(c: &contract::Model) -> bool {
 
 /// The first day a contract counts as expiring: `end` minus the largest offset in force
 /// (no offsets: the last day only).
-fn expiring_from(end: NaiveDate, offsets: &[u16]) -> NaiveDate {
+pub(crate) fn expiring_from(end: NaiveDate, offsets: &[u16]) -> NaiveDate {
     let largest = offsets.iter().copied().max().unwrap_or(0);
     end.checked_sub_days(Days::new(u64::from(largest)))
         .unwrap_or(NaiveDate::MIN)

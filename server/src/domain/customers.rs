@@ -207,36 +207,20 @@ pub async fn get(tx: &ScopedTx, id: Uuid) -> DomainResult<customer::Model> {
 
 /// Creates a customer with its contacts. A likely duplicate of an existing customer (same
 /// e-mail or phone, or same name and company) is refused unless `allow_duplicate`.
-pub async fn create(
-    store: &Store,
-    scope: &TenantScope,
-    mut changes: CustomerChanges,
-    status: Option<CustomerStatus>,
-    allow_duplicate: bool,
-    parts: &FileParts,
-) -> DomainResult<CustomerFile> {
-    access::require_writer(scope)?;
-    for (field, missing) in [
-        ("kind", !matches!(changes.kind, Patch::Set(_))),
-        ("name", !matches!(changes.name, Patch::Set(_))),
-        ("source", !matches!(changes.source, Patch::Set(_))),
-    ] {
-        if missing {
-            return Err(DomainError::validation(field, "is required"));
-        }
-    }
+/// A new customer row of `owner`, named and dated by the caller (a create, a seed).
+pub(crate) fn blank(tenant_id: Uuid, owner: Uuid, status: CustomerStatus) -> customer::Model {
     let at = now();
-    let mut draft = customer::Model {
+    customer::Model {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id(),
+        tenant_id,
         code: String::new(),
         kind: CustomerKind::Individual,
         name: String::new(),
         company_name: None,
         source: CustomerSource::Other,
         first_contact_date: NaiveDate::MIN,
-        owner_id: scope.actor().user_id,
-        status: status.unwrap_or(CustomerStatus::Potential),
+        owner_id: owner,
+        status,
         gender: None,
         birthday: None,
         age_band: None,
@@ -257,13 +241,38 @@ pub async fn create(
         archived_at: None,
         merged_into_id: None,
         version: 1,
-        created_by: scope.actor().user_id,
+        created_by: owner,
         created_at: at,
         updated_at: at,
         custom_fields: serde_json::json!({}),
         custom_field_index: serde_json::json!({}),
         custom_fields_key_version: None,
-    };
+    }
+}
+
+pub async fn create(
+    store: &Store,
+    scope: &TenantScope,
+    mut changes: CustomerChanges,
+    status: Option<CustomerStatus>,
+    allow_duplicate: bool,
+    parts: &FileParts,
+) -> DomainResult<CustomerFile> {
+    access::require_writer(scope)?;
+    for (field, missing) in [
+        ("kind", !matches!(changes.kind, Patch::Set(_))),
+        ("name", !matches!(changes.name, Patch::Set(_))),
+        ("source", !matches!(changes.source, Patch::Set(_))),
+    ] {
+        if missing {
+            return Err(DomainError::validation(field, "is required"));
+        }
+    }
+    let mut draft = blank(
+        scope.tenant_id(),
+        scope.actor().user_id,
+        status.unwrap_or(CustomerStatus::Potential),
+    );
     let tag_ids = match &changes.tag_ids {
         Patch::Set(ids) => dedup(ids),
         _ => Vec::new(),
