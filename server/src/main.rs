@@ -4,6 +4,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dossier::{Application, Config, domain::Store, seed, telemetry};
 
+// The server allocates and frees many small buffers per request (rows, JSON, futures); an
+// allocator made for that beats the system one by a sixth on a page of customers (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "dossier",
