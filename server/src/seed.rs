@@ -214,21 +214,21 @@ pub async fn seed_bench(store: &Store, slug: &str, customers: usize) -> DomainRe
         let (today, at) = (context.today(), now());
         let (mut rows, mut history, mut people) = (Vec::new(), Vec::new(), Vec::new());
         let (mut deals, mut sales, mut calls) = (Vec::new(), Vec::new(), Vec::new());
-        for n in n..customers.min(n + BENCH_BATCH) {
+        for i in n..customers.min(n + BENCH_BATCH) {
             let mut c = customers::blank(tx.tenant_id(), owner, CustomerStatus::Customer);
-            c.code = format!("C-{n:07}");
-            c.name = format!("Customer {n:07}");
+            c.code = format!("C-{i:07}");
+            c.name = format!("Customer {i:07}");
             c.source = CustomerSource::Online;
-            c.first_contact_date = today - Duration::days((n % 1000) as i64);
+            c.first_contact_date = today - Duration::days((i % 1000) as i64);
             let reach = [
                 contacts::ContactInput {
-                    name: Some(format!("Buyer {n}")),
-                    email: Some(format!("buyer{n}@bench.example.com")),
+                    name: Some(format!("Buyer {i}")),
+                    email: Some(format!("buyer{i}@bench.example.com")),
                     ..Default::default()
                 },
                 contacts::ContactInput {
-                    name: Some(format!("Office {n}")),
-                    phone: Some(format!("+8613{n:09}")),
+                    name: Some(format!("Office {i}")),
+                    phone: Some(format!("+8613{i:09}")),
                     ..Default::default()
                 },
             ];
@@ -249,13 +249,13 @@ pub async fn seed_bench(store: &Store, slug: &str, customers: usize) -> DomainRe
                 note: None,
                 changed_at: at,
             });
-            let end = today + Duration::days((n % 400) as i64 + 1);
+            let end = today + Duration::days((i % 400) as i64 + 1);
             let expiring = contracts::expiring_from(end, &context.contract_offsets_days);
             deals.push(contract::Model {
                 id: uuid::Uuid::now_v7(),
                 tenant_id: tx.tenant_id(),
                 customer_id: c.id,
-                number: format!("HT-{n:07}"),
+                number: format!("HT-{i:07}"),
                 title: "Annual service".into(),
                 value_minor: 1_200_000,
                 currency: "CNY".into(),

@@ -244,6 +244,7 @@ pub struct FileRequest {
     kinds: Vec<WantedKind>,
 }
 
+#[derive(Clone, Copy)]
 struct WantedKind {
     kind: TypeId,
     per_customer: u64,
@@ -294,8 +295,12 @@ impl PageFiles {
 
 /// The first rows of every kind `request` names for each of `customer_ids`, with how many
 /// each customer has, in one statement for the whole page and every kind.
-pub async fn first_per_customer(tx: &ScopedTx, customer_ids: &[Uuid], request: FileRequest) -> DomainResult<PageFiles> {
-    let kinds: Vec<WantedKind> = request.kinds.into_iter().filter(|k| k.per_customer > 0).collect();
+pub async fn first_per_customer(
+    tx: &ScopedTx,
+    customer_ids: &[Uuid],
+    request: &FileRequest,
+) -> DomainResult<PageFiles> {
+    let kinds: Vec<WantedKind> = request.kinds.iter().copied().filter(|k| k.per_customer > 0).collect();
     if customer_ids.is_empty() || kinds.is_empty() {
         let empty = kinds
             .into_iter()

@@ -21,7 +21,7 @@ use crate::domain::records::{self, CustomerRecord, FileRequest, FileRows, PageFi
 /// Nested lists show at most this many rows.
 const NESTED_MAX: usize = 100;
 /// How many rows a nested list shows when its query does not say.
-pub(crate) const DEFAULT_FIRST: u64 = 10;
+const DEFAULT_FIRST: u64 = 10;
 
 /// What a list's `totalCount` counts: known already for a customer's first rows, else
 /// counted when asked.
@@ -156,7 +156,7 @@ where
 #[derive(Default)]
 pub(crate) struct CustomerFiles {
     customers: Vec<Uuid>,
-    request: std::sync::Mutex<Option<FileRequest>>,
+    request: FileRequest,
     loaded: OnceCell<PageFiles>,
     /// Kinds the query did not name up front, by kind.
     later: std::sync::Mutex<HashMap<TypeId, Arc<OnceCell<PageFiles>>>>,
@@ -167,7 +167,7 @@ impl CustomerFiles {
     pub(crate) fn over(customers: Vec<Uuid>, request: FileRequest) -> Arc<Self> {
         Arc::new(Self {
             customers,
-            request: std::sync::Mutex::new(Some(request)),
+            request,
             ..Default::default()
         })
     }
@@ -184,16 +184,7 @@ impl CustomerFiles {
         K::Model: FromQueryResult + Clone + Send + Sync,
     {
         let per = per_customer as u64;
-        let named = self
-            .loaded
-            .get_or_try_init(|| {
-                let request = self
-                    .request
-                    .lock()
-                    .map_or_else(|e| e.into_inner().take(), |mut r| r.take());
-                self.load(ctx, request.unwrap_or_default())
-            })
-            .await?;
+        let named = self.loaded.get_or_try_init(|| self.load(ctx, &self.request)).await?;
         if let Some(files) = named.of::<K>(per) {
             return Ok(Some(first_rows(files.get(&customer), per_customer)));
         }
@@ -202,10 +193,10 @@ impl CustomerFiles {
             later.entry(TypeId::of::<K>()).or_default().clone()
         };
         let later = cell
-            .get_or_try_init(|| {
+            .get_or_try_init(|| async move {
                 let mut request = FileRequest::default();
                 request.want::<K>(per);
-                self.load(ctx, request)
+                self.load(ctx, &request).await
             })
             .await?;
         Ok(later
@@ -213,7 +204,7 @@ impl CustomerFiles {
             .map(|files| first_rows(files.get(&customer), per_customer)))
     }
 
-    async fn load(&self, ctx: &Context<'_>, request: FileRequest) -> Result<PageFiles> {
+    async fn load(&self, ctx: &Context<'_>, request: &FileRequest) -> Result<PageFiles> {
         let tx = read_tx(ctx).await?;
         let files = records::first_per_customer(&tx, &self.customers, request).await?;
         tx.done().await?;
