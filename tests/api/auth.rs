@@ -17,6 +17,23 @@ async fn signup_returns_a_token_that_identifies_the_owner() {
 }
 
 #[tokio::test]
+async fn who_the_caller_is_needs_no_database_read_once_the_credential_is_known() {
+    let app = spawn_app().await;
+    let tenant = app.signup(&slug("me-id")).await;
+    // The first request checks the token against the user row; later ones use the cache.
+    app.ok(&tenant.token, "{ me { role } }", json!({})).await;
+    let (me, statements) = app
+        .ok_counting_statements(&tenant.token, "{ me { id role apiKeyId } }", json!({}))
+        .await;
+    assert_eq!(me["me"]["id"], tenant.owner_id.as_str());
+    assert_eq!(me["me"]["role"], "OWNER");
+    assert_eq!(me["me"]["apiKeyId"], json!(null));
+    assert_eq!(statements, 0);
+    let (_, with_rows) = app.ok_counting_statements(&tenant.token, ME, json!({})).await;
+    assert!(with_rows > 0, "user and tenant are read when asked for");
+}
+
+#[tokio::test]
 async fn login_with_the_right_password_gives_a_working_token() {
     let app = spawn_app().await;
     let tenant = app.signup(&slug("acme")).await;

@@ -267,9 +267,7 @@ async fn a_page_of_customers_decrypts_in_one_response_with_one_audit_row() {
         )
         .await;
     }
-    let before = app
-        .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
-        .await;
+    let before = app.decrypt_audit_rows(&t.token).await;
     let page = app
         .ok(
             &t.token,
@@ -285,9 +283,7 @@ async fn a_page_of_customers_decrypts_in_one_response_with_one_audit_row() {
         .collect();
     assert_eq!(emails.len(), 5);
     assert!(emails.contains(&"c3@example.com"));
-    let after = app
-        .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
-        .await;
+    let after = app.decrypt_audit_rows(&t.token).await;
     assert_eq!(after - before, 1);
     // Asking for no encrypted field decrypts (and audits) nothing.
     app.ok(
@@ -296,9 +292,7 @@ async fn a_page_of_customers_decrypts_in_one_response_with_one_audit_row() {
         json!({}),
     )
     .await;
-    let unchanged = app
-        .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
-        .await;
+    let unchanged = app.decrypt_audit_rows(&t.token).await;
     assert_eq!(unchanged, after);
 }
 
@@ -420,9 +414,7 @@ async fn a_duplicate_is_refused_with_candidates_unless_allowed_and_can_be_merged
     assert_eq!(candidates["duplicateCandidates"], json!([{ "id": first["id"] }]));
 
     let merge = "mutation($input: MergeCustomersInput!) { mergeCustomers(input: $input) { dryRun mergedIds customer { id notes region version tags { name } contacts { email phone isPrimary } statusHistory { to } } } }";
-    let decrypts_before = app
-        .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
-        .await;
+    let decrypts_before = app.decrypt_audit_rows(&t.token).await;
     let dry = app
         .ok(
             &t.token,
@@ -436,9 +428,7 @@ async fn a_duplicate_is_refused_with_candidates_unless_allowed_and_can_be_merged
     assert_eq!(merged["contacts"].as_array().unwrap().len(), 2);
     assert_eq!(merged["tags"], json!([{ "name": "vip" }]));
     // The dry run wrote nothing but the record that it showed contact data.
-    let decrypts_after = app
-        .raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
-        .await;
+    let decrypts_after = app.decrypt_audit_rows(&t.token).await;
     assert_eq!(decrypts_after, decrypts_before + 1);
     let untouched = contacts_of(&app, &t.token, &second["id"]).await;
     assert_eq!(untouched["data"]["customer"]["contacts"].as_array().unwrap().len(), 1);

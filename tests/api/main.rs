@@ -12,6 +12,7 @@ mod custom_fields;
 mod customer_file;
 mod customers;
 mod database_faults;
+mod decrypt_audit;
 mod feedback;
 mod hostile_input;
 mod http;

@@ -370,6 +370,19 @@ impl TestApp {
         data["createCustomer"]["customer"].clone()
     }
 
+    /// The decrypt audit rows stored once this app has written the ones it queued (reading
+    /// the audit log, as the admin behind `admin_token`, waits for them).
+    pub async fn decrypt_audit_rows(&self, admin_token: &str) -> i64 {
+        self.ok(
+            admin_token,
+            "{ auditLog(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+        self.raw_count("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.decrypt'")
+            .await
+    }
+
     /// A direct connection to the app's database, to look at raw rows.
     pub async fn raw_db(&self) -> DatabaseConnection {
         Database::connect(&self.database_url)

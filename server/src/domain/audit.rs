@@ -22,9 +22,36 @@ pub async fn record_with_subjects(
     changed_fields: &[&str],
     subject_ids: &[Uuid],
 ) -> DomainResult<()> {
+    // Nothing reads the row back: it is written, not answered.
+    tx.insert_many(vec![row(tx, action, entity_id, changed_fields, subject_ids)], None)
+        .await
+}
+
+/// Records that an answer carries plaintext contact data (`fields`) of `subject_ids`. A read
+/// writes it once it commits, in a group commit with other reads' (see `reveal_log`); any
+/// other transaction writes it inside, with its changes.
+pub async fn record_reveal(
+    tx: &ScopedTx,
+    entity_id: Option<Uuid>,
+    fields: &[&str],
+    subject_ids: &[Uuid],
+) -> DomainResult<()> {
+    match tx.defer_reveal(row(tx, "contact.decrypt", entity_id, fields, subject_ids)) {
+        None => Ok(()),
+        Some(row) => tx.insert_many(vec![row], None).await,
+    }
+}
+
+fn row(
+    tx: &ScopedTx,
+    action: &str,
+    entity_id: Option<Uuid>,
+    changed_fields: &[&str],
+    subject_ids: &[Uuid],
+) -> audit_log::ActiveModel {
     let scope = tx.scope();
     let entity = action.split('.').next().unwrap_or(action);
-    let row = audit_log::ActiveModel {
+    audit_log::ActiveModel {
         id: Set(Uuid::now_v7()),
         actor_user_id: Set(Some(scope.actor().user_id)),
         actor_api_key_id: Set(scope.actor().api_key_id),
@@ -36,9 +63,7 @@ pub async fn record_with_subjects(
         subject_ids: Set((!subject_ids.is_empty()).then(|| serde_json::json!(subject_ids))),
         created_at: Set(now()),
         ..Default::default()
-    };
-    // Nothing reads the row back: it is written, not answered.
-    tx.insert_many(vec![row], None).await
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -449,7 +449,7 @@ pub async fn for_customers(
     if !revealed_customers.is_empty() {
         let fields: Vec<&str> = revealed_fields.iter().map(|f| f.name()).collect();
         let ids: Vec<Uuid> = revealed_customers.into_iter().collect();
-        audit::record_with_subjects(tx, "contact.decrypt", None, &fields, &ids).await?;
+        audit::record_reveal(tx, None, &fields, &ids).await?;
     }
     Ok(out)
 }
@@ -623,7 +623,7 @@ async fn audit_reveal(tx: &ScopedTx, view: &ContactView) -> DomainResult<()> {
     if fields.is_empty() {
         return Ok(());
     }
-    audit::record_with_subjects(tx, "contact.decrypt", Some(view.id), &fields, &[view.customer_id]).await
+    audit::record_reveal(tx, Some(view.id), &fields, &[view.customer_id]).await
 }
 
 async fn find(tx: &ScopedTx, id: Uuid) -> DomainResult<contact::Model> {

@@ -1319,7 +1319,7 @@ pub async fn merge(
         let shown: Vec<&str> = contacts::revealed_fields(outcome.file.contacts.as_deref().unwrap_or_default());
         if !shown.is_empty() {
             let tx = store.begin_scoped(scope).await?;
-            audit::record_with_subjects(&tx, "contact.decrypt", None, &shown, &[primary_id]).await?;
+            audit::record_reveal(&tx, None, &shown, &[primary_id]).await?;
             tx.commit().await?;
         }
     } else {

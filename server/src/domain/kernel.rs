@@ -58,6 +58,8 @@ pub struct Store {
     /// Held for as long as any store of this process uses the SQLite file.
     _process_lock: Option<Arc<single_process::DatabaseLock>>,
     vault: Arc<KeyVault>,
+    /// The decrypt audit rows of reads, written behind them in batches.
+    reveal_log: Arc<super::reveal_log::RevealLog>,
     /// Woken when a tenant's data key was rotated, so re-encryption starts at once.
     pub(crate) reencrypt_wanted: Arc<Notify>,
     shared: Arc<Shared>,
@@ -134,6 +136,7 @@ impl Store {
             connect_timeout: config.db_connect_timeout,
             _process_lock: process_lock,
             vault,
+            reveal_log: Arc::default(),
             reencrypt_wanted: Arc::new(Notify::new()),
             shared,
             tenant_contexts,
@@ -203,10 +206,13 @@ impl Store {
         ))
     }
 
-    /// The transaction one GraphQL query reads through. On SQLite it takes the write lock
-    /// like every other (reads may audit decryption); on PostgreSQL it is a plain one.
+    /// The transaction one GraphQL query reads through. Its decrypt audit rows go to the
+    /// reveal log when it commits (written behind it, in batches); on SQLite it still takes
+    /// the write lock like every other.
     pub async fn begin_read(&self, scope: &TenantScope) -> DomainResult<ScopedTx> {
-        self.begin_scoped(scope).await
+        let mut tx = self.begin_scoped(scope).await?;
+        tx.reveals = Some(std::sync::Mutex::default());
+        Ok(tx)
     }
 
     /// A transaction of one tenant for work no caller asked for (planning its reminders,
@@ -261,6 +267,31 @@ impl Store {
             .await?;
         }
         Ok(tx)
+    }
+
+    /// The decrypt audit of reads, written behind them (see `reveal_log`).
+    pub(crate) fn reveal_log(&self) -> &Arc<super::reveal_log::RevealLog> {
+        &self.reveal_log
+    }
+
+    /// Waits until the decrypt audit rows this process queued so far are written, up to
+    /// `timeout`; whether they are.
+    pub async fn reveals_written(&self, timeout: Duration) -> bool {
+        self.reveal_log.flushed(timeout).await
+    }
+
+    /// Writes the decrypt audit of reads until `stop_reveal_writer`, then what is left.
+    pub(crate) async fn write_reveals(self) {
+        super::reveal_log::RevealLog::run(self).await
+    }
+
+    pub(crate) fn stop_reveal_writer(&self) {
+        self.reveal_log.stop();
+    }
+
+    /// Decrypt audit rows queued and not yet written.
+    pub(crate) fn reveals_waiting(&self) -> usize {
+        self.reveal_log.waiting()
     }
 
     /// The tenants' data keys.
@@ -406,6 +437,8 @@ pub struct TenantTx {
 pub struct ScopedTx {
     tx: TenantTx,
     scope: TenantScope,
+    /// A read's decrypt audit rows, written once it commits (`None`: written inside it).
+    reveals: Option<std::sync::Mutex<Vec<entity::audit_log::ActiveModel>>>,
 }
 
 impl Deref for ScopedTx {
@@ -417,15 +450,39 @@ impl Deref for ScopedTx {
 
 impl ScopedTx {
     pub(super) fn new(tx: TenantTx, scope: TenantScope) -> Self {
-        Self { tx, scope }
+        Self {
+            tx,
+            scope,
+            reveals: None,
+        }
     }
 
     pub fn scope(&self) -> &TenantScope {
         &self.scope
     }
 
+    /// Keeps a decrypt audit row of a read for when it commits; gives it back to a
+    /// transaction that writes its audit inline (so that it lands with its writes).
+    pub(super) fn defer_reveal(&self, row: entity::audit_log::ActiveModel) -> Option<entity::audit_log::ActiveModel> {
+        let Some(reveals) = &self.reveals else {
+            return Some(row);
+        };
+        reveals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(row);
+        None
+    }
+
+    /// Commits; a read's decrypt audit rows are queued for the reveal log when this returns `Ok`.
     pub async fn commit(self) -> DomainResult<()> {
-        self.tx.commit().await
+        let reveals = self
+            .reveals
+            .map(|r| r.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .unwrap_or_default();
+        let (tenant_id, store) = (self.tx.tenant_id, self.tx.store.clone());
+        self.tx.commit().await?;
+        store.reveal_log.push(tenant_id, reveals)
     }
 
     pub async fn rollback(self) -> DomainResult<()> {
@@ -749,7 +806,15 @@ impl TenantTx {
     /// The rows of every branch, in one statement (a `UNION ALL` whose rows carry every
     /// branch's columns, NULL but for their own), each branch's in its order per parent.
     pub async fn first_per_parent(&self, branches: Vec<Ranked>) -> DomainResult<Vec<Vec<RankedRow>>> {
-        let prefix = |branch: usize| format!("b{branch}_");
+        // The first branch's columns keep their names: decoding a prefixed column formats its
+        // name for every value, and most reads (a page asking for one kind) have one branch.
+        let prefix = |branch: usize| {
+            if branch == 0 {
+                String::new()
+            } else {
+                format!("b{branch}_")
+            }
+        };
         let mut union: Option<SelectStatement> = None;
         for (n, branch) in branches.iter().enumerate() {
             let mut select = Query::select();

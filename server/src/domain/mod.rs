@@ -27,6 +27,7 @@ pub mod phone_number;
 pub(crate) mod record_writes;
 pub mod records;
 pub mod reminders;
+mod reveal_log;
 mod single_process;
 pub mod tags;
 pub mod tenant_context;

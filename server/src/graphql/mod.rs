@@ -91,7 +91,8 @@ pub struct RequestContext {
 /// What several fields of one request may ask for: loaded once, shared by all of them.
 #[derive(Default)]
 pub struct RequestFacts {
-    pub me: tokio::sync::OnceCell<(entity::user::Model, entity::tenant::Model)>,
+    pub me_user: tokio::sync::OnceCell<entity::user::Model>,
+    pub me_tenant: tokio::sync::OnceCell<entity::tenant::Model>,
     pub users: tokio::sync::OnceCell<Vec<entity::user::Model>>,
 }
 

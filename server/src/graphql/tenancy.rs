@@ -142,19 +142,36 @@ impl ApiKey {
 
 /// The caller: the user (for an API key, the user who made it), the tenant and the effective role.
 pub struct Me {
-    user: user::Model,
-    tenant: tenant::Model,
+    user_id: uuid::Uuid,
     role: entity::enums::Role,
     api_key_id: Option<uuid::Uuid>,
 }
 
+/// The caller: `id`, `role` and `apiKeyId` come with the credential; `user` and `tenant` are
+/// read when asked for.
 #[Object]
 impl Me {
-    async fn user(&self) -> User {
-        User(self.user.clone())
+    /// The caller's user id (known from the credential, no read).
+    async fn id(&self) -> ID {
+        ID(self.user_id.to_string())
     }
-    async fn tenant(&self) -> Tenant {
-        Tenant(self.tenant.clone())
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        let user = request(ctx)
+            .facts
+            .me_user
+            .get_or_try_init(|| async {
+                Ok::<_, async_graphql::Error>(reading!(ctx, |tx| users::get(&tx, self.user_id).await?))
+            })
+            .await?;
+        Ok(User(user.clone()))
+    }
+    async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
+        let tenant = request(ctx)
+            .facts
+            .me_tenant
+            .get_or_try_init(|| async { Ok::<_, async_graphql::Error>(reading!(ctx, |tx| tenants::get(&tx).await?)) })
+            .await?;
+        Ok(Tenant(tenant.clone()))
     }
     async fn role(&self) -> Role {
         self.role.into()
@@ -172,21 +189,8 @@ pub struct TenancyQuery;
 impl TenancyQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let scope = scope(ctx)?;
-        let (user, tenant) = request(ctx)
-            .facts
-            .me
-            .get_or_try_init(|| async {
-                let found = reading!(ctx, |tx| (
-                    users::get(&tx, scope.actor().user_id).await?,
-                    tenants::get(&tx).await?
-                ));
-                Ok::<_, async_graphql::Error>(found)
-            })
-            .await?
-            .clone();
         Ok(Me {
-            user,
-            tenant,
+            user_id: scope.actor().user_id,
             role: scope.role(),
             api_key_id: scope.actor().api_key_id,
         })

@@ -20,6 +20,8 @@ use crate::domain::Store;
 /// The background tasks of a process: re-encryption, reminder planning and sending (each
 /// unless its interval is zero), and the cache-invalidation subscriber when Redis is set.
 pub struct Background {
+    store: Store,
+    reveals: JoinHandle<()>,
     others: Vec<JoinHandle<()>>,
     sender: Option<JoinHandle<()>>,
     stop_sending: Arc<AtomicBool>,
@@ -27,6 +29,7 @@ pub struct Background {
 
 impl Background {
     pub fn start(store: &Store, config: &Config, delivery: reminder_delivery::Delivery) -> Self {
+        let reveals = tokio::spawn(store.clone().write_reveals());
         let mut others = Vec::new();
         if !config.reencrypt_interval.is_zero() {
             others.push(tokio::spawn(reencrypt::run_forever(
@@ -52,6 +55,8 @@ impl Background {
             tokio::spawn(delivery.run_forever(clock, config.reminder_send_interval))
         });
         Self {
+            store: store.clone(),
+            reveals,
             others,
             sender,
             stop_sending,
@@ -70,6 +75,14 @@ impl Background {
         }
         for task in self.others {
             task.abort();
+        }
+        // Last, after the requests that queue decrypt audit rows have ended.
+        self.store.stop_reveal_writer();
+        if tokio::time::timeout(timeout, self.reveals).await.is_err() {
+            tracing::error!(
+                rows = self.store.reveals_waiting(),
+                "the decrypt audit could not be written before the stop; these rows are lost"
+            );
         }
     }
 }
