@@ -148,7 +148,7 @@ async fn a_thousand_aliases_are_refused_and_the_allowed_ones_are_charged_each() 
 async fn me_and_the_user_list_are_read_once_however_many_fields_ask() {
     let app = spawn_app().await;
     let tenant = app.signup(&slug("facts")).await;
-    let one = "{ me { role user { id } } users { id } }";
+    let one = "{ me { role user { id } tenant { id } } users { id } }";
     let many: String = (0..10)
         .map(|i| format!("m{i}: me {{ role user {{ id }} tenant {{ id }} }} u{i}: users {{ id name }} "))
         .collect();

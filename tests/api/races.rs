@@ -8,6 +8,7 @@ use dossier_tests::{
     fixtures, slug, spawn_app_with,
 };
 use futures_util::future::join_all;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 
 /// Enough connections for every parallel writer to be inside its transaction at once.
@@ -346,4 +347,59 @@ async fn overlapping_merges_in_both_directions_let_one_win_and_lose_nothing() {
         assert_eq!(stored["l"]["mergedIntoId"], json!(winner), "round {round}");
         assert_eq!(stored["l"]["contacts"], json!([]), "round {round}");
     }
+}
+
+#[tokio::test]
+async fn a_create_holds_the_tenants_code_sequence_only_while_it_takes_its_number() {
+    if dossier_tests::postgres_base_url().is_none() {
+        eprintln!("skipped: row locks are PostgreSQL's, covered by the PostgreSQL run");
+        return;
+    }
+    let app = app().await;
+    let t = app.signup(&slug("code-seq")).await;
+    app.create_customer(&t.token, "First", json!({})).await;
+    // Stops the next create at its contact insert, halfway through its transaction.
+    let raw = app.raw_db().await;
+    let holder = raw.begin().await.expect("raw transaction");
+    holder
+        .execute_unprepared("LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("table locked");
+    let input = json!({ "input": { "kind": "INDIVIDUAL", "name": "Halfway", "source": "ONLINE",
+        "allowDuplicate": true, "contacts": [{ "email": "halfway@example.com" }] } });
+    let create = app.gql(Some(&t.token), CREATE_CUSTOMER, input);
+    let probe = async {
+        let mut waiting = 0;
+        for _ in 0..50 {
+            waiting = app
+                .raw_count("SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT l.granted AND c.relname = 'contacts'")
+                .await;
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(waiting, 1, "the create waits at its contact insert");
+        // Another create of the tenant could take the next number now.
+        let other = app.raw_db().await;
+        let free = other
+            .execute_unprepared(&format!(
+                "SELECT 1 FROM tenants WHERE id = '{}' FOR UPDATE NOWAIT",
+                t.id
+            ))
+            .await;
+        other.close().await.ok();
+        holder.rollback().await.expect("lock released");
+        free
+    };
+    let (created, free) = tokio::join!(create, probe);
+    assert!(
+        free.is_ok(),
+        "the sequence row stays locked by a create in flight: {free:?}"
+    );
+    assert_eq!(
+        created["data"]["createCustomer"]["customer"]["code"], "C-000002",
+        "{created}"
+    );
+    raw.close().await.ok();
 }

@@ -279,6 +279,11 @@ pub async fn create(
     };
     let contact_inputs = changes.contacts.take().unwrap_or_default();
     let custom_input = changes.custom_fields.take();
+    // Before the create's transaction: on SQLite a second one would wait for its lock.
+    let generated_code = match changes.code {
+        Patch::Keep => Some(take_customer_code(store, scope).await?),
+        _ => None,
+    };
     let tx = store.begin_scoped(scope).await?;
     let context = tx.context().await?.clone();
     let (today, region) = (context.today(), &context.phone_region);
@@ -288,8 +293,14 @@ pub async fn create(
     draft.custom_fields_key_version = custom.key_version;
     let mut changed = Vec::new();
     apply_changes(&tx, changes, &mut draft, &mut changed, today).await?;
-    if draft.code.is_empty() {
-        draft.code = next_customer_code(&tx).await?;
+    if let Some(code) = generated_code {
+        hold_code(&tx, &code).await?;
+        // Given by hand to a customer created since it was taken: take one in this transaction.
+        draft.code = if code_is_taken(&tx, &code).await? {
+            next_free_code(&tx).await?
+        } else {
+            code
+        };
     }
     let keys = store.vault().for_tenant(&tx, tx.tenant_id()).await?;
     let indexes = contacts::indexes_of(&keys, region, &contact_inputs)?;
@@ -842,33 +853,50 @@ fn name_key(c: &customer::Model) -> String {
     }
 }
 
-/// Next free generated code `C-000123`; skips numbers someone already used by hand. The
-/// tenant's sequence row stays locked until COMMIT, so generators take turns.
-async fn next_customer_code(tx: &ScopedTx) -> DomainResult<String> {
+/// A generated code `C-000123`, taken in a transaction of its own: the tenant's sequence row
+/// is locked for that short transaction, not for the whole create, so that the creates of one
+/// tenant do not take turns. A create that fails afterwards leaves a gap in the numbers.
+async fn take_customer_code(store: &Store, scope: &TenantScope) -> DomainResult<String> {
+    let tx = store.begin_scoped(scope).await?;
+    let code = next_free_code(&tx).await?;
+    tx.commit().await?;
+    super::statements::bookkeeping_ended();
+    Ok(code)
+}
+
+/// Next free generated code; skips numbers someone already used by hand. Holds the code's
+/// lock, and the tenant's sequence row, until `tx` ends.
+async fn next_free_code(tx: &ScopedTx) -> DomainResult<String> {
     for _ in 0..1000 {
-        tx.update_tenant()
+        let seq = tx
+            .update_tenant()
             .col_expr(
                 tenant::Column::CustomerSeq,
                 Expr::col(tenant::Column::CustomerSeq).add(1),
             )
-            .exec(tx)
-            .await?;
-        let seq = tx.tenant().await?.customer_seq;
+            .exec_with_returning(tx)
+            .await?
+            .first()
+            .map(|t| t.customer_seq)
+            .ok_or(DomainError::NotFound("tenant"))?;
         let code = format!("C-{seq:06}");
         hold_code(tx, &code).await?;
-        let taken = tx
-            .select::<customer::Entity>()
-            .filter(customer::Column::Code.eq(&code))
-            .count(tx)
-            .await?
-            > 0;
-        if !taken {
+        if !code_is_taken(tx, &code).await? {
             return Ok(code);
         }
     }
     Err(DomainError::Internal(anyhow::anyhow!(
         "no free customer code after 1000 tries"
     )))
+}
+
+async fn code_is_taken(tx: &ScopedTx, code: &str) -> DomainResult<bool> {
+    Ok(tx
+        .select::<customer::Entity>()
+        .filter(customer::Column::Code.eq(code))
+        .count(tx)
+        .await?
+        > 0)
 }
 
 /// A past or present date; `today` is the tenant's, so a date is never "in the future"

@@ -97,6 +97,12 @@ pub mod statements {
         });
     }
 
+    /// The transaction that just ended wrote only bookkeeping that a request failing later
+    /// may leave behind (a sequence number taken): what runs after it answers for no write.
+    pub(super) fn bookkeeping_ended() {
+        let _ = STATEMENTS.try_with(|n| n.writing.store(false, Ordering::Relaxed));
+    }
+
     pub(super) fn count_one(sql: &str) {
         // Outside `counted` (background jobs, startup) there is nothing to count into.
         let _ = STATEMENTS.try_with(|n| {
