@@ -28,7 +28,7 @@ pub async fn record_with_subjects(
 }
 
 /// Records that an answer carries plaintext contact data (`fields`) of `subject_ids`. A read
-/// writes it once it commits, in a group commit with other reads' (see `reveal_log`); any
+/// queues the row when it commits, to be written behind it in a batch (see `reveal_log`); any
 /// other transaction writes it inside, with its changes.
 pub async fn record_reveal(
     tx: &ScopedTx,

@@ -162,3 +162,24 @@ async fn write_rows(store: &Store, tenant_id: Uuid, rows: Vec<audit_log::ActiveM
     }
     tx.commit().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(n: usize) -> Vec<audit_log::ActiveModel> {
+        (0..n).map(|_| audit_log::ActiveModel::default()).collect()
+    }
+
+    #[test]
+    fn a_full_log_refuses_more_rows_instead_of_dropping_any() {
+        let log = RevealLog::default();
+        let tenant = Uuid::now_v7();
+        log.push(tenant, rows(CAPACITY - 1)).expect("room for these");
+        let refused = log.push(tenant, rows(2));
+        assert!(matches!(refused, Err(DomainError::Unavailable(_))), "{refused:?}");
+        assert_eq!(log.waiting(), CAPACITY - 1, "nothing queued was dropped");
+        log.push(tenant, rows(1)).expect("the last place");
+        assert_eq!(log.waiting(), CAPACITY);
+    }
+}

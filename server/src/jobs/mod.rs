@@ -17,8 +17,9 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::domain::Store;
 
-/// The background tasks of a process: re-encryption, reminder planning and sending (each
-/// unless its interval is zero), and the cache-invalidation subscriber when Redis is set.
+/// The background tasks of a process: the writer of the reads' decrypt audit, re-encryption,
+/// reminder planning and sending (each unless its interval is zero), and the
+/// cache-invalidation subscriber when Redis is set.
 pub struct Background {
     store: Store,
     reveals: JoinHandle<()>,
@@ -78,7 +79,9 @@ impl Background {
         }
         // Last, after the requests that queue decrypt audit rows have ended.
         self.store.stop_reveal_writer();
-        if tokio::time::timeout(timeout, self.reveals).await.is_err() {
+        let mut reveals = self.reveals;
+        if tokio::time::timeout(timeout, &mut reveals).await.is_err() {
+            reveals.abort();
             tracing::error!(
                 rows = self.store.reveals_waiting(),
                 "the decrypt audit could not be written before the stop; these rows are lost"
