@@ -270,16 +270,15 @@ fn reverse(order: Order) -> Order {
 }
 
 /// Rows strictly past `cursor` in the given direction of `(sort, id)`.
+/// Rows past `cursor` in the order `(sort, id)`, as one row comparison: an index ending in
+/// `(sort, id)` serves it as a range, so a page deep in a list costs what the first one does
+/// (the same condition spelled `sort < v OR (sort = v AND id < i)` is read row by row).
 fn beyond<C: ColumnTrait>(sort: C, id: C, cursor: &Cursor, descending: bool) -> Condition {
     let value: Value = cursor.value.clone().into();
-    let (past_sort, past_id) = if descending {
-        (sort.lt(value.clone()), id.lt(cursor.id))
-    } else {
-        (sort.gt(value.clone()), id.gt(cursor.id))
-    };
-    Condition::any()
-        .add(past_sort)
-        .add(Condition::all().add(sort.eq(value)).add(past_id))
+    let row = Expr::tuple([sort.into_expr(), id.into_expr()]);
+    let at = Expr::tuple([Expr::val(value), Expr::val(cursor.id)]);
+    use sea_orm::sea_query::ExprTrait;
+    Condition::all().add(if descending { row.lt(at) } else { row.gt(at) })
 }
 
 /// Rows after (`later`) or before `cursor` in the order `(expr IS NULL), expr, id`, where
@@ -332,6 +331,34 @@ pub struct Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_after_a_cursor_is_one_row_comparison_an_index_serves() {
+        use sea_orm::{DbBackend, EntityTrait, QueryTrait};
+        let cursor = Cursor {
+            sort: "CREATED_AT_DESC".into(),
+            value: SortValue::Text("2026-12-01".into()),
+            id: Uuid::nil(),
+        };
+        let sql = |descending| {
+            entity::customer::Entity::find()
+                .filter(beyond(
+                    entity::customer::Column::Name,
+                    entity::customer::Column::Id,
+                    &cursor,
+                    descending,
+                ))
+                .build(DbBackend::Postgres)
+                .to_string()
+        };
+        let expected = |op: &str| {
+            format!(
+                r#"WHERE ("customers"."name", "customers"."id") {op} ('2026-12-01', '00000000-0000-0000-0000-000000000000')"#
+            )
+        };
+        assert!(sql(true).ends_with(&expected("<")), "{}", sql(true));
+        assert!(sql(false).ends_with(&expected(">")), "{}", sql(false));
+    }
 
     #[test]
     fn cursors_round_trip_and_are_tied_to_their_ordering() {
