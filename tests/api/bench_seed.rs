@@ -69,3 +69,20 @@ async fn seeding_a_tenant_twice_is_refused_and_changes_nothing() {
     );
     assert_eq!(app.raw_count("SELECT COUNT(*) FROM customers").await, 2);
 }
+
+#[tokio::test]
+async fn a_growing_seed_leaves_the_planner_statistics_of_its_size() {
+    let app = spawn_app().await;
+    dossier::seed::seed_bench(&app.store().await, "bench", 1_250)
+        .await
+        .expect("seeded");
+    // Refreshed once the book reached 1,000: the planner knows the tables are not empty.
+    let known = if app.is_postgres() {
+        app.raw_count("SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE relname = 'contacts'")
+            .await
+    } else {
+        app.raw_count("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'contacts'")
+            .await
+    };
+    assert!(known > 0, "statistics of contacts: {known}");
+}

@@ -269,6 +269,16 @@ impl Store {
         Ok(tx)
     }
 
+    /// Refreshes the planner's statistics of every table the connecting role may analyze
+    /// (`ANALYZE`). A bulk load calls it as the tables grow: plans made while a table looked
+    /// empty (a sequential scan where an index serves) otherwise last until autovacuum
+    /// analyzes it, and each write gets slower than the one before.
+    pub async fn refresh_statistics(&self) {
+        if let Err(error) = self.db.execute_unprepared("ANALYZE").await {
+            tracing::warn!(error = ?error, "could not refresh the planner's statistics");
+        }
+    }
+
     /// The decrypt audit of reads, written behind them (see `reveal_log`).
     pub(crate) fn reveal_log(&self) -> &Arc<super::reveal_log::RevealLog> {
         &self.reveal_log
