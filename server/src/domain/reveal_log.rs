@@ -14,8 +14,8 @@
 //! - a graceful stop writes what is queued before the process exits (within the shutdown
 //!   timeout, logging what it could not write);
 //! - the audit log, read on the same replica, first waits for the rows queued before it;
-//! - a process killed outright (SIGKILL, out of memory, power) loses the rows of its last
-//!   `FLUSH_INTERVAL`.
+//! - a process killed outright (SIGKILL, out of memory, power) loses the rows it had not
+//!   written: those of its last `FLUSH_INTERVAL`, and any the database was refusing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
