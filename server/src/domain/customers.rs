@@ -294,13 +294,7 @@ pub async fn create(
     let mut changed = Vec::new();
     apply_changes(&tx, changes, &mut draft, &mut changed, today).await?;
     if let Some(code) = generated_code {
-        hold_code(&tx, &code).await?;
-        // Given by hand to a customer created since it was taken: take one in this transaction.
-        draft.code = if code_is_taken(&tx, &code).await? {
-            next_free_code(&tx).await?
-        } else {
-            code
-        };
+        draft.code = free_code_from(&tx, code).await?;
     }
     let keys = store.vault().for_tenant(&tx, tx.tenant_id()).await?;
     let indexes = contacts::indexes_of(&keys, region, &contact_inputs)?;
@@ -853,41 +847,47 @@ fn name_key(c: &customer::Model) -> String {
     }
 }
 
-/// A generated code `C-000123`, taken in a transaction of its own: the tenant's sequence row
-/// is locked for that short transaction, not for the whole create, so that the creates of one
-/// tenant do not take turns. A create that fails afterwards leaves a gap in the numbers.
+/// The next number of the tenant's code sequence, as a code `C-000123`, taken in a
+/// transaction of its own: the tenant's sequence row is locked for one statement and a commit,
+/// not for the whole create, so that the creates of one tenant do not take turns. A create that
+/// fails afterwards leaves a gap in the numbers.
 async fn take_customer_code(store: &Store, scope: &TenantScope) -> DomainResult<String> {
     let tx = store.begin_scoped(scope).await?;
-    let code = next_free_code(&tx).await?;
+    let code = next_code(&tx).await?;
     tx.commit().await?;
     super::statements::bookkeeping_ended();
     Ok(code)
 }
 
-/// Next free generated code; skips numbers someone already used by hand. Holds the code's
-/// lock, and the tenant's sequence row, until `tx` ends.
-async fn next_free_code(tx: &ScopedTx) -> DomainResult<String> {
+/// `code`, or the next number after it that nobody used by hand, held until `tx` ends. Past
+/// the first, numbers are taken in `tx`, which then holds the sequence row: that happens only
+/// when a code was given by hand to the number the sequence reached.
+async fn free_code_from(tx: &ScopedTx, mut code: String) -> DomainResult<String> {
     for _ in 0..1000 {
-        let seq = tx
-            .update_tenant()
-            .col_expr(
-                tenant::Column::CustomerSeq,
-                Expr::col(tenant::Column::CustomerSeq).add(1),
-            )
-            .exec_with_returning(tx)
-            .await?
-            .first()
-            .map(|t| t.customer_seq)
-            .ok_or(DomainError::NotFound("tenant"))?;
-        let code = format!("C-{seq:06}");
         hold_code(tx, &code).await?;
         if !code_is_taken(tx, &code).await? {
             return Ok(code);
         }
+        code = next_code(tx).await?;
     }
     Err(DomainError::Internal(anyhow::anyhow!(
         "no free customer code after 1000 tries"
     )))
+}
+
+async fn next_code(tx: &ScopedTx) -> DomainResult<String> {
+    let seq = tx
+        .update_tenant()
+        .col_expr(
+            tenant::Column::CustomerSeq,
+            Expr::col(tenant::Column::CustomerSeq).add(1),
+        )
+        .exec_with_returning(tx)
+        .await?
+        .first()
+        .map(|t| t.customer_seq)
+        .ok_or(DomainError::NotFound("tenant"))?;
+    Ok(format!("C-{seq:06}"))
 }
 
 async fn code_is_taken(tx: &ScopedTx, code: &str) -> DomainResult<bool> {
