@@ -43,6 +43,8 @@ pub struct Config {
     /// `1:<base64>,2:<base64>`; the newest wraps new tenant keys.
     pub master_keys: Option<Secret>,
     pub reencrypt_interval: Duration,
+    /// How long the decrypt audit rows of queries may wait before they are written.
+    pub decrypt_audit_flush: Duration,
     pub reminder_plan_interval: Duration,
     pub reminder_send_interval: Duration,
     pub reminder_max_attempts: i32,
@@ -145,6 +147,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "DOSSIER_MASTER_KEYS",
         "generated into <data dir>/dossier.master-key in embedded mode",
         "Versioned master keys `1:<base64 of 32 bytes>,2:…`; the newest wraps tenant keys; required with PostgreSQL",
+    ),
+    (
+        "DOSSIER_DECRYPT_AUDIT_FLUSH_MS",
+        "100",
+        "How long a query's decrypt audit row may wait before the replica writes it (a replica killed outright loses at most this much)",
     ),
     (
         "DOSSIER_REENCRYPT_INTERVAL_SECONDS",
@@ -394,6 +401,7 @@ impl Config {
             jwt_secret,
             master_keys,
             reencrypt_interval: Duration::from_secs(parse(&get, "DOSSIER_REENCRYPT_INTERVAL_SECONDS", 30)?),
+            decrypt_audit_flush: Duration::from_millis(parse(&get, "DOSSIER_DECRYPT_AUDIT_FLUSH_MS", 100u64)?.max(1)),
             reminder_plan_interval: Duration::from_secs(parse(&get, "DOSSIER_REMINDER_PLAN_INTERVAL_SECONDS", 60)?),
             reminder_send_interval: Duration::from_secs(parse(&get, "DOSSIER_REMINDER_SEND_INTERVAL_SECONDS", 5)?),
             reminder_max_attempts: parse(&get, "DOSSIER_REMINDER_MAX_ATTEMPTS", 8)?,

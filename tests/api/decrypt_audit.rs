@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use dossier_tests::{Tenant, TestApp, slug, spawn_app};
+use dossier_tests::{Tenant, TestApp, slug, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 const PAGE: &str = "{ customers(first: 10) { nodes { id contacts { email phone } } } }";
@@ -55,6 +55,18 @@ async fn a_read_that_decrypts_runs_as_many_statements_as_one_that_does_not() {
     let decrypts = decrypts_in_audit_log(&app, &t).await;
     assert_eq!(decrypts.len(), 1, "{decrypts:?}");
     assert_eq!(decrypts[0]["changedFields"], json!(["email", "phone"]));
+}
+
+#[tokio::test]
+async fn the_audit_log_shows_the_rows_its_replica_still_holds() {
+    let app = spawn_app_with(&[("DOSSIER_DECRYPT_AUDIT_FLUSH_MS", "3600000")]).await;
+    let t = app.signup(&slug("reveal-wait")).await;
+    book_of_three(&app, &t).await;
+    app.ok(&t.token, PAGE, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.raw_count(DECRYPTS).await, 0, "held for the flush interval");
+    assert_eq!(decrypts_in_audit_log(&app, &t).await.len(), 1);
+    assert_eq!(app.raw_count(DECRYPTS).await, 1);
 }
 
 #[tokio::test]
@@ -120,8 +132,10 @@ async fn a_graceful_stop_writes_the_rows_still_queued() {
     let t = app.signup(&slug("reveal-stop")).await;
     book_of_three(&app, &t).await;
     let before = app.raw_count(DECRYPTS).await;
-    // A replica of its own, stopped right after its read answered.
-    let replica = dossier::Application::build(app.config()).await.expect("replica builds");
+    // A replica of its own that would hold its rows for an hour, stopped after its read.
+    let mut config = app.config();
+    config.decrypt_audit_flush = Duration::from_secs(3600);
+    let replica = dossier::Application::build(config).await.expect("replica builds");
     let base = format!("http://{}", replica.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(replica.run_until(async {
@@ -138,6 +152,8 @@ async fn a_graceful_stop_writes_the_rows_still_queued() {
         .await
         .expect("json");
     assert!(answer.to_string().contains("c0@example.com"), "{answer}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.raw_count(DECRYPTS).await, before, "queued, not yet written");
     stop.send(()).expect("replica runs");
     let ended = tokio::time::timeout(Duration::from_secs(10), server).await;
     assert!(matches!(ended, Ok(Ok(Ok(())))), "replica stopped cleanly");

@@ -136,7 +136,7 @@ impl Store {
             connect_timeout: config.db_connect_timeout,
             _process_lock: process_lock,
             vault,
-            reveal_log: Arc::default(),
+            reveal_log: Arc::new(super::reveal_log::RevealLog::new(config.decrypt_audit_flush)),
             reencrypt_wanted: Arc::new(Notify::new()),
             shared,
             tenant_contexts,

@@ -336,8 +336,8 @@ mod tests {
     fn a_page_after_a_cursor_is_one_row_comparison_an_index_serves() {
         use sea_orm::{DbBackend, EntityTrait, QueryTrait};
         let cursor = Cursor {
-            sort: "CREATED_AT_DESC".into(),
-            value: SortValue::Text("2026-12-01".into()),
+            sort: "NAME_DESC".into(),
+            value: SortValue::Text("Customer 42".into()),
             id: Uuid::nil(),
         };
         let sql = |descending| {
@@ -353,7 +353,7 @@ mod tests {
         };
         let expected = |op: &str| {
             format!(
-                r#"WHERE ("customers"."name", "customers"."id") {op} ('2026-12-01', '00000000-0000-0000-0000-000000000000')"#
+                r#"WHERE ("customers"."name", "customers"."id") {op} ('Customer 42', '00000000-0000-0000-0000-000000000000')"#
             )
         };
         assert!(sql(true).ends_with(&expected("<")), "{}", sql(true));

@@ -3,11 +3,12 @@
 //! Every read that shows contact plaintext leaves a `contact.decrypt` row. Written inside the
 //! read's transaction, each read paid for an insert and a WAL flush of its own. Instead a read
 //! queues its rows here when it commits, and a writer task inserts everything queued, every
-//! `FLUSH_INTERVAL` (sooner once `FLUSH_AT` rows wait), in one transaction per tenant.
+//! flush interval (`DOSSIER_DECRYPT_AUDIT_FLUSH_MS`, sooner once `FLUSH_AT` rows wait), in one
+//! transaction per tenant.
 //!
 //! The promise, as the README states it:
 //! - a row is queued before the answer carrying the plaintext is sent, and written within
-//!   about `FLUSH_INTERVAL`;
+//!   about the flush interval;
 //! - while the database refuses the writes, rows stay queued and are retried; once
 //!   `CAPACITY` rows wait, reads that would show plaintext are refused (UNAVAILABLE) rather
 //!   than answered unaudited;
@@ -15,7 +16,7 @@
 //!   timeout, logging what it could not write);
 //! - the audit log, read on the same replica, first waits for the rows queued before it;
 //! - a process killed outright (SIGKILL, out of memory, power) loses the rows it had not
-//!   written: those of its last `FLUSH_INTERVAL`, and any the database was refusing.
+//!   written: those of its last flush interval, and any the database was refusing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,7 +29,6 @@ use uuid::Uuid;
 
 use super::{DomainError, DomainResult, Store};
 
-pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// Rows waiting that start a write before the interval is up.
 const FLUSH_AT: usize = 256;
 /// Rows that may wait at most; beyond, reads that reveal plaintext are refused.
@@ -37,8 +37,8 @@ pub(crate) const CAPACITY: usize = 20_000;
 const ROWS_PER_STATEMENT: usize = 500;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-#[derive(Default)]
 pub(crate) struct RevealLog {
+    flush_interval: Duration,
     queue: Mutex<Vec<(Uuid, audit_log::ActiveModel)>>,
     /// Rows taken by the writer and not yet committed (they count against the capacity).
     in_flight: Mutex<usize>,
@@ -50,6 +50,17 @@ pub(crate) struct RevealLog {
 }
 
 impl RevealLog {
+    pub(super) fn new(flush_interval: Duration) -> Self {
+        Self {
+            flush_interval,
+            queue: Mutex::default(),
+            in_flight: Mutex::default(),
+            wake: Notify::new(),
+            written: Notify::new(),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
     /// Queues a read's rows; refused (UNAVAILABLE) while the log is full.
     pub(super) fn push(&self, tenant_id: Uuid, rows: Vec<audit_log::ActiveModel>) -> DomainResult<()> {
         if rows.is_empty() {
@@ -95,16 +106,18 @@ impl RevealLog {
     /// The writer: runs until `stop`, then writes what is left.
     pub(super) async fn run(store: Store) {
         let log = store.reveal_log().clone();
-        let mut backoff = FLUSH_INTERVAL;
+        let mut backoff = log.flush_interval;
         loop {
-            let stopping = log.stopping.load(Ordering::SeqCst);
             let _ = tokio::time::timeout(backoff, log.wake.notified()).await;
+            // Read after the wait: a stop asked meanwhile is seen by this write, and one asked
+            // during it leaves a wake-up that ends the next wait at once.
+            let stopping = log.stopping.load(Ordering::SeqCst);
             let failed = log.write_queued(&store).await;
             log.written.notify_waiters();
             if failed {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             } else {
-                backoff = FLUSH_INTERVAL;
+                backoff = log.flush_interval;
                 if stopping {
                     return;
                 }
@@ -173,7 +186,7 @@ mod tests {
 
     #[test]
     fn a_full_log_refuses_more_rows_instead_of_dropping_any() {
-        let log = RevealLog::default();
+        let log = RevealLog::new(Duration::from_millis(100));
         let tenant = Uuid::now_v7();
         log.push(tenant, rows(CAPACITY - 1)).expect("room for these");
         let refused = log.push(tenant, rows(2));
