@@ -26,6 +26,7 @@ mod reminder_delivery;
 mod reminders;
 mod roles;
 mod row_level_security;
+mod row_reading;
 mod schema;
 mod tags;
 mod tenancy;

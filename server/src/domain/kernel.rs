@@ -41,6 +41,7 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 use super::keys::KeyVault;
+use super::rows::ReadRow;
 use super::tenant_context::TenantContext;
 use super::{DomainResult, custom_fields, single_process, statements};
 use crate::cache::{Invalidation, Shared, TtlMap};
@@ -395,7 +396,8 @@ async fn sqlite_connection_is_clean(
 
 /// Tables whose rows belong to a tenant. The catalog test checks that every table with a
 /// `tenant_id` column is listed here (and forced under row-level security on PostgreSQL).
-pub trait TenantEntity: EntityTrait {
+/// Their rows are read through `ReadRow` (`domain/rows.rs`).
+pub trait TenantEntity: EntityTrait<Model: ReadRow> {
     fn tenant_column() -> Self::Column;
 }
 
@@ -689,15 +691,31 @@ impl<E: EntityTrait> QueryFilter for Scoped<DeleteMany<E>> {
     }
 }
 
-impl<E: EntityTrait> Scoped<Select<E>> {
+/// A model read through its `ReadRow`, for SeaORM's selectors.
+struct Read<M>(M);
+
+impl<M: ReadRow> FromQueryResult for Read<M> {
+    fn from_query_result(row: &sea_orm::QueryResult, prefix: &str) -> Result<Self, sea_orm::DbErr> {
+        M::read_row(row, prefix).map(Read)
+    }
+}
+
+impl<E: EntityTrait> Scoped<Select<E>>
+where
+    E::Model: ReadRow,
+{
     pub async fn all(self, tx: &TenantTx) -> DomainResult<Vec<E::Model>> {
-        Ok(self.0.all(&tx.conn).await?)
+        let rows = self.0.into_model::<Read<E::Model>>().all(&tx.conn).await?;
+        Ok(rows.into_iter().map(|Read(model)| model).collect())
     }
 
     pub async fn one(self, tx: &TenantTx) -> DomainResult<Option<E::Model>> {
-        Ok(self.0.one(&tx.conn).await?)
+        let row = self.0.into_model::<Read<E::Model>>().one(&tx.conn).await?;
+        Ok(row.map(|Read(model)| model))
     }
+}
 
+impl<E: EntityTrait> Scoped<Select<E>> {
     pub async fn count(self, tx: &TenantTx) -> DomainResult<u64>
     where
         E::Model: Sync,
@@ -723,7 +741,7 @@ impl<E: EntityTrait> Scoped<Select<E>> {
 
 impl<E: EntityTrait> Scoped<Select<E>>
 where
-    E::Model: FromQueryResult + Send + 'static,
+    E::Model: ReadRow + Send + 'static,
 {
     /// Up to `per_parent` rows of each parent in `order`, each with how many rows its parent
     /// has in all (`ROW_NUMBER()` and `COUNT(*)` over `PARTITION BY parent`, which SQLite and
@@ -760,7 +778,7 @@ where
             columns: E::Column::iter()
                 .map(|c| (c.as_str().to_owned(), typed_null(c.def().get_column_type())))
                 .collect(),
-            decode: |row, prefix| Ok(Box::new(E::Model::from_query_result(row, prefix)?)),
+            decode: |row, prefix| Ok(Box::new(E::Model::read_row(row, prefix)?)),
         }
     }
 }

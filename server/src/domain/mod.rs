@@ -28,6 +28,7 @@ pub(crate) mod record_writes;
 pub mod records;
 pub mod reminders;
 mod reveal_log;
+pub mod rows;
 mod single_process;
 pub mod tags;
 pub mod tenant_context;

@@ -87,12 +87,19 @@ pub(crate) async fn read_tx<'a>(ctx: &Context<'a>) -> Result<ReadTx<'a>> {
 
 /// Runs `body` with `tx`, the calling field's read transaction, and ends it:
 /// `reading!(ctx, |tx| service::get(&tx, id).await?)`.
+///
+/// The read runs as a boxed future: async-graphql allocates and moves every field's future at
+/// the size of its type's largest resolver, so a database read kept inline would make each
+/// plain field of that type (`id`, `name`, …) cost kilobytes.
 macro_rules! reading {
     ($ctx:expr, |$tx:ident| $body:expr) => {{
-        let $tx = $crate::graphql::reads::read_tx($ctx).await?;
-        let out = $body;
-        $tx.done().await?;
-        out
+        let read = async {
+            let $tx = $crate::graphql::reads::read_tx($ctx).await?;
+            let out = $body;
+            $tx.done().await?;
+            Ok::<_, async_graphql::Error>(out)
+        };
+        futures_util::FutureExt::boxed(read).await?
     }};
 }
 pub(crate) use reading;

@@ -12,7 +12,7 @@ use sea_orm::FromQueryResult;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::reads::read_tx;
+use super::reads::reading;
 use super::{api, custom_fields::CustomFieldOrder};
 use crate::domain::custom_fields::query::{Carrying, FieldOrder};
 use crate::domain::pagination::{Page, PageArgs};
@@ -41,10 +41,7 @@ where
         if let Some(n) = self.known {
             return Ok(n);
         }
-        let tx = read_tx(ctx).await?;
-        let n = records::count::<K>(&tx, &self.filter).await?;
-        tx.done().await?;
-        Ok(n)
+        Ok(reading!(ctx, |tx| records::count::<K>(&tx, &self.filter).await?))
     }
 }
 
@@ -110,9 +107,14 @@ where
     N: OutputType,
     I: ObjectType + From<ListTotal<K>>,
 {
-    let tx = read_tx(ctx).await?;
-    let page = records::list::<K>(&tx, &filter, order, &args, api(ctx).max_page_size).await?;
-    tx.done().await?;
+    let page = reading!(ctx, |tx| records::list::<K>(
+        &tx,
+        &filter,
+        order,
+        &args,
+        api(ctx).max_page_size
+    )
+    .await?);
     Ok(page_connection(page, filter, None, nodes))
 }
 
@@ -132,9 +134,15 @@ where
     I: ObjectType + From<ListTotal<K>>,
 {
     let by = by_custom_field.map(FieldOrder::from);
-    let tx = read_tx(ctx).await?;
-    let page = records::list_by::<K>(&tx, &filter, order, by.as_ref(), &args, api(ctx).max_page_size).await?;
-    tx.done().await?;
+    let page = reading!(ctx, |tx| records::list_by::<K>(
+        &tx,
+        &filter,
+        order,
+        by.as_ref(),
+        &args,
+        api(ctx).max_page_size
+    )
+    .await?);
     Ok(page_connection(page, filter, None, nodes))
 }
 
@@ -144,10 +152,7 @@ where
     K: CustomerRecord,
     K::Model: FromQueryResult + Clone + Send + Sync,
 {
-    let tx = read_tx(ctx).await?;
-    let found = records::get::<K>(&tx, id).await?;
-    tx.done().await?;
-    Ok(found)
+    Ok(reading!(ctx, |tx| records::get::<K>(&tx, id).await?))
 }
 
 /// The first rows of the nested record lists of customers loaded together (a page, the
@@ -205,10 +210,12 @@ impl CustomerFiles {
     }
 
     async fn load(&self, ctx: &Context<'_>, request: &FileRequest) -> Result<PageFiles> {
-        let tx = read_tx(ctx).await?;
-        let files = records::first_per_customer(&tx, &self.customers, request).await?;
-        tx.done().await?;
-        Ok(files)
+        Ok(reading!(ctx, |tx| records::first_per_customer(
+            &tx,
+            &self.customers,
+            request
+        )
+        .await?))
     }
 }
 
