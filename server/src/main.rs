@@ -34,7 +34,11 @@ enum Command {
     /// (on PostgreSQL: a SQLite database admits one Dossier process at a time).
     Worker,
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate {
+        /// Apply nothing: list the pending migrations and exit non-zero if there are any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the GraphQL schema (SDL) to stdout.
     ExportSchema,
     /// Create a demo tenant with users, tags and customers; print its admin login and an API key.
@@ -113,9 +117,16 @@ async fn main() -> anyhow::Result<()> {
             dossier::app::shutdown_signal("worker stopping: finishing the e-mail in hand").await;
             background.stop(config.shutdown_timeout).await;
         }
-        Command::Migrate => {
+        Command::Migrate { check: false } => {
             Store::connect(&config).await?.migrate().await?;
             tracing::info!("migrations applied");
+        }
+        Command::Migrate { check: true } => {
+            let pending = Store::connect(&config).await?.pending_migrations().await?;
+            if !pending.is_empty() {
+                anyhow::bail!("{} migrations pending: {}", pending.len(), pending.join(", "));
+            }
+            println!("no migrations pending");
         }
         Command::SeedDemo => {
             let store = Store::connect(&config).await?;

@@ -40,31 +40,49 @@ pub fn postgres_base_url() -> Option<String> {
 }
 
 /// A database created for one test app, dropped with it.
-pub(crate) struct OwnedDatabase {
+pub struct OwnedDatabase {
     name: String,
 }
 
 /// A fresh database for one app: a SQLite file in `data_dir`, or a clone of the migrated
 /// template on PostgreSQL.
 pub(crate) async fn fresh_database(data_dir: &std::path::Path) -> (String, Option<OwnedDatabase>) {
-    let Some(base) = postgres_base_url() else {
-        return (
-            format!("sqlite://{}?mode=rwc", data_dir.join("dossier.db").display()),
-            None,
-        );
-    };
-    let template = migrated_template(&base).await;
+    match postgres_base_url() {
+        None => (sqlite_in(data_dir, "dossier.db"), None),
+        Some(base) => {
+            let template = migrated_template(&base).await;
+            new_database(&base, &format!("TEMPLATE \"{template}\"")).await
+        }
+    }
+}
+
+/// A database with nothing in it, not even migrations: a SQLite file in `data_dir`, or a new
+/// database on PostgreSQL (dropped with the returned guard).
+pub async fn empty_database(data_dir: &std::path::Path) -> (String, Option<OwnedDatabase>) {
+    match postgres_base_url() {
+        None => (sqlite_in(data_dir, "empty.db"), None),
+        Some(base) => new_database(&base, "").await,
+    }
+}
+
+fn sqlite_in(data_dir: &std::path::Path, file: &str) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join(file).display())
+}
+
+/// Creates a test database on the server of `base` (`CREATE DATABASE <name> <options>`),
+/// dropped with the returned guard.
+async fn new_database(base: &str, options: &str) -> (String, Option<OwnedDatabase>) {
     let name = format!("{TEST_DATABASE_PREFIX}{}_{}", unix_now(), Uuid::new_v4().simple());
     // Counted before it exists, so that no drop meanwhile takes itself for the last one.
-    dropper(&base).live.fetch_add(1, Ordering::SeqCst);
+    dropper(base).live.fetch_add(1, Ordering::SeqCst);
     let owned = OwnedDatabase { name: name.clone() };
-    let admin = admin_connection(&base).await;
+    let admin = admin_connection(base).await;
     admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\" {options}"))
         .await
-        .expect("clone the template into a test database");
+        .expect("create a test database");
     admin.close().await.ok();
-    (with_database(&base, &name), Some(owned))
+    (with_database(base, &name), Some(owned))
 }
 
 fn unix_now() -> u64 {

@@ -8,8 +8,9 @@ mod redis;
 pub mod smtp;
 mod wait;
 
+use database::fresh_database;
 pub use database::postgres_base_url;
-use database::{OwnedDatabase, fresh_database};
+pub use database::{OwnedDatabase, empty_database};
 pub use fixtures::*;
 pub use redis::{RedisRelay, redis_url, wait_for_subscribers};
 pub use wait::wait_until;

@@ -184,6 +184,14 @@ impl Store {
         Ok(())
     }
 
+    /// The names of the migrations not applied yet, oldest first.
+    pub async fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .context("Failed to read which migrations are applied")?;
+        Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+    }
+
     /// Whether the database answers a trivial query within `READY_PING_TIMEOUT`.
     pub async fn ping(&self) -> anyhow::Result<()> {
         self.ping_within(READY_PING_TIMEOUT).await
