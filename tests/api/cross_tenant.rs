@@ -448,6 +448,8 @@ async fn every_operation_taking_an_id_answers_not_found_for_another_tenants_ids_
 
     let before = snapshot(&app, &theirs).await;
     let audit = |tenant: &Tenant| format!("SELECT COUNT(*) FROM audit_log WHERE tenant_id = '{}'", tenant.id);
+    // The snapshot's own decrypt audit is written behind it: wait for it before counting.
+    app.decrypt_audit_rows(&theirs.token).await;
     let audited = app.raw_count(&audit(&theirs)).await;
     let foreign_ids: Vec<&String> = foreign.values().collect();
     let mut failures = Vec::new();
@@ -506,6 +508,8 @@ async fn every_operation_taking_an_id_answers_not_found_for_another_tenants_ids_
         not_found * 3 >= calls * 2,
         "most calls are refused outright: {not_found} of {calls}"
     );
+    // Anything a foreign call revealed would be queued by now; wait for it to be written.
+    app.decrypt_audit_rows(&theirs.token).await;
     assert_eq!(
         app.raw_count(&audit(&theirs)).await,
         audited,

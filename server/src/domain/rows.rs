@@ -35,11 +35,11 @@ fn is_null(row: &QueryResult, name: &str) -> bool {
     false
 }
 
-pub(crate) fn required<T: TryGetable>(row: &QueryResult, prefix: &str, name: &str) -> Result<T, DbErr> {
+fn required<T: TryGetable>(row: &QueryResult, prefix: &str, name: &str) -> Result<T, DbErr> {
     row.try_get_by(column(prefix, name).as_ref())
 }
 
-pub(crate) fn nullable<T: TryGetable>(row: &QueryResult, prefix: &str, name: &str) -> Result<Option<T>, DbErr> {
+fn nullable<T: TryGetable>(row: &QueryResult, prefix: &str, name: &str) -> Result<Option<T>, DbErr> {
     let name = column(prefix, name);
     if is_null(row, &name) {
         return Ok(None);
