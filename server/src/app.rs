@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use async_graphql::parser::types::DocumentOperations;
 use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
 use poem::http::{HeaderValue, StatusCode};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
@@ -22,6 +23,7 @@ use crate::domain::reminders::test_email::TestEmails;
 use crate::domain::tenants;
 use crate::domain::tenants::SignupPolicy;
 use crate::graphql::{self, ApiContext, DossierSchema, Limits, RequestContext};
+use crate::monitoring::{self, MetricsListener};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const PLATFORM_KEY_HEADER: &str = "x-dossier-platform-key";
@@ -40,6 +42,7 @@ struct AppState {
 pub struct Application {
     acceptor: TcpAcceptor,
     local_addr: SocketAddr,
+    metrics: Option<MetricsListener>,
     state: Arc<AppState>,
     config: Config,
     delivery: crate::jobs::reminder_delivery::Delivery,
@@ -83,6 +86,7 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("Listener has no socket address")?;
+        let metrics = MetricsListener::from_config(&config).await?;
         let state = AppState {
             schema,
             store,
@@ -96,6 +100,7 @@ impl Application {
         Ok(Self {
             acceptor,
             local_addr,
+            metrics,
             state: Arc::new(state),
             config,
             delivery,
@@ -110,6 +115,11 @@ impl Application {
         self.local_addr.port()
     }
 
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsListener::local_addr)
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal("shutting down: finishing in-flight requests"))
@@ -121,11 +131,16 @@ impl Application {
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
         let timeout = self.config.shutdown_timeout;
         let background = crate::jobs::Background::start(&self.state.store, &self.config, self.delivery);
+        // The metrics stay up while the API drains, so the last of its figures can be scraped.
+        let metrics = self.metrics.map(|listener| listener.spawn(self.state.store.clone()));
         let app = routes(self.state, &self.config);
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, signal, Some(timeout))
             .await;
         background.stop(timeout).await;
+        if let Some(metrics) = metrics {
+            metrics.stop().await;
+        }
         served
     }
 }
@@ -142,10 +157,9 @@ fn routes(state: Arc<AppState>, config: &Config) -> impl Endpoint + 'static {
     };
     let route = Route::new()
         .at("/graphql", graphql)
-        .at("/health", get(health))
+        .at("/health", get(crate::monitoring::health))
         .at("/ready", get(ready))
         .at("/health/details", get(health_details))
-        .at("/metrics", get(metrics))
         .data(state);
     let cors = (!config.cors_origins.is_empty()).then(|| Cors::new().allow_origins(config.cors_origins.clone()));
     route
@@ -277,25 +291,37 @@ fn refused(message: String) -> Response {
 }
 
 /// Bounds the operation (linear work, memoised per fragment) and hands the parsed document
-/// on, so that it is parsed once.
+/// on, so that it is parsed once. Also gives the operation's name: the request's, or that of
+/// the document's only operation.
 fn check_operation(
     request: &mut async_graphql::Request,
     bounds: &graphql::cost::Bounds,
-) -> Result<graphql::cost::Cost, String> {
+) -> Result<(graphql::cost::Cost, Option<String>), String> {
     let checked =
         graphql::cost::check(&request.query, request.operation_name.as_deref(), bounds).map_err(|refusal| refusal.0)?;
+    let mut name = request.operation_name.clone();
     if let Some(document) = checked.document {
+        if let (None, DocumentOperations::Multiple(operations)) = (&name, &document.operations)
+            && operations.len() == 1
+        {
+            name = operations.keys().next().map(ToString::to_string);
+        }
         request.set_parsed_query(document);
     }
-    Ok(checked.cost)
+    Ok((checked.cost, name))
 }
 
 #[handler]
 async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQLRequest) -> Response {
+    let started = Instant::now();
     let mut gql = gql.0;
-    let cost = match check_operation(&mut gql, &state.bounds) {
-        Ok(cost) => cost,
-        Err(message) => return refused(message),
+    let (cost, operation) = match check_operation(&mut gql, &state.bounds) {
+        Ok((cost, name)) => (cost, monitoring::operation_label(name.as_deref())),
+        Err(message) => {
+            let operation = monitoring::operation_label(gql.operation_name.as_deref());
+            monitoring::record_request(&operation, "VALIDATION", &["VALIDATION"], started.elapsed());
+            return refused(message);
+        }
     };
     let request_id = req
         .extensions()
@@ -321,7 +347,10 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
     .await
     {
         Ok(decision) => decision,
-        Err(refused) => return too_many_requests(refused),
+        Err(refused) => {
+            monitoring::record_request(&operation, "RATE_LIMITED", &["RATE_LIMITED"], started.elapsed());
+            return too_many_requests(refused);
+        }
     };
     let platform_key = req
         .headers()
@@ -369,6 +398,13 @@ async fn graphql_handler(req: &Request, state: Data<&Arc<AppState>>, gql: GraphQ
         ]);
     }
     graphql::errors::finalize(&mut response);
+    let codes = graphql::errors::error_codes(&response);
+    monitoring::record_request(
+        &operation,
+        codes.first().copied().unwrap_or("OK"),
+        &codes,
+        started.elapsed(),
+    );
     let unavailable = graphql::errors::is_unavailable(&response);
     let mut http = GraphQLResponse(response).into_response();
     if unavailable {
@@ -417,7 +453,7 @@ async fn check_limits(
             let actor = limiter
                 .check(&format!("actor:{who}"), state.actor_limit, charge(state.actor_limit))
                 .await;
-            [tenant, actor]
+            vec![("tenant", tenant), ("actor", actor)]
         }
         None => {
             let address = client_ip.map_or_else(|| "unknown".to_owned(), crate::cache::limiter::address_key);
@@ -428,13 +464,25 @@ async fn check_limits(
                     charge(state.actor_limit),
                 )
                 .await;
-            [anonymous, anonymous]
+            vec![("anonymous", anonymous)]
         }
     };
-    match decisions.iter().filter(|d| !d.allowed).max_by_key(|d| d.retry_after) {
-        Some(refused) => Err(*refused),
-        // Report the tighter of the two budgets.
-        None => Ok(*decisions.iter().min_by_key(|d| d.remaining).expect("two decisions")),
+    for (budget, decision) in &decisions {
+        if !decision.allowed {
+            monitoring::record_rate_limit_refusal(budget);
+        }
+    }
+    let (refusals, allowed): (Vec<Decision>, Vec<Decision>) =
+        decisions.into_iter().map(|(_, d)| d).partition(|d| !d.allowed);
+    match refusals.into_iter().max_by_key(|d| d.retry_after) {
+        Some(refused) => Err(refused),
+        // Report the tightest budget (there is always at least one).
+        None => Ok(allowed.into_iter().min_by_key(|d| d.remaining).unwrap_or(Decision {
+            allowed: true,
+            retry_after: Duration::ZERO,
+            remaining: u32::MAX,
+            reset: Duration::ZERO,
+        })),
     }
 }
 
@@ -473,12 +521,6 @@ fn graphiql() -> Response {
         .headers_mut()
         .insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     response
-}
-
-/// The process is up.
-#[handler]
-fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
 }
 
 fn redis_state(store: &Store) -> &'static str {
@@ -534,15 +576,6 @@ async fn health_details(req: &Request, state: Data<&Arc<AppState>>) -> Response 
         "redisFallbacks": fallbacks,
     }))
     .into_response()
-}
-
-/// Reminder delivery figures for Prometheus: counts only, nothing of any tenant's data.
-#[handler]
-async fn metrics(state: Data<&Arc<AppState>>) -> Response {
-    crate::jobs::metrics::render(&state.store)
-        .await
-        .with_content_type("text/plain; version=0.0.4")
-        .into_response()
 }
 
 /// Resolves on SIGTERM or Ctrl-C, after logging `farewell`.

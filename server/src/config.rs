@@ -39,6 +39,8 @@ pub struct Config {
     /// Longest a GraphQL request may take before it is answered UNAVAILABLE.
     pub request_timeout: Duration,
     pub listen_addr: SocketAddr,
+    /// Where `/metrics` (and `/health`) are served, apart from the API; `None`: not at all.
+    pub metrics_listen_addr: Option<SocketAddr>,
     pub jwt_secret: Option<Secret>,
     /// `1:<base64>,2:<base64>`; the newest wraps new tenant keys.
     pub master_keys: Option<Secret>,
@@ -138,6 +140,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "Longest a GraphQL request may run before it is answered UNAVAILABLE",
     ),
     ("DOSSIER_LISTEN_ADDR", "127.0.0.1:8080", "Address the HTTP server binds"),
+    (
+        "DOSSIER_METRICS_LISTEN_ADDR",
+        "(none: no metrics)",
+        "Address serving `/metrics` (Prometheus) and `/health`, apart from the API",
+    ),
     (
         "DOSSIER_JWT_SECRET",
         "generated into <data dir>/dossier.jwt-secret in embedded mode",
@@ -398,6 +405,10 @@ impl Config {
             db_lock_timeout: Duration::from_millis(parse(&get, "DOSSIER_DB_LOCK_TIMEOUT_MS", 3000)?),
             request_timeout: Duration::from_secs(parse(&get, "DOSSIER_REQUEST_TIMEOUT_SECONDS", 30)?),
             listen_addr: parse(&get, "DOSSIER_LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            metrics_listen_addr: get("DOSSIER_METRICS_LISTEN_ADDR")
+                .map(|raw| raw.parse())
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("DOSSIER_METRICS_LISTEN_ADDR has an invalid value"))?,
             jwt_secret,
             master_keys,
             reencrypt_interval: Duration::from_secs(parse(&get, "DOSSIER_REENCRYPT_INTERVAL_SECONDS", 30)?),

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod domain;
 pub mod graphql;
 pub mod jobs;
+pub mod monitoring;
 pub mod secret;
 pub mod seed;
 pub mod telemetry;

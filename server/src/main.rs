@@ -112,10 +112,15 @@ async fn main() -> anyhow::Result<()> {
                 store.migrate().await?;
             }
             let delivery = dossier::jobs::reminder_delivery::Delivery::from_config(store.clone(), &config)?;
+            let metrics = dossier::monitoring::MetricsListener::from_config(&config).await?;
             let background = dossier::jobs::Background::start(&store, &config, delivery);
+            let metrics = metrics.map(|listener| listener.spawn(store.clone()));
             tracing::info!("worker started: planning and sending reminders");
             dossier::app::shutdown_signal("worker stopping: finishing the e-mail in hand").await;
             background.stop(config.shutdown_timeout).await;
+            if let Some(metrics) = metrics {
+                metrics.stop().await;
+            }
         }
         Command::Migrate { check: false } => {
             Store::connect(&config).await?.migrate().await?;

@@ -18,6 +18,7 @@ mod hostile_input;
 mod http;
 mod interactions;
 mod limits;
+mod metrics;
 mod migrations;
 mod operation_bounds;
 mod pagination;

@@ -17,6 +17,7 @@ async fn app(sink: &SmtpSink) -> TestApp {
         ("DOSSIER_REMINDER_SEND_INTERVAL_SECONDS", "0"),
         ("DOSSIER_SMTP_URL", &format!("smtp://127.0.0.1:{}", sink.port)),
         ("DOSSIER_SMTP_FROM", "Reminders <reminders@crm.example.com>"),
+        ("DOSSIER_METRICS_LISTEN_ADDR", "127.0.0.1:0"),
     ])
     .await
 }
@@ -228,7 +229,8 @@ async fn people_see_their_reminders_with_delivery_state_and_can_retry_or_cancel_
     );
 
     // Figures over the installation for Prometheus: no tenant's data in them.
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    let metrics_base = app.metrics.as_deref().expect("metrics listener");
+    let metrics = app.client.get(format!("{metrics_base}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert!(text.contains("dossier_reminders{status=\"sent\"} 2"), "{text}");

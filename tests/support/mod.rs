@@ -27,6 +27,8 @@ pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
 pub struct TestApp {
     pub base: String,
+    /// Base URL of the metrics listener, when `DOSSIER_METRICS_LISTEN_ADDR` was set.
+    pub metrics: Option<String>,
     pub client: reqwest::Client,
     pub database_url: String,
     /// The master key ring this app was started with (a fresh one per test).
@@ -174,9 +176,11 @@ async fn start(
     let kept_vars = vars.clone();
     let app = Application::build(config).await.expect("application builds");
     let base = format!("http://{}", app.local_addr());
+    let metrics = app.metrics_addr().map(|addr| format!("http://{addr}"));
     let server = tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         base,
+        metrics,
         client: reqwest::Client::new(),
         database_url,
         master_keys,

@@ -71,6 +71,14 @@ pub struct Store {
     pub(crate) custom_fields_per_entity: u32,
 }
 
+/// Connections of the pool: lent out, idle, and the most it may open.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// How long a readiness check waits for the database before calling it down.
 pub const READY_PING_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -184,6 +192,26 @@ impl Store {
         Ok(())
     }
 
+    /// How the connection pool is used right now.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle, max) = match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+        };
+        let idle = std::cmp::min(u32::try_from(idle).unwrap_or(u32::MAX), size);
+        PoolStats {
+            in_use: size - idle,
+            idle,
+            max,
+        }
+    }
+
     /// The names of the migrations not applied yet, oldest first.
     pub async fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
         let pending = Migrator::get_pending_migrations(&self.db)
@@ -244,6 +272,7 @@ impl Store {
     /// while `BEGIN IMMEDIATE` waits its turn within the busy timeout.
     async fn begin_any(&self) -> DomainResult<DatabaseTransaction> {
         statements::transaction_begun();
+        let _waiting = crate::monitoring::WaitingForConnection::start();
         if self.backend() == DbBackend::Sqlite {
             let options = TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

@@ -42,7 +42,7 @@ pub(crate) mod versioned;
 use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::{DomainError, DomainResult};
-pub use kernel::{READY_PING_TIMEOUT, Scoped, ScopedTx, Store, TenantEntity, TenantTx};
+pub use kernel::{PoolStats, READY_PING_TIMEOUT, Scoped, ScopedTx, Store, TenantEntity, TenantTx};
 
 pub mod statements {
     //! Counting the SQL statements a piece of work runs (a request, in the request log), so

@@ -18,6 +18,37 @@ pub fn is_unavailable(response: &Response) -> bool {
     })
 }
 
+/// Every code an answer's error can carry.
+const CODES: [&str; 10] = [
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "VALIDATION",
+    "CONFLICT",
+    "DUPLICATE",
+    "RATE_LIMITED",
+    UNAVAILABLE,
+    "INTERNAL",
+    "OTHER",
+];
+
+/// The code of each error of a finalized answer, from the closed set above (`OTHER` for
+/// anything else), so that it can label a metric.
+pub fn error_codes(response: &Response) -> Vec<&'static str> {
+    response
+        .errors
+        .iter()
+        .map(|e| {
+            let code = e.extensions.as_ref().and_then(|ext| ext.get("code"));
+            CODES
+                .iter()
+                .find(|known| code.is_some_and(|c| *c == async_graphql::Value::from(**known)))
+                .copied()
+                .unwrap_or("OTHER")
+        })
+        .collect()
+}
+
 impl From<DomainError> for async_graphql::Error {
     fn from(err: DomainError) -> Self {
         match err {

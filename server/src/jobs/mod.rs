@@ -2,7 +2,6 @@
 
 pub mod clock;
 pub mod mailer;
-pub mod metrics;
 pub mod planner;
 pub mod reencrypt;
 pub mod reminder_delivery;

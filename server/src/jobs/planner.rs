@@ -20,7 +20,7 @@ pub async fn plan_once(store: &Store, clock: &dyn Clock) -> anyhow::Result<u64> 
         match reminders::plan_tenant(store, tenant_id, at).await {
             Ok(n) => {
                 created += n;
-                super::metrics::count_planned(n);
+                crate::monitoring::record_reminders_planned(n);
             }
             Err(e) => tracing::error!(%tenant_id, error = ?e, "planning reminders failed for a tenant; will retry"),
         }

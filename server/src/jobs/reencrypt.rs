@@ -15,38 +15,55 @@ use crate::domain::{DomainResult, Store, contacts, tenants};
 const BATCH: u64 = 100;
 
 /// Re-encrypts everything pending for every tenant; returns how many rows moved. A tenant
-/// that fails is logged and skipped, so one bad tenant never holds up the others.
+/// that fails is logged and skipped, so one bad tenant never holds up the others. The rows a
+/// round found on an older key and could not move are reported as the backlog.
 pub async fn run_once(store: &Store) -> anyhow::Result<u64> {
-    let mut moved = 0;
+    let mut round = Drained::default();
     let tenants = tenants::all_ids(store)
         .await
         .map_err(|e| anyhow::anyhow!("Failed to list tenants: {e:?}"))?;
     for tenant_id in tenants {
-        moved += drain(tenant_id, || contacts::reencrypt_batch(store, tenant_id, BATCH)).await;
-        moved += drain(tenant_id, || custom_values::reencrypt_batches(store, tenant_id, BATCH)).await;
+        round.add(drain(tenant_id, || contacts::reencrypt_batch(store, tenant_id, BATCH)).await);
+        round.add(drain(tenant_id, || custom_values::reencrypt_batches(store, tenant_id, BATCH)).await);
     }
-    Ok(moved)
+    crate::monitoring::record_reencryption_round(round.moved, round.left);
+    Ok(round.moved)
+}
+
+/// Rows moved, and rows seen on an older key but left there.
+#[derive(Debug, Default, Clone, Copy)]
+struct Drained {
+    moved: u64,
+    left: u64,
+}
+
+impl Drained {
+    fn add(&mut self, other: Drained) {
+        self.moved += other.moved;
+        self.left += other.left;
+    }
 }
 
 /// Runs batches until one is the last or makes no progress (rows that cannot be decrypted,
-/// or that are being edited right now, wait for the next round); returns the rows moved.
-async fn drain<F, Fut>(tenant_id: Uuid, mut batch: F) -> u64
+/// or that are being edited right now, wait for the next round).
+async fn drain<F, Fut>(tenant_id: Uuid, mut batch: F) -> Drained
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = DomainResult<ReencryptBatch>>,
 {
-    let mut moved = 0;
+    let mut drained = Drained::default();
     loop {
         match batch().await {
             Ok(done) => {
-                moved += done.moved;
+                drained.moved += done.moved;
                 if done.selected < BATCH || done.moved == 0 {
-                    return moved;
+                    drained.left = done.selected - done.moved.min(done.selected);
+                    return drained;
                 }
             }
             Err(e) => {
                 tracing::error!(%tenant_id, error = ?e, "re-encryption failed for a tenant; will retry");
-                return moved;
+                return drained;
             }
         }
     }

@@ -134,7 +134,7 @@ impl Delivery {
             round.released += one.released;
             round.taken_over += one.taken_over;
         }
-        super::metrics::count_round(round.sent, round.retried, round.failed);
+        crate::monitoring::record_reminder_round(round.sent, round.retried, round.failed);
         Ok(round)
     }
 
