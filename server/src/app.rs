@@ -182,6 +182,8 @@ async fn with_request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
+    crate::telemetry::continue_trace(&span, req.headers());
+    let traceparent = crate::telemetry::traceparent(&span);
     async move {
         let started = Instant::now();
         let (response, db_statements) = crate::domain::statements::counted(ep.call(req)).await;
@@ -191,6 +193,9 @@ async fn with_request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Res
         };
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        if let Some(value) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
+            response.headers_mut().insert("traceresponse", value);
         }
         tracing::info!(
             status = response.status().as_u16(),

@@ -17,6 +17,14 @@ pub struct Limit {
     pub burst: u32,
 }
 
+/// Where and how much to export spans.
+#[derive(Debug, Clone)]
+pub struct TraceExport {
+    pub endpoint: String,
+    pub service_name: String,
+    pub sample_ratio: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Compact,
@@ -81,6 +89,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// Where spans are exported over OTLP/HTTP; `None`: nowhere.
+    pub traces: Option<TraceExport>,
     pub redis_url: Option<Secret>,
     pub redis_namespace: String,
     pub redis_timeout: Duration,
@@ -341,6 +351,21 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("DOSSIER_LOG", "info", "Log filter (tracing EnvFilter syntax)"),
     ("DOSSIER_LOG_FORMAT", "compact", "`compact` or `json`"),
+    (
+        "DOSSIER_OTLP_ENDPOINT",
+        "(none: no traces)",
+        "OTLP/HTTP collector base URL (`http://collector:4318`); spans go to `<url>/v1/traces` as JSON",
+    ),
+    (
+        "DOSSIER_OTLP_SERVICE_NAME",
+        "dossier",
+        "`service.name` of the exported spans",
+    ),
+    (
+        "DOSSIER_TRACE_SAMPLE_RATIO",
+        "1.0",
+        "Share of new traces exported (0 to 1); a caller's sampled `traceparent` is always followed",
+    ),
 ];
 
 impl Config {
@@ -465,6 +490,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(parse(&get, "DOSSIER_SHUTDOWN_TIMEOUT_SECONDS", 30)?),
             migrate_on_start: parse(&get, "DOSSIER_MIGRATE_ON_START", true)?,
             log_filter: get("DOSSIER_LOG").unwrap_or_else(|| "info".into()),
+            traces: trace_export(&get)?,
             log_format: match get("DOSSIER_LOG_FORMAT").as_deref() {
                 None | Some("compact") => LogFormat::Compact,
                 Some("json") => LogFormat::Json,
@@ -524,6 +550,24 @@ fn is_unknown_variable(key: &str) -> bool {
 
 fn default_sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("dossier.db").display())
+}
+
+fn trace_export(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<TraceExport>> {
+    let Some(endpoint) = get("DOSSIER_OTLP_ENDPOINT") else {
+        return Ok(None);
+    };
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        bail!("DOSSIER_OTLP_ENDPOINT must be an http:// or https:// URL");
+    }
+    let sample_ratio: f64 = parse(get, "DOSSIER_TRACE_SAMPLE_RATIO", 1.0)?;
+    if !(0.0..=1.0).contains(&sample_ratio) {
+        bail!("DOSSIER_TRACE_SAMPLE_RATIO must be between 0 and 1");
+    }
+    Ok(Some(TraceExport {
+        endpoint,
+        service_name: get("DOSSIER_OTLP_SERVICE_NAME").unwrap_or_else(|| "dossier".into()),
+        sample_ratio,
+    }))
 }
 
 fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T> {

@@ -95,11 +95,17 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::from_env().context("Invalid configuration")?;
-    telemetry::init(&config.log_filter, config.log_format);
+    let telemetry = telemetry::init(&config.log_filter, config.log_format, config.traces.as_ref())?;
     for name in &config.unknown_variables {
         tracing::warn!(variable = %name, "ignoring an unknown DOSSIER_ variable (a typo?)");
     }
-    match cli.command.unwrap_or(Command::Serve) {
+    let outcome = run(cli.command.unwrap_or(Command::Serve), config).await;
+    telemetry.shutdown();
+    outcome
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
         Command::Serve => {
             let app = Application::build(config).await?;
             let addr = app.local_addr();
