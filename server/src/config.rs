@@ -173,7 +173,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "DOSSIER_REENCRYPT_INTERVAL_SECONDS",
         "30",
-        "How often a server looks for contact data still under an old tenant key",
+        "How often a server looks for contact data still under an old tenant key (0: never)",
     ),
     (
         "DOSSIER_REMINDER_PLAN_INTERVAL_SECONDS",

@@ -93,7 +93,7 @@ fn describe() {
     );
     describe_counter!(
         "dossier_redis_fallbacks_total",
-        "Limiter decisions made locally because Redis failed"
+        "Redis calls that failed (limits and caches then fall back to this process)"
     );
     describe_counter!(
         "dossier_reencrypted_rows_total",
