@@ -22,6 +22,7 @@ mod metrics;
 mod migrations;
 mod operation_bounds;
 mod pagination;
+mod people;
 mod races;
 mod reminder_api;
 mod reminder_delivery;

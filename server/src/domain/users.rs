@@ -104,3 +104,103 @@ pub async fn get(tx: &ScopedTx, id: Uuid) -> DomainResult<user::Model> {
         .remove(&id)
         .ok_or(DomainError::NotFound("user"))
 }
+
+/// What an admin changes about another user.
+pub enum Change {
+    Deactivate,
+    Reactivate,
+    Role(Role),
+}
+
+/// Deactivates, reactivates or re-roles a user of the tenant (admins). Nobody acts on a user
+/// above their own role or grants one, nobody deactivates themselves, and the tenant always
+/// keeps an active owner. A deactivated user's records stay; their login tokens and the API
+/// keys they made stop working on every replica as soon as the change is published.
+pub async fn change(store: &Store, scope: &TenantScope, user_id: Uuid, change: Change) -> DomainResult<user::Model> {
+    if !scope.is_at_least(Role::Admin) {
+        return Err(DomainError::Forbidden("only admins may change users"));
+    }
+    if scope.actor().api_key_id.is_some() {
+        return Err(DomainError::Forbidden(
+            "API keys cannot change users; sign in as an admin",
+        ));
+    }
+    let tx = store.begin_scoped(scope).await?;
+    // Changes that could remove an owner wait for each other, so two of them cannot each
+    // believe the other owner remains.
+    let tenant = scope.tenant_id().to_string();
+    locks::hold(&tx, &[locks::Key::new("tenant-owners", &tenant)]).await?;
+    let current = get(&tx, user_id).await?;
+    if current.role > scope.role() {
+        return Err(DomainError::Forbidden("cannot change a user above your own role"));
+    }
+    let (active, role, action, fields): (bool, Role, &str, &[&str]) = match change {
+        Change::Deactivate if user_id == scope.actor().user_id => {
+            return Err(DomainError::Forbidden(
+                "you cannot deactivate yourself; ask another admin",
+            ));
+        }
+        Change::Deactivate => (false, current.role, "user.deactivate", &["active"]),
+        Change::Reactivate => (true, current.role, "user.reactivate", &["active"]),
+        Change::Role(role) if role > scope.role() => {
+            return Err(DomainError::Forbidden("cannot grant a role above your own"));
+        }
+        Change::Role(role) => (current.active, role, "user.change_role", &["role"]),
+    };
+    let loses_an_owner = current.role == Role::Owner && current.active && (!active || role != Role::Owner);
+    if loses_an_owner {
+        let owners = tx
+            .select::<user::Entity>()
+            .filter(user::Column::Role.eq(Role::Owner))
+            .filter(user::Column::Active.eq(true))
+            .count(&tx)
+            .await?;
+        if owners <= 1 {
+            return Err(DomainError::Conflict(
+                "the tenant's last active owner cannot be deactivated or demoted; make another owner first".into(),
+            ));
+        }
+    }
+    if current.active == active && current.role == role {
+        tx.commit().await?;
+        return Ok(current);
+    }
+    tx.update::<user::Entity>()
+        .filter(user::Column::Id.eq(user_id))
+        .set(user::ActiveModel {
+            active: Set(active),
+            role: Set(role),
+            updated_at: Set(now()),
+            ..Default::default()
+        })
+        .exec(&tx)
+        .await?;
+    audit::record(&tx, action, Some(user_id), fields).await?;
+    let changed = get(&tx, user_id).await?;
+    tx.commit().await?;
+    store.invalidate(crate::cache::Invalidation::User(user_id)).await;
+    Ok(changed)
+}
+
+/// The caller changes their own name.
+pub async fn update_profile(store: &Store, scope: &TenantScope, name: String) -> DomainResult<user::Model> {
+    if scope.actor().api_key_id.is_some() {
+        return Err(DomainError::Forbidden("an API key has no profile; sign in"));
+    }
+    let name = validate::required_line("name", Some(name), 200)?;
+    let tx = store.begin_scoped(scope).await?;
+    let user_id = scope.actor().user_id;
+    tx.update::<user::Entity>()
+        .filter(user::Column::Id.eq(user_id))
+        .set(user::ActiveModel {
+            name: Set(name),
+            updated_at: Set(now()),
+            ..Default::default()
+        })
+        .exec(&tx)
+        .await?;
+    audit::record(&tx, "user.update_profile", Some(user_id), &["name"]).await?;
+    let updated = get(&tx, user_id).await?;
+    tx.commit().await?;
+    Ok(updated)
+}

@@ -265,6 +265,27 @@ pub struct CreateUserPayload {
 }
 
 #[derive(InputObject)]
+pub struct UserIdInput {
+    pub user_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct ChangeUserRoleInput {
+    pub user_id: ID,
+    pub role: Role,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    pub name: String,
+}
+
+#[derive(SimpleObject)]
+pub struct UserPayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
 pub struct CreateApiKeyInput {
     pub name: String,
     pub role: Role,
@@ -400,6 +421,28 @@ impl TenancyMutation {
         Ok(CreateUserPayload { user: User(user) })
     }
 
+    /// Admins deactivate a user: their records stay, their sign-ins and API keys stop at once.
+    /// The tenant's last active owner cannot be deactivated.
+    async fn deactivate_user(&self, ctx: &Context<'_>, input: UserIdInput) -> Result<UserPayload> {
+        change_user(ctx, &input.user_id, users::Change::Deactivate).await
+    }
+
+    async fn reactivate_user(&self, ctx: &Context<'_>, input: UserIdInput) -> Result<UserPayload> {
+        change_user(ctx, &input.user_id, users::Change::Reactivate).await
+    }
+
+    /// Admins give a user another role, no higher than their own; an owner is changed only by
+    /// an owner, and the last active owner stays one.
+    async fn change_user_role(&self, ctx: &Context<'_>, input: ChangeUserRoleInput) -> Result<UserPayload> {
+        change_user(ctx, &input.user_id, users::Change::Role(input.role.into())).await
+    }
+
+    /// The caller's own name.
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<UserPayload> {
+        let user = users::update_profile(&api(ctx).store, scope(ctx)?, input.name).await?;
+        Ok(UserPayload { user: User(user) })
+    }
+
     async fn create_api_key(&self, ctx: &Context<'_>, input: CreateApiKeyInput) -> Result<CreateApiKeyPayload> {
         let (key, secret) = api_keys::create(&api(ctx).store, scope(ctx)?, input.name, input.role.into()).await?;
         Ok(CreateApiKeyPayload {
@@ -413,4 +456,10 @@ impl TenancyMutation {
         let key = api_keys::revoke(&api(ctx).store, scope(ctx)?, id).await?;
         Ok(RevokeApiKeyPayload { api_key: ApiKey(key) })
     }
+}
+
+async fn change_user(ctx: &Context<'_>, user_id: &ID, change: users::Change) -> Result<UserPayload> {
+    let id = parse_id("userId", user_id)?;
+    let user = users::change(&api(ctx).store, scope(ctx)?, id, change).await?;
+    Ok(UserPayload { user: User(user) })
 }
