@@ -77,15 +77,7 @@ impl Application {
             introspection: config.graphql_introspection,
         };
         let schema = graphql::build_schema(Some(api), limits);
-        let acceptor = TcpListener::bind(config.listen_addr)
-            .into_acceptor()
-            .await
-            .with_context(|| format!("Failed to listen on {}", config.listen_addr))?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("Listener has no socket address")?;
+        let (acceptor, local_addr) = bind(config.listen_addr, "Failed to listen on").await?;
         let metrics = MetricsListener::from_config(&config).await?;
         let state = AppState {
             schema,
@@ -143,6 +135,20 @@ impl Application {
         }
         served
     }
+}
+
+/// Binds `addr` now, so that a taken port stops the start; `failure` opens the error.
+pub(crate) async fn bind(addr: SocketAddr, failure: &str) -> anyhow::Result<(TcpAcceptor, SocketAddr)> {
+    let acceptor = TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("{failure} {addr}"))?;
+    let local_addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("Listener has no socket address")?;
+    Ok((acceptor, local_addr))
 }
 
 fn routes(state: Arc<AppState>, config: &Config) -> impl Endpoint + 'static {

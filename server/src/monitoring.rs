@@ -8,10 +8,9 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use anyhow::Context;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::listener::TcpAcceptor;
 use poem::web::{Data, Json};
 use poem::{EndpointExt, IntoResponse, Response, Route, Server, get, handler};
 
@@ -121,8 +120,13 @@ fn describe() {
     describe_gauge!("dossier_build_info", "The running build");
 }
 
-/// The label of an operation: its name when it has a plain one, else `anonymous`.
+/// The label of an operation: its name when it has a plain one, else `anonymous` (and nothing
+/// at all while no recorder is installed).
 pub fn operation_label(name: Option<&str>) -> String {
+    // Without a recorder nothing is counted: spare every request the shared set.
+    if !RECORDER.get().is_some_and(Option::is_some) {
+        return String::new();
+    }
     let Some(name) = name.filter(|n| {
         !n.is_empty()
             && n.len() <= 64
@@ -244,15 +248,7 @@ impl MetricsListener {
     /// Binds `addr` (installing the recorder), so that a taken port stops the start.
     pub async fn bind(addr: SocketAddr) -> anyhow::Result<Self> {
         recorder();
-        let acceptor = TcpListener::bind(addr)
-            .into_acceptor()
-            .await
-            .with_context(|| format!("Failed to listen for metrics on {addr}"))?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("Metrics listener has no socket address")?;
+        let (acceptor, local_addr) = crate::app::bind(addr, "Failed to listen for metrics on").await?;
         Ok(Self { acceptor, local_addr })
     }
 
@@ -320,6 +316,7 @@ mod tests {
 
     #[test]
     fn operation_labels_are_plain_identifiers_and_bounded_in_number() {
+        assert!(recorder().is_some());
         assert_eq!(operation_label(None), "anonymous");
         for odd in ["", "with space", "quote\"", "9lives", &"x".repeat(65)] {
             assert_eq!(operation_label(Some(odd)), "anonymous", "{odd}");

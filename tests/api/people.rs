@@ -176,9 +176,11 @@ async fn owners_stay_in_charge_and_nobody_acts_above_their_role() {
     assert_eq!(promoted["changeUserRole"]["user"]["role"], "OWNER");
     let stepped_down = app.ok(&t.token, CHANGE_ROLE, role_input(&t.owner_id, "ADMIN")).await;
     assert_eq!(stepped_down["changeUserRole"]["user"]["role"], "ADMIN");
-    // The remaining owner is now the last one.
-    let off = app.gql(Some(&admin_token), DEACTIVATE, user_input(&admin_id)).await;
-    assert_eq!(error_code(&off), "FORBIDDEN", "not oneself");
+    // The new owner is now the last one, and cannot step down either.
+    let last = app
+        .gql(Some(&admin_token), CHANGE_ROLE, role_input(&admin_id, "MANAGER"))
+        .await;
+    assert_eq!(error_code(&last), "CONFLICT", "{last}");
     let roles = app
         .raw_count("SELECT COUNT(*) FROM users WHERE role = 'owner' AND active")
         .await;
